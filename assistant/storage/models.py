@@ -1,0 +1,313 @@
+"""The SQL store: one declarative model per table.
+
+The same schema runs on SQLite and PostgreSQL. Times are stored as UTC and always come back
+timezone-aware (:class:`UTCDateTime`), because SQLite would otherwise hand back naive values.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import JSON
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SCHOOL_SCOPE_ID = 0
+"""``scope_id`` of roles that cover the whole school (there is one school per database)."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and returned timezone-aware on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class PersonStatus(enum.StrEnum):
+    """Where a person stands: the plan treats each differently."""
+
+    STUDENT = "student"
+    ACTIVIST = "activist"
+    PARTY_MEMBER = "party_member"
+    TEACHER = "teacher"
+    STAFF = "staff"
+
+
+class ScopeKind(enum.StrEnum):
+    """The level of the campus a role or a group chat belongs to."""
+
+    SCHOOL = "school"
+    COLLEGE = "college"
+    COMMUNITY = "community"
+    BUILDING = "building"
+    FLOOR = "floor"
+    ROOM = "room"
+    GRID = "grid"
+
+
+class Role(enum.StrEnum):
+    """Every role of the plan's chain of responsibility, plus the school-wide offices."""
+
+    COLLEGE_PARTY_LEADER = "college_party_leader"
+    WORKSTATION_HEAD = "workstation_head"
+    COUNSELLOR = "counsellor"
+    BUILDING_MANAGER = "building_manager"
+    BUILDING_LEADER = "building_leader"
+    FLOOR_LEADER = "floor_leader"
+    DORM_HEAD = "dorm_head"
+    GRID_PARTY_MEMBER = "grid_party_member"
+    ORG_DEPARTMENT = "org_department"
+    SERVICE_CENTRE = "service_centre"
+    EXPERT = "expert"
+    ADMIN = "admin"
+
+
+ROLE_SCOPE: dict[Role, ScopeKind] = {
+    Role.COLLEGE_PARTY_LEADER: ScopeKind.COLLEGE,
+    Role.WORKSTATION_HEAD: ScopeKind.COMMUNITY,
+    Role.COUNSELLOR: ScopeKind.COMMUNITY,
+    Role.BUILDING_MANAGER: ScopeKind.BUILDING,
+    Role.BUILDING_LEADER: ScopeKind.BUILDING,
+    Role.FLOOR_LEADER: ScopeKind.FLOOR,
+    Role.DORM_HEAD: ScopeKind.ROOM,
+    Role.GRID_PARTY_MEMBER: ScopeKind.GRID,
+    Role.ORG_DEPARTMENT: ScopeKind.SCHOOL,
+    Role.SERVICE_CENTRE: ScopeKind.SCHOOL,
+    Role.EXPERT: ScopeKind.SCHOOL,
+    Role.ADMIN: ScopeKind.SCHOOL,
+}
+"""The one scope kind each role is held at; the importer rejects any other."""
+
+
+class FunctionalRoomKind(enum.StrEnum):
+    """The kinds of bookable rooms the plan names."""
+
+    READING_ROOM = "reading_room"
+    ACTIVITY_ROOM = "activity_room"
+    PSYCH_STUDIO = "psych_studio"
+    PARTY_STUDIO = "party_studio"
+    GROWTH_CENTRE = "growth_centre"
+
+
+def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
+    # VARCHAR plus a named CHECK: portable, and adding a value is a migration of one constraint.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the explicit constraint naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class College(Base):
+    """A college (学院): the academic home of people and of party/league activity rooms."""
+
+    __tablename__ = "colleges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+
+
+class Community(Base):
+    """One of the six student living communities (社区), each with its workstation."""
+
+    __tablename__ = "communities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    college_id: Mapped[int | None] = mapped_column(ForeignKey("colleges.id"), index=True)
+
+
+class Building(Base):
+    """A dormitory building (楼栋) of a community."""
+
+    __tablename__ = "buildings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+
+
+class GridCell(Base):
+    """A grid cell (网格): one or more floors of a building with their grid party member."""
+
+    __tablename__ = "grid_cells"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"), index=True)
+
+
+class Floor(Base):
+    """A floor (楼层) of a building; belongs to at most one grid cell."""
+
+    __tablename__ = "floors"
+    __table_args__ = (UniqueConstraint("building_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid_cells.id"), index=True)
+
+
+class DormRoom(Base):
+    """A dorm room (宿舍) on a floor; its number is unique within the building."""
+
+    __tablename__ = "dorm_rooms"
+    __table_args__ = (UniqueConstraint("floor_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    floor_id: Mapped[int] = mapped_column(ForeignKey("floors.id"))
+    number: Mapped[str] = mapped_column(String(16))
+
+
+class FunctionalRoom(Base):
+    """A bookable room (功能房): reading rooms, activity rooms and the shared studios."""
+
+    __tablename__ = "functional_rooms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[FunctionalRoomKind] = mapped_column(_enum(FunctionalRoomKind, "room_kind"))
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id"), index=True)
+    college_id: Mapped[int | None] = mapped_column(ForeignKey("colleges.id"), index=True)
+    capacity: Mapped[int] = mapped_column(Integer)
+
+
+class Person(Base):
+    """A resident, party member, counsellor or staff member, keyed by student or staff number."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    status: Mapped[PersonStatus] = mapped_column(_enum(PersonStatus, "person_status"))
+    college_id: Mapped[int | None] = mapped_column(ForeignKey("colleges.id"), index=True)
+    dorm_room_id: Mapped[int | None] = mapped_column(ForeignKey("dorm_rooms.id"), index=True)
+    # People who leave the roster are kept for history, not deleted.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class RoleAssignment(Base):
+    """A person holding a role over one scope (floor leader of floor X, counsellor of Y...)."""
+
+    __tablename__ = "role_assignments"
+    __table_args__ = (
+        UniqueConstraint("person_id", "role", "scope_kind", "scope_id"),
+        Index("ix_role_assignments_scope", "scope_kind", "scope_id", "role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    scope_kind: Mapped[ScopeKind] = mapped_column(_enum(ScopeKind, "scope_kind"))
+    # Points into the table named by scope_kind; SCHOOL_SCOPE_ID for school-wide roles.
+    scope_id: Mapped[int] = mapped_column(Integer)
+
+
+class TelegramAccount(Base):
+    """The one Telegram account linked to a person through an invite."""
+
+    __tablename__ = "telegram_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), unique=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    linked_at: Mapped[datetime]
+
+
+class Invite(Base):
+    """A one-time invite; only the SHA-256 of its token is stored, so a database leak links no one."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class GroupChat(Base):
+    """A Telegram group chat bound to a floor or building, where announcements land."""
+
+    __tablename__ = "group_chats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    title: Mapped[str] = mapped_column(String(255))
+    scope_kind: Mapped[ScopeKind] = mapped_column(_enum(ScopeKind, "scope_kind"))
+    scope_id: Mapped[int] = mapped_column(Integer)
+    bound_by_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    bound_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_group_chats_scope", "scope_kind", "scope_id"),)
+
+
+class AuditEntry(Base):
+    """Who did what, when: every change of identity or authority leaves one row."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
