@@ -6,6 +6,7 @@ setting (see :func:`load_settings`), so a typo in a deployment never turns into 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,7 +32,7 @@ class Settings(BaseSettings):
     )
 
     database_url: str = Field(
-        default=f"sqlite+aiosqlite:///{Path.cwd() / 'assistant.sqlite3'}",
+        default_factory=lambda: f"sqlite+aiosqlite:///{Path.cwd() / 'assistant.sqlite3'}",
         validation_alias="ASSISTANT_DATABASE_URL",
     )
     telegram_bot_token: str | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN")
@@ -47,7 +48,12 @@ class Settings(BaseSettings):
     conversations_dir: Path = Field(
         default=REPO_ROOT / "conversations", validation_alias="ASSISTANT_CONVERSATIONS_DIR"
     )
-    invite_ttl_days: int = Field(default=14, ge=1, le=365, validation_alias="ASSISTANT_INVITE_TTL_DAYS")
+    telegram_bot_username: str | None = Field(
+        default=None, validation_alias="TELEGRAM_BOT_USERNAME"
+    )
+    invite_ttl_days: int = Field(
+        default=14, ge=1, le=365, validation_alias="ASSISTANT_INVITE_TTL_DAYS"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -67,6 +73,17 @@ class Settings(BaseSettings):
         bot_id, sep, secret = value.partition(":")
         if not (sep and bot_id.isdigit() and secret):
             raise ValueError("expected the token from @BotFather, shaped like 123456:ABC-DEF...")
+        return value
+
+    @field_validator("telegram_bot_username")
+    @classmethod
+    def _username_shape(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        value = value.removeprefix("@")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", value):
+            raise ValueError("expected the bot's username, 5-32 letters, digits or _")
         return value
 
     @field_validator("telegram_api_base_url", "telegram_api_file_url")
@@ -104,15 +121,15 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "settings"
-        name = _env_name(field)
+        name = _env_name(str(first["loc"][0]) if first["loc"] else "settings")
         message = first["msg"].removeprefix("Value error, ")
         # The token is a secret: name it, never echo it.
-        shown = "" if field == "telegram_bot_token" else f" (got {first.get('input')!r})"
+        shown = "" if name == "TELEGRAM_BOT_TOKEN" else f" (got {first.get('input')!r})"
         raise SettingsError(f"{name}: {message}{shown}") from None
 
 
-def _env_name(field: str) -> str:
-    info = Settings.model_fields.get(field)
+def _env_name(loc: str) -> str:
+    # Errors name the environment variable when it was read from there, the field otherwise.
+    info = Settings.model_fields.get(loc)
     alias = info.validation_alias if info else None
-    return alias if isinstance(alias, str) else field
+    return alias if isinstance(alias, str) else loc
