@@ -59,10 +59,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _pg_admin(configured, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    """The migrated database, emptied before each test."""
-    database = Database(database_url)
+async def _empty(database: Database) -> None:
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     async with database.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
@@ -70,7 +67,29 @@ async def db(database_url: str) -> AsyncIterator[Database]:
         else:
             for table in tables:
                 await conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """The migrated database, emptied before each test."""
+    database = Database(database_url)
+    await _empty(database)
     try:
         yield database
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+def empty_database_url(database_url: str) -> str:
+    """The URL of the migrated database, emptied, for tests that run their own event loop."""
+
+    async def run() -> None:
+        database = Database(database_url)
+        try:
+            await _empty(database)
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+    return database_url

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -141,7 +141,7 @@ class Base(DeclarativeBase):
     """Declarative base with the explicit constraint naming convention."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
 
 
 class College(Base):
@@ -202,7 +202,7 @@ class Floor(Base):
 
 
 class DormRoom(Base):
-    """A dorm room (宿舍) on a floor; its number is unique within the building."""
+    """A dorm room (宿舍) on a floor; its number (floor digits first: 301) is unique per floor."""
 
     __tablename__ = "dorm_rooms"
     __table_args__ = (UniqueConstraint("floor_id", "number"),)
@@ -272,7 +272,7 @@ class TelegramAccount(Base):
 
 
 class Invite(Base):
-    """A one-time invite; only the SHA-256 of its token is stored, so a database leak links no one."""
+    """A one-time invite; only the SHA-256 of its token is stored, so a leak links no one."""
 
     __tablename__ = "invites"
 

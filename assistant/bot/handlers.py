@@ -1,0 +1,222 @@
+"""Command handlers: parse the update, call a service, answer with a template. No SQL here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Chat, Message, Update
+from telegram.constants import ChatMemberStatus
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    ChatMemberHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from assistant.bot import menus
+from assistant.bot.context import BotContext, current_scope
+from assistant.services import groups, identity, people
+from assistant.storage.models import Role
+from assistant.texts import pick_language
+
+log = logging.getLogger(__name__)
+
+# Strangers may only ask what the bot is and redeem an invite.
+_OPEN_TO_STRANGERS = {"start", "help"}
+
+
+def _command(message: Message | None) -> str | None:
+    """The command a message starts with, without the slash and the @botname."""
+    if message is None or not message.text or not message.text.startswith("/"):
+        return None
+    return message.text.split()[0][1:].split("@")[0].lower()
+
+
+async def identify(update: Update, context: BotContext) -> None:
+    """Handler group -1: resolve the person behind the update; strangers stop here."""
+    user = update.effective_user
+    if user is None or update.my_chat_member is not None:
+        # Membership changes are about the chat, not the person: let them through.
+        return
+    actor = await identity.actor_for(context.session, user.id)
+    context.actor = actor
+    chosen = actor.language if actor else None
+    context.language = pick_language(chosen or user.language_code, context.deps.settings.language)
+    if actor is not None:
+        return
+    command = _command(update.effective_message)
+    chat = update.effective_chat
+    private = chat is not None and chat.type == Chat.PRIVATE
+    if private and command in _OPEN_TO_STRANGERS:
+        return
+    if update.callback_query is not None:
+        query, answer = update.callback_query, context.text("stranger_short")
+        context.after_commit(lambda: query.answer(answer, show_alert=True))
+    elif (private or command is not None) and update.effective_message is not None:
+        # In groups only an explicit command gets an answer; chatter is not ours to reply to.
+        context.reply(update, "stranger")
+    raise ApplicationHandlerStop
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """/start [token]: link an account with an invite token, or greet."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    if not context.args:
+        name = "stranger" if context.actor is None else "welcome"
+        context.reply(update, name, actor=context.actor)
+        return
+    result = await identity.redeem_invite(
+        context.session,
+        context.args[0],
+        telegram_user_id=user.id,
+        language=context.language,
+        now=context.now(),
+    )
+    if result.outcome is identity.LinkOutcome.LINKED:
+        # The menu first: by the time the person reads the answer, their commands are there.
+        language = context.language
+        context.after_commit(
+            lambda: menus.publish_personal(context.bot, context.deps.texts, user.id, language)
+        )
+    context.reply(update, f"link_{result.outcome}", person=result.person)
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    """/help: what this person may do."""
+    actor = context.actor
+    if update.effective_message is None:
+        return
+    may_bind = actor is not None and (
+        actor.holds(Role.FLOOR_LEADER) or actor.holds(Role.COUNSELLOR)
+    )
+    roles = sorted({g.role for g in actor.grants}) if actor else []
+    context.reply(update, "help", actor=actor, may_bind=may_bind, roles=roles)
+
+
+async def me(update: Update, context: BotContext) -> None:
+    """/me: my dorm, my grid, my leaders."""
+    if update.effective_message is None or context.actor is None:
+        return
+    profile = await people.profile(context.session, context.actor)
+    context.reply(update, "me", profile=profile)
+
+
+async def leaders(update: Update, context: BotContext) -> None:
+    """/leaders [B1-3]: the party members and leaders of a floor (党员亮身份)."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or chat is None or context.actor is None:
+        return
+    if context.args:
+        place = await people.find_floor(context.session, context.args[0])
+        if place is None:
+            context.reply(update, "floor_unknown", address=context.args[0])
+            return
+    elif chat.type != Chat.PRIVATE:
+        place = await groups.bound_floor(context.session, chat.id)
+        if place is None:
+            context.reply(update, "leaders_name_floor")
+            return
+    else:
+        place = await people.home_of(context.session, context.actor)
+        if place is None:
+            context.reply(update, "leaders_no_home")
+            return
+    found = await people.leaders_of(context.session, place)
+    context.reply(update, "leaders", leaders=found)
+
+
+async def lang(update: Update, context: BotContext) -> None:
+    """/lang zh|en: choose the language of the bot's messages."""
+    message = update.effective_message
+    if message is None or context.actor is None or update.effective_user is None:
+        return
+    wanted = context.args[0].lower() if context.args else ""
+    if wanted not in ("zh", "zh-cn", "en"):
+        context.reply(update, "lang_usage")
+        return
+    context.language = pick_language(wanted)
+    await identity.set_language(context.session, context.actor.person_id, context.language)
+    user_id, language = update.effective_user.id, context.language
+    context.after_commit(
+        lambda: menus.publish_personal(context.bot, context.deps.texts, user_id, language)
+    )
+    context.reply(update, "lang_set")
+
+
+async def bind(update: Update, context: BotContext) -> None:
+    """/bind [B1-3|B1] in a group: bind this chat to a floor or a building."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or chat is None or context.actor is None:
+        return
+    if chat.type == Chat.PRIVATE:
+        context.reply(update, "bind_in_group")
+        return
+    result = await groups.bind(
+        context.session,
+        context.actor,
+        chat_id=chat.id,
+        title=chat.title or str(chat.id),
+        address=context.args[0] if context.args else None,
+        now=context.now(),
+    )
+    context.reply(update, f"bind_{result.outcome}", result=result)
+
+
+async def bot_added(update: Update, context: BotContext) -> None:
+    """Say how to bind a group when the bot is added to it."""
+    change = update.my_chat_member
+    if change is None or change.chat.type == Chat.PRIVATE:
+        return
+    joined = change.new_chat_member.status in (
+        ChatMemberStatus.MEMBER,
+        ChatMemberStatus.ADMINISTRATOR,
+    )
+    left_before = change.old_chat_member.status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
+    if joined and left_before:
+        chat_id, text = change.chat.id, context.text("group_added")
+        context.after_commit(lambda: context.bot.send_message(chat_id, text))
+
+
+async def not_understood(update: Update, context: BotContext) -> None:
+    """Anything else in a private chat: point to /help instead of staying silent."""
+    if update.effective_message is not None:
+        context.reply(update, "not_understood")
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log the failure, roll the update's work back, and apologise to the person."""
+    scope = current_scope.get(None)
+    if scope is not None:
+        scope.failed = True
+    log.error("update failed", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message is not None:
+        # Sent at once: the failed update's own replies are dropped with its rollback.
+        await update.effective_message.reply_text(context.text("error"))
+
+
+def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
+    """Install every handler in its group."""
+    application.add_handler(TypeHandler(Update, identify), group=-1)
+    private = filters.ChatType.PRIVATE
+    application.add_handlers(
+        [
+            CommandHandler("start", start, filters=private),
+            CommandHandler("help", help_command),
+            CommandHandler("me", me),
+            CommandHandler("leaders", leaders),
+            CommandHandler("lang", lang),
+            CommandHandler("bind", bind),
+            ChatMemberHandler(bot_added, ChatMemberHandler.MY_CHAT_MEMBER),
+            MessageHandler(private & ~filters.UpdateType.EDITED, not_understood),
+        ]
+    )
+    application.add_error_handler(on_error)

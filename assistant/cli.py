@@ -1,0 +1,227 @@
+"""The ``assistant`` command: run the bot, manage the store, import the campus, invite people."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from telegram import Bot
+
+from assistant import directory
+from assistant.bot.context import utc_now
+from assistant.config import Settings, SettingsError, load_settings
+from assistant.services import identity
+from assistant.storage.db import Database
+from assistant.storage.migrate import upgrade
+
+log = logging.getLogger("assistant")
+
+
+class CommandError(Exception):
+    """A command cannot do what was asked; the message is shown as one line."""
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+async def _migrated(settings: Settings) -> Database:
+    db = Database(settings.database_url)
+    await upgrade(db)
+    return db
+
+
+async def cmd_db_upgrade(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
+    """Apply pending migrations."""
+    db = await _migrated(settings)
+    await db.dispose()
+    print("database is up to date", file=out)
+
+
+async def cmd_org_import(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
+    """Validate a campus file and its CSVs, then import them in one transaction."""
+    try:
+        data = directory.load_org(Path(args.file))
+    except directory.OrgFileError as exc:
+        for problem in exc.problems:
+            print(problem, file=out)
+        raise CommandError(f"{len(exc.problems)} problem(s) found; nothing was imported") from None
+    db = await _migrated(settings)
+    try:
+        async with db.unit_of_work() as session:
+            report = await directory.import_org(session, data)
+    finally:
+        await db.dispose()
+    print(report, file=out)
+
+
+async def cmd_org_export(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
+    """Write the campus structure, people and roles back out as files."""
+    db = await _migrated(settings)
+    try:
+        async with db.unit_of_work() as session:
+            written = await directory.export_org(session, Path(args.directory))
+    finally:
+        await db.dispose()
+    for path in written:
+        print(path, file=out)
+
+
+async def _bot_username(settings: Settings) -> str:
+    if settings.telegram_bot_username:
+        return settings.telegram_bot_username
+    if not settings.telegram_bot_token:
+        raise CommandError(
+            "set TELEGRAM_BOT_USERNAME (or TELEGRAM_BOT_TOKEN, to ask Telegram for it)"
+        )
+    bot = Bot(
+        settings.telegram_bot_token,
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.telegram_api_file_url,
+    )
+    async with bot:
+        return bot.username
+
+
+def _write_invites(path: Path, rows: list[tuple[str, str, str]]) -> None:
+    # utf-8-sig so that Excel, which most counsellors open it with, shows the names right.
+    with path.open("w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["number", "name", "link"])
+        writer.writerows(rows)
+
+
+async def cmd_invite(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
+    """Print an invite link for one person, or write one per resident of a building to CSV."""
+    if bool(args.number) == bool(args.building):
+        raise CommandError("give either a NUMBER or --building CODE")
+    if args.building and not args.csv:
+        raise CommandError("--building needs --csv FILE to write the links to")
+    username = await _bot_username(settings)
+    ttl = timedelta(days=settings.invite_ttl_days)
+    db = await _migrated(settings)
+    try:
+        async with db.unit_of_work() as session:
+            now = utc_now()
+            if args.number:
+                _, token = await identity.invite_number(session, args.number, now=now, ttl=ttl)
+                print(identity.invite_link(username, token), file=out)
+                return
+            invites = await identity.invite_building(session, args.building, now=now, ttl=ttl)
+            rows = [(p.number, p.name, identity.invite_link(username, t)) for p, t in invites]
+            await asyncio.to_thread(_write_invites, Path(args.csv), rows)
+            print(f"{len(invites)} invite(s) written to {args.csv}", file=out)
+    except identity.IdentityError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        await db.dispose()
+
+
+async def cmd_run(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
+    """Run the bot against Telegram (or the Bot API server named in the settings)."""
+    from assistant.runner import run_bot, run_sandbox
+
+    if settings.telegram_bot_token:
+        await run_bot(settings, out)
+    else:
+        await run_sandbox(settings, out, host=args.host, port=args.port)
+
+
+Handler = Callable[[Settings, argparse.Namespace, TextIO], Coroutine[Any, Any, None]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with help on every command."""
+    parser = argparse.ArgumentParser(
+        prog="assistant",
+        description="Community Assistant (社区助手): the Telegram assistant of the student "
+        "living communities. Settings come from the environment or a .env file; see README.md.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="run the bot",
+        description="Run the bot. With TELEGRAM_BOT_TOKEN set it talks to Telegram (or to "
+        "TELEGRAM_API_BASE_URL); without it, it starts the built-in sandbox: a local fake "
+        "Telegram with the demo campus loaded into a fresh database.",
+    )
+    run.add_argument("--host", default="127.0.0.1", help="sandbox address (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=8081, help="sandbox port (default 8081)")
+    run.set_defaults(handler=cmd_run)
+
+    db = commands.add_parser("db", help="manage the database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser(
+        "upgrade",
+        help="apply pending migrations",
+        description="Bring the database named by ASSISTANT_DATABASE_URL to the latest schema. "
+        "The bot also does this at start.",
+    ).set_defaults(handler=cmd_db_upgrade)
+
+    org = commands.add_parser("org", help="import or export the campus directory")
+    org_commands = org.add_subparsers(dest="org_command", required=True, metavar="ACTION")
+    org_import = org_commands.add_parser(
+        "import",
+        help="import a campus file (YAML) with its people and roles (CSV)",
+        description="Check the YAML file and the CSV files it names; report every problem with "
+        "file and line and import nothing if there is any; otherwise update the directory in "
+        "one transaction. Importing the same files again changes nothing. Format: "
+        "docs/org-files.md.",
+    )
+    org_import.add_argument("file", help="the campus YAML file, e.g. storage/demo-campus.yaml")
+    org_import.set_defaults(handler=cmd_org_import)
+    org_export = org_commands.add_parser(
+        "export",
+        help="write the directory out as campus.yaml, people.csv and roles.csv",
+        description="Write the directory as files that `assistant org import` reads back.",
+    )
+    org_export.add_argument("directory", help="folder to write into (created if missing)")
+    org_export.set_defaults(handler=cmd_org_export)
+
+    invite = commands.add_parser(
+        "invite",
+        help="make one-time invite links",
+        description="Print a one-time invite deep link for a person, or write one per "
+        "resident of a building to a CSV file. A link works once and expires after "
+        "ASSISTANT_INVITE_TTL_DAYS days.",
+    )
+    invite.add_argument("number", nargs="?", help="student or staff number")
+    invite.add_argument("--building", metavar="CODE", help="every resident of this building")
+    invite.add_argument("--csv", metavar="FILE", help="where --building writes its links")
+    invite.set_defaults(handler=cmd_invite)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    """Run one command; exit 0 on success, 1 when it failed, 2 on a bad setting or usage."""
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"assistant: bad setting: {exc}", file=sys.stderr)
+        return 2
+    handler: Handler = args.handler
+    try:
+        asyncio.run(handler(settings, args, out))
+    except CommandError as exc:
+        print(f"assistant: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0

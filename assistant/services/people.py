@@ -1,0 +1,82 @@
+"""What a person may see of the directory: themselves, and who is responsible for a floor."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assistant.services.identity import Actor
+from assistant.storage import repo
+from assistant.storage.models import Role, ScopeKind
+
+_FLOOR_ADDRESS = re.compile(r"^\s*([A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*?)-(\d{1,3})\s*$")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What /me shows."""
+
+    actor: Actor
+    college: repo.Named | None
+    place: repo.Place | None
+    leaders: Leaders | None
+
+
+@dataclass(frozen=True)
+class Leaders:
+    """The people responsible for one floor, top of the chain last (党员亮身份)."""
+
+    place: repo.Place
+    holders: list[repo.Holder]
+    party_members: list[tuple[str, str]]
+
+
+async def find_floor(session: AsyncSession, address: str) -> repo.Place | None:
+    """The floor named like ``B1-3`` (building code, dash, floor number)."""
+    match = _FLOOR_ADDRESS.match(address)
+    if match is None:
+        return None
+    building = await repo.building_by_code(session, match.group(1))
+    if building is None:
+        return None
+    floor = await repo.floor_by_number(session, building.id, int(match.group(2)))
+    return await repo.place_of_floor(session, floor.id) if floor else None
+
+
+async def leaders_of(session: AsyncSession, place: repo.Place) -> Leaders:
+    """The leaders and party members responsible for the floor of ``place``."""
+    wanted: list[tuple[Role, ScopeKind, int]] = []
+    if place.room_id:
+        wanted.append((Role.DORM_HEAD, ScopeKind.ROOM, place.room_id))
+    wanted.append((Role.FLOOR_LEADER, ScopeKind.FLOOR, place.floor_id))
+    if place.grid_id is not None:
+        wanted.append((Role.GRID_PARTY_MEMBER, ScopeKind.GRID, place.grid_id))
+    wanted += [
+        (Role.BUILDING_LEADER, ScopeKind.BUILDING, place.building.id),
+        (Role.BUILDING_MANAGER, ScopeKind.BUILDING, place.building.id),
+        (Role.COUNSELLOR, ScopeKind.COMMUNITY, place.community.id),
+        (Role.WORKSTATION_HEAD, ScopeKind.COMMUNITY, place.community.id),
+    ]
+    return Leaders(
+        place=place,
+        holders=await repo.holders(session, wanted),
+        party_members=await repo.party_members_on_floor(session, place.floor_id),
+    )
+
+
+async def home_of(session: AsyncSession, actor: Actor) -> repo.Place | None:
+    """Where the actor lives, if on campus."""
+    return await repo.place_of_room(session, actor.dorm_room_id)
+
+
+async def profile(session: AsyncSession, actor: Actor) -> Profile:
+    """The actor's college, dorm, grid and leaders."""
+    place = await home_of(session, actor)
+    return Profile(
+        actor=actor,
+        college=await repo.college(session, actor.college_id),
+        place=place,
+        leaders=await leaders_of(session, place) if place else None,
+    )

@@ -1,0 +1,202 @@
+"""Queries over the campus directory and identities. Nothing here commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assistant.storage.models import (
+    Building,
+    College,
+    Community,
+    DormRoom,
+    Floor,
+    GridCell,
+    Person,
+    PersonStatus,
+    Role,
+    RoleAssignment,
+    ScopeKind,
+    TelegramAccount,
+)
+
+
+@dataclass(frozen=True)
+class Named:
+    """A campus unit with its code and both names; templates pick the name of their language."""
+
+    id: int
+    code: str
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a dorm room is, from the room up to the community."""
+
+    room_id: int
+    room: str
+    floor_id: int
+    floor: int
+    grid_id: int | None
+    grid: str | None
+    building: Named
+    community: Named
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A person holding a role, with the Telegram account to reach them if linked."""
+
+    role: Role
+    scope_kind: ScopeKind
+    scope_id: int
+    person_id: int
+    name: str
+    telegram_user_id: int | None
+
+
+def _named(row: College | Community | Building) -> Named:
+    return Named(row.id, row.code, row.name_zh, row.name_en)
+
+
+async def account_by_telegram_id(
+    session: AsyncSession, telegram_user_id: int
+) -> tuple[TelegramAccount, Person] | None:
+    """The linked account and its active person, or None."""
+    row = (
+        await session.execute(
+            select(TelegramAccount, Person)
+            .join(Person, Person.id == TelegramAccount.person_id)
+            .where(TelegramAccount.telegram_user_id == telegram_user_id, Person.active)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def person_by_number(session: AsyncSession, number: str) -> Person | None:
+    """The person with this student or staff number."""
+    return await session.scalar(select(Person).where(Person.number == number))
+
+
+async def roles_of(session: AsyncSession, person_id: int) -> Sequence[RoleAssignment]:
+    """Every role the person holds."""
+    result = await session.scalars(
+        select(RoleAssignment)
+        .where(RoleAssignment.person_id == person_id)
+        .order_by(RoleAssignment.id)
+    )
+    return result.all()
+
+
+async def college(session: AsyncSession, college_id: int | None) -> Named | None:
+    """A college by id."""
+    if college_id is None:
+        return None
+    row = await session.get(College, college_id)
+    return _named(row) if row else None
+
+
+async def place_of_floor(session: AsyncSession, floor_id: int) -> Place | None:
+    """The floor as a place without a room (``room`` is empty)."""
+    row = (
+        await session.execute(
+            select(Floor, Building, Community, GridCell)
+            .join(Building, Building.id == Floor.building_id)
+            .join(Community, Community.id == Building.community_id)
+            .outerjoin(GridCell, GridCell.id == Floor.grid_id)
+            .where(Floor.id == floor_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    floor, building, community, grid = row
+    return Place(
+        room_id=0,
+        room="",
+        floor_id=floor.id,
+        floor=floor.number,
+        grid_id=grid.id if grid else None,
+        grid=grid.code if grid else None,
+        building=_named(building),
+        community=_named(community),
+    )
+
+
+async def place_of_room(session: AsyncSession, dorm_room_id: int | None) -> Place | None:
+    """Where a dorm room is."""
+    if dorm_room_id is None:
+        return None
+    room = await session.get(DormRoom, dorm_room_id)
+    if room is None:
+        return None
+    place = await place_of_floor(session, room.floor_id)
+    if place is None:
+        return None
+    return Place(**{**place.__dict__, "room_id": room.id, "room": room.number})
+
+
+async def building_by_code(session: AsyncSession, code: str) -> Building | None:
+    """A building by its code."""
+    return await session.scalar(select(Building).where(Building.code == code))
+
+
+async def floor_by_number(session: AsyncSession, building_id: int, number: int) -> Floor | None:
+    """A floor of a building."""
+    return await session.scalar(
+        select(Floor).where(Floor.building_id == building_id, Floor.number == number)
+    )
+
+
+async def holders(
+    session: AsyncSession, wanted: Iterable[tuple[Role, ScopeKind, int]]
+) -> list[Holder]:
+    """Active people holding any of the (role, scope kind, scope id) triples, in that order."""
+    triples = list(wanted)
+    if not triples:
+        return []
+    rows = (
+        await session.execute(
+            select(RoleAssignment, Person, TelegramAccount.telegram_user_id)
+            .join(Person, Person.id == RoleAssignment.person_id)
+            .outerjoin(TelegramAccount, TelegramAccount.person_id == Person.id)
+            .where(
+                Person.active,
+                or_(
+                    *(
+                        and_(
+                            RoleAssignment.role == role,
+                            RoleAssignment.scope_kind == kind,
+                            RoleAssignment.scope_id == scope_id,
+                        )
+                        for role, kind, scope_id in triples
+                    )
+                ),
+            )
+        )
+    ).all()
+    order = {triple: i for i, triple in enumerate(triples)}
+    found = [
+        Holder(ra.role, ra.scope_kind, ra.scope_id, person.id, person.name, tg_id)
+        for ra, person, tg_id in rows
+    ]
+    return sorted(found, key=lambda h: (order[(h.role, h.scope_kind, h.scope_id)], h.name))
+
+
+async def party_members_on_floor(session: AsyncSession, floor_id: int) -> list[tuple[str, str]]:
+    """(name, room) of the active student party members living on a floor (党员亮身份)."""
+    rows = await session.execute(
+        select(Person.name, DormRoom.number)
+        .join(DormRoom, DormRoom.id == Person.dorm_room_id)
+        .where(
+            DormRoom.floor_id == floor_id,
+            Person.active,
+            Person.status == PersonStatus.PARTY_MEMBER,
+        )
+        .order_by(DormRoom.number, Person.name)
+    )
+    return [(name, room) for name, room in rows.all()]

@@ -1,0 +1,127 @@
+"""The ``assistant`` command as an operator uses it, on the test database."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.cli import build_parser, main
+from assistant.runner import DEMO_CAMPUS
+
+LINK = re.compile(r"^https://t\.me/campus_test_bot\?start=[A-Za-z0-9_-]{32}$")
+
+
+@pytest.fixture(autouse=True)
+def _settings(monkeypatch: pytest.MonkeyPatch, empty_database_url: str, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ASSISTANT_DATABASE_URL", empty_database_url)
+    monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "campus_test_bot")
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    return main(list(argv), out=out), out.getvalue()
+
+
+def commands() -> list[list[str]]:
+    found: list[list[str]] = [[]]
+    parser = build_parser()
+
+    def walk(p: object, prefix: list[str]) -> None:
+        for action in getattr(p, "_actions", []):
+            choices = getattr(action, "choices", None)
+            if isinstance(choices, dict):
+                for name, sub in choices.items():
+                    found.append([*prefix, name])
+                    walk(sub, [*prefix, name])
+
+    walk(parser, [])
+    return found
+
+
+@pytest.mark.parametrize("command", commands(), ids=lambda c: " ".join(c) or "assistant")
+def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0
+    assert "usage: assistant" in capsys.readouterr().out
+
+
+def test_python_dash_m_works() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant", "--help"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    assert "org" in result.stdout and "invite" in result.stdout
+
+
+def test_import_twice_then_invite(tmp_path: Path) -> None:
+    code, first = run("org", "import", str(DEMO_CAMPUS))
+    assert code == 0, first
+    code, again = run("org", "import", str(DEMO_CAMPUS))
+    assert code == 0
+    assert "Nothing changed" in again and "Nothing changed" not in first
+
+    code, link = run("invite", "2023010001")
+    assert code == 0
+    assert LINK.match(link.strip())
+
+    target = tmp_path / "b1.csv"
+    code, said = run("invite", "--building", "B1", "--csv", str(target))
+    assert code == 0
+    with target.open(encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    assert said.startswith(f"{len(rows)} invite(s)")
+    assert len(rows) > 10
+    assert all(LINK.match(row["link"]) for row in rows)
+    assert len({row["link"] for row in rows}) == len(rows)
+
+
+def test_broken_file_lists_problems_and_imports_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "campus.yaml"
+    broken.write_text("colleges:\n  - code: BUS\n    name: 5\n", encoding="utf-8")
+    code, said = run("org", "import", str(broken))
+    assert code == 1
+    assert "campus.yaml:3" in said
+    assert "nothing was imported" in capsys.readouterr().err
+    code, _ = run("invite", "2023010001")
+    assert code == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["invite", "0000"], "no person with number '0000'"),
+        (["invite", "--building", "B1"], "--building needs --csv"),
+        (["invite"], "give either a NUMBER or --building"),
+        (["invite", "--building", "B9", "--csv", "x.csv"], "no building with code 'B9'"),
+    ],
+)
+def test_invite_mistakes_are_explained(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(*argv)[0] == 1
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_invite_without_a_bot_name_says_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TELEGRAM_BOT_USERNAME")
+    assert run("invite", "2023010001")[0] == 1
+    assert "set TELEGRAM_BOT_USERNAME" in capsys.readouterr().err
+
+
+def test_db_upgrade() -> None:
+    assert run("db", "upgrade") == (0, "database is up to date\n")
