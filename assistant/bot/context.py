@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from assistant.config import Language, Settings
@@ -77,13 +77,20 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         """Run ``action`` once this update's changes are committed (never if they are not)."""
         current_scope.get().after_commit.append(action)
 
-    def reply(self, update: Update, name: str, **variables: Any) -> None:
+    def reply(
+        self,
+        update: Update,
+        name: str,
+        *,
+        keyboard: InlineKeyboardMarkup | None = None,
+        **variables: Any,
+    ) -> None:
         """Answer in the update's chat with template ``name``, once the update has committed."""
         message = update.effective_message
         if message is None:
             return
         text = self.text(name, **variables)
-        self.after_commit(lambda: message.reply_text(text))
+        self.after_commit(lambda: message.reply_text(text, reply_markup=keyboard))
 
     def text(self, name: str, **variables: Any) -> str:
         """Template ``name`` rendered in the actor's language."""

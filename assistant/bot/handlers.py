@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import Chat, Message, Update
+from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
+    CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
     MessageHandler,
@@ -17,8 +18,9 @@ from telegram.ext import (
     filters,
 )
 
-from assistant.bot import menus
+from assistant.bot import callbacks, menus
 from assistant.bot.context import BotContext, current_scope
+from assistant.config import Language
 from assistant.services import groups, identity, people
 from assistant.storage.models import Role
 from assistant.texts import pick_language
@@ -138,17 +140,43 @@ async def lang(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None or context.actor is None or update.effective_user is None:
         return
-    wanted = context.args[0].lower() if context.args else ""
+    if not context.args:
+        keyboard = InlineKeyboardMarkup.from_row(
+            [
+                InlineKeyboardButton(label, callback_data=callbacks.LANGUAGE.pack(code=code))
+                for code, label in (("zh", "中文"), ("en", "English"))
+            ]
+        )
+        context.reply(update, "lang_choose", keyboard=keyboard)
+        return
+    wanted = context.args[0].lower()
     if wanted not in ("zh", "zh-cn", "en"):
         context.reply(update, "lang_usage")
         return
-    context.language = pick_language(wanted)
-    await identity.set_language(context.session, context.actor.person_id, context.language)
-    user_id, language = update.effective_user.id, context.language
+    await _switch_language(update.effective_user.id, context, pick_language(wanted))
+    context.reply(update, "lang_set")
+
+
+async def lang_pressed(update: Update, context: BotContext) -> None:
+    """A language button of /lang: switch, and turn the question into the answer."""
+    query = update.callback_query
+    if query is None or context.actor is None:
+        return
+    fields = callbacks.LANGUAGE.unpack(query.data)
+    assert fields is not None, "routed here by the codec's pattern"
+    await _switch_language(query.from_user.id, context, pick_language(fields["code"]))
+    text = context.text("lang_set")
+    context.after_commit(query.answer)
+    context.after_commit(lambda: query.edit_message_text(text))
+
+
+async def _switch_language(user_id: int, context: BotContext, language: Language) -> None:
+    assert context.actor is not None
+    context.language = language
+    await identity.set_language(context.session, context.actor.person_id, language)
     context.after_commit(
         lambda: menus.publish_personal(context.bot, context.deps.texts, user_id, language)
     )
-    context.reply(update, "lang_set")
 
 
 async def bind(update: Update, context: BotContext) -> None:
@@ -186,6 +214,14 @@ async def bot_added(update: Update, context: BotContext) -> None:
         context.after_commit(lambda: context.bot.send_message(chat_id, text))
 
 
+async def button_expired(update: Update, context: BotContext) -> None:
+    """A button nobody handles any more (an old message, or forged data): say so kindly."""
+    query = update.callback_query
+    if query is not None:
+        text = context.text("button_expired")
+        context.after_commit(lambda: query.answer(text, show_alert=True))
+
+
 async def not_understood(update: Update, context: BotContext) -> None:
     """Anything else in a private chat: point to /help instead of staying silent."""
     if update.effective_message is not None:
@@ -214,8 +250,10 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler("me", me),
             CommandHandler("leaders", leaders),
             CommandHandler("lang", lang),
+            CallbackQueryHandler(lang_pressed, pattern=callbacks.LANGUAGE.matches),
             CommandHandler("bind", bind),
             ChatMemberHandler(bot_added, ChatMemberHandler.MY_CHAT_MEMBER),
+            CallbackQueryHandler(button_expired),
             MessageHandler(private & ~filters.UpdateType.EDITED, not_understood),
         ]
     )

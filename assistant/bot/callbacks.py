@@ -1,0 +1,52 @@
+"""Typed callback data: a short prefix and fields, checked against Telegram's 64-byte limit.
+
+Callback data comes back from anyone who can press, forward or forge a button, so decoding is
+strict and returns None for anything malformed; authority is always checked again by the service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_BYTES = 64
+_SEPARATOR = ":"
+
+
+class CallbackDataError(ValueError):
+    """Callback data that cannot be encoded (too long, or a field contains the separator)."""
+
+
+@dataclass(frozen=True)
+class CallbackCodec:
+    """Encodes ``prefix:field1:field2`` and decodes it back into named fields."""
+
+    prefix: str
+    fields: tuple[str, ...]
+
+    def pack(self, **values: str | int) -> str:
+        """The callback data for ``values``; raises CallbackDataError when it cannot fit."""
+        if set(values) != set(self.fields):
+            raise CallbackDataError(f"{self.prefix}: expected fields {self.fields}")
+        parts = [str(values[name]) for name in self.fields]
+        if any(_SEPARATOR in part for part in parts):
+            raise CallbackDataError(f"{self.prefix}: a field contains {_SEPARATOR!r}")
+        data = _SEPARATOR.join([self.prefix, *parts])
+        if len(data.encode()) > MAX_BYTES:
+            raise CallbackDataError(f"{self.prefix}: {len(data.encode())} bytes > {MAX_BYTES}")
+        return data
+
+    def unpack(self, data: object) -> dict[str, str] | None:
+        """The fields of ``data`` if it is this codec's, else None."""
+        if not isinstance(data, str):
+            return None
+        prefix, *parts = data.split(_SEPARATOR)
+        if prefix != self.prefix or len(parts) != len(self.fields):
+            return None
+        return dict(zip(self.fields, parts, strict=True))
+
+    def matches(self, data: object) -> bool:
+        """Whether ``data`` belongs to this codec (for CallbackQueryHandler's pattern)."""
+        return self.unpack(data) is not None
+
+
+LANGUAGE = CallbackCodec("lang", ("code",))
