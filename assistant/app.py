@@ -1,21 +1,37 @@
-"""Builds the python-telegram-bot Application: handlers, error handler, lifecycle."""
+"""Builds the python-telegram-bot Application and runs it on our durable edge.
+
+PTB provides the handlers, the Bot and the typed context; updates come in through our inbox
+(:mod:`assistant.bot.intake`) instead of PTB's updater, and messages go out through our outbox
+(:mod:`assistant.bot.sender`) under our flood limiter.
+"""
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from telegram import LinkPreviewOptions, Update
+from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from assistant.bot import handlers, menus
-from assistant.bot.context import BotContext, Deps
-from assistant.bot.processing import TransactionalUpdateProcessor
+from assistant.bot.context import BotContext, Deps, UpdateScope
+from assistant.bot.intake import ALL_UPDATE_TYPES, Dispatcher, Poller, WebhookIntake
+from assistant.bot.ratelimit import FloodLimiter, FloodPolicy
+from assistant.bot.sender import OutboxSender
+from assistant.bot.telegram import AssistantBot
+from assistant.services.admins import admin_chat_ids
+from assistant.storage.models import Priority
 
-AssistantApp = Application[Any, BotContext, Any, Any, Any, Any]
+log = logging.getLogger(__name__)
+
+AssistantApp = Application[AssistantBot, BotContext, Any, Any, Any, Any]
 
 
 def build_application(
@@ -24,50 +40,115 @@ def build_application(
     token: str,
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
+    flood_policy: FloodPolicy | None = None,
 ) -> AssistantApp:
     """The bot, wired to the store in ``deps``.
 
-    ``request``/``updates_request`` replace the HTTP transport (the sandbox passes its in-process
-    fake Telegram); without them the bot talks to ``TELEGRAM_API_BASE_URL``.
+    ``request``/``updates_request`` replace the HTTP transport (tests pass the in-process fake
+    Telegram); without them the bot talks to ``TELEGRAM_API_BASE_URL``.
     """
     settings = deps.settings
-    builder = (
+    bot = AssistantBot(
+        token,
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.telegram_api_file_url,
+        # Many chats are sent to at once; getUpdates needs one long-lived connection.
+        request=request or HTTPXRequest(connection_pool_size=64),
+        get_updates_request=updates_request or HTTPXRequest(read_timeout=30),
+        defaults=Defaults(
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        ),
+        rate_limiter=FloodLimiter(flood_policy),
+    )
+    application: AssistantApp = (
         ApplicationBuilder()
-        .token(token)
-        .base_url(settings.telegram_api_base_url)
-        .base_file_url(settings.telegram_api_file_url)
+        .bot(bot)
+        .updater(None)
         .context_types(ContextTypes(context=BotContext))
-        .defaults(
-            Defaults(
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-        )
-        .concurrent_updates(TransactionalUpdateProcessor(deps.db))
         # Timers are rows in the store, never PTB's in-memory job queue.
         .job_queue(None)
+        .build()
     )
-    if request is not None:
-        builder = builder.request(request)
-    if updates_request is not None:
-        builder = builder.get_updates_request(updates_request)
-    application: AssistantApp = builder.build()
     application.bot_data["deps"] = deps
     handlers.register(application)
     return application
 
 
+@dataclass(frozen=True)
+class Webhook:
+    """Where Telegram posts updates, and where we listen for them."""
+
+    url: str
+    listen_host: str
+    listen_port: int
+    secret: str
+
+    @property
+    def path(self) -> str:
+        """The URL path we serve."""
+        return urlsplit(self.url).path or "/"
+
+
+def new_webhook_secret() -> str:
+    """A random secret of Telegram's allowed alphabet."""
+    return secrets.token_urlsafe(32)
+
+
+@dataclass
+class Edge:
+    """The running intake and delivery, for tests and benchmarks to observe."""
+
+    application: AssistantApp
+    dispatcher: Dispatcher
+    sender: OutboxSender
+    webhook_url: str | None = None
+
+
 @asynccontextmanager
-async def running(application: AssistantApp, **polling: Any) -> AsyncIterator[AssistantApp]:
-    """Start the bot with long polling for the block, then stop it cleanly."""
+async def running(application: AssistantApp, webhook: Webhook | None = None) -> AsyncIterator[Edge]:
+    """Run the bot for the block: intake, dispatcher and sender; stop them in that order."""
     deps: Deps = application.bot_data["deps"]
+    bot = application.bot
+    sender = OutboxSender(deps.db, bot, deps.clock)
+
+    async def on_parked(
+        scope: UpdateScope, update_id: int, chat_id: int | None, error: str
+    ) -> None:
+        now = deps.clock()
+        if chat_id is not None:
+            scope.send(chat_id, deps.texts.render(deps.settings.language, "error"), now=now)
+        summary = error.strip().splitlines()[-1][:300]
+        text = deps.texts.render(
+            deps.settings.language, "admin_update_parked", update_id=update_id, error=summary
+        )
+        for admin in await admin_chat_ids(scope.session):
+            scope.send(admin, text, now=now, priority=Priority.BULK)
+
+    dispatcher = Dispatcher(application, deps, sender.kick, on_parked)
     async with application:
-        await menus.publish_defaults(application.bot, deps.texts, deps.settings.language)
+        await menus.publish_defaults(bot, deps.texts, deps.settings.language)
         await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES, **polling)
+        sender.start()
+        dispatcher.start()
+        intake: Poller | WebhookIntake
+        edge = Edge(application, dispatcher, sender)
+        if webhook is None:
+            await bot.delete_webhook()
+            intake = Poller(bot, deps.db, deps.clock, dispatcher.kick)
+            intake.start()
+        else:
+            intake = WebhookIntake(
+                deps.db, deps.clock, dispatcher.kick, secret=webhook.secret, path=webhook.path
+            )
+            edge.webhook_url = await intake.start(webhook.listen_host, webhook.listen_port)
+            await bot.set_webhook(
+                webhook.url, secret_token=webhook.secret, allowed_updates=ALL_UPDATE_TYPES
+            )
         try:
-            yield application
+            yield edge
         finally:
-            await application.updater.stop()
+            await intake.stop()
+            await dispatcher.stop()
+            await sender.stop()
             await application.stop()

@@ -134,6 +134,8 @@ async def cmd_run(settings: Settings, args: argparse.Namespace, out: TextIO) -> 
     """Run the bot against Telegram (or the Bot API server named in the settings)."""
     from assistant.runner import run_bot, run_sandbox
 
+    if args.webhook:
+        settings = settings.model_copy(update={"webhook_url": args.webhook})
     if settings.telegram_bot_token:
         await run_bot(settings, out)
     else:
@@ -159,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the bot. With TELEGRAM_BOT_TOKEN set it talks to Telegram (or to "
         "TELEGRAM_API_BASE_URL); without it, it starts the built-in sandbox: a local fake "
         "Telegram with the demo campus loaded into a fresh database.",
+    )
+    run.add_argument(
+        "--webhook",
+        metavar="URL",
+        help="receive updates by webhook at this public URL instead of long polling "
+        "(listens on ASSISTANT_WEBHOOK_LISTEN; same as ASSISTANT_WEBHOOK_URL)",
     )
     run.add_argument("--host", default="127.0.0.1", help="sandbox address (default 127.0.0.1)")
     run.add_argument("--port", type=int, default=8081, help="sandbox port (default 8081)")

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     telegram_bot_username: str | None = Field(
         default=None, validation_alias="TELEGRAM_BOT_USERNAME"
     )
+    webhook_url: str | None = Field(default=None, validation_alias="ASSISTANT_WEBHOOK_URL")
+    webhook_listen: str = Field(
+        default="127.0.0.1:8443", validation_alias="ASSISTANT_WEBHOOK_LISTEN"
+    )
+    webhook_secret: str | None = Field(default=None, validation_alias="ASSISTANT_WEBHOOK_SECRET")
     invite_ttl_days: int = Field(
         default=14, ge=1, le=365, validation_alias="ASSISTANT_INVITE_TTL_DAYS"
     )
@@ -84,6 +89,32 @@ class Settings(BaseSettings):
         value = value.removeprefix("@")
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", value):
             raise ValueError("expected the bot's username, 5-32 letters, digits or _")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("expected the public https:// URL Telegram should post updates to")
+        return value
+
+    @field_validator("webhook_listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not (sep and host and port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError("expected host:port to listen on, such as 127.0.0.1:8443")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value):
+            raise ValueError("expected 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
     @field_validator("telegram_api_base_url", "telegram_api_file_url")
@@ -124,7 +155,8 @@ def load_settings(**overrides: object) -> Settings:
         name = _env_name(str(first["loc"][0]) if first["loc"] else "settings")
         message = first["msg"].removeprefix("Value error, ")
         # The token is a secret: name it, never echo it.
-        shown = "" if name == "TELEGRAM_BOT_TOKEN" else f" (got {first.get('input')!r})"
+        secret = name in ("TELEGRAM_BOT_TOKEN", "ASSISTANT_WEBHOOK_SECRET")
+        shown = "" if secret else f" (got {first.get('input')!r})"
         raise SettingsError(f"{name}: {message}{shown}") from None
 
 

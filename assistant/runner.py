@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from assistant import directory
-from assistant.app import build_application, running
+from assistant.app import Webhook, build_application, new_webhook_secret, running
 from assistant.bot.context import Deps, utc_now
 from assistant.config import REPO_ROOT, Settings
 from assistant.sandbox import FakeTelegram, FakeTelegramServer
@@ -31,17 +31,35 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
+def webhook_from(settings: Settings) -> Webhook | None:
+    """The webhook the settings ask for, or None for long polling."""
+    if not settings.webhook_url:
+        return None
+    host, _, port = settings.webhook_listen.rpartition(":")
+    return Webhook(
+        url=settings.webhook_url,
+        listen_host=host,
+        listen_port=int(port),
+        secret=settings.webhook_secret or new_webhook_secret(),
+    )
+
+
 async def run_bot(settings: Settings, out: TextIO, *, ready: str = "") -> None:
-    """Poll for updates until SIGINT or SIGTERM, then stop cleanly."""
+    """Run until SIGINT or SIGTERM, then stop cleanly: intake first, then work in hand."""
     assert settings.telegram_bot_token, "run_bot needs a token"
     db = Database(settings.database_url)
     await upgrade(db)
     deps = Deps(settings=settings, db=db, texts=Texts(settings.conversations_dir))
     application = build_application(deps, token=settings.telegram_bot_token)
+    webhook = webhook_from(settings)
     stop = _stop_on_signals()
     try:
-        async with running(application):
-            print(f"Community Assistant is running as @{application.bot.username}", file=out)
+        async with running(application, webhook):
+            how = f"webhook {webhook.url}" if webhook else "long polling"
+            print(
+                f"Community Assistant is running as @{application.bot.username} ({how})",
+                file=out,
+            )
             if ready:
                 print(ready, file=out)
             out.flush()

@@ -23,6 +23,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "ASSISTANT_LANGUAGE",
         "TELEGRAM_API_BASE_URL",
         "TELEGRAM_BOT_USERNAME",
+        "ASSISTANT_WEBHOOK_URL",
+        "ASSISTANT_WEBHOOK_SECRET",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -52,6 +54,9 @@ def test_dotenv_is_read(tmp_path: Path) -> None:
         ("ASSISTANT_RULES_DIR", "/no/such/folder"),
         ("ASSISTANT_INVITE_TTL_DAYS", "zero"),
         ("TELEGRAM_BOT_USERNAME", "has space"),
+        ("ASSISTANT_WEBHOOK_URL", "telegram.example.edu/hook"),
+        ("ASSISTANT_WEBHOOK_LISTEN", "8443"),
+        ("ASSISTANT_WEBHOOK_SECRET", "has spaces and !"),
     ],
 )
 def test_bad_setting_names_itself(
@@ -71,3 +76,10 @@ def test_bad_token_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings()
     assert "super-secret" not in str(caught.value)
+
+
+def test_bad_webhook_secret_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_WEBHOOK_SECRET", "secret with spaces")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "secret with" not in str(caught.value)

@@ -9,12 +9,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Chat, InlineKeyboardMarkup, MaybeInaccessibleMessage, Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from assistant.config import Language, Settings
 from assistant.services.identity import Actor
+from assistant.storage import outbox
 from assistant.storage.db import Database
+from assistant.storage.models import Priority
 from assistant.texts import Texts
 
 
@@ -37,13 +39,66 @@ class Deps:
 class UpdateScope:
     """The unit of work of the update being handled; a failed update's work is rolled back.
 
-    Replies wait in ``after_commit`` until the transaction has committed, so a person is never
-    told "done" about a change that was then rolled back.
+    Messages go into the outbox inside this transaction, so a person is never told "done" about
+    a change that was rolled back, and no reply is lost to a crash after the commit.
+    ``after_commit`` holds calls worth nothing later (answering a button press, menus).
     """
 
     session: AsyncSession
-    failed: bool = False
+    error: BaseException | None = None
     after_commit: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+
+    def send(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        now: datetime,
+        keyboard: InlineKeyboardMarkup | None = None,
+        reply_to: int | None = None,
+        priority: Priority = Priority.INTERACTIVE,
+    ) -> None:
+        """Queue a text message (HTML) to ``chat_id`` in the outbox."""
+        payload: dict[str, Any] = {
+            "text": text,
+            "parse_mode": "HTML",
+            "link_preview_options": {"is_disabled": True},
+        }
+        if keyboard is not None:
+            payload["reply_markup"] = keyboard.to_dict()
+        if reply_to is not None:
+            payload["reply_parameters"] = {
+                "message_id": reply_to,
+                "allow_sending_without_reply": True,
+            }
+        outbox.enqueue(self.session, chat_id, "sendMessage", payload, priority=priority, now=now)
+
+    def edit(
+        self,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        *,
+        now: datetime,
+        keyboard: InlineKeyboardMarkup | None = None,
+    ) -> None:
+        """Queue an edit of one of the bot's messages; without ``keyboard`` its buttons go."""
+        payload: dict[str, Any] = {
+            "message_id": message_id,
+            "text": text,
+            "parse_mode": "HTML",
+            "link_preview_options": {"is_disabled": True},
+        }
+        if keyboard is not None:
+            payload["reply_markup"] = keyboard.to_dict()
+        outbox.enqueue(
+            self.session,
+            chat_id,
+            "editMessageText",
+            payload,
+            priority=Priority.INTERACTIVE,
+            now=now,
+        )
 
 
 current_scope: ContextVar[UpdateScope] = ContextVar("current_scope")
@@ -85,12 +140,38 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         keyboard: InlineKeyboardMarkup | None = None,
         **variables: Any,
     ) -> None:
-        """Answer in the update's chat with template ``name``, once the update has committed."""
+        """Answer in the update's chat with template ``name``, through the outbox."""
         message = update.effective_message
         if message is None:
             return
-        text = self.text(name, **variables)
-        self.after_commit(lambda: message.reply_text(text, reply_markup=keyboard))
+        # In groups the answer quotes the message it answers, as people expect there.
+        quote = message.message_id if message.chat.type != Chat.PRIVATE else None
+        current_scope.get().send(
+            message.chat_id,
+            self.text(name, **variables),
+            now=self.now(),
+            keyboard=keyboard,
+            reply_to=quote,
+        )
+
+    def edit(
+        self,
+        message: MaybeInaccessibleMessage | None,
+        name: str,
+        *,
+        keyboard: InlineKeyboardMarkup | None = None,
+        **variables: Any,
+    ) -> None:
+        """Replace the text (and buttons) of one of the bot's messages, through the outbox."""
+        if message is None:
+            return
+        current_scope.get().edit(
+            message.chat.id,
+            message.message_id,
+            self.text(name, **variables),
+            now=self.now(),
+            keyboard=keyboard,
+        )
 
     def text(self, name: str, **variables: Any) -> str:
         """Template ``name`` rendered in the actor's language."""

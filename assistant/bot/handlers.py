@@ -165,9 +165,8 @@ async def lang_pressed(update: Update, context: BotContext) -> None:
     fields = callbacks.LANGUAGE.unpack(query.data)
     assert fields is not None, "routed here by the codec's pattern"
     await _switch_language(query.from_user.id, context, pick_language(fields["code"]))
-    text = context.text("lang_set")
     context.after_commit(query.answer)
-    context.after_commit(lambda: query.edit_message_text(text))
+    context.edit(query.message, "lang_set")
 
 
 async def _switch_language(user_id: int, context: BotContext, language: Language) -> None:
@@ -210,8 +209,7 @@ async def bot_added(update: Update, context: BotContext) -> None:
     )
     left_before = change.old_chat_member.status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
     if joined and left_before:
-        chat_id, text = change.chat.id, context.text("group_added")
-        context.after_commit(lambda: context.bot.send_message(chat_id, text))
+        current_scope.get().send(change.chat.id, context.text("group_added"), now=context.now())
 
 
 async def button_expired(update: Update, context: BotContext) -> None:
@@ -229,14 +227,12 @@ async def not_understood(update: Update, context: BotContext) -> None:
 
 
 async def on_error(update: object, context: BotContext) -> None:
-    """Log the failure, roll the update's work back, and apologise to the person."""
+    """Hand the failure to the dispatcher, which rolls the update back and tries it again."""
     scope = current_scope.get(None)
-    if scope is not None:
-        scope.failed = True
-    log.error("update failed", exc_info=context.error)
-    if isinstance(update, Update) and update.effective_message is not None:
-        # Sent at once: the failed update's own replies are dropped with its rollback.
-        await update.effective_message.reply_text(context.text("error"))
+    if scope is None:
+        log.error("error outside an update", exc_info=context.error)
+        return
+    scope.error = context.error
 
 
 def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> None:

@@ -20,7 +20,9 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -269,6 +271,8 @@ class TelegramAccount(Base):
     telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     language: Mapped[str | None] = mapped_column(String(8))
     linked_at: Mapped[datetime]
+    # Set when Telegram answers 403 (the person blocked the bot); cleared when they write again.
+    unreachable_since: Mapped[datetime | None]
 
 
 class Invite(Base):
@@ -297,6 +301,8 @@ class GroupChat(Base):
     scope_id: Mapped[int] = mapped_column(Integer)
     bound_by_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     bound_at: Mapped[datetime]
+    # Set when Telegram answers 403 (the bot was removed from the group).
+    unreachable_since: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_group_chats_scope", "scope_kind", "scope_id"),)
 
@@ -311,3 +317,76 @@ class AuditEntry(Base):
     actor_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class InboxStatus(enum.StrEnum):
+    """Where an incoming update stands."""
+
+    PENDING = "pending"
+    DONE = "done"
+    PARKED = "parked"
+
+
+class InboxUpdate(Base):
+    """An update from Telegram, stored before it is acknowledged and handled from here.
+
+    The primary key is Telegram's update_id, so a repeated delivery is dropped on insert.
+    """
+
+    __tablename__ = "inbox_updates"
+    __table_args__ = (Index("ix_inbox_updates_status", "status", "update_id"),)
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[InboxStatus] = mapped_column(
+        _enum(InboxStatus, "inbox_status"), default=InboxStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime]
+    handled_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxStatus(enum.StrEnum):
+    """Where an outgoing message stands."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+
+
+class Priority(enum.IntEnum):
+    """Replies to the person in front of the bot go before notifications and broadcasts."""
+
+    INTERACTIVE = 0
+    BULK = 1
+
+
+class OutboxMessage(Base):
+    """A Bot API call to make, committed with the change that caused it."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        Index("ix_outbox_messages_due", "status", "priority", "id"),
+        Index("ix_outbox_messages_chat_id", "chat_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    method: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    priority: Mapped[int] = mapped_column(SmallInteger, default=Priority.BULK)
+    status: Mapped[OutboxStatus] = mapped_column(
+        _enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    # A sender holds a row until then; after it, a crashed sender's row is sent again.
+    claimed_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(Text)

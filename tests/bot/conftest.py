@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from assistant import directory
-from assistant.app import AssistantApp, build_application, running
+from assistant.app import AssistantApp, Edge, build_application, running
 from assistant.bot.context import Deps
+from assistant.bot.ratelimit import FloodPolicy
 from assistant.config import load_settings
 from assistant.runner import DEMO_CAMPUS
 from assistant.sandbox import FakeRequest, FakeTelegram
@@ -66,15 +67,26 @@ def make_application(db: Database, tg: FakeTelegram, clock: Clock) -> AssistantA
     settings = load_settings(database_url=db.url)
     deps = Deps(settings=settings, db=db, texts=Texts(settings.conversations_dir), clock=clock)
     return build_application(
-        deps, token=tg.token, request=FakeRequest(tg), updates_request=FakeRequest(tg)
+        deps,
+        token=tg.token,
+        request=FakeRequest(tg),
+        updates_request=FakeRequest(tg),
+        # People in tests type faster than anyone could; the edge tests keep the real burst.
+        flood_policy=FloodPolicy(private_burst=50),
     )
 
 
 @pytest.fixture
-async def bot(campus: Database, tg: FakeTelegram, clock: Clock) -> AsyncIterator[AssistantApp]:
+async def edge(campus: Database, tg: FakeTelegram, clock: Clock) -> AsyncIterator[Edge]:
     """The bot, polling the fake Telegram, until the test ends."""
-    async with running(make_application(campus, tg, clock)) as application:
-        yield application
+    async with running(make_application(campus, tg, clock)) as running_edge:
+        yield running_edge
+
+
+@pytest.fixture
+def bot(edge: Edge) -> AssistantApp:
+    """The running bot's Application."""
+    return edge.application
 
 
 @dataclass

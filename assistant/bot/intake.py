@@ -1,0 +1,355 @@
+"""Intake that loses nothing: updates are committed to the inbox before they are acknowledged.
+
+PTB's own polling loop and webhook server acknowledge an update before any handler has run, so
+a crash loses it. Here the :class:`Poller` (getUpdates) or the :class:`WebhookIntake` (HTTP)
+only writes updates to the inbox table; the offset moves past an update, or Telegram gets its
+HTTP 200, after that commit. The :class:`Dispatcher` then handles each stored update in one
+transaction that also marks it done, so its effects happen exactly once: a repeat delivery is
+dropped by the inbox's primary key, and a crash mid-update rolls the whole update back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import traceback
+from collections import deque
+from collections.abc import Callable, Hashable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from telegram import Update
+from telegram.error import InvalidToken, RetryAfter, TelegramError
+
+from assistant.bot.context import Deps, UpdateScope, current_scope
+from assistant.bot.telegram import AssistantBot
+from assistant.storage import inbox
+from assistant.storage.db import Database
+from assistant.storage.models import InboxStatus, InboxUpdate
+
+log = logging.getLogger(__name__)
+
+ALL_UPDATE_TYPES = Update.ALL_TYPES
+
+
+class _HandlerFailed(Exception):
+    """A handler raised; PTB reported it to the error handler instead of to us."""
+
+
+class Dispatcher:
+    """Handles stored updates: in order within a chat, chats concurrently, each in one transaction.
+
+    An update whose handling fails is tried again at once (most such failures are a lost
+    connection or a lock timeout), and after ``max_attempts`` it is parked with its error and
+    the admins are told.
+    """
+
+    def __init__(
+        self,
+        application: Any,
+        deps: Deps,
+        on_committed: Callable[[], None],
+        on_parked: Callable[[UpdateScope, int, int | None, str], Any],
+        *,
+        concurrency: int = 8,
+        max_attempts: int = 3,
+        batch: int = 200,
+        idle_poll: float = 1.0,
+    ) -> None:
+        self._application = application
+        self._db: Database = deps.db
+        self._clock: Callable[[], datetime] = deps.clock
+        self._on_committed = on_committed
+        self._on_parked = on_parked
+        self._slots = asyncio.Semaphore(concurrency)
+        self._max_attempts = max_attempts
+        self._batch = batch
+        self._idle_poll = idle_poll
+        self._wake = asyncio.Event()
+        self._queues: dict[Hashable, deque[int]] = {}
+        self._workers: dict[Hashable, asyncio.Task[None]] = {}
+        self._known: set[int] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def kick(self) -> None:
+        """Updates were stored: look now rather than at the next idle poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start handling stored updates, oldest first."""
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="dispatcher")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Start nothing new; let updates in hand finish (their rows stay pending otherwise)."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        for queue in self._queues.values():
+            queue.clear()
+        workers = list(self._workers.values())
+        if workers:
+            _, late = await asyncio.wait(workers, timeout=grace)
+            for task in late:
+                task.cancel()
+
+    async def idle(self) -> bool:
+        """Whether nothing is pending in the inbox and nothing is in hand."""
+        if self._known:
+            return False
+        async with self._db.unit_of_work() as session:
+            return not await inbox.pending(session, limit=1)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self._fetch()
+            except Exception:
+                log.exception("could not read the inbox; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._idle_poll)
+
+    async def _fetch(self) -> None:
+        async with self._db.unit_of_work() as session:
+            rows = await inbox.pending(session, limit=self._batch + len(self._known))
+        for update_id, chat_id in rows:
+            if update_id in self._known:
+                continue
+            self._known.add(update_id)
+            # Updates without a chat have no order to keep.
+            key: Hashable = chat_id if chat_id is not None else ("update", update_id)
+            self._queues.setdefault(key, deque()).append(update_id)
+            if key not in self._workers:
+                self._workers[key] = asyncio.create_task(self._drain(key))
+
+    async def _drain(self, key: Hashable) -> None:
+        queue = self._queues[key]
+        try:
+            while queue and not self._stopping:
+                update_id = queue.popleft()
+                try:
+                    async with self._slots:
+                        await self._handle(update_id)
+                finally:
+                    self._known.discard(update_id)
+        finally:
+            del self._workers[key]
+            if not queue:
+                self._queues.pop(key, None)
+
+    async def _handle(self, update_id: int) -> None:
+        while True:
+            error = await self._attempt(update_id)
+            if error is None:
+                return
+            log.warning("update %s failed: %s", update_id, error.splitlines()[-1])
+            async with self._db.unit_of_work() as session:
+                outcome = await inbox.record_failure(
+                    session, update_id, error, max_attempts=self._max_attempts, now=self._clock()
+                )
+                if outcome is InboxStatus.PARKED:
+                    row = await session.get(InboxUpdate, update_id)
+                    scope = UpdateScope(session)
+                    await self._on_parked(scope, update_id, row.chat_id if row else None, error)
+            if outcome is not InboxStatus.PENDING:
+                self._on_committed()
+                return
+
+    async def _attempt(self, update_id: int) -> str | None:
+        """Handle the update once; None on success (or if someone else has it), else the error."""
+        try:
+            async with self._db.unit_of_work() as session:
+                row = await inbox.claim(session, update_id)
+                if row is None:
+                    return None
+                update = Update.de_json(row.payload, self._application.bot)
+                scope = UpdateScope(session)
+                token = current_scope.set(scope)
+                try:
+                    await self._application.process_update(update)
+                finally:
+                    current_scope.reset(token)
+                if scope.error is not None:
+                    raise _HandlerFailed from scope.error
+                row.status = InboxStatus.DONE
+                row.handled_at = self._clock()
+        except _HandlerFailed as exc:
+            return _describe(exc.__cause__ or exc)
+        except Exception as exc:
+            return _describe(exc)
+        self._on_committed()
+        for action in scope.after_commit:
+            try:
+                await action()
+            except Exception:
+                log.exception("a call after update %s committed failed", update_id)
+        return None
+
+
+def _describe(error: BaseException) -> str:
+    return "".join(traceback.format_exception(error)).strip()
+
+
+class Poller:
+    """getUpdates into the inbox; the offset moves past a batch only after it is committed."""
+
+    def __init__(
+        self,
+        bot: AssistantBot,
+        db: Database,
+        clock: Callable[[], datetime],
+        on_stored: Callable[[], None],
+        *,
+        timeout: int = 10,
+        limit: int = 100,
+    ) -> None:
+        self._bot = bot
+        self._db = db
+        self._clock = clock
+        self._on_stored = on_stored
+        self._timeout = timeout
+        self._limit = limit
+        self._offset: int | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.fatal: BaseException | None = None
+
+    def start(self) -> None:
+        """Start polling."""
+        self._task = asyncio.create_task(self._run(), name="poller")
+
+    async def stop(self) -> None:
+        """Stop polling and confirm what was stored, so Telegram need not send it again."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        if self._offset is not None:
+            with contextlib.suppress(TelegramError):
+                await self._bot.call_raw(
+                    "getUpdates", {"offset": self._offset, "timeout": 0, "limit": 1}
+                )
+
+    async def _run(self) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                batch = await self._bot.call_raw(
+                    "getUpdates",
+                    {
+                        "offset": self._offset,
+                        "timeout": self._timeout,
+                        "limit": self._limit,
+                        "allowed_updates": ALL_UPDATE_TYPES,
+                    },
+                    read_timeout=self._timeout + 10,
+                )
+            except InvalidToken as exc:
+                self.fatal = exc
+                log.error("Telegram refused the bot token; polling stops")
+                return
+            except RetryAfter as exc:
+                await asyncio.sleep(_seconds(exc.retry_after) + 0.5)
+                continue
+            except TelegramError as exc:
+                log.warning("getUpdates failed (%s); again in %.1f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 1.5, 30.0)
+                continue
+            backoff = 1.0
+            if not batch:
+                continue
+            await self._store(batch)
+            self._offset = max(int(u["update_id"]) for u in batch) + 1
+            self._on_stored()
+
+    async def _store(self, batch: list[dict[str, Any]]) -> None:
+        # Until the batch is committed the offset must not move: keep trying.
+        backoff = 1.0
+        while True:
+            try:
+                async with self._db.unit_of_work() as session:
+                    await inbox.store(session, batch, self._clock())
+                return
+            except Exception:
+                log.exception("could not store %d update(s); again in %.1f s", len(batch), backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+
+class WebhookIntake:
+    """An HTTP endpoint for Telegram's webhook that answers 200 only after the update is stored."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        on_stored: Callable[[], None],
+        *,
+        secret: str,
+        path: str,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._on_stored = on_stored
+        self._secret = secret.encode()
+        self._path = path
+        self._runner: web.AppRunner | None = None
+        self._accepting = False
+
+    async def start(self, host: str, port: int) -> str:
+        """Listen on ``host:port``; returns the local URL of the endpoint."""
+        app = web.Application()
+        app.router.add_post(self._path, self._receive)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        self._accepting = True
+        bound = self._runner.addresses[0][1]
+        return f"http://{host}:{bound}{self._path}"
+
+    async def stop(self) -> None:
+        """Refuse new deliveries (Telegram keeps them), then close."""
+        self._accepting = False
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
+        # Constant-time comparison: the secret is the only proof the request is Telegram's.
+        if not hmac.compare_digest(given, self._secret):
+            return web.Response(status=403)
+        if request.content_type != "application/json":
+            return web.Response(status=403)
+        if not self._accepting:
+            return web.Response(status=503)
+        try:
+            payload = json.loads(await request.read())
+        except ValueError:
+            return web.Response(status=400)
+        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+            return web.Response(status=400)
+        try:
+            async with self._db.unit_of_work() as session:
+                await inbox.store(session, [payload], self._clock())
+        except Exception:
+            log.exception("could not store update %s", payload["update_id"])
+            # Not 200: Telegram will deliver it again.
+            return web.Response(status=500)
+        self._on_stored()
+        return web.Response(status=200)
+
+
+def _seconds(value: Any) -> float:
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)

@@ -1,0 +1,132 @@
+"""The inbox: incoming updates, stored before they are acknowledged. Nothing here commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assistant.storage.models import InboxStatus, InboxUpdate
+
+_CHAT_PATHS = (
+    ("message", "chat"),
+    ("edited_message", "chat"),
+    ("channel_post", "chat"),
+    ("my_chat_member", "chat"),
+    ("chat_member", "chat"),
+    ("chat_join_request", "chat"),
+)
+
+
+def chat_of(payload: dict[str, Any]) -> int | None:
+    """The chat an update belongs to, for handling the updates of one chat in order."""
+    for key, chat_key in _CHAT_PATHS:
+        if key in payload:
+            chat = payload[key].get(chat_key) or {}
+            return chat.get("id") if isinstance(chat.get("id"), int) else None
+    query = payload.get("callback_query")
+    if query:
+        message = query.get("message") or {}
+        chat_id = (message.get("chat") or {}).get("id")
+        if isinstance(chat_id, int):
+            return chat_id
+        sender = (query.get("from") or {}).get("id")
+        return sender if isinstance(sender, int) else None
+    return None
+
+
+async def store(session: AsyncSession, payloads: Iterable[dict[str, Any]], now: datetime) -> int:
+    """Insert updates not seen before, dropping repeated update_ids; returns how many were new."""
+    rows = [
+        {
+            "update_id": payload["update_id"],
+            "chat_id": chat_of(payload),
+            "payload": payload,
+            "status": InboxStatus.PENDING,
+            "attempts": 0,
+            "received_at": now,
+        }
+        for payload in payloads
+    ]
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(InboxUpdate).on_conflict_do_nothing(index_elements=["update_id"])
+    result = await session.execute(statement.returning(InboxUpdate.update_id), rows)
+    return len(result.all())
+
+
+async def pending(session: AsyncSession, *, limit: int) -> Sequence[tuple[int, int | None]]:
+    """(update_id, chat_id) of the oldest pending updates."""
+    result = await session.execute(
+        select(InboxUpdate.update_id, InboxUpdate.chat_id)
+        .where(InboxUpdate.status == InboxStatus.PENDING)
+        .order_by(InboxUpdate.update_id)
+        .limit(limit)
+    )
+    return [(uid, chat) for uid, chat in result.all()]
+
+
+async def claim(session: AsyncSession, update_id: int) -> InboxUpdate | None:
+    """The pending update, locked for this transaction; None if it is handled or taken.
+
+    On PostgreSQL a second process skips the row another one is handling; SQLite has one writer.
+    """
+    return await session.scalar(
+        select(InboxUpdate)
+        .where(InboxUpdate.update_id == update_id, InboxUpdate.status == InboxStatus.PENDING)
+        .with_for_update(skip_locked=True)
+    )
+
+
+async def record_failure(
+    session: AsyncSession, update_id: int, error: str, *, max_attempts: int, now: datetime
+) -> InboxStatus | None:
+    """Count a failed attempt and park the update after ``max_attempts``.
+
+    Returns the update's state afterwards: PENDING to try again, PARKED, or None when it is no
+    longer pending (another process handled it).
+    """
+    row = await session.get(InboxUpdate, update_id, with_for_update=True)
+    if row is None or row.status != InboxStatus.PENDING:
+        return None
+    row.attempts += 1
+    row.last_error = error[:4000]
+    if row.attempts >= max_attempts:
+        row.status = InboxStatus.PARKED
+        row.handled_at = now
+    return row.status
+
+
+async def parked(session: AsyncSession) -> Sequence[InboxUpdate]:
+    """Updates that could not be handled, newest first, for the admins."""
+    result = await session.scalars(
+        select(InboxUpdate)
+        .where(InboxUpdate.status == InboxStatus.PARKED)
+        .order_by(InboxUpdate.update_id.desc())
+    )
+    return result.all()
+
+
+async def counts(session: AsyncSession) -> dict[InboxStatus, int]:
+    """How many updates are in each state."""
+    result = await session.execute(
+        select(InboxUpdate.status, func.count()).group_by(InboxUpdate.status)
+    )
+    return {status: count for status, count in result.all()}
+
+
+async def retry_parked(session: AsyncSession, update_ids: Sequence[int]) -> int:
+    """Put parked updates back in the queue (after a fix); returns how many."""
+    result = await session.execute(
+        update(InboxUpdate)
+        .where(InboxUpdate.update_id.in_(update_ids), InboxUpdate.status == InboxStatus.PARKED)
+        .values(status=InboxStatus.PENDING, attempts=0)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

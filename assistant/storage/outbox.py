@@ -1,0 +1,171 @@
+"""The outbox: Bot API calls committed with the change that caused them. Nothing here commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assistant.storage.models import (
+    GroupChat,
+    OutboxMessage,
+    OutboxStatus,
+    Priority,
+    TelegramAccount,
+)
+
+
+def enqueue(
+    session: AsyncSession,
+    chat_id: int,
+    method: str,
+    payload: dict[str, Any],
+    *,
+    priority: Priority,
+    now: datetime,
+) -> OutboxMessage:
+    """Add one call to the outbox; it is sent once the surrounding transaction commits."""
+    message = OutboxMessage(
+        chat_id=chat_id,
+        method=method,
+        payload={"chat_id": chat_id, **payload},
+        priority=priority,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    session.add(message)
+    return message
+
+
+async def claim_due(
+    session: AsyncSession, *, limit: int, now: datetime, lease: timedelta
+) -> Sequence[OutboxMessage]:
+    """Take up to ``limit`` due messages, interactive first, oldest first, for ``lease``.
+
+    Rows whose lease ran out (their sender died) are due again. The claim is a conditional
+    UPDATE, so two senders never take the same row.
+    """
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            or_(
+                (OutboxMessage.status == OutboxStatus.PENDING)
+                & (OutboxMessage.next_attempt_at <= now),
+                (OutboxMessage.status == OutboxStatus.SENDING)
+                & (OutboxMessage.claimed_until < now),
+            )
+        )
+        .order_by(OutboxMessage.priority, OutboxMessage.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = list((await session.scalars(due)).all())
+    if not ids:
+        return []
+    claimed = await session.scalars(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            or_(
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.claimed_until < now,
+            ),
+        )
+        .values(status=OutboxStatus.SENDING, claimed_until=now + lease)
+        .returning(OutboxMessage),
+        execution_options={"synchronize_session": False},
+    )
+    return sorted(claimed.all(), key=lambda m: (m.priority, m.id))
+
+
+async def mark_sent(
+    session: AsyncSession, message_id: int, *, telegram_message_id: int | None, now: datetime
+) -> None:
+    """The call succeeded."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(
+            status=OutboxStatus.SENT,
+            sent_at=now,
+            telegram_message_id=telegram_message_id,
+            claimed_until=None,
+        )
+    )
+
+
+async def mark_retry(
+    session: AsyncSession, message_id: int, error: str, *, at: datetime, attempts: int
+) -> None:
+    """A transient failure: try again at ``at``."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(
+            status=OutboxStatus.PENDING,
+            attempts=attempts,
+            next_attempt_at=at,
+            claimed_until=None,
+            last_error=error[:4000],
+        )
+    )
+
+
+async def mark_failed(
+    session: AsyncSession, message_id: int, error: str, *, status: OutboxStatus, now: datetime
+) -> None:
+    """A final failure (``FAILED``), or a recipient who blocked the bot (``UNREACHABLE``)."""
+    row = await session.get(OutboxMessage, message_id)
+    if row is None:
+        return
+    row.status = status
+    row.claimed_until = None
+    row.last_error = error[:4000]
+    if status is OutboxStatus.UNREACHABLE:
+        await session.execute(
+            update(TelegramAccount)
+            .where(
+                TelegramAccount.telegram_user_id == row.chat_id,
+                TelegramAccount.unreachable_since.is_(None),
+            )
+            .values(unreachable_since=now)
+        )
+        await session.execute(
+            update(GroupChat)
+            .where(GroupChat.chat_id == row.chat_id, GroupChat.unreachable_since.is_(None))
+            .values(unreachable_since=now)
+        )
+
+
+async def counts(session: AsyncSession) -> dict[OutboxStatus, int]:
+    """How many messages are in each state."""
+    result = await session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    )
+    return {status: count for status, count in result.all()}
+
+
+async def unreachable(session: AsyncSession) -> Sequence[tuple[int, str | None]]:
+    """(chat id, error) of every recipient Telegram refused, for the admins' report."""
+    result = await session.execute(
+        select(OutboxMessage.chat_id, func.max(OutboxMessage.last_error))
+        .where(OutboxMessage.status == OutboxStatus.UNREACHABLE)
+        .group_by(OutboxMessage.chat_id)
+        .order_by(OutboxMessage.chat_id)
+    )
+    return [(chat, error) for chat, error in result.all()]
+
+
+async def release(session: AsyncSession, message_ids: Sequence[int]) -> None:
+    """Hand claimed rows that were never tried back to the outbox (the sender is stopping)."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == OutboxStatus.SENDING)
+        .values(status=OutboxStatus.PENDING, claimed_until=None)
+    )
