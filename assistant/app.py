@@ -26,8 +26,9 @@ from assistant.bot.intake import ALL_UPDATE_TYPES, Dispatcher, Poller, WebhookIn
 from assistant.bot.ratelimit import FloodLimiter, FloodPolicy
 from assistant.bot.sender import OutboxSender
 from assistant.bot.telegram import AssistantBot
-from assistant.services.admins import admin_chat_ids
+from assistant.services.admins import admin_chats
 from assistant.storage.models import Priority
+from assistant.texts import pick_language
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +120,13 @@ async def running(application: AssistantApp, webhook: Webhook | None = None) -> 
         if chat_id is not None:
             scope.send(chat_id, deps.texts.render(deps.settings.language, "error"), now=now)
         summary = error.strip().splitlines()[-1][:300]
-        text = deps.texts.render(
-            deps.settings.language, "admin_update_parked", update_id=update_id, error=summary
-        )
-        for admin in await admin_chat_ids(scope.session):
+        for admin, chosen in await admin_chats(scope.session):
+            text = deps.texts.render(
+                pick_language(chosen, deps.settings.language),
+                "admin_update_parked",
+                update_id=update_id,
+                error=summary,
+            )
             scope.send(admin, text, now=now, priority=Priority.BULK)
 
     dispatcher = Dispatcher(application, deps, sender.kick, on_parked)

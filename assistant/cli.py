@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import csv
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import timedelta
@@ -219,6 +220,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     """Run one command; exit 0 on success, 1 when it failed, 2 on a bad setting or usage."""
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
+    # PTB 22 deprecates integer durations (RetryAfter.retry_after); opt into timedelta ones.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     try:
         settings = load_settings()
     except SettingsError as exc:

@@ -16,9 +16,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import make_url, text
 
+# The bot opts into PTB's timedelta durations at start (assistant.cli); the tests run it in-process.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
 from assistant.storage.db import Database
 from assistant.storage.migrate import upgrade
 from assistant.storage.models import Base
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The bot opts into PTB's timedelta durations at start (assistant.cli); tests run it here."""
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 
 def _pg_admin(url: str, statement: str) -> None:

@@ -46,6 +46,9 @@ async def identify(update: Update, context: BotContext) -> None:
         return
     actor = await identity.actor_for(context.session, user.id)
     context.actor = actor
+    if actor is not None and actor.unreachable:
+        # Writing to the bot means they unblocked it.
+        await identity.set_reachable(context.session, user.id, True, now=context.now())
     chosen = actor.language if actor else None
     context.language = pick_language(chosen or user.language_code, context.deps.settings.language)
     if actor is not None:
@@ -198,10 +201,16 @@ async def bind(update: Update, context: BotContext) -> None:
     context.reply(update, f"bind_{result.outcome}", result=result)
 
 
-async def bot_added(update: Update, context: BotContext) -> None:
-    """Say how to bind a group when the bot is added to it."""
+async def membership_changed(update: Update, context: BotContext) -> None:
+    """A person blocked or unblocked the bot; or the bot joined a group: say how to bind it."""
     change = update.my_chat_member
-    if change is None or change.chat.type == Chat.PRIVATE:
+    if change is None:
+        return
+    if change.chat.type == Chat.PRIVATE:
+        blocked = change.new_chat_member.status == ChatMemberStatus.BANNED
+        await identity.set_reachable(
+            context.session, change.chat.id, not blocked, now=context.now()
+        )
         return
     joined = change.new_chat_member.status in (
         ChatMemberStatus.MEMBER,
@@ -248,7 +257,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler("lang", lang),
             CallbackQueryHandler(lang_pressed, pattern=callbacks.LANGUAGE.matches),
             CommandHandler("bind", bind),
-            ChatMemberHandler(bot_added, ChatMemberHandler.MY_CHAT_MEMBER),
+            ChatMemberHandler(membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
             CallbackQueryHandler(button_expired),
             MessageHandler(private & ~filters.UpdateType.EDITED, not_understood),
         ]

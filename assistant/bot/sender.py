@@ -141,6 +141,10 @@ class OutboxSender:
             await self._finish(row, OutboxStatus.FAILED, str(exc))
         except TelegramError as exc:
             await self._retry(row, str(exc) or type(exc).__name__)
+        except Exception as exc:
+            # Whatever went wrong here, the row must not stay claimed until its lease runs out.
+            log.exception("sending outbox row %s failed unexpectedly", row.id)
+            await self._retry(row, repr(exc))
         else:
             await self._sent(row, _message_id(result))
 

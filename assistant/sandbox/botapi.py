@@ -462,7 +462,7 @@ async def get_updates(state: SandboxState, params: Params) -> list[JSONDict]:
     # An older long poll still waiting must see that it has been superseded.
     state.notify()
     state.confirm_updates(offset)
-    if not state.updates and timeout > 0:
+    if not (state.updates or state.redeliveries) and timeout > 0:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await state.wait_for(lambda: _poll_ends(state, generation))
@@ -470,12 +470,14 @@ async def get_updates(state: SandboxState, params: Params) -> list[JSONDict]:
         raise CONFLICT_POLL
     if state.webhook is not None:
         raise CONFLICT_WEBHOOK
-    return state.updates[:limit]
+    again = state.take_redeliveries(limit)
+    return again + state.updates[: limit - len(again)]
 
 
 def _poll_ends(state: SandboxState, generation: int) -> bool | None:
     """True once a long poll has something to answer; None while it should keep waiting."""
-    if state.updates or state.webhook is not None or state.poll_generation != generation:
+    pending = state.updates or state.redeliveries
+    if pending or state.webhook is not None or state.poll_generation != generation:
         return True
     return None
 

@@ -146,6 +146,22 @@ class FakeTelegram:
         self.state.flood_enabled = enabled
 
     @property
+    def duplicate_deliveries(self) -> bool:
+        """Whether every update is delivered twice, as Telegram now and then does."""
+        return self.state.duplicate_deliveries
+
+    @duplicate_deliveries.setter
+    def duplicate_deliveries(self, enabled: bool) -> None:
+        self.state.duplicate_deliveries = enabled
+
+    def inject_update(self, payload: JSONDict) -> JSONDict:
+        """Queues a hand-made update, even one PTB cannot parse, to see how the bot copes."""
+        update = {"update_id": self.state.next_update_id(), **payload}
+        self.state.updates.append(update)
+        self.state.notify()
+        return update
+
+    @property
     def privacy_mode(self) -> bool:
         """Whether the bot sees only commands and replies in groups where it is no admin."""
         return self.state.privacy_mode
@@ -203,6 +219,8 @@ class FakeTelegram:
         else:
             envelope["result"] = result
         record.status = 200
+        # Waiters may be watching the calls themselves (wait_until on ``calls``).
+        self.state.notify()
         return 200, envelope
 
     def _fail(self, record: RecordedCall | None, error: ApiError) -> tuple[int, JSONDict]:
@@ -210,6 +228,7 @@ class FakeTelegram:
             record.status = error.status
         if error.status == 429:
             self.rate_limited_count += 1
+        self.state.notify()
         return error.status, error.envelope()
 
     def download(self, token: str, file_path: str) -> tuple[int, bytes]:

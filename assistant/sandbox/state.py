@@ -328,6 +328,10 @@ class SandboxState:
         self.files_by_path: dict[str, FakeFile] = {}
         self.callback_queries: dict[str, FakeCallbackQuery] = {}
         self.updates: list[JSONDict] = []
+        # Telegram sometimes delivers an update again; with this on, each one comes twice.
+        self.duplicate_deliveries = False
+        self.redeliveries: list[JSONDict] = []
+        self._delivered_twice: set[int] = set()
         self.allowed_updates: frozenset[str] | None = None
         self.webhook: Webhook | None = None
         self.commands: dict[tuple[tuple[str, int | None, int | None], str], list[JSONDict]] = {}
@@ -399,28 +403,51 @@ class SandboxState:
         """Applies allowed_updates from getUpdates or setWebhook; empty means the default."""
         self.allowed_updates = frozenset(kinds) if kinds else None
 
+    def next_update_id(self) -> int:
+        """The id the next update gets."""
+        return next(self._update_ids)
+
     def enqueue_update(self, kind: str, payload: JSONDict) -> JSONDict | None:
         """Queues an update for the bot unless allowed_updates excludes its kind."""
         if not self.is_allowed(kind):
             return None
-        update = {"update_id": next(self._update_ids), kind: payload}
+        update = {"update_id": self.next_update_id(), kind: payload}
         self.updates.append(update)
         self.emit({"type": "update", "update": update})
         return update
 
     def confirm_updates(self, offset: int) -> None:
         """Forgets updates as getUpdates' ``offset`` says (negative: keep the last -offset)."""
+        before = self.updates
         if offset > 0:
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
         elif offset < 0:
             self.updates = self.updates[offset:]
+        kept = {u["update_id"] for u in self.updates}
+        self._redeliver([u for u in before if u["update_id"] not in kept])
         self.notify()
 
     def confirm_delivery(self, update: JSONDict) -> None:
         """Forgets an update the webhook accepted."""
-        if update in self.updates:
+        if update in self.redeliveries:
+            self.redeliveries.remove(update)
+        elif update in self.updates:
             self.updates.remove(update)
+            self._redeliver([update])
         self.notify()
+
+    def take_redeliveries(self, limit: int) -> list[JSONDict]:
+        """Updates to deliver once more (getUpdates sends them whatever the offset)."""
+        taken, self.redeliveries = self.redeliveries[:limit], self.redeliveries[limit:]
+        return taken
+
+    def _redeliver(self, forgotten: list[JSONDict]) -> None:
+        if not self.duplicate_deliveries:
+            return
+        for update in forgotten:
+            if update["update_id"] not in self._delivered_twice:
+                self._delivered_twice.add(update["update_id"])
+                self.redeliveries.append(copy.deepcopy(update))
 
     def private_chat(self, user: FakeUser) -> FakeChat:
         """The private chat between ``user`` and the bot, created on first use."""

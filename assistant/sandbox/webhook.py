@@ -81,9 +81,9 @@ class WebhookSender:
 
     def _next_delivery(self) -> tuple[Webhook, JSONDict] | None:
         state = self._tg.state
-        if state.webhook is None or not state.updates:
+        if state.webhook is None or not (state.redeliveries or state.updates):
             return None
-        return state.webhook, state.updates[0]
+        return state.webhook, (state.redeliveries or state.updates)[0]
 
     @staticmethod
     async def _post(

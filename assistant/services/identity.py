@@ -50,6 +50,7 @@ class Actor:
     college_id: int | None
     dorm_room_id: int | None
     grants: tuple[Grant, ...]
+    unreachable: bool = False
 
     def holds(self, role: Role) -> bool:
         """Whether the actor holds ``role`` anywhere."""
@@ -214,6 +215,7 @@ async def actor_for(session: AsyncSession, telegram_user_id: int) -> Actor | Non
         college_id=person.college_id,
         dorm_room_id=person.dorm_room_id,
         grants=grants,
+        unreachable=account.unreachable_since is not None,
     )
 
 
@@ -224,3 +226,14 @@ async def set_language(session: AsyncSession, person_id: int, language: str) -> 
     )
     if account is not None:
         account.language = language
+
+
+async def set_reachable(
+    session: AsyncSession, telegram_user_id: int, reachable: bool, *, now: datetime
+) -> None:
+    """Record whether the bot can write to this person (they blocked or unblocked it)."""
+    await session.execute(
+        update(TelegramAccount)
+        .where(TelegramAccount.telegram_user_id == telegram_user_id)
+        .values(unreachable_since=None if reachable else now)
+    )
