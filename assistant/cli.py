@@ -19,8 +19,10 @@ from assistant import directory
 from assistant.bot.context import utc_now
 from assistant.config import Settings, SettingsError, load_settings
 from assistant.services import identity
+from assistant.storage import inbox, outbox, repo
 from assistant.storage.db import Database
 from assistant.storage.migrate import upgrade
+from assistant.storage.models import InboxStatus, OutboxStatus
 
 log = logging.getLogger("assistant")
 
@@ -133,14 +135,48 @@ async def cmd_invite(settings: Settings, args: argparse.Namespace, out: TextIO) 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
     """Run the bot against Telegram (or the Bot API server named in the settings)."""
-    from assistant.runner import run_bot, run_sandbox
+    from assistant.demo import run_sandbox
+    from assistant.runner import run_bot
 
     if args.webhook:
         settings = settings.model_copy(update={"webhook_url": args.webhook})
     if settings.telegram_bot_token:
         await run_bot(settings, out)
     else:
-        await run_sandbox(settings, out, host=args.host, port=args.port)
+        await run_sandbox(settings, out, host=args.host, port=args.port, web_port=args.web_port)
+
+
+async def cmd_inbox(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
+    """Show what the inbox holds and the updates that could not be handled; retry some."""
+    db = await _migrated(settings)
+    try:
+        async with db.unit_of_work() as session:
+            if args.retry:
+                retried = await inbox.retry_parked(session, args.retry)
+                print(f"{retried} update(s) queued again", file=out)
+            counts = await inbox.counts(session)
+            parked = await inbox.parked(session)
+    finally:
+        await db.dispose()
+    print(" · ".join(f"{s}: {counts.get(s, 0)}" for s in InboxStatus), file=out)
+    for row in parked:
+        error = (row.last_error or "").strip().splitlines()[-1:] or [""]
+        print(f"parked {row.update_id} chat {row.chat_id} ×{row.attempts}: {error[0]}", file=out)
+
+
+async def cmd_outbox(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
+    """Show what the outbox holds and who could not be reached."""
+    db = await _migrated(settings)
+    try:
+        async with db.unit_of_work() as session:
+            counts = await outbox.counts(session)
+            unreachable = await outbox.unreachable(session)
+            names = await repo.chat_names(session, [chat for chat, _ in unreachable])
+    finally:
+        await db.dispose()
+    print(" · ".join(f"{s}: {counts.get(s, 0)}" for s in OutboxStatus), file=out)
+    for chat_id, error in unreachable:
+        print(f"unreachable {chat_id} {names.get(chat_id, '?')}: {error}", file=out)
 
 
 Handler = Callable[[Settings, argparse.Namespace, TextIO], Coroutine[Any, Any, None]]
@@ -161,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the bot",
         description="Run the bot. With TELEGRAM_BOT_TOKEN set it talks to Telegram (or to "
         "TELEGRAM_API_BASE_URL); without it, it starts the built-in sandbox: a local fake "
-        "Telegram with the demo campus loaded into a fresh database.",
+        "Telegram with the demo campus loaded into a fresh database, and a web chat at "
+        "http://127.0.0.1:8080 where you can be any demo resident.",
     )
     run.add_argument(
         "--webhook",
@@ -170,7 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(listens on ASSISTANT_WEBHOOK_LISTEN; same as ASSISTANT_WEBHOOK_URL)",
     )
     run.add_argument("--host", default="127.0.0.1", help="sandbox address (default 127.0.0.1)")
-    run.add_argument("--port", type=int, default=8081, help="sandbox port (default 8081)")
+    run.add_argument("--port", type=int, default=8081, help="sandbox Bot API port (default 8081)")
+    run.add_argument(
+        "--web-port", type=int, default=8080, help="sandbox web chat port (default 8080)"
+    )
     run.set_defaults(handler=cmd_run)
 
     db = commands.add_parser("db", help="manage the database schema")
@@ -201,6 +241,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     org_export.add_argument("directory", help="folder to write into (created if missing)")
     org_export.set_defaults(handler=cmd_org_export)
+
+    inbox_parser = commands.add_parser(
+        "inbox",
+        help="updates received: counts, and those that could not be handled",
+        description="Count the stored updates by state and list the parked ones (handling "
+        "failed repeatedly) with their errors. --retry queues parked updates again.",
+    )
+    inbox_parser.add_argument(
+        "--retry", type=int, nargs="+", metavar="UPDATE_ID", help="queue these parked updates again"
+    )
+    inbox_parser.set_defaults(handler=cmd_inbox)
+    commands.add_parser(
+        "outbox",
+        help="messages to send: counts, and recipients who could not be reached",
+        description="Count the outgoing messages by state and list the recipients Telegram "
+        "refused (they blocked the bot or removed it from the group).",
+    ).set_defaults(handler=cmd_outbox)
 
     invite = commands.add_parser(
         "invite",

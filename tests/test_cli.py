@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from assistant.cli import build_parser, main
 from assistant.runner import DEMO_CAMPUS
+from assistant.storage import inbox, outbox, repo
+from assistant.storage.db import Database
+from assistant.storage.models import OutboxStatus, Priority, TelegramAccount
 
 LINK = re.compile(r"^https://t\.me/campus_test_bot\?start=[A-Za-z0-9_-]{32}$")
 
@@ -125,3 +130,46 @@ def test_invite_without_a_bot_name_says_what_to_set(
 
 def test_db_upgrade() -> None:
     assert run("db", "upgrade") == (0, "database is up to date\n")
+
+
+def test_inbox_and_outbox_reports(empty_database_url: str) -> None:
+    assert run("org", "import", str(DEMO_CAMPUS))[0] == 0
+
+    async def seed() -> None:
+        db = Database(empty_database_url)
+        now = datetime(2026, 9, 1, tzinfo=UTC)
+        try:
+            async with db.unit_of_work() as session:
+                person = await repo.person_by_number(session, "2023010001")
+                assert person is not None
+                session.add(
+                    TelegramAccount(person_id=person.id, telegram_user_id=555, linked_at=now)
+                )
+                await inbox.store(session, [{"update_id": 9, "message": {}}], now)
+                await inbox.record_failure(
+                    session, 9, "Traceback\nKeyError: 'date'", max_attempts=1, now=now
+                )
+                row = outbox.enqueue(
+                    session, 555, "sendMessage", {"text": "hi"}, priority=Priority.BULK, now=now
+                )
+                await session.flush()
+                await outbox.mark_failed(
+                    session,
+                    row.id,
+                    "Forbidden: bot was blocked by the user",
+                    status=OutboxStatus.UNREACHABLE,
+                    now=now,
+                )
+        finally:
+            await db.dispose()
+
+    asyncio.run(seed())
+    code, said = run("inbox")
+    assert code == 0
+    assert "pending: 0 · done: 0 · parked: 1" in said
+    assert "parked 9 chat None ×1: KeyError: 'date'" in said
+    code, said = run("inbox", "--retry", "9")
+    assert said.startswith("1 update(s) queued again\npending: 1 · done: 0 · parked: 0")
+    code, said = run("outbox")
+    assert "unreachable: 1" in said
+    assert "unreachable 555 郑博嘉 (2023010001): Forbidden: bot was blocked by the user" in said

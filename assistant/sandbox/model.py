@@ -318,6 +318,13 @@ class FakeTelegram:
         await self._set_bot_status(chat, adder, "administrator" if bot_is_admin else "member")
         return chat
 
+    def add_member(self, chat: FakeChat, user: FakeUser) -> None:
+        """``user`` joins an existing group (no service message: the sandbox sends none)."""
+        if not chat.is_group:
+            raise ValueError(f"chat {chat.id} is not a group")
+        chat.members.setdefault(user.id, "member")
+        self.state.notify()
+
     async def user_send(
         self,
         user: FakeUser,

@@ -15,6 +15,7 @@ from assistant.storage.models import (
     DormRoom,
     Floor,
     GridCell,
+    GroupChat,
     Person,
     PersonStatus,
     Role,
@@ -200,3 +201,68 @@ async def party_members_on_floor(session: AsyncSession, floor_id: int) -> list[t
         .order_by(DormRoom.number, Person.name)
     )
     return [(name, room) for name, room in rows.all()]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One active person with their roles and home, for pickers and rosters."""
+
+    number: str
+    name: str
+    status: PersonStatus
+    roles: tuple[Role, ...]
+    dorm_room_id: int | None
+    room: str | None
+    floor_id: int | None
+    floor: int | None
+    building: Named | None
+
+
+async def listings(session: AsyncSession) -> list[Listing]:
+    """Every active person, by number, with roles and dorm."""
+    roles: dict[int, list[Role]] = {}
+    for person_id, role in (
+        await session.execute(
+            select(RoleAssignment.person_id, RoleAssignment.role).order_by(RoleAssignment.id)
+        )
+    ).all():
+        roles.setdefault(person_id, []).append(role)
+    rows = await session.execute(
+        select(Person, DormRoom, Floor, Building)
+        .outerjoin(DormRoom, DormRoom.id == Person.dorm_room_id)
+        .outerjoin(Floor, Floor.id == DormRoom.floor_id)
+        .outerjoin(Building, Building.id == Floor.building_id)
+        .where(Person.active)
+        .order_by(Person.number)
+    )
+    return [
+        Listing(
+            number=person.number,
+            name=person.name,
+            status=person.status,
+            roles=tuple(roles.get(person.id, ())),
+            dorm_room_id=room.id if room else None,
+            room=room.number if room else None,
+            floor_id=floor.id if floor else None,
+            floor=floor.number if floor else None,
+            building=_named(building) if building else None,
+        )
+        for person, room, floor, building in rows.all()
+    ]
+
+
+async def chat_names(session: AsyncSession, chat_ids: Sequence[int]) -> dict[int, str]:
+    """A readable name for each chat id: "name (number)" for people, the title for groups."""
+    names: dict[int, str] = {}
+    people = await session.execute(
+        select(TelegramAccount.telegram_user_id, Person.name, Person.number)
+        .join(Person, Person.id == TelegramAccount.person_id)
+        .where(TelegramAccount.telegram_user_id.in_(chat_ids))
+    )
+    for chat_id, name, number in people.all():
+        names[chat_id] = f"{name} ({number})"
+    groups = await session.execute(
+        select(GroupChat.chat_id, GroupChat.title).where(GroupChat.chat_id.in_(chat_ids))
+    )
+    names.update({chat_id: title for chat_id, title in groups.all()})
+    return names

@@ -1,0 +1,238 @@
+"""The web chat in a real browser (Debian's Chromium driven by Playwright).
+
+One test runs the real sandbox (`assistant run` without a token) as a demo student would; one runs
+the page in-process to check how it shows what the bot sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, FilePayload, async_playwright, expect
+from telegram import Bot
+
+from assistant.sandbox import FakeChat, FakeTelegram, FakeUser
+from assistant.sandbox.webchat import SandboxPerson, WebChat
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+STUDENT = "2023010001"  # 郑博嘉 of the demo campus
+START_TIMEOUT = 60.0  # migrating and importing the demo campus on a slow machine
+UI_TIMEOUT = 15_000  # milliseconds, as Playwright counts
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def _wait_for_line(process: asyncio.subprocess.Process, needle: str, stderr: Path) -> None:
+    """Reads stdout until a line contains ``needle``; fails with what was printed if none does."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(START_TIMEOUT):
+            while line := await process.stdout.readline():
+                lines.append(line.decode().rstrip())
+                if needle in lines[-1]:
+                    return
+            # Its stdout closed: the sandbox is ending, so its exit status tells why.
+            ended = f"exited with status {await process.wait()}"
+    except TimeoutError:
+        ended = f"is still starting after {START_TIMEOUT:.0f} s"
+    _fail_to_start(f"the sandbox {ended} without printing {needle}", lines, stderr)
+
+
+def _fail_to_start(problem: str, stdout: list[str], stderr: Path) -> None:
+    output = "\n".join(stdout)
+    pytest.fail(f"{problem}.\nstdout:\n{output}\nstderr:\n{stderr.read_text(errors='replace')}")
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    # A full pipe would block the sandbox's next print.
+    while await stream.readline():
+        pass
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    """`assistant run` without a token in a fresh folder: the web chat's URL and the process."""
+    web_port = _free_port()
+    url = f"http://127.0.0.1:{web_port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    stderr = tmp_path / "stderr.txt"
+    with stderr.open("wb") as errors:
+        process = await asyncio.create_subprocess_exec(
+            *[sys.executable, "-m", "assistant", "run"],
+            *["--port", str(_free_port()), "--web-port", str(web_port)],
+            cwd=tmp_path,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=errors,
+        )
+    assert process.stdout is not None
+    drain: asyncio.Task[None] | None = None
+    try:
+        await _wait_for_line(process, url, stderr)
+        drain = asyncio.create_task(_drain(process.stdout))
+        yield url, process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        if drain is not None:
+            await drain
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's Chromium, which Playwright drives (it may download no browser of its own here)."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: .ci/run installs it (apt-get install -y chromium); "
+            "install it the same way to run this test"
+        )
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: Path) -> AsyncIterator[Browser]:
+    """A headless Chromium."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def test_a_student_changes_the_language_in_the_browser(
+    browser: Browser, sandbox: tuple[str, asyncio.subprocess.Process], tmp_path: Path
+) -> None:
+    url, process = sandbox
+    screenshot = tmp_path / "webchat.png"
+    page = await browser.new_page()
+    await page.goto(url)
+    await page.get_by_test_id("search").fill(STUDENT)
+    await page.get_by_test_id(f"person-{STUDENT}").click()
+    await expect(page.get_by_test_id("me-name")).to_have_text("郑博嘉")
+    await page.get_by_test_id("composer").fill("/lang")
+    await page.get_by_test_id("send").click()
+
+    bot_messages = page.locator('[data-testid="message"][data-from="bot"]')
+    offer = bot_messages.filter(has=page.get_by_test_id("button")).last
+    await expect(offer.get_by_test_id("button")).to_have_text(
+        ["中文", "English"], timeout=UI_TIMEOUT
+    )
+    message_id = await offer.get_attribute("data-message-id")
+    await offer.get_by_test_id("button").filter(has_text="English").click()
+
+    # The same bubble changes: still one message with that id, now with the new text.
+    same = page.locator(f'[data-testid="message"][data-message-id="{message_id}"]')
+    await expect(same.get_by_test_id("message-text")).to_have_text(
+        "Language set to English.", timeout=UI_TIMEOUT
+    )
+    await expect(same).to_have_count(1)
+    await page.screenshot(path=screenshot, full_page=True)
+    assert screenshot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert screenshot.stat().st_size > 1000
+
+    process.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(10):
+        assert await process.wait() == 0
+
+
+class OneStudent:
+    """One student, alone with the bot in their floor's group chat."""
+
+    person = SandboxPerson(
+        STUDENT, "郑博嘉", "学生 · 1号楼 301 / student · B1 301", "学生 Students"
+    )
+
+    def __init__(self, tg: FakeTelegram) -> None:
+        self.tg = tg
+        self.user: FakeUser | None = None
+        self.group: FakeChat | None = None
+
+    async def list_people(self) -> list[SandboxPerson]:
+        return [self.person]
+
+    async def become(self, key: str) -> FakeUser:
+        if self.user is None:
+            self.user = self.tg.add_user(self.person.name)
+            self.group = await self.tg.add_group("1号楼 3层 B1-3", [self.user])
+        return self.user
+
+
+async def test_the_page_shows_formatting_edits_photos_and_groups(
+    browser: Browser, tg: FakeTelegram, bot: Bot, png: Callable[[int, int], bytes]
+) -> None:
+    people = OneStudent(tg)
+    webchat = WebChat(tg, people)
+    page = await browser.new_page()
+    try:
+        await page.goto(await webchat.start(port=0))
+        await page.get_by_test_id(f"person-{STUDENT}").click()
+        await expect(page.get_by_test_id("chat-title")).to_have_text(tg.bot.first_name)
+        assert people.user is not None and people.group is not None
+        user_id, group_id = people.user.id, people.group.id
+        # Bots may only write to people who wrote to them first.
+        await page.get_by_test_id("composer").fill("/start")
+        await page.get_by_test_id("composer").press("Enter")
+        await expect(page.locator('[data-from="me"]')).to_have_count(1)
+
+        sent = await bot.send_message(
+            user_id,
+            "<b>粗体</b> <i>斜体 <code>code</code></i> <a href='https://example.edu/a'>链接</a>"
+            " &lt;img src=x onerror=alert(1)&gt; <a href='javascript:alert(1)'>坏链接</a>",
+            parse_mode="HTML",
+        )
+        text = page.locator(f'[data-message-id="{sent.message_id}"] [data-testid="message-text"]')
+        await expect(text.locator("strong")).to_have_text("粗体")
+        await expect(text.locator("em > code")).to_have_text("code")
+        await expect(text.locator("a")).to_have_count(1)
+        await expect(text.locator("a")).to_have_attribute("href", "https://example.edu/a")
+        await expect(text).to_contain_text("<img src=x onerror=alert(1)> 坏链接")
+        await expect(page.locator("#messages img")).to_have_count(0)
+
+        await bot.edit_message_text("改好了 / edited", chat_id=user_id, message_id=sent.message_id)
+        await expect(text).to_have_text("改好了 / edited")
+        await expect(page.locator('[data-from="bot"]')).to_have_count(1)
+
+        await page.get_by_test_id("photo-input").set_input_files(
+            files=FilePayload(name="room.png", mimeType="image/png", buffer=png(40, 30))
+        )
+        photo = page.locator('[data-from="me"] [data-testid="photo"]')
+        await expect(photo).to_have_count(1)
+        await expect(photo).to_have_js_property("naturalWidth", 40)  # loaded from the server
+
+        await bot.send_message(group_id, "今晚 8 点开层会 / Floor meeting at 8 pm")
+        group = page.get_by_test_id(f"chat-{group_id}")
+        await expect(group.get_by_test_id("unread")).to_have_text("1")
+        await group.click()
+        await expect(page.get_by_test_id("message-text")).to_have_text(
+            "今晚 8 点开层会 / Floor meeting at 8 pm"
+        )
+    finally:
+        await page.close()
+        await webchat.stop()
