@@ -3,8 +3,8 @@
 Every Bot API call of the bot passes through :class:`FloodLimiter` (PTB's rate limiter hook).
 Calls that put a message into a chat take a slot of the overall window (30 per second) and of
 their chat (about 1 per second in a private chat with a small burst, 20 per minute in a group).
-Slots are granted by one gatekeeper task in order, replies to the person in front of the bot
-before notifications and broadcasts, so a running broadcast never makes the bot feel frozen:
+Slots are granted by one gatekeeper task, evenly spaced, replies to the person in front of the
+bot before notifications and broadcasts, so a running broadcast never makes the bot feel frozen:
 bulk messages also leave a reserved share of every window to replies. A 429 that gets through
 anyway halts every send for the time Telegram asks, then the call is retried.
 """
@@ -172,6 +172,11 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
                 return state.halted_until - now
             while state.sent and state.sent[0] <= now - self.policy.window:
                 state.sent.popleft()
+            # Even spacing instead of bursts: few calls are ever in flight together, so a 429
+            # reaches us before the next call leaves, and the halt holds back everything after.
+            spacing = self.policy.window / self.policy.per_second
+            if state.sent and now < state.sent[-1] + spacing and any(self._queues.values()):
+                return state.sent[-1] + spacing - now
             waiter, wait = self._pick(now)
             if waiter is None:
                 return wait

@@ -1,9 +1,12 @@
 """Delivers the outbox under Telegram's limits; after a restart it continues where it stopped.
 
-Rows are claimed in small batches (replies first), sent in order per chat and concurrently across
-chats through the bot's :class:`~assistant.bot.ratelimit.FloodLimiter`. A recipient who blocked
-the bot is marked unreachable and reported, never retried forever; network trouble is retried
-with backoff; a call Telegram refuses as malformed fails at once with its error kept.
+Rows are claimed in small batches (replies first) under a lease that the sender renews while it
+holds them, sent in order per chat and concurrently across chats through the bot's
+:class:`~assistant.bot.ratelimit.FloodLimiter`, and their outcomes recorded in batches: one
+transaction for everything that finished meanwhile, so that marking rows sent never queues behind
+the database and a crash leaves as few sent-but-unrecorded rows as possible. A recipient who
+blocked the bot is marked unreachable and reported, never retried forever; network trouble is
+retried with backoff; a call Telegram refuses as malformed fails at once with its error kept.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +32,15 @@ log = logging.getLogger(__name__)
 _NOT_MODIFIED = "message is not modified"
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    row: OutboxMessage
+    status: OutboxStatus
+    at: datetime
+    telegram_message_id: int | None = None
+    error: str | None = None
+
+
 class OutboxSender:
     """The one task that turns outbox rows into Bot API calls."""
 
@@ -38,7 +51,7 @@ class OutboxSender:
         clock: Callable[[], datetime],
         *,
         batch: int = 64,
-        lease: timedelta = timedelta(seconds=30),
+        lease: timedelta = timedelta(seconds=15),
         max_attempts: int = 8,
         idle_poll: float = 1.0,
     ) -> None:
@@ -52,8 +65,11 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._chats: dict[int, deque[OutboxMessage]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
-        self._held = 0
-        self._task: asyncio.Task[None] | None = None
+        self._held: set[int] = set()
+        self._outcomes: list[_Outcome] = []
+        self._recorded = asyncio.Event()
+        self._have_outcomes = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
     def kick(self) -> None:
@@ -63,15 +79,21 @@ class OutboxSender:
     def start(self) -> None:
         """Start delivering."""
         self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="outbox-sender")
+        self._tasks = [
+            asyncio.create_task(self._claim_forever(), name="outbox-claim"),
+            asyncio.create_task(self._record_forever(), name="outbox-record"),
+            asyncio.create_task(self._renew_forever(), name="outbox-lease"),
+        ]
 
     async def stop(self, grace: float = 5.0) -> None:
         """Claim nothing more, let calls in flight finish, hand queued rows back to the outbox."""
+        if not self._tasks:
+            return
         self._stopping = True
         self._wake.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        claim, record, renew = self._tasks
+        renew.cancel()
+        await claim
         queued = [row.id for rows in self._chats.values() for row in rows]
         for rows in self._chats.values():
             rows.clear()
@@ -80,21 +102,26 @@ class OutboxSender:
             _, late = await asyncio.wait(workers, timeout=grace)
             for task in late:
                 task.cancel()
+        self._have_outcomes.set()
+        await record
+        with contextlib.suppress(asyncio.CancelledError):
+            await renew
         if queued:
             async with self._db.unit_of_work() as session:
                 await outbox.release(session, queued)
+        self._tasks = []
 
-    async def _run(self) -> None:
+    async def _claim_forever(self) -> None:
         while not self._stopping:
             self._wake.clear()
+            room = self._batch - len(self._held)
             claimed = 0
-            room = self._batch - self._held
             if room > 0:
                 try:
                     claimed = await self._claim(room)
                 except Exception:
                     log.exception("could not read the outbox; trying again")
-            if claimed == 0 or room <= claimed:
+            if claimed < room or room <= 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._idle_poll)
 
@@ -102,7 +129,7 @@ class OutboxSender:
         async with self._db.unit_of_work() as session:
             rows = await outbox.claim_due(session, limit=room, now=self._clock(), lease=self._lease)
         for row in rows:
-            self._held += 1
+            self._held.add(row.id)
             self._chats.setdefault(row.chat_id, deque()).append(row)
             if row.chat_id not in self._workers:
                 self._workers[row.chat_id] = asyncio.create_task(self._drain(row.chat_id))
@@ -112,63 +139,121 @@ class OutboxSender:
         rows = self._chats[chat_id]
         try:
             while rows:
-                row = rows.popleft()
-                try:
-                    await self._deliver(row)
-                except Exception:
-                    log.exception("outbox row %s could not be recorded", row.id)
-                finally:
-                    self._held -= 1
-                    self._wake.set()
+                self._finished(await self._deliver(rows.popleft()))
         finally:
             del self._workers[chat_id]
             if not rows:
                 self._chats.pop(chat_id, None)
 
-    async def _deliver(self, row: OutboxMessage) -> None:
+    def _finished(self, outcome: _Outcome) -> None:
+        self._outcomes.append(outcome)
+        self._have_outcomes.set()
+
+    async def _deliver(self, row: OutboxMessage) -> _Outcome:
         try:
             result = await self._bot.call_raw(
                 row.method, row.payload, priority=Priority(row.priority)
             )
         except Forbidden as exc:
-            await self._finish(row, OutboxStatus.UNREACHABLE, str(exc))
+            return self._outcome(row, OutboxStatus.UNREACHABLE, error=str(exc))
         except BadRequest as exc:
             if _NOT_MODIFIED in str(exc).lower():
-                await self._sent(row, None)
-            else:
-                await self._finish(row, OutboxStatus.FAILED, str(exc))
+                return self._outcome(row, OutboxStatus.SENT)
+            return self._outcome(row, OutboxStatus.FAILED, error=str(exc))
         except (ChatMigrated, InvalidToken) as exc:
-            await self._finish(row, OutboxStatus.FAILED, str(exc))
+            return self._outcome(row, OutboxStatus.FAILED, error=str(exc))
         except TelegramError as exc:
-            await self._retry(row, str(exc) or type(exc).__name__)
+            return self._outcome(row, OutboxStatus.PENDING, error=str(exc) or type(exc).__name__)
         except Exception as exc:
             # Whatever went wrong here, the row must not stay claimed until its lease runs out.
             log.exception("sending outbox row %s failed unexpectedly", row.id)
-            await self._retry(row, repr(exc))
-        else:
-            await self._sent(row, _message_id(result))
+            return self._outcome(row, OutboxStatus.PENDING, error=repr(exc))
+        return self._outcome(row, OutboxStatus.SENT, message_id=_message_id(result))
 
-    async def _sent(self, row: OutboxMessage, telegram_message_id: int | None) -> None:
-        async with self._db.unit_of_work() as session:
-            await outbox.mark_sent(
-                session, row.id, telegram_message_id=telegram_message_id, now=self._clock()
-            )
+    def _outcome(
+        self,
+        row: OutboxMessage,
+        status: OutboxStatus,
+        *,
+        error: str | None = None,
+        message_id: int | None = None,
+    ) -> _Outcome:
+        # Stamped now, not when recorded: a retry's delay counts from the failure.
+        return _Outcome(row, status, self._clock(), message_id, error)
 
-    async def _finish(self, row: OutboxMessage, status: OutboxStatus, error: str) -> None:
-        log.warning("outbox row %s to chat %s: %s (%s)", row.id, row.chat_id, status, error)
-        async with self._db.unit_of_work() as session:
-            await outbox.mark_failed(session, row.id, error, status=status, now=self._clock())
+    async def _record_forever(self) -> None:
+        while True:
+            await self._have_outcomes.wait()
+            self._have_outcomes.clear()
+            done, self._outcomes = self._outcomes, []
+            if done:
+                await self._record(done)
+            if self._stopping and not self._workers and not self._outcomes:
+                return
 
-    async def _retry(self, row: OutboxMessage, error: str) -> None:
-        attempts = row.attempts + 1
-        if attempts >= self._max_attempts:
-            await self._finish(row, OutboxStatus.FAILED, f"gave up after {attempts}: {error}")
-            return
-        delay = timedelta(seconds=min(2**attempts, 300))
-        async with self._db.unit_of_work() as session:
-            await outbox.mark_retry(
-                session, row.id, error, at=self._clock() + delay, attempts=attempts
-            )
+    async def _record(self, done: list[_Outcome]) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                async with self._db.unit_of_work() as session:
+                    await self._write(session, done)
+                break
+            except Exception:
+                log.exception("could not record %d outbox outcome(s); again soon", len(done))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+        for outcome in done:
+            self._held.discard(outcome.row.id)
+            if outcome.status is not OutboxStatus.SENT:
+                log.warning(
+                    "outbox row %s to chat %s: %s (%s)",
+                    outcome.row.id,
+                    outcome.row.chat_id,
+                    outcome.status,
+                    outcome.error,
+                )
+        self._wake.set()
+
+    async def _write(self, session: Any, done: list[_Outcome]) -> None:
+        now = self._clock()
+        await outbox.mark_sent_many(
+            session,
+            [(o.row.id, o.telegram_message_id) for o in done if o.status is OutboxStatus.SENT],
+            now=now,
+        )
+        for outcome in done:
+            error = outcome.error or ""
+            if outcome.status is OutboxStatus.PENDING:
+                attempts = outcome.row.attempts + 1
+                if attempts >= self._max_attempts:
+                    await outbox.mark_failed(
+                        session,
+                        outcome.row.id,
+                        f"gave up after {attempts}: {error}",
+                        status=OutboxStatus.FAILED,
+                        now=now,
+                    )
+                else:
+                    delay = timedelta(seconds=min(2**attempts, 300))
+                    await outbox.mark_retry(
+                        session, outcome.row.id, error, at=outcome.at + delay, attempts=attempts
+                    )
+            elif outcome.status is not OutboxStatus.SENT:
+                await outbox.mark_failed(
+                    session, outcome.row.id, error, status=outcome.status, now=now
+                )
+
+    async def _renew_forever(self) -> None:
+        # Rows wait in the flood limiter for a while under load; keep other senders off them.
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 3)
+            if not self._held:
+                continue
+            try:
+                async with self._db.unit_of_work() as session:
+                    await outbox.renew(session, list(self._held), until=self._clock() + self._lease)
+            except Exception:
+                log.exception("could not renew the outbox lease")
 
 
 def _message_id(result: Any) -> int | None:

@@ -84,19 +84,33 @@ async def claim_due(
     return sorted(claimed.all(), key=lambda m: (m.priority, m.id))
 
 
-async def mark_sent(
-    session: AsyncSession, message_id: int, *, telegram_message_id: int | None, now: datetime
+async def mark_sent_many(
+    session: AsyncSession, sent: Sequence[tuple[int, int | None]], *, now: datetime
 ) -> None:
-    """The call succeeded."""
+    """These calls succeeded: (outbox id, Telegram's message id if any), in one statement."""
+    if not sent:
+        return
+    await session.execute(
+        update(OutboxMessage),
+        [
+            {
+                "id": message_id,
+                "status": OutboxStatus.SENT,
+                "sent_at": now,
+                "telegram_message_id": telegram_message_id,
+                "claimed_until": None,
+            }
+            for message_id, telegram_message_id in sent
+        ],
+    )
+
+
+async def renew(session: AsyncSession, message_ids: Sequence[int], *, until: datetime) -> None:
+    """Extend the lease on rows a sender still holds."""
     await session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .values(
-            status=OutboxStatus.SENT,
-            sent_at=now,
-            telegram_message_id=telegram_message_id,
-            claimed_until=None,
-        )
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == OutboxStatus.SENDING)
+        .values(claimed_until=until)
     )
 
 
