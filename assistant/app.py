@@ -26,9 +26,14 @@ from assistant.bot.intake import ALL_UPDATE_TYPES, Dispatcher, Poller, WebhookIn
 from assistant.bot.ratelimit import FloodLimiter, FloodPolicy
 from assistant.bot.sender import OutboxSender
 from assistant.bot.telegram import AssistantBot
+from assistant.config import Settings
+from assistant.flows.check import check_conversations
+from assistant.flows.engine import Engine
+from assistant.rules import RulesError, load_rules
+from assistant.services import catalog
 from assistant.services.admins import admin_chats
 from assistant.storage.models import Priority
-from assistant.texts import pick_language
+from assistant.texts import Texts, pick_language
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +77,31 @@ def build_application(
         .build()
     )
     application.bot_data["deps"] = deps
-    handlers.register(application)
+    engine = load_engine(deps.settings, deps.texts)
+    application.bot_data["engine"] = engine
+    handlers.register(application, engine)
     return application
+
+
+class StartupError(Exception):
+    """Rule or conversation files the bot refuses to start with; one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def load_engine(settings: Settings, texts: Texts) -> Engine:
+    """Load and check the rule and conversation files; raise StartupError listing all problems."""
+    try:
+        rules = load_rules(settings.rules_dir, timezone=settings.tz)
+    except RulesError as exc:
+        raise StartupError([str(p) for p in exc.problems]) from None
+    registry = catalog.registry(rules, texts, settings.language, settings.tz)
+    found, problems = check_conversations(settings.conversations_dir, registry.catalogue(), texts)
+    if problems:
+        raise StartupError([str(p) for p in problems])
+    return Engine(found, registry, texts)
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,16 @@ from typing import Any, TextIO
 from telegram import Bot
 
 from assistant import directory
+from assistant.app import StartupError, load_engine
 from assistant.bot.context import utc_now
 from assistant.config import Settings, SettingsError, load_settings
+from assistant.flows.check import mermaid
 from assistant.services import identity
 from assistant.storage import inbox, outbox, repo
 from assistant.storage.db import Database
 from assistant.storage.migrate import upgrade
 from assistant.storage.models import InboxStatus, OutboxStatus
+from assistant.texts import Texts
 
 log = logging.getLogger("assistant")
 
@@ -140,10 +143,17 @@ async def cmd_run(settings: Settings, args: argparse.Namespace, out: TextIO) -> 
 
     if args.webhook:
         settings = settings.model_copy(update={"webhook_url": args.webhook})
-    if settings.telegram_bot_token:
-        await run_bot(settings, out)
-    else:
-        await run_sandbox(settings, out, host=args.host, port=args.port, web_port=args.web_port)
+    try:
+        if settings.telegram_bot_token:
+            await run_bot(settings, out)
+        else:
+            await run_sandbox(settings, out, host=args.host, port=args.port, web_port=args.web_port)
+    except StartupError as exc:
+        for problem in exc.problems:
+            print(problem, file=out)
+        raise CommandError(
+            "the rule or conversation files have problems; nothing started"
+        ) from None
 
 
 async def cmd_inbox(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
@@ -177,6 +187,32 @@ async def cmd_outbox(settings: Settings, args: argparse.Namespace, out: TextIO) 
     print(" · ".join(f"{s}: {counts.get(s, 0)}" for s in OutboxStatus), file=out)
     for chat_id, error in unreachable:
         print(f"unreachable {chat_id} {names.get(chat_id, '?')}: {error}", file=out)
+
+
+async def cmd_check(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
+    """Check every rule and conversation file; list all problems."""
+    try:
+        engine = load_engine(settings, Texts(settings.conversations_dir))
+    except StartupError as exc:
+        for problem in exc.problems:
+            print(problem, file=out)
+        raise CommandError(f"{len(exc.problems)} problem(s) found") from None
+    print(
+        f"ok: {len(engine.conversations)} conversation(s), rules in {settings.rules_dir}", file=out
+    )
+
+
+async def cmd_graph(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
+    """Print a conversation as a Mermaid flowchart."""
+    try:
+        engine = load_engine(settings, Texts(settings.conversations_dir))
+    except StartupError as exc:
+        raise CommandError("the files have problems; run `assistant check`") from exc
+    conversation = engine.conversations.get(args.name)
+    if conversation is None:
+        known = ", ".join(sorted(engine.conversations))
+        raise CommandError(f"no conversation {args.name!r} (known: {known})")
+    print(mermaid(conversation), end="", file=out)
 
 
 Handler = Callable[[Settings, argparse.Namespace, TextIO], Coroutine[Any, Any, None]]
@@ -258,6 +294,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Count the outgoing messages by state and list the recipients Telegram "
         "refused (they blocked the bot or removed it from the group).",
     ).set_defaults(handler=cmd_outbox)
+
+    commands.add_parser(
+        "check",
+        help="check the rule and conversation files",
+        description="Load every rule file (ASSISTANT_RULES_DIR) and conversation file "
+        "(ASSISTANT_CONVERSATIONS_DIR) as the bot does at start, check their templates in every "
+        "language, and print each problem with file, line, rule or step id and a suggestion.",
+    ).set_defaults(handler=cmd_check)
+    graph = commands.add_parser(
+        "graph",
+        help="print a conversation as a Mermaid diagram",
+        description="Print the steps of a guided conversation as a Mermaid flowchart.",
+    )
+    graph.add_argument("name", help="the conversation id, e.g. report_issue")
+    graph.set_defaults(handler=cmd_graph)
 
     invite = commands.add_parser(
         "invite",

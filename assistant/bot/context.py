@@ -73,6 +73,17 @@ class UpdateScope:
             }
         outbox.enqueue(self.session, chat_id, "sendMessage", payload, priority=priority, now=now)
 
+    def strip_keyboard(self, chat_id: int, message_id: int, *, now: datetime) -> None:
+        """Queue removing the buttons of one of the bot's messages (their step is over)."""
+        outbox.enqueue(
+            self.session,
+            chat_id,
+            "editMessageReplyMarkup",
+            {"message_id": message_id},
+            priority=Priority.INTERACTIVE,
+            now=now,
+        )
+
     def edit(
         self,
         chat_id: int,

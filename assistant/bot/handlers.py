@@ -18,9 +18,10 @@ from telegram.ext import (
     filters,
 )
 
-from assistant.bot import callbacks, menus
+from assistant.bot import callbacks, conversations, menus
 from assistant.bot.context import BotContext, current_scope
 from assistant.config import Language
+from assistant.flows.engine import Engine
 from assistant.services import groups, identity, people
 from assistant.storage.models import Role
 from assistant.texts import pick_language
@@ -229,10 +230,18 @@ async def button_expired(update: Update, context: BotContext) -> None:
         context.after_commit(lambda: query.answer(text, show_alert=True))
 
 
-async def not_understood(update: Update, context: BotContext) -> None:
-    """Anything else in a private chat: point to /help instead of staying silent."""
-    if update.effective_message is not None:
-        context.reply(update, "not_understood")
+async def private_message(update: Update, context: BotContext) -> None:
+    """A message in a private chat: an answer to a running conversation, or a pointer to /help.
+
+    Commands never count as answers, so typing one mid-conversation leaves it as it was.
+    """
+    message = update.effective_message
+    if message is None:
+        return
+    command = (message.text or "").startswith("/")
+    if context.actor is not None and not command and await conversations.answered(update, context):
+        return
+    context.reply(update, "not_understood")
 
 
 async def on_error(update: object, context: BotContext) -> None:
@@ -244,12 +253,19 @@ async def on_error(update: object, context: BotContext) -> None:
     scope.error = context.error
 
 
-def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
+def register(application: Application[Any, BotContext, Any, Any, Any, Any], engine: Engine) -> None:
     """Install every handler in its group."""
     application.add_handler(TypeHandler(Update, identify), group=-1)
     private = filters.ChatType.PRIVATE
+    commands = sorted(c.command for c in engine.conversations.values())
     application.add_handlers(
         [
+            *(CommandHandler(command, conversations.start) for command in commands),
+            CommandHandler("cancel", conversations.cancel),
+            CommandHandler("back", conversations.back),
+            CallbackQueryHandler(
+                conversations.pressed, pattern=conversations.is_conversation_button
+            ),
             CommandHandler("start", start, filters=private),
             CommandHandler("help", help_command),
             CommandHandler("me", me),
@@ -259,7 +275,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler("bind", bind),
             ChatMemberHandler(membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
             CallbackQueryHandler(button_expired),
-            MessageHandler(private & ~filters.UpdateType.EDITED, not_understood),
+            MessageHandler(private & ~filters.UpdateType.EDITED, private_message),
         ]
     )
     application.add_error_handler(on_error)

@@ -26,7 +26,7 @@ from assistant.texts import Texts
 log = logging.getLogger(__name__)
 
 STRANGER = ("start", "help")
-MEMBER = ("me", "leaders", "lang", "help")
+MEMBER = ("report", "me", "leaders", "lang", "cancel", "help")
 GROUP = ("leaders", "help")
 GROUP_ADMIN = ("leaders", "bind", "help")
 

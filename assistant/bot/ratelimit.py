@@ -53,7 +53,8 @@ class FloodPolicy:
     per_second: int = 30
     # Measured windows run a little long so that network jitter cannot squeeze 31 into a second.
     window: float = 1.05
-    bulk_reserve: int = 2
+    # Bulk may use all but this many places of a window; replies may use every place.
+    bulk_reserve: int = 1
     private_per_second: float = 1.0
     private_burst: int = 3
     group_per_minute: int = 20
@@ -64,6 +65,7 @@ class FloodPolicy:
 class _Waiter:
     chat_id: int | None
     counts_in_chat: bool
+    priority: Priority
     future: asyncio.Future[None]
 
 
@@ -76,6 +78,7 @@ class _PrivateBucket:
 @dataclass
 class _State:
     sent: deque[float] = field(default_factory=deque)
+    bulk_sent: deque[float] = field(default_factory=deque)
     buckets: dict[int, _PrivateBucket] = field(default_factory=dict)
     groups: dict[int, deque[float]] = field(default_factory=dict)
     halted_until: float = 0.0
@@ -146,7 +149,8 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
     async def _acquire(
         self, chat_id: int | None, counts_in_chat: bool, priority: Priority, *, first: bool
     ) -> None:
-        waiter = _Waiter(chat_id, counts_in_chat, asyncio.get_running_loop().create_future())
+        future = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(chat_id, counts_in_chat, priority, future)
         queue = self._queues[priority]
         # A retried call keeps its place at the front.
         (queue.append if first else queue.appendleft)(waiter)
@@ -170,8 +174,9 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
             now = self._clock()
             if now < state.halted_until:
                 return state.halted_until - now
-            while state.sent and state.sent[0] <= now - self.policy.window:
-                state.sent.popleft()
+            for window in (state.sent, state.bulk_sent):
+                while window and window[0] <= now - self.policy.window:
+                    window.popleft()
             # Even spacing instead of bursts: few calls are ever in flight together, so a 429
             # reaches us before the next call leaves, and the halt holds back everything after.
             spacing = self.policy.window / self.policy.per_second
@@ -184,17 +189,24 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
 
     def _pick(self, now: float) -> tuple[_Waiter | None, float | None]:
         """The first waiter, replies before bulk, whose chat and window allow a send now."""
-        sent, soonest = self._state.sent, None
+        state, policy, soonest = self._state, self.policy, None
+        windows = {
+            Priority.INTERACTIVE: [(state.sent, policy.per_second)],
+            Priority.BULK: [
+                (state.sent, policy.per_second),
+                (state.bulk_sent, policy.per_second - policy.bulk_reserve),
+            ],
+        }
         for priority in Priority:
             queue = self._queues[priority]
             _drop_abandoned(queue)
             if not queue:
                 continue
-            limit = self.policy.per_second
-            if priority is Priority.BULK:
-                limit -= self.policy.bulk_reserve
-            if len(sent) >= limit:
-                soonest = _min(soonest, sent[-limit] + self.policy.window - now)
+            full = [
+                w[-limit] + policy.window - now for w, limit in windows[priority] if len(w) >= limit
+            ]
+            if full:
+                soonest = _min(soonest, max(full))
                 continue
             for index, waiter in enumerate(queue):
                 wait = self._chat_wait(waiter, now)
@@ -225,6 +237,8 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
 
     def _take(self, waiter: _Waiter, now: float) -> None:
         self._state.sent.append(now)
+        if waiter.priority is Priority.BULK:
+            self._state.bulk_sent.append(now)
         if waiter.chat_id is not None and waiter.counts_in_chat:
             if waiter.chat_id < 0:
                 self._state.groups[waiter.chat_id].append(now)

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import JSON
@@ -390,3 +391,93 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ConversationStatus(enum.StrEnum):
+    """Where a guided conversation stands."""
+
+    ACTIVE = "active"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class ConversationState(Base):
+    """A person's place in a guided conversation, committed with every step they take.
+
+    A restart, a crash or a second bot process resumes them exactly here. ``version`` grows with
+    every step, so a button from an earlier step is recognised as stale.
+    """
+
+    __tablename__ = "conversation_states"
+    __table_args__ = (
+        # One active conversation per person and chat.
+        Index(
+            "uq_conversation_states_active",
+            "person_id",
+            "chat_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index("ix_conversation_states_expiry", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    conversation: Mapped[str] = mapped_column(String(64))
+    step: Mapped[str] = mapped_column(String(64))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    history: Mapped[list[str]] = mapped_column(JSON, default=list)
+    page: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[ConversationStatus] = mapped_column(
+        _enum(ConversationStatus, "conversation_status"), default=ConversationStatus.ACTIVE
+    )
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class IssueStatus(enum.StrEnum):
+    """Where a grid issue stands; the closing states say honestly how it ended."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    NOT_RESOLVABLE = "not_resolvable"
+    NOT_OURS = "not_ours"
+    DUPLICATE = "duplicate"
+
+
+class GridIssue(Base):
+    """A problem reported in a grid cell (网格问题), and who has it."""
+
+    __tablename__ = "grid_issues"
+    __table_args__ = (
+        Index("ix_grid_issues_reporter", "reporter_person_id", "created_at"),
+        Index("ix_grid_issues_assignee", "assignee_scope_kind", "assignee_scope_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reporter_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    category: Mapped[str] = mapped_column(String(32))
+    urgency: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text)
+    location: Mapped[str] = mapped_column(String(255))
+    photo_file_id: Mapped[str | None] = mapped_column(String(255))
+    # Private reports (a student in difficulty) are shown to counsellors only.
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    floor_id: Mapped[int | None] = mapped_column(ForeignKey("floors.id"), index=True)
+    status: Mapped[IssueStatus] = mapped_column(
+        _enum(IssueStatus, "issue_status"), default=IssueStatus.OPEN
+    )
+    assignee_role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    assignee_scope_kind: Mapped[ScopeKind] = mapped_column(_enum(ScopeKind, "scope_kind"))
+    assignee_scope_id: Mapped[int] = mapped_column(Integer)
+    routed_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]

@@ -59,6 +59,7 @@ class Holder:
     person_id: int
     name: str
     telegram_user_id: int | None
+    language: str | None = None
 
 
 def _named(row: College | Community | Building) -> Named:
@@ -162,7 +163,9 @@ async def holders(
         return []
     rows = (
         await session.execute(
-            select(RoleAssignment, Person, TelegramAccount.telegram_user_id)
+            select(
+                RoleAssignment, Person, TelegramAccount.telegram_user_id, TelegramAccount.language
+            )
             .join(Person, Person.id == RoleAssignment.person_id)
             .outerjoin(TelegramAccount, TelegramAccount.person_id == Person.id)
             .where(
@@ -182,8 +185,8 @@ async def holders(
     ).all()
     order = {triple: i for i, triple in enumerate(triples)}
     found = [
-        Holder(ra.role, ra.scope_kind, ra.scope_id, person.id, person.name, tg_id)
-        for ra, person, tg_id in rows
+        Holder(ra.role, ra.scope_kind, ra.scope_id, person.id, person.name, tg_id, language)
+        for ra, person, tg_id, language in rows
     ]
     return sorted(found, key=lambda h: (order[(h.role, h.scope_kind, h.scope_id)], h.name))
 

@@ -100,7 +100,10 @@ class Chat:
         """Send ``text`` (privately unless ``chat_id``) and return the bot's next answer."""
         chat = self.tg.chat(chat_id) if chat_id is not None else None
         await self.tg.user_send(self.user, text, chat)
-        reply = await self.tg.wait_for_bot_message(chat_id or self.user.id, timeout=5)
+        # New messages only: edits (a step's buttons taken away) are not answers.
+        reply = await self.tg.wait_for_bot_message(
+            chat_id or self.user.id, timeout=5, predicate=lambda m: m.edit_date is None
+        )
         assert reply.text is not None
         return reply.text
 

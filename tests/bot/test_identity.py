@@ -161,9 +161,11 @@ async def test_language_switch_and_personal_menu(
 ) -> None:
     student = await linked(person, invite, STUDENT)
     assert [c["command"] for c in tg.visible_commands(student.user)] == [
+        "report",
         "me",
         "leaders",
         "lang",
+        "cancel",
         "help",
     ]
     assert "用法" in await student.say("/lang fr")
@@ -171,7 +173,7 @@ async def test_language_switch_and_personal_menu(
     help_text = await student.say("/help")
     assert "/leaders" in help_text and "/bind" not in help_text
     menu = tg.visible_commands(student.user)
-    assert menu[0]["description"] == "My dorm, grid and leaders"
+    assert menu[1]["description"] == "My dorm, grid and leaders"
 
 
 async def test_help_shows_bind_to_those_who_may_bind(

@@ -1,0 +1,163 @@
+"""The Telegram side of guided conversations: commands, typed answers, photos and buttons.
+
+Handlers only translate: an update becomes an engine call, the engine's screens become outbox
+messages. Conversations run in private chats, where answers may be personal.
+"""
+
+from __future__ import annotations
+
+from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from assistant.bot.context import BotContext, current_scope
+from assistant.flows.engine import PREFIX, Engine, Outcome, Screen
+
+
+def _keyboard(screen: Screen) -> InlineKeyboardMarkup | None:
+    if not screen.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+            for row in screen.buttons
+        ]
+    )
+
+
+def _engine(context: BotContext) -> Engine:
+    engine: Engine = context.application.bot_data["engine"]
+    return engine
+
+
+def show(update: Update, context: BotContext, outcome: Outcome) -> None:
+    """Queue the outcome's messages, edit and toast for after the update commits."""
+    chat = update.effective_chat
+    assert chat is not None
+    scope, now = current_scope.get(), context.now()
+    query = update.callback_query
+    if query is not None and query.message is not None:
+        pressed = query.message
+        if outcome.edit is not None:
+            scope.edit(
+                chat.id,
+                pressed.message_id,
+                outcome.edit.text,
+                now=now,
+                keyboard=_keyboard(outcome.edit),
+            )
+        elif outcome.send:
+            # The step it belonged to is over: its buttons go, so no one presses them again.
+            scope.strip_keyboard(chat.id, pressed.message_id, now=now)
+    for screen in outcome.send:
+        scope.send(chat.id, screen.text, now=now, keyboard=_keyboard(screen))
+    if query is not None:
+        toast, alert = outcome.toast or None, outcome.alert
+        context.after_commit(lambda: query.answer(toast, show_alert=alert))
+
+
+def _private(update: Update, context: BotContext) -> bool:
+    chat = update.effective_chat
+    if chat is not None and chat.type == Chat.PRIVATE:
+        return True
+    context.reply(update, "flow_private_only")
+    return False
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """A conversation's command, e.g. /report."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None or context.actor is None or not message.text:
+        return
+    if not _private(update, context):
+        return
+    command = message.text.split()[0][1:].split("@")[0].lower()
+    engine = _engine(context)
+    conversation = engine.for_command(command)
+    assert conversation is not None, "registered only for conversation commands"
+    outcome = await engine.start(
+        context.session,
+        context.actor,
+        chat.id,
+        conversation,
+        now=context.now(),
+        language=context.language,
+    )
+    show(update, context, outcome)
+
+
+async def cancel(update: Update, context: BotContext) -> None:
+    """/cancel: end the conversation running in this chat."""
+    chat = update.effective_chat
+    if chat is None or context.actor is None:
+        return
+    outcome = await _engine(context).cancel(
+        context.session, context.actor, chat.id, now=context.now(), language=context.language
+    )
+    if outcome is None:
+        context.reply(update, "flow_nothing_to_cancel")
+    else:
+        show(update, context, outcome)
+
+
+async def back(update: Update, context: BotContext) -> None:
+    """/back: the previous question again."""
+    chat = update.effective_chat
+    if chat is None or context.actor is None:
+        return
+    outcome = await _engine(context).back(
+        context.session, context.actor, chat.id, now=context.now(), language=context.language
+    )
+    if outcome is None:
+        context.reply(update, "flow_nothing_to_cancel")
+    else:
+        show(update, context, outcome)
+
+
+async def pressed(update: Update, context: BotContext) -> None:
+    """A button of a conversation."""
+    query, chat = update.callback_query, update.effective_chat
+    if query is None or chat is None or context.actor is None or not isinstance(query.data, str):
+        return
+    outcome = await _engine(context).press(
+        context.session,
+        context.actor,
+        chat.id,
+        query.data,
+        now=context.now(),
+        language=context.language,
+    )
+    show(update, context, outcome)
+
+
+async def answered(update: Update, context: BotContext) -> bool:
+    """A typed message or a photo as an answer; False when no conversation is running."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None or context.actor is None:
+        return False
+    engine = _engine(context)
+    if message.photo:
+        outcome = await engine.photo(
+            context.session,
+            context.actor,
+            chat.id,
+            message.photo[-1].file_id,
+            now=context.now(),
+            language=context.language,
+        )
+    else:
+        outcome = await engine.text(
+            context.session,
+            context.actor,
+            chat.id,
+            message.text or message.caption or "",
+            now=context.now(),
+            language=context.language,
+        )
+    if outcome is None:
+        return False
+    show(update, context, outcome)
+    return True
+
+
+def is_conversation_button(data: object) -> bool:
+    """Whether callback data belongs to a conversation."""
+    return isinstance(data, str) and data.startswith(f"{PREFIX}:")

@@ -1,0 +1,185 @@
+"""The grid issue report conversation, end to end through the fake Telegram, in both languages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from assistant.app import Edge, running
+from assistant.sandbox import FakeTelegram
+from assistant.sandbox.state import FakeMessage
+from assistant.storage.db import Database
+from assistant.storage.models import ConversationState, ConversationStatus, GridIssue, Role
+from tests.bot.conftest import Chat, Clock, make_application
+from tests.bot.test_identity import C1_COUNSELLOR, FLOOR_1_LEADER, STUDENT, linked
+
+Invite = Callable[[str], Awaitable[str]]
+Person = Callable[..., Chat]
+
+
+async def prompt(tg: FakeTelegram, chat: Chat) -> FakeMessage:
+    """The bot's next new message to this person (edits are skipped)."""
+    return await tg.wait_for_bot_message(chat.user.id, predicate=lambda m: m.edit_date is None)
+
+
+async def press(tg: FakeTelegram, chat: Chat, message: FakeMessage, label: str) -> FakeMessage:
+    """Press the button labelled ``label`` and return the next new message (not an edit)."""
+    await tg.user_press(chat.user, message, message.button_data(label))
+    return await tg.wait_for_bot_message(chat.user.id, predicate=lambda m: m.edit_date is None)
+
+
+async def issues(db: Database) -> list[GridIssue]:
+    async with db.unit_of_work() as session:
+        return list((await session.scalars(select(GridIssue).order_by(GridIssue.id))).all())
+
+
+async def test_a_student_reports_an_urgent_safety_hazard_in_chinese(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    leader = await linked(person, invite, FLOOR_1_LEADER)
+    counsellor = await linked(person, invite, C1_COUNSELLOR)
+    student = await linked(person, invite, STUDENT)
+    await tg.user_send(student.user, "/report")
+    title = await prompt(tg, student)
+    assert title.text == "网格问题上报"
+    category = await prompt(tg, student)
+    assert category.text == "请选择问题类别："
+    location = await press(tg, student, category, "安全隐患")
+    assert "问题在什么地方" in (location.text or "")
+    description = await press(tg, student, location, "✔ 1号楼 101 室")
+    assert (await student.say("短")).startswith("内容太短了，至少 5 个字。")
+    await tg.user_send(student.user, "水房插座冒烟，有焦味")
+    photo = await prompt(tg, student)
+    assert "照片" in (photo.text or "") and description.message_id != photo.message_id
+    urgency = await press(tg, student, photo, "跳过")
+    summary = await press(tg, student, urgency, "紧急")
+    assert summary.text is not None
+    assert "类别：安全隐患" in summary.text and "位置：1号楼-101" not in summary.text
+    assert "位置：B1-101" in summary.text and "紧急程度：紧急" in summary.text
+    assert "匿名" not in summary.text  # only asked about a student in need
+    done = await press(tg, student, summary, "✔ 提交")
+    assert done.text == "已提交，编号 #1。负责处理的是学生党员层长（徐梦），处理进展会通知您。"
+
+    card = await tg.wait_for_bot_message(leader.user.id)
+    assert card.text is not None and "新的网格问题，请处理" in card.text
+    assert "水房插座冒烟" in card.text and "上报人：郑博嘉" in card.text
+    notice = await tg.wait_for_bot_message(counsellor.user.id)
+    assert notice.text is not None and "网格问题通报" in notice.text
+    [issue] = await issues(campus)
+    assert (issue.category, issue.urgency, issue.routed_by) == ("safety", "high", "safety-urgent")
+    assert issue.assignee_role is Role.FLOOR_LEADER and not issue.private
+
+
+async def test_a_private_report_goes_to_counsellors_only_and_may_be_anonymous(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    leader = await linked(person, invite, FLOOR_1_LEADER, language="en")
+    counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+    student = await linked(person, invite, STUDENT, language="en")
+    await tg.user_send(student.user, "/report")
+    await prompt(tg, student)
+    category = await prompt(tg, student)
+    location = await press(tg, student, category, "A student needs help")
+    assert "Where is it?" in (location.text or "")
+    await tg.user_send(student.user, "Building 1, floor 2")
+    await prompt(tg, student)
+    await tg.user_send(student.user, "My roommate has not eaten for days")
+    photo = await prompt(tg, student)
+    urgency = await press(tg, student, photo, "Skip")
+    anonymous = await press(tg, student, urgency, "Normal")
+    assert "anonymously" in (anonymous.text or "")
+    summary = await press(tg, student, anonymous, "Yes")
+    assert "Anonymous: yes" in (summary.text or "")
+    done = await press(tg, student, summary, "✔ Submit")
+    assert "community counsellor (朱晓雪)" in (done.text or "")
+    card = await tg.wait_for_bot_message(counsellor.user.id)
+    assert card.text is not None and "Reported by: anonymous" in card.text
+    assert "郑博嘉" not in card.text
+    assert tg.pending_bot_messages(leader.user.id) == []
+    [issue] = await issues(campus)
+    assert issue.private and issue.anonymous and issue.assignee_role is Role.COUNSELLOR
+
+
+async def test_back_cancel_and_commands_mid_conversation(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    student = await linked(person, invite, STUDENT, language="en")
+    await tg.user_send(student.user, "/report")
+    await prompt(tg, student)
+    category = await prompt(tg, student)
+    location = await press(tg, student, category, "Repair")
+    # A command in the middle is answered and the conversation waits where it was.
+    assert "Building 1, room 101" in await student.say("/me")
+    again = await press(tg, student, location, "« Back")
+    assert again.text == "What kind of problem is it?"
+    assert "Hygiene" in [b["text"] for row in again.buttons for b in row]
+    await press(tg, student, again, "Hygiene")
+    assert await student.say("/cancel") == "Cancelled; nothing was submitted."
+    assert await student.say("/cancel") == "Nothing is in progress."
+    assert await issues(campus) == []
+
+
+async def test_typing_a_choice_works_and_nonsense_is_reprompted(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram
+) -> None:
+    student = await linked(person, invite, STUDENT, language="en")
+    await tg.user_send(student.user, "/report")
+    await prompt(tg, student)
+    await prompt(tg, student)
+    reply = await student.say("🙂🙂🙂")
+    assert reply.startswith("Please choose with the buttons below.")
+    assert "Where is it?" in await student.say("hygiene")
+
+
+async def test_a_button_of_a_finished_conversation_is_refused_kindly(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram
+) -> None:
+    student = await linked(person, invite, STUDENT, language="en")
+    await tg.user_send(student.user, "/report")
+    await prompt(tg, student)
+    category = await prompt(tg, student)
+    assert await student.say("/cancel") == "Cancelled; nothing was submitted."
+    query = await tg.user_press(student.user, category, category.button_data("Hygiene"))
+    answer = await tg.wait_for_callback_answer(query)
+    assert answer.text == "This button has expired; please send the command again."
+    assert answer.show_alert
+
+
+async def test_a_conversation_expires_after_its_timeout(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, clock: Clock, campus: Database
+) -> None:
+    student = await linked(person, invite, STUDENT, language="en")
+    await tg.user_send(student.user, "/report")
+    await prompt(tg, student)
+    await prompt(tg, student)
+    clock.advance(timedelta(minutes=31))
+    assert "expired" in await student.say("repair")
+    async with campus.unit_of_work() as session:
+        states = (await session.scalars(select(ConversationState.status))).all()
+    assert states == [ConversationStatus.EXPIRED]
+
+
+async def test_a_restart_resumes_the_person_where_they_were(
+    campus: Database, tg: FakeTelegram, person: Person, invite: Invite, clock: Clock
+) -> None:
+    student = await linked_outside(person, invite, campus, tg, clock)
+    async with running(make_application(campus, tg, clock)):
+        await tg.user_send(student.user, "/report")
+        await prompt(tg, student)
+        category = await prompt(tg, student)
+        await press(tg, student, category, "Repair")
+    # A new process: nothing in memory survives, only the store.
+    async with running(make_application(campus, tg, clock)):
+        await tg.user_send(student.user, "Building 1, laundry room")
+        description = await prompt(tg, student)
+        assert description.text == "Please describe the problem (at least 5 characters):"
+
+
+async def linked_outside(
+    person: Person, invite: Invite, campus: Database, tg: FakeTelegram, clock: Clock
+) -> Chat:
+    """A linked student, made with a bot that is then stopped."""
+    async with running(make_application(campus, tg, clock)):
+        return await linked(person, invite, STUDENT, language="en")

@@ -1,0 +1,121 @@
+"""Whatever people type or forge, at any step: a re-prompt or a clear refusal, never a crash."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assistant import directory
+from assistant.app import load_engine
+from assistant.config import load_settings
+from assistant.flows.engine import Engine, Outcome
+from assistant.runner import DEMO_CAMPUS
+from assistant.services import identity
+from assistant.services.identity import Actor
+from assistant.storage import repo
+from assistant.storage.db import Database
+from assistant.storage.models import ConversationState, ConversationStatus, TelegramAccount
+from assistant.texts import Texts
+
+NOW = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
+TELEGRAM_ID = 4242
+STUDENT = "2023010001"
+
+human_text = st.one_of(
+    st.text(max_size=300),
+    st.text(alphabet=st.characters(categories=["So", "Sk", "Cs", "Lo"]), max_size=50),
+    st.text(min_size=3000, max_size=6000),
+    st.sampled_from(["", " ", "\n", "/", "0", "-1e309", "nan", "是", "no", "2026-02-30"]),
+)
+forged_data = st.one_of(
+    st.text(max_size=64),
+    st.builds(
+        lambda state, version, op, arg: f"cv:{state}:{version}:{op}:{arg}",
+        st.integers(-5, 10**12),
+        st.integers(-5, 10**6),
+        st.sampled_from([*"obxpmdyksun", "zz", ""]),
+        st.text(max_size=12),
+    ),
+)
+
+
+class _Discard(Exception):
+    """Leaves an example's unit of work without committing."""
+
+
+async def _setup(url: str) -> None:
+    db = Database(url)
+    try:
+        async with db.unit_of_work() as session:
+            await directory.import_org(session, directory.load_org(DEMO_CAMPUS))
+            person = await repo.person_by_number(session, STUDENT)
+            assert person is not None
+            session.add(
+                TelegramAccount(person_id=person.id, telegram_user_id=TELEGRAM_ID, linked_at=NOW)
+            )
+    finally:
+        await db.dispose()
+
+
+async def _walk_to(engine: Engine, session: AsyncSession, steps: int) -> tuple[Outcome, Actor]:
+    """Start /report and give ``steps`` valid answers; returns the last outcome and the actor."""
+    actor = await identity.actor_for(session, TELEGRAM_ID)
+    assert actor is not None
+    conversation = engine.for_command("report")
+    assert conversation is not None
+    outcome = await engine.start(session, actor, TELEGRAM_ID, conversation, now=NOW, language="en")
+    for _ in range(steps):
+        screen = outcome.send[-1]
+        choices = [b for row in screen.buttons for b in row if b.data.split(":")[3] in "oyku"]
+        if choices:
+            outcome = await engine.press(
+                session, actor, TELEGRAM_ID, choices[0].data, now=NOW, language="en"
+            )
+        else:
+            outcome = await engine.text(
+                session,
+                actor,
+                TELEGRAM_ID,
+                "A leaking pipe in the corridor",
+                now=NOW,
+                language="en",
+            )
+            assert outcome is not None
+    return outcome, actor
+
+
+def test_any_text_and_any_button_data_at_any_step(empty_database_url: str) -> None:
+    asyncio.run(_setup(empty_database_url))
+    base = load_settings(database_url=empty_database_url)
+    engine = load_engine(base, Texts(base.conversations_dir))
+
+    @given(steps=st.integers(0, 6), text=human_text, data=forged_data)
+    @settings(max_examples=60, deadline=None)
+    def example(steps: int, text: str, data: str) -> None:
+        asyncio.run(_exercise(engine, empty_database_url, steps, text, data))
+
+    example()
+
+
+async def _exercise(engine: Engine, url: str, steps: int, text: str, data: str) -> None:
+    db = Database(url)
+    try:
+        async with db.unit_of_work() as session:
+            _, actor = await _walk_to(engine, session, steps)
+            typed = await engine.text(session, actor, TELEGRAM_ID, text, now=NOW, language="en")
+            assert typed is not None and typed.send, "a typed answer always gets an answer"
+            assert all(screen.text.strip() for screen in typed.send)
+            pressed = await engine.press(session, actor, TELEGRAM_ID, data, now=NOW, language="en")
+            assert pressed.send or pressed.toast is not None or pressed.edit is not None
+            states = (await session.scalars(select(ConversationState.status))).all()
+            assert states.count(ConversationStatus.ACTIVE) <= 1
+            raise _Discard
+    except _Discard:
+        pass
+    finally:
+        await db.dispose()

@@ -1,0 +1,168 @@
+"""Conversation files: the shipped one loads; broken ones are refused with file, line and a hint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.config import REPO_ROOT
+from assistant.flows.check import check_conversations, mermaid
+from assistant.flows.spec import Catalogue, FlowError, load_conversations
+from assistant.texts import Texts
+
+CATALOGUE = Catalogue(
+    providers=frozenset({"my_dorm"}),
+    checks=frozenset({"not_in_past"}),
+    actions=frozenset({"grid.report"}),
+)
+TEXTS = Texts(REPO_ROOT / "conversations")
+
+GOOD = """\
+id: demo
+command: demo
+title: report_issue/title
+steps:
+  - id: category
+    kind: choice
+    ask: report_issue/ask_category
+    options:
+      - {value: safety, label: {zh: 安全, en: Safety}}
+  - id: note
+    kind: text
+    ask: report_issue/ask_description
+    skip_if: category == 'safety'
+summary: report_issue/summary
+submit: grid.report
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "demo.yaml") -> Path:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_the_shipped_conversations_load_with_their_templates() -> None:
+    found, problems = check_conversations(REPO_ROOT / "conversations", CATALOGUE, TEXTS)
+    assert problems == []
+    assert "report_issue" in found
+    diagram = mermaid(found["report_issue"])
+    assert diagram.startswith("flowchart TD")
+    assert "skip if category != 'student_in_need'" in diagram
+
+
+def test_a_good_file_loads(tmp_path: Path) -> None:
+    found = load_conversations(write(tmp_path, GOOD), CATALOGUE)
+    demo = found["demo"]
+    assert [s.id for s in demo.steps] == ["category", "note"]
+    assert demo.steps[1].skip_if is not None
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "step", "message", "hint"),
+    [
+        (
+            ("kind: choice", "kind: choise"),
+            6,
+            "category",
+            "unknown kind 'choise'",
+            "did you mean 'choice'?",
+        ),
+        (
+            ("skip_if: category == 'safety'", "skip_if: catgory == 'safety'"),
+            13,
+            "note",
+            "unknown symbol 'catgory'",
+            "did you mean 'category'?",
+        ),
+        (
+            ("skip_if: category == 'safety'", "skip_if: category == "),
+            13,
+            "note",
+            "bad rule expression",
+            None,
+        ),
+        (
+            ("submit: grid.report", "submit: grid.reprot"),
+            15,
+            None,
+            "unknown action 'grid.reprot'",
+            "did you mean 'grid.report'?",
+        ),
+        (
+            ("    ask: report_issue/ask_description\n", "    aks: report_issue/ask_description\n"),
+            12,
+            "note",
+            "unknown key 'aks'",
+            "did you mean 'ask'?",
+        ),
+        (("command: demo", "command: Demo!"), 2, None, "bad command", None),
+        (("id: demo\n", "id: other\n"), 1, None, "the id must be the file name", "demo"),
+        (
+            (
+                "      - {value: safety, label: {zh: 安全, en: Safety}}",
+                "      - {value: safety, label: {zh: 安全}}",
+            ),
+            9,
+            "category",
+            "an option needs a value and a label in zh and en",
+            None,
+        ),
+        (
+            ("  - id: note\n", "  - id: category\n"),
+            10,
+            "category",
+            "step id 'category' is used twice or reserved",
+            None,
+        ),
+        (("steps:\n", "steps: 3\nx:\n"), 5, None, "unknown key 'x'", None),
+        (("summary: report_issue/summary\n", ""), 1, None, "missing 'summary'", None),
+        (("title: report_issue/title", "title: [1, 2"), 4, None, None, None),
+    ],
+)
+def test_broken_files_name_file_line_and_step(
+    tmp_path: Path,
+    change: tuple[str, str],
+    line: int,
+    step: str | None,
+    message: str | None,
+    hint: str | None,
+) -> None:
+    assert change[0] in GOOD
+    write(tmp_path, GOOD.replace(change[0], change[1]))
+    with pytest.raises(FlowError) as caught:
+        load_conversations(tmp_path, CATALOGUE)
+    problem = caught.value.problems[0]
+    assert problem.file.endswith("demo.yaml")
+    assert problem.line == line
+    assert problem.step == step
+    if message is not None:
+        assert message in problem.message
+    if hint is not None:
+        assert problem.suggestion == hint
+
+
+def test_a_missing_template_or_unknown_variable_is_reported(tmp_path: Path) -> None:
+    write(tmp_path, GOOD.replace("ask: report_issue/ask_category", "ask: nowhere/ask"))
+    _, problems = check_conversations(tmp_path, CATALOGUE, TEXTS)
+    assert [str(p) for p in problems] == [
+        f"{tmp_path}/demo.yaml:5 [category]: no template zh-CN/nowhere/ask.j2 "
+        "(create conversations/templates/zh-CN/nowhere/ask.j2)",
+        f"{tmp_path}/demo.yaml:5 [category]: no template en/nowhere/ask.j2 "
+        "(create conversations/templates/en/nowhere/ask.j2)",
+    ]
+    # A question's template gets answers and actor, not the summary's labels.
+    write(tmp_path, GOOD.replace("ask: report_issue/ask_category", "ask: report_issue/summary"))
+    _, problems = check_conversations(tmp_path, CATALOGUE, TEXTS)
+    assert [p.message for p in problems] == [
+        "template zh-CN/report_issue/summary.j2 uses labels",
+        "template en/report_issue/summary.j2 uses labels",
+    ]
+
+
+def test_two_conversations_cannot_share_a_command(tmp_path: Path) -> None:
+    write(tmp_path, GOOD)
+    write(tmp_path, GOOD.replace("id: demo", "id: second"), "second.yaml")
+    with pytest.raises(FlowError) as caught:
+        load_conversations(tmp_path, CATALOGUE)
+    assert "command /demo is already used by demo" in str(caught.value)
