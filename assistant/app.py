@@ -29,7 +29,7 @@ from assistant.bot.telegram import AssistantBot
 from assistant.config import Settings
 from assistant.flows.check import check_conversations
 from assistant.flows.engine import Engine
-from assistant.rules import RulesError, load_rules
+from assistant.rules import Rules, RulesError, load_rules
 from assistant.services import catalog
 from assistant.services.admins import admin_chats
 from assistant.storage.models import Priority
@@ -77,8 +77,9 @@ def build_application(
         .build()
     )
     application.bot_data["deps"] = deps
-    engine = load_engine(deps.settings, deps.texts)
+    rules, engine = load_files(deps.settings, deps.texts)
     application.bot_data["engine"] = engine
+    application.bot_data["rules"] = rules
     handlers.register(application, engine)
     return application
 
@@ -91,7 +92,7 @@ class StartupError(Exception):
         self.problems = problems
 
 
-def load_engine(settings: Settings, texts: Texts) -> Engine:
+def load_files(settings: Settings, texts: Texts) -> tuple[Rules, Engine]:
     """Load and check the rule and conversation files; raise StartupError listing all problems."""
     try:
         rules = load_rules(settings.rules_dir, timezone=settings.tz)
@@ -101,7 +102,7 @@ def load_engine(settings: Settings, texts: Texts) -> Engine:
     found, problems = check_conversations(settings.conversations_dir, registry.catalogue(), texts)
     if problems:
         raise StartupError([str(p) for p in problems])
-    return Engine(found, registry, texts)
+    return rules, Engine(found, registry, texts)
 
 
 @dataclass(frozen=True)

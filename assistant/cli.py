@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from telegram import Bot
 
 from assistant import directory
-from assistant.app import StartupError, load_engine
+from assistant.app import StartupError, load_files
 from assistant.bot.context import utc_now
 from assistant.config import Settings, SettingsError, load_settings
 from assistant.flows.check import mermaid
@@ -24,7 +24,7 @@ from assistant.services import identity
 from assistant.storage import inbox, outbox, repo
 from assistant.storage.db import Database
 from assistant.storage.migrate import upgrade
-from assistant.storage.models import InboxStatus, OutboxStatus
+from assistant.storage.models import GridIssue, InboxStatus, OutboxStatus
 from assistant.texts import Texts
 
 log = logging.getLogger("assistant")
@@ -192,7 +192,7 @@ async def cmd_outbox(settings: Settings, args: argparse.Namespace, out: TextIO) 
 async def cmd_check(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
     """Check every rule and conversation file; list all problems."""
     try:
-        engine = load_engine(settings, Texts(settings.conversations_dir))
+        _, engine = load_files(settings, Texts(settings.conversations_dir))
     except StartupError as exc:
         for problem in exc.problems:
             print(problem, file=out)
@@ -205,7 +205,7 @@ async def cmd_check(settings: Settings, args: argparse.Namespace, out: TextIO) -
 async def cmd_graph(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
     """Print a conversation as a Mermaid flowchart."""
     try:
-        engine = load_engine(settings, Texts(settings.conversations_dir))
+        _, engine = load_files(settings, Texts(settings.conversations_dir))
     except StartupError as exc:
         raise CommandError("the files have problems; run `assistant check`") from exc
     conversation = engine.conversations.get(args.name)
@@ -213,6 +213,29 @@ async def cmd_graph(settings: Settings, args: argparse.Namespace, out: TextIO) -
         known = ", ".join(sorted(engine.conversations))
         raise CommandError(f"no conversation {args.name!r} (known: {known})")
     print(mermaid(conversation), end="", file=out)
+
+
+async def cmd_explain(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
+    """Replay the routing decision of a grid issue report: every rule tried, and why."""
+    try:
+        rules, _ = load_files(settings, Texts(settings.conversations_dir))
+    except StartupError as exc:
+        raise CommandError("the files have problems; run `assistant check`") from exc
+    db = await _migrated(settings)
+    try:
+        async with db.unit_of_work() as session:
+            issue = await session.get(GridIssue, args.issue)
+    finally:
+        await db.dispose()
+    if issue is None:
+        raise CommandError(f"no grid issue #{args.issue}")
+    print(f"#{issue.id}: routed by '{issue.routed_by}' to {issue.assignee_role}", file=out)
+    if not issue.routing_subject:
+        raise CommandError("this report was stored before its facts were kept; nothing to replay")
+    decision = rules.route(issue.routing_subject)
+    print(decision.explain(settings.language), file=out)
+    if decision.rule_id != issue.routed_by:
+        print(f"note: today's rules decide by '{decision.rule_id}' instead", file=out)
 
 
 Handler = Callable[[Settings, argparse.Namespace, TextIO], Coroutine[Any, Any, None]]
@@ -309,6 +332,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     graph.add_argument("name", help="the conversation id, e.g. report_issue")
     graph.set_defaults(handler=cmd_graph)
+
+    explain = commands.add_parser(
+        "explain",
+        help="replay how a grid issue report was routed",
+        description="Show the facts a grid issue report was routed on and every routing rule "
+        "tried, in order, with whether it matched, using today's rule files.",
+    )
+    explain.add_argument("issue", type=int, help="the report's number, e.g. 12")
+    explain.set_defaults(handler=cmd_explain)
 
     invite = commands.add_parser(
         "invite",

@@ -17,7 +17,14 @@ from assistant.cli import build_parser, main
 from assistant.runner import DEMO_CAMPUS
 from assistant.storage import inbox, outbox, repo
 from assistant.storage.db import Database
-from assistant.storage.models import OutboxStatus, Priority, TelegramAccount
+from assistant.storage.models import (
+    GridIssue,
+    OutboxStatus,
+    Priority,
+    Role,
+    ScopeKind,
+    TelegramAccount,
+)
 
 LINK = re.compile(r"^https://t\.me/campus_test_bot\?start=[A-Za-z0-9_-]{32}$")
 
@@ -28,6 +35,7 @@ def _settings(monkeypatch: pytest.MonkeyPatch, empty_database_url: str, tmp_path
     monkeypatch.setenv("ASSISTANT_DATABASE_URL", empty_database_url)
     monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "campus_test_bot")
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("ASSISTANT_LANGUAGE", raising=False)
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -173,3 +181,62 @@ def test_inbox_and_outbox_reports(empty_database_url: str) -> None:
     code, said = run("outbox")
     assert "unreachable: 1" in said
     assert "unreachable 555 郑博嘉 (2023010001): Forbidden: bot was blocked by the user" in said
+
+
+def test_explain_replays_a_routing_decision(empty_database_url: str) -> None:
+    assert run("org", "import", str(DEMO_CAMPUS))[0] == 0
+    subject = {
+        "category": "safety",
+        "urgency": "high",
+        "private": False,
+        "anonymous": False,
+        "building": "B1",
+        "floor": 1,
+        "community": "C1",
+        "college": "BUS",
+        "reporter_status": "student",
+        "reporter_roles": [],
+        "hour": 10,
+        "weekday": 2,
+        "is_holiday": False,
+    }
+
+    async def seed() -> None:
+        db = Database(empty_database_url)
+        now = datetime(2026, 9, 1, tzinfo=UTC)
+        try:
+            async with db.unit_of_work() as session:
+                person = await repo.person_by_number(session, "2023010001")
+                assert person is not None and person.dorm_room_id is not None
+                place = await repo.place_of_room(session, person.dorm_room_id)
+                assert place is not None
+                session.add(
+                    GridIssue(
+                        reporter_person_id=person.id,
+                        category="safety",
+                        urgency="high",
+                        description="smoke",
+                        location="B1-101",
+                        floor_id=place.floor_id,
+                        assignee_role=Role.FLOOR_LEADER,
+                        assignee_scope_kind=ScopeKind.FLOOR,
+                        assignee_scope_id=place.floor_id,
+                        routed_by="safety-urgent",
+                        routing_subject=subject,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        finally:
+            await db.dispose()
+
+    asyncio.run(seed())
+    code, said = run("explain", "1")
+    assert code == 0
+    assert said.startswith("#1: routed by 'safety-urgent' to floor_leader\n")
+    lines = said.splitlines()
+    assert re.search(r"由规则 'safety-urgent'（rules/routing.yaml:\d+）决定$", lines[1])
+    assert re.fullmatch(r"  规则 'student-in-need'（rules/routing.yaml:\d+）：不匹配", lines[2])
+    assert re.match(r"  规则 'safety-urgent'（rules/routing.yaml:\d+）：匹配", lines[-1])
+    assert "note:" not in said
+    assert run("explain", "99")[0] == 1

@@ -18,11 +18,12 @@ from telegram.ext import (
     filters,
 )
 
-from assistant.bot import callbacks, conversations, menus
+from assistant import callbacks
+from assistant.bot import conversations, menus
 from assistant.bot.context import BotContext, current_scope
 from assistant.config import Language
 from assistant.flows.engine import Engine
-from assistant.services import groups, identity, people
+from assistant.services import grid, groups, identity, people
 from assistant.storage.models import Role
 from assistant.texts import pick_language
 
@@ -222,6 +223,37 @@ async def membership_changed(update: Update, context: BotContext) -> None:
         current_scope.get().send(change.chat.id, context.text("group_added"), now=context.now())
 
 
+async def grid_pressed(update: Update, context: BotContext) -> None:
+    """A button of a grid issue card (or of a closed report's news): move the report on."""
+    query = update.callback_query
+    if query is None or context.actor is None:
+        return
+    fields = callbacks.GRID_ISSUE.unpack(query.data)
+    assert fields is not None, "routed here by the codec's pattern"
+    if not (fields["issue"].isdigit() and len(fields["issue"]) <= 9):
+        await button_expired(update, context)
+        return
+    texts, settings = context.deps.texts, context.deps.settings
+    outcome, reopen_days = await grid.handle(
+        context.session,
+        context.actor,
+        int(fields["issue"]),
+        fields["action"],
+        rules=context.application.bot_data["rules"],
+        cards=grid.Cards(texts, settings.language),
+        now=context.now(),
+    )
+    toast = (
+        ""
+        if outcome is grid.Handling.DONE
+        else context.text(f"grid_{outcome}", reopen_days=reopen_days)
+    )
+    alert = outcome is not grid.Handling.DONE
+    context.after_commit(lambda: query.answer(toast or None, show_alert=alert))
+    if outcome is grid.Handling.DONE and fields["action"] == "reo":
+        context.edit(query.message, "grid_reopened", issue={"id": fields["issue"]})
+
+
 async def button_expired(update: Update, context: BotContext) -> None:
     """A button nobody handles any more (an old message, or forged data): say so kindly."""
     query = update.callback_query
@@ -274,6 +306,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any], engi
             CallbackQueryHandler(lang_pressed, pattern=callbacks.LANGUAGE.matches),
             CommandHandler("bind", bind),
             ChatMemberHandler(membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
+            CallbackQueryHandler(grid_pressed, pattern=callbacks.GRID_ISSUE.matches),
             CallbackQueryHandler(button_expired),
             MessageHandler(private & ~filters.UpdateType.EDITED, private_message),
         ]

@@ -99,6 +99,7 @@ class Dispatcher:
             _, late = await asyncio.wait(workers, timeout=grace)
             for task in late:
                 task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
 
     async def idle(self) -> bool:
         """Whether nothing is pending in the inbox and nothing is in hand."""
@@ -230,8 +231,9 @@ class Poller:
         if self._task is None:
             return
         self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        # A long poll that does not end on cancel must not hold up the stop: nothing it could
+        # still return is lost, as the offset has not moved past it.
+        await asyncio.wait({self._task}, timeout=2.0)
         self._task = None
         if self._offset is not None:
             with contextlib.suppress(TelegramError):

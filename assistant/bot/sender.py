@@ -102,6 +102,8 @@ class OutboxSender:
             _, late = await asyncio.wait(workers, timeout=grace)
             for task in late:
                 task.cancel()
+            # Their rows stay claimed until the lease ends; wait for them to be gone.
+            await asyncio.gather(*late, return_exceptions=True)
         self._have_outcomes.set()
         await record
         with contextlib.suppress(asyncio.CancelledError):

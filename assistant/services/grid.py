@@ -8,16 +8,30 @@ counsellors only, and may be anonymous.
 
 from __future__ import annotations
 
-from datetime import tzinfo
+import enum
+from datetime import datetime, timedelta, tzinfo
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assistant.callbacks import GRID_ISSUE
 from assistant.config import Language
 from assistant.flows.engine import Action, FlowContext, Refused, Submitted
 from assistant.flows.spec import Option
 from assistant.rules import Rules
 from assistant.services import people
 from assistant.services.calendar import is_holiday
+from assistant.services.identity import Actor, Grant
 from assistant.storage import outbox, repo
-from assistant.storage.models import GridIssue, IssueStatus, Priority, Role, ScopeKind
+from assistant.storage.models import (
+    AuditEntry,
+    GridIssue,
+    IssueStatus,
+    OutboxStatus,
+    Person,
+    Priority,
+    Role,
+    ScopeKind,
+)
 from assistant.texts import Texts, pick_language
 
 PRIVATE_CATEGORIES = frozenset({"student_in_need"})
@@ -66,23 +80,22 @@ def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Act
         local = context.now.astimezone(campus)
         category = str(answers["category"])
         private = category in PRIVATE_CATEGORIES
-        decision = rules.route(
-            {
-                "category": category,
-                "urgency": str(answers["urgency"]),
-                "private": private,
-                "anonymous": bool(answers.get("anonymous")),
-                "building": place.building.code,
-                "floor": place.floor,
-                "community": place.community.code,
-                "college": college.code if college else None,
-                "reporter_status": str(actor.status),
-                "reporter_roles": [str(g.role) for g in actor.grants],
-                "hour": local.hour,
-                "weekday": local.isoweekday(),
-                "is_holiday": is_holiday(local.date()),
-            }
-        )
+        subject = {
+            "category": category,
+            "urgency": str(answers["urgency"]),
+            "private": private,
+            "anonymous": bool(answers.get("anonymous")),
+            "building": place.building.code,
+            "floor": place.floor,
+            "community": place.community.code,
+            "college": college.code if college else None,
+            "reporter_status": str(actor.status),
+            "reporter_roles": [str(g.role) for g in actor.grants],
+            "hour": local.hour,
+            "weekday": local.isoweekday(),
+            "is_holiday": is_holiday(local.date()),
+        }
+        decision = rules.route(subject)
         assigned = decision.outcome.assign
         assert assigned is not None, "the routing file ends with a rule that assigns"
         role = Role.COUNSELLOR if private else assigned
@@ -103,6 +116,7 @@ def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Act
             assignee_scope_kind=scope[0],
             assignee_scope_id=scope[1],
             routed_by=decision.rule_id or "",
+            routing_subject=dict(subject),
             created_at=context.now,
             updated_at=context.now,
         )
@@ -112,28 +126,18 @@ def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Act
         if not private:
             wanted += [(r, *s) for r in decision.outcome.notify if (s := scope_of(r, place))]
         holders = [h for h in await repo.holders(session, wanted) if h.person_id != actor.person_id]
+        cards = Cards(texts, default)
         for holder in holders:
-            if holder.telegram_user_id is None:
-                continue
-            language = pick_language(holder.language, default)
-            text = texts.render(
-                language,
-                "grid_assigned",
-                issue=issue,
-                place=place,
-                reporter=None if issue.anonymous else actor,
-                category=context.label("category", language),
-                urgency=context.label("urgency", language),
-                owner=holder.role == role,
-            )
-            outbox.enqueue(
-                session,
-                holder.telegram_user_id,
-                "sendMessage",
-                {"text": text, "parse_mode": "HTML"},
-                priority=Priority.BULK,
-                now=context.now,
-            )
+            if holder.telegram_user_id is not None:
+                cards.send(
+                    session,
+                    issue,
+                    place,
+                    holder,
+                    owner=holder.role == role,
+                    now=context.now,
+                    reporter=None if issue.anonymous else actor.name,
+                )
         return Submitted(
             "grid_reported",
             {
@@ -144,3 +148,242 @@ def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Act
         )
 
     return submit
+
+
+class Handling(enum.StrEnum):
+    """What a press of a card's button did."""
+
+    DONE = "done"
+    NOT_ALLOWED = "not_allowed"
+    ALREADY = "already"
+    TOO_LATE = "too_late"
+
+
+CLOSING = {
+    "res": IssueStatus.RESOLVED,
+    "unr": IssueStatus.NOT_RESOLVABLE,
+    "not": IssueStatus.NOT_OURS,
+    "dup": IssueStatus.DUPLICATE,
+}
+ACTIONS = frozenset({"ack", "reo", *CLOSING})
+_OPEN = (IssueStatus.OPEN, IssueStatus.ACKNOWLEDGED)
+
+
+class Cards:
+    """The messages about one report: cards to the people who have it, news to the reporter.
+
+    Cards carry ``ref`` "grid:<id>:owner" (with buttons) or "grid:<id>:info" in the outbox, so
+    that when the report moves on every card of it is brought up to date, sent or still waiting.
+    """
+
+    def __init__(self, texts: Texts, default: Language) -> None:
+        self.texts = texts
+        self.default = default
+
+    def _card(
+        self,
+        language: Language,
+        issue: GridIssue,
+        place: repo.Place,
+        *,
+        owner: bool,
+        reporter: str | None,
+        decided_by: str | None = None,
+    ) -> dict[str, object]:
+        payload: dict[str, object] = {
+            "text": self.texts.render(
+                language,
+                "grid_card",
+                issue=issue,
+                place=place,
+                owner=owner,
+                reporter=reporter,
+                decided_by=decided_by,
+            ),
+            "parse_mode": "HTML",
+        }
+        actions = ["ack", *CLOSING] if issue.status is IssueStatus.OPEN else list(CLOSING)
+        if owner and issue.status in _OPEN:
+            payload["reply_markup"] = _keyboard(self.texts, language, issue.id, actions)
+        return payload
+
+    def send(
+        self,
+        session: AsyncSession,
+        issue: GridIssue,
+        place: repo.Place,
+        holder: repo.Holder,
+        *,
+        owner: bool,
+        reporter: str | None,
+        now: datetime,
+    ) -> None:
+        """Queue the card of ``issue`` to one of the people who have it or should know."""
+        assert holder.telegram_user_id is not None
+        language = pick_language(holder.language, self.default)
+        outbox.enqueue(
+            session,
+            holder.telegram_user_id,
+            "sendMessage",
+            self._card(language, issue, place, owner=owner, reporter=reporter),
+            priority=Priority.BULK,
+            now=now,
+            ref=f"grid:{issue.id}:{'owner' if owner else 'info'}",
+        )
+
+    async def refresh(
+        self,
+        session: AsyncSession,
+        issue: GridIssue,
+        place: repo.Place,
+        *,
+        reporter: str | None,
+        decided_by: str,
+        now: datetime,
+    ) -> None:
+        """Bring every card of ``issue`` up to date: waiting ones rewritten, sent ones edited."""
+        for row in await outbox.by_ref(session, f"grid:{issue.id}:"):
+            language = pick_language(await repo.language_of(session, row.chat_id), self.default)
+            owner = (row.ref or "").endswith(":owner")
+            payload = self._card(
+                language, issue, place, owner=owner, reporter=reporter, decided_by=decided_by
+            )
+            if row.telegram_message_id is None:
+                if row.status is OutboxStatus.PENDING:
+                    row.payload = {"chat_id": row.chat_id, **payload}
+                continue
+            outbox.enqueue(
+                session,
+                row.chat_id,
+                "editMessageText",
+                {"message_id": row.telegram_message_id, **payload},
+                priority=Priority.INTERACTIVE,
+                now=now,
+            )
+
+    def tell_reporter(
+        self,
+        session: AsyncSession,
+        issue: GridIssue,
+        chat_id: int,
+        language: str | None,
+        *,
+        reopen_days: int,
+        now: datetime,
+    ) -> None:
+        """Queue the news of a status change to the reporter (with Reopen when it closed)."""
+        chosen = pick_language(language, self.default)
+        closing = issue.status not in _OPEN
+        payload: dict[str, object] = {
+            "text": self.texts.render(
+                chosen, "grid_status", issue=issue, closing=closing, reopen_days=reopen_days
+            ),
+            "parse_mode": "HTML",
+        }
+        if closing:
+            payload["reply_markup"] = _keyboard(self.texts, chosen, issue.id, ["reo"])
+        outbox.enqueue(session, chat_id, "sendMessage", payload, priority=Priority.BULK, now=now)
+
+
+def _keyboard(
+    texts: Texts, language: Language, issue_id: int, actions: list[str]
+) -> dict[str, object]:
+    buttons = [
+        {
+            "text": texts.render(language, f"grid_button_{action}"),
+            "callback_data": GRID_ISSUE.pack(issue=issue_id, action=action),
+        }
+        for action in actions
+    ]
+    return {"inline_keyboard": [buttons[i : i + 2] for i in range(0, len(buttons), 2)]}
+
+
+def may_handle(actor: Actor, issue: GridIssue, place: repo.Place) -> bool:
+    """The people a report is with, and the counsellors of its community, may move it on."""
+    held = Grant(issue.assignee_role, issue.assignee_scope_kind, issue.assignee_scope_id)
+    counsellor = Grant(Role.COUNSELLOR, ScopeKind.COMMUNITY, place.community.id)
+    return held in actor.grants or counsellor in actor.grants
+
+
+async def handle(
+    session: AsyncSession,
+    actor: Actor,
+    issue_id: int,
+    action: str,
+    *,
+    rules: Rules,
+    cards: Cards,
+    now: datetime,
+) -> tuple[Handling, int]:
+    """Move report ``issue_id`` on as ``action`` says, if ``actor`` may; returns what happened.
+
+    The button that asked is never the permission: authority is checked here, and a refusal is
+    audited. The first decision wins; a later press finds the report already moved on. The second
+    value is the reopen window in days, for messages that mention it.
+    """
+    issue = await session.get(GridIssue, issue_id, with_for_update=True)
+    subject = await people.rule_subject(session, actor)
+    reopen_days = int(rules.policy("grid.reopen_days", subject).outcome.value)
+    if issue is None or issue.floor_id is None or action not in ACTIONS:
+        return Handling.ALREADY, reopen_days
+    place = await repo.place_of_floor(session, issue.floor_id)
+    assert place is not None
+    if action == "reo":
+        allowed = issue.reporter_person_id == actor.person_id
+    else:
+        allowed = may_handle(actor, issue, place)
+    if not allowed:
+        session.add(
+            AuditEntry(
+                at=now,
+                actor_person_id=actor.person_id,
+                action="grid.refused",
+                detail={"issue": issue.id, "action": action},
+            )
+        )
+        return Handling.NOT_ALLOWED, reopen_days
+    if action == "reo":
+        if issue.status in _OPEN:
+            return Handling.ALREADY, reopen_days
+        if issue.closed_at is None or now - issue.closed_at > timedelta(days=reopen_days):
+            return Handling.TOO_LATE, reopen_days
+        issue.status, issue.closed_at = IssueStatus.OPEN, None
+    elif action == "ack":
+        if issue.status is not IssueStatus.OPEN:
+            return Handling.ALREADY, reopen_days
+        issue.status = IssueStatus.ACKNOWLEDGED
+    else:
+        if issue.status not in _OPEN:
+            return Handling.ALREADY, reopen_days
+        issue.status, issue.closed_at = CLOSING[action], now
+    issue.updated_at = now
+    session.add(
+        AuditEntry(
+            at=now,
+            actor_person_id=actor.person_id,
+            action=f"grid.{issue.status}",
+            detail={"issue": issue.id},
+        )
+    )
+    reporter = await session.get(Person, issue.reporter_person_id)
+    assert reporter is not None
+    await cards.refresh(
+        session,
+        issue,
+        place,
+        reporter=None if issue.anonymous else reporter.name,
+        decided_by=actor.name,
+        now=now,
+    )
+    if action != "reo":
+        account = await repo.account_of(session, reporter.id)
+        if account is not None:
+            cards.tell_reporter(
+                session,
+                issue,
+                account.telegram_user_id,
+                account.language,
+                reopen_days=reopen_days,
+                now=now,
+            )
+    return Handling.DONE, reopen_days

@@ -80,3 +80,17 @@ async def profile(session: AsyncSession, actor: Actor) -> Profile:
         place=place,
         leaders=await leaders_of(session, place) if place else None,
     )
+
+
+async def rule_subject(session: AsyncSession, actor: Actor) -> dict[str, object]:
+    """The facts about a person that access and policy rules decide on."""
+    place = await home_of(session, actor)
+    college = await repo.college(session, actor.college_id)
+    return {
+        "status": str(actor.status),
+        "roles": sorted({str(g.role) for g in actor.grants}),
+        "college": college.code if college else None,
+        "community": place.community.code if place else None,
+        "building": place.building.code if place else None,
+        "floor": place.floor if place else None,
+    }

@@ -391,6 +391,8 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # What the message is about (e.g. "grid:12"), so that every card of it can be updated later.
+    ref: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class ConversationStatus(enum.StrEnum):
@@ -478,6 +480,8 @@ class GridIssue(Base):
     assignee_scope_kind: Mapped[ScopeKind] = mapped_column(_enum(ScopeKind, "scope_kind"))
     assignee_scope_id: Mapped[int] = mapped_column(Integer)
     routed_by: Mapped[str] = mapped_column(String(64))
+    # The facts the routing rules decided on, so `assistant explain` can replay the decision.
+    routing_subject: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]

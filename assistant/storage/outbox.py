@@ -26,9 +26,14 @@ def enqueue(
     *,
     priority: Priority,
     now: datetime,
+    ref: str | None = None,
 ) -> OutboxMessage:
-    """Add one call to the outbox; it is sent once the surrounding transaction commits."""
+    """Add one call to the outbox; it is sent once the surrounding transaction commits.
+
+    ``ref`` names what the message is about, for :func:`by_ref` to find it again.
+    """
     message = OutboxMessage(
+        ref=ref,
         chat_id=chat_id,
         method=method,
         payload={"chat_id": chat_id, **payload},
@@ -183,3 +188,14 @@ async def release(session: AsyncSession, message_ids: Sequence[int]) -> None:
         .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == OutboxStatus.SENDING)
         .values(status=OutboxStatus.PENDING, claimed_until=None)
     )
+
+
+async def by_ref(session: AsyncSession, prefix: str) -> Sequence[OutboxMessage]:
+    """Every message whose ``ref`` starts with ``prefix``, oldest first, locked for an update."""
+    result = await session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.ref.startswith(prefix, autoescape=True))
+        .order_by(OutboxMessage.id)
+        .with_for_update()
+    )
+    return result.all()

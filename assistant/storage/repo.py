@@ -269,3 +269,17 @@ async def chat_names(session: AsyncSession, chat_ids: Sequence[int]) -> dict[int
     )
     names.update({chat_id: title for chat_id, title in groups.all()})
     return names
+
+
+async def account_of(session: AsyncSession, person_id: int) -> TelegramAccount | None:
+    """The Telegram account linked to a person."""
+    return await session.scalar(
+        select(TelegramAccount).where(TelegramAccount.person_id == person_id)
+    )
+
+
+async def language_of(session: AsyncSession, telegram_user_id: int) -> str | None:
+    """The language a Telegram user chose, if they are linked and chose one."""
+    return await session.scalar(
+        select(TelegramAccount.language).where(TelegramAccount.telegram_user_id == telegram_user_id)
+    )

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from assistant.app import AssistantApp
-from assistant.bot.callbacks import LANGUAGE, MAX_BYTES, CallbackCodec, CallbackDataError
+from assistant.callbacks import LANGUAGE, MAX_BYTES, CallbackCodec, CallbackDataError
 from assistant.sandbox import FakeTelegram
 from tests.bot.conftest import Chat
 from tests.bot.test_identity import STUDENT, linked

@@ -63,7 +63,7 @@ async def test_a_student_reports_an_urgent_safety_hazard_in_chinese(
     assert done.text == "已提交，编号 #1。负责处理的是学生党员层长（徐梦），处理进展会通知您。"
 
     card = await tg.wait_for_bot_message(leader.user.id)
-    assert card.text is not None and "新的网格问题，请处理" in card.text
+    assert card.text is not None and "网格问题，请处理（#1 · 待处理）" in card.text
     assert "水房插座冒烟" in card.text and "上报人：郑博嘉" in card.text
     notice = await tg.wait_for_bot_message(counsellor.user.id)
     assert notice.text is not None and "网格问题通报" in notice.text

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant import directory
-from assistant.app import load_engine
+from assistant.app import load_files
 from assistant.config import load_settings
 from assistant.flows.engine import Engine, Outcome
 from assistant.runner import DEMO_CAMPUS
@@ -92,7 +92,7 @@ async def _walk_to(engine: Engine, session: AsyncSession, steps: int) -> tuple[O
 def test_any_text_and_any_button_data_at_any_step(empty_database_url: str) -> None:
     asyncio.run(_setup(empty_database_url))
     base = load_settings(database_url=empty_database_url)
-    engine = load_engine(base, Texts(base.conversations_dir))
+    _, engine = load_files(base, Texts(base.conversations_dir))
 
     @given(steps=st.integers(0, 6), text=human_text, data=forged_data)
     @settings(max_examples=60, deadline=None)

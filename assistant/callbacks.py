@@ -50,3 +50,4 @@ class CallbackCodec:
 
 
 LANGUAGE = CallbackCodec("lang", ("code",))
+GRID_ISSUE = CallbackCodec("gi", ("issue", "action"))
