@@ -42,9 +42,9 @@ def load(path: Path) -> Any:
         raise YamlError(f"not UTF-8 text ({exc.reason})", 1) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise YamlError(str(exc.problem or exc), (mark.line + 1) if mark else 1) from None
+    except yaml.YAMLError as exc:
+        line, message = syntax_error(exc, text)
+        raise YamlError(message, line) from None
     if node is None:
         raise YamlError("the file is empty", 1)
     return _convert(node)
@@ -72,3 +72,38 @@ def _convert(node: Node) -> Any:
 def line_of(value: Any, default: int = 1) -> int:
     """The line a located value starts on."""
     return int(getattr(value, "line", default))
+
+
+NULL_TAG = "tag:yaml.org,2002:null"
+STR_TAG = "tag:yaml.org,2002:str"
+
+
+def node_line(node: Node) -> int:
+    """The 1-based line a YAML node starts on."""
+    return int(node.start_mark.line) + 1
+
+
+def describe_node(node: Node) -> str:
+    """A node as a person would name it in a problem: a mapping, a list, text 'x', ..."""
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    if node.tag == NULL_TAG:
+        return "nothing"
+    if node.tag == STR_TAG:
+        return f"text '{node.value}'"
+    return f"'{node.value}'"
+
+
+def syntax_error(error: yaml.YAMLError, text: str) -> tuple[int, str]:
+    """The line and the description of a YAML syntax error."""
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        return line, error.problem or error.context or "cannot be read"
+    if isinstance(error, yaml.reader.ReaderError):
+        # For text input PyYAML gives the character's code point and its index in the text.
+        line = text.count("\n", 0, error.position) + 1
+        return line, f"character U+{error.character:04X} is not allowed"
+    return 1, str(error)

@@ -40,6 +40,10 @@ from assistant.directory.data import (
 )
 from assistant.directory.problems import OrgFileError, OrgProblem
 from assistant.storage.models import ROLE_SCOPE, FunctionalRoomKind, PersonStatus, Role, ScopeKind
+from assistant.yamlfile import NULL_TAG as _NULL_TAG
+from assistant.yamlfile import describe_node as _describe
+from assistant.yamlfile import node_line as _line
+from assistant.yamlfile import syntax_error as _yaml_error
 
 PEOPLE_COLUMNS = ("number", "name", "status", "college", "room")
 ROLES_COLUMNS = ("number", "role", "scope")
@@ -58,8 +62,6 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _FLOOR_ADDRESS = re.compile(r"(.+)-([0-9]{1,4})")
 _ROOM_ADDRESS = re.compile(r"(.+)-([0-9]{3,6})")
 
-_NULL_TAG = "tag:yaml.org,2002:null"
-_STR_TAG = "tag:yaml.org,2002:str"
 _INT_TAG = "tag:yaml.org,2002:int"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -142,35 +144,6 @@ def _unknown(what: str, value: str, choices: Collection[str]) -> tuple[str, str 
     if suggestion is None and 0 < len(choices) <= _LIST_CHOICES_UP_TO:
         message += f" (expected one of: {', '.join(choices)})"
     return message, suggestion
-
-
-def _line(node: Node) -> int:
-    return int(node.start_mark.line) + 1
-
-
-def _describe(node: Node) -> str:
-    if isinstance(node, MappingNode):
-        return "a mapping"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    if node.tag == _NULL_TAG:
-        return "nothing"
-    if node.tag == _STR_TAG:
-        return f"text '{node.value}'"
-    return f"'{node.value}'"
-
-
-def _yaml_error(error: yaml.YAMLError, text: str) -> tuple[int, str]:
-    """The line and the description of a YAML syntax error."""
-    if isinstance(error, yaml.MarkedYAMLError):
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        return line, error.problem or error.context or "cannot be read"
-    if isinstance(error, yaml.reader.ReaderError):
-        # For text input PyYAML gives the character's code point and its index in the text.
-        line = text.count("\n", 0, error.position) + 1
-        return line, f"character U+{error.character:04X} is not allowed"
-    return 1, str(error)
 
 
 class _Item:

@@ -23,6 +23,11 @@ from assistant.rules.errors import RuleProblem, RulesError
 from assistant.rules.expressions import compile_when
 from assistant.rules.schema import SCHEMAS, Kind, suggest
 from assistant.storage.models import Role
+from assistant.yamlfile import NULL_TAG as _NULL_TAG
+from assistant.yamlfile import STR_TAG as _STR_TAG
+from assistant.yamlfile import describe_node as _describe
+from assistant.yamlfile import node_line as _line
+from assistant.yamlfile import syntax_error as _yaml_error
 
 CAMPUS_TIMEZONE = ZoneInfo("Asia/Shanghai")
 """The time zone rule-engine gives date-times that carry none, unless the caller says otherwise."""
@@ -34,8 +39,6 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _ACTION_PATTERN = re.compile(r"\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?")
 _POLICY_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 
-_NULL_TAG = "tag:yaml.org,2002:null"
-_STR_TAG = "tag:yaml.org,2002:str"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
@@ -88,35 +91,6 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     if problems:
         raise RulesError(problems)
     return Rules(routing=routing, access=access, policies=policies)
-
-
-def _line(node: Node) -> int:
-    return int(node.start_mark.line) + 1
-
-
-def _describe(node: Node) -> str:
-    if isinstance(node, MappingNode):
-        return "a mapping"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    if node.tag == _NULL_TAG:
-        return "nothing"
-    if node.tag == _STR_TAG:
-        return f"text '{node.value}'"
-    return f"'{node.value}'"
-
-
-def _yaml_error(error: yaml.YAMLError, text: str) -> tuple[int, str]:
-    """The line and the description of a YAML syntax error."""
-    if isinstance(error, yaml.MarkedYAMLError):
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        return line, error.problem or error.context or "cannot be read"
-    if isinstance(error, yaml.reader.ReaderError):
-        # For text input PyYAML gives the character's code point and its index in the text.
-        line = text.count("\n", 0, error.position) + 1
-        return line, f"character U+{error.character:04X} is not allowed"
-    return 1, str(error)
 
 
 class _Item:
