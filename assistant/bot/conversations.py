@@ -10,6 +10,8 @@ from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from assistant.bot.context import BotContext, current_scope
 from assistant.flows.engine import PREFIX, Engine, Outcome, Screen
+from assistant.rules import Rules
+from assistant.services import people
 
 
 def _keyboard(screen: Screen) -> InlineKeyboardMarkup | None:
@@ -73,6 +75,16 @@ async def start(update: Update, context: BotContext) -> None:
     engine = _engine(context)
     conversation = engine.for_command(command)
     assert conversation is not None, "registered only for conversation commands"
+    if conversation.access:
+        rules: Rules = context.application.bot_data["rules"]
+        subject = await people.rule_subject(context.session, context.actor)
+        decision = rules.allowed(conversation.access, subject)
+        if not decision.outcome.allowed:
+            reason = decision.outcome.reason
+            context.reply(
+                update, "flow_denied", reason=reason.text(context.language) if reason else ""
+            )
+            return
     outcome = await engine.start(
         context.session,
         context.actor,

@@ -62,9 +62,11 @@ def tg() -> FakeTelegram:
     return FakeTelegram()
 
 
-def make_application(db: Database, tg: FakeTelegram, clock: Clock) -> AssistantApp:
-    """The real Application on ``db``, talking to ``tg`` in-process."""
-    settings = load_settings(database_url=db.url)
+def make_application(
+    db: Database, tg: FakeTelegram, clock: Clock, **overrides: object
+) -> AssistantApp:
+    """The real Application on ``db``, talking to ``tg`` in-process (settings may be overridden)."""
+    settings = load_settings(database_url=db.url, **overrides)
     deps = Deps(settings=settings, db=db, texts=Texts(settings.conversations_dir), clock=clock)
     return build_application(
         deps,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
 from assistant.app import Edge, running
+from assistant.config import REPO_ROOT
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeMessage
 from assistant.storage.db import Database
@@ -183,3 +186,28 @@ async def linked_outside(
     """A linked student, made with a bot that is then stopped."""
     async with running(make_application(campus, tg, clock)):
         return await linked(person, invite, STUDENT, language="en")
+
+
+async def test_a_conversation_the_access_rules_deny_is_refused_with_their_reason(
+    campus: Database,
+    tg: FakeTelegram,
+    person: Person,
+    invite: Invite,
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    copy = tmp_path / "conversations"
+    shutil.copytree(REPO_ROOT / "conversations", copy)
+    spec = copy / "report_issue.yaml"
+    spec.write_text(
+        spec.read_text(encoding="utf-8").replace("access: grid.report", "access: project.apply"),
+        encoding="utf-8",
+    )
+    async with running(make_application(campus, tg, clock, conversations_dir=copy)):
+        student = await linked(person, invite, STUDENT, language="en")
+        reply = await student.say("/report")
+        assert reply == (
+            "Community party-building projects are applied for by a college party organisation "
+            "leader."
+        )
+        assert await student.say("/cancel") == "Nothing is in progress."
