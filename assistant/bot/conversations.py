@@ -6,6 +6,8 @@ messages. Conversations run in private chats, where answers may be personal.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from assistant.bot.context import BotContext, current_scope
@@ -98,24 +100,21 @@ async def start(update: Update, context: BotContext) -> None:
 
 async def cancel(update: Update, context: BotContext) -> None:
     """/cancel: end the conversation running in this chat."""
-    chat = update.effective_chat
-    if chat is None or context.actor is None:
-        return
-    outcome = await _engine(context).cancel(
-        context.session, context.actor, chat.id, now=context.now(), language=context.language
-    )
-    if outcome is None:
-        context.reply(update, "flow_nothing_to_cancel")
-    else:
-        show(update, context, outcome)
+    await _control(update, context, _engine(context).cancel)
 
 
 async def back(update: Update, context: BotContext) -> None:
     """/back: the previous question again."""
+    await _control(update, context, _engine(context).back)
+
+
+async def _control(
+    update: Update, context: BotContext, step: Callable[..., Awaitable[Outcome | None]]
+) -> None:
     chat = update.effective_chat
     if chat is None or context.actor is None:
         return
-    outcome = await _engine(context).back(
+    outcome = await step(
         context.session, context.actor, chat.id, now=context.now(), language=context.language
     )
     if outcome is None:

@@ -178,12 +178,7 @@ class Engine:
         language: Language,
     ) -> Outcome | None:
         """A typed answer; None when no conversation is running in this chat."""
-        run = await self._run(session, actor, chat_id, now, language)
-        if run is None:
-            return None
-        if isinstance(run, Outcome):
-            return run
-        return await run.typed(text)
+        return await self._with_run(session, actor, chat_id, now, language, lambda r: r.typed(text))
 
     async def photo(
         self,
@@ -196,12 +191,9 @@ class Engine:
         language: Language,
     ) -> Outcome | None:
         """A photo sent as an answer; None when no conversation is running in this chat."""
-        run = await self._run(session, actor, chat_id, now, language)
-        if run is None:
-            return None
-        if isinstance(run, Outcome):
-            return run
-        return await run.photographed(file_id)
+        return await self._with_run(
+            session, actor, chat_id, now, language, lambda r: r.photographed(file_id)
+        )
 
     async def press(
         self,
@@ -246,10 +238,7 @@ class Engine:
         language: Language,
     ) -> Outcome | None:
         """/cancel: end the running conversation; None when there is none."""
-        run = await self._run(session, actor, chat_id, now, language)
-        if run is None or isinstance(run, Outcome):
-            return run
-        return run.cancelled()
+        return await self._with_run(session, actor, chat_id, now, language, _Run.cancel)
 
     async def back(
         self,
@@ -261,12 +250,24 @@ class Engine:
         language: Language,
     ) -> Outcome | None:
         """/back: return to the previous question; None when no conversation is running."""
+        return await self._with_run(session, actor, chat_id, now, language, _Run.went_back)
+
+    # Plumbing --------------------------------------------------------------------------------
+
+    async def _with_run(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        chat_id: int,
+        now: datetime,
+        language: Language,
+        act: Callable[[_Run], Awaitable[Outcome]],
+    ) -> Outcome | None:
+        """``act`` on the conversation running in this chat; None when there is none."""
         run = await self._run(session, actor, chat_id, now, language)
         if run is None or isinstance(run, Outcome):
             return run
-        return await run.went_back()
-
-    # Plumbing --------------------------------------------------------------------------------
+        return await act(run)
 
     async def _active(
         self, session: AsyncSession, person_id: int, chat_id: int
@@ -407,6 +408,10 @@ class _Run:
         self._goto(last)
         outcome.send.append(await self._ask(self.conversation.step(last)))
         return outcome
+
+    async def cancel(self) -> Outcome:
+        """/cancel: end the conversation without submitting."""
+        return self.cancelled()
 
     def cancelled(self, outcome: Outcome | None = None) -> Outcome:
         """End the conversation without submitting."""
