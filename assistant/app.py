@@ -32,6 +32,7 @@ from assistant.flows.engine import Engine
 from assistant.rules import Rules, RulesError, load_rules
 from assistant.services import catalog
 from assistant.services.admins import admin_chats
+from assistant.services.approvals import Approvals
 from assistant.storage.models import Priority
 from assistant.texts import Texts, pick_language
 
@@ -77,10 +78,11 @@ def build_application(
         .build()
     )
     application.bot_data["deps"] = deps
-    rules, engine = load_files(deps.settings, deps.texts)
-    application.bot_data["engine"] = engine
-    application.bot_data["rules"] = rules
-    handlers.register(application, engine)
+    files = load_files(deps.settings, deps.texts)
+    application.bot_data["engine"] = files.engine
+    application.bot_data["rules"] = files.rules
+    application.bot_data["approvals"] = files.approvals
+    handlers.register(application, files.engine)
     return application
 
 
@@ -92,17 +94,27 @@ class StartupError(Exception):
         self.problems = problems
 
 
-def load_files(settings: Settings, texts: Texts) -> tuple[Rules, Engine]:
+@dataclass(frozen=True)
+class Files:
+    """The loaded rule and conversation files, and the approvals they drive."""
+
+    rules: Rules
+    engine: Engine
+    approvals: Approvals
+
+
+def load_files(settings: Settings, texts: Texts) -> Files:
     """Load and check the rule and conversation files; raise StartupError listing all problems."""
     try:
         rules = load_rules(settings.rules_dir, timezone=settings.tz)
     except RulesError as exc:
         raise StartupError([str(p) for p in exc.problems]) from None
-    registry = catalog.registry(rules, texts, settings.language, settings.tz)
+    services = catalog.services(rules, texts, settings.language, settings.tz)
+    registry = services.registry
     found, problems = check_conversations(settings.conversations_dir, registry.catalogue(), texts)
     if problems:
         raise StartupError([str(p) for p in problems])
-    return rules, Engine(found, registry, texts)
+    return Files(rules, Engine(found, registry, texts), services.approvals)
 
 
 @dataclass(frozen=True)

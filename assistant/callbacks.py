@@ -51,3 +51,4 @@ class CallbackCodec:
 
 LANGUAGE = CallbackCodec("lang", ("code",))
 GRID_ISSUE = CallbackCodec("gi", ("issue", "action"))
+APPROVAL = CallbackCodec("ap", ("request", "stage", "action"))

@@ -192,7 +192,7 @@ async def cmd_outbox(settings: Settings, args: argparse.Namespace, out: TextIO) 
 async def cmd_check(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
     """Check every rule and conversation file; list all problems."""
     try:
-        _, engine = load_files(settings, Texts(settings.conversations_dir))
+        engine = load_files(settings, Texts(settings.conversations_dir)).engine
     except StartupError as exc:
         for problem in exc.problems:
             print(problem, file=out)
@@ -205,7 +205,7 @@ async def cmd_check(settings: Settings, args: argparse.Namespace, out: TextIO) -
 async def cmd_graph(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
     """Print a conversation as a Mermaid flowchart."""
     try:
-        _, engine = load_files(settings, Texts(settings.conversations_dir))
+        engine = load_files(settings, Texts(settings.conversations_dir)).engine
     except StartupError as exc:
         raise CommandError("the files have problems; run `assistant check`") from exc
     conversation = engine.conversations.get(args.name)
@@ -218,7 +218,7 @@ async def cmd_graph(settings: Settings, args: argparse.Namespace, out: TextIO) -
 async def cmd_explain(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
     """Replay the routing decision of a grid issue report: every rule tried, and why."""
     try:
-        rules, _ = load_files(settings, Texts(settings.conversations_dir))
+        rules = load_files(settings, Texts(settings.conversations_dir)).rules
     except StartupError as exc:
         raise CommandError("the files have problems; run `assistant check`") from exc
     db = await _migrated(settings)

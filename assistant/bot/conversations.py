@@ -7,6 +7,7 @@ messages. Conversations run in private chats, where answers may be personal.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 
@@ -80,6 +81,8 @@ async def start(update: Update, context: BotContext) -> None:
     if conversation.access:
         rules: Rules = context.application.bot_data["rules"]
         subject = await people.rule_subject(context.session, context.actor)
+        # Windows (a call for projects, the nomination days) are judged on today's date.
+        subject |= people.day_facts(context.now().astimezone(context.deps.settings.tz).date())
         decision = rules.allowed(conversation.access, subject)
         if not decision.outcome.allowed:
             reason = decision.outcome.reason
@@ -94,6 +97,25 @@ async def start(update: Update, context: BotContext) -> None:
         conversation,
         now=context.now(),
         language=context.language,
+    )
+    show(update, context, outcome)
+
+
+async def begin(
+    update: Update, context: BotContext, conversation_id: str, *, preset: dict[str, Any]
+) -> None:
+    """Start a conversation a service asks for (a rejection's reason), with what it knows."""
+    chat = update.effective_chat
+    if chat is None or context.actor is None or not _private(update, context):
+        return
+    outcome = await _engine(context).start(
+        context.session,
+        context.actor,
+        chat.id,
+        _engine(context).conversations[conversation_id],
+        now=context.now(),
+        language=context.language,
+        preset=preset,
     )
     show(update, context, outcome)
 

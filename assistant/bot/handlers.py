@@ -19,7 +19,7 @@ from telegram.ext import (
 )
 
 from assistant import callbacks
-from assistant.bot import conversations, menus
+from assistant.bot import bookings, conversations, menus, projects, requests, stars
 from assistant.bot.context import BotContext, current_scope
 from assistant.config import Language
 from assistant.flows.engine import Engine
@@ -289,7 +289,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any], engi
     """Install every handler in its group."""
     application.add_handler(TypeHandler(Update, identify), group=-1)
     private = filters.ChatType.PRIVATE
-    commands = sorted(c.command for c in engine.conversations.values())
+    commands = sorted(c.command for c in engine.conversations.values() if c.command)
     application.add_handlers(
         [
             *(CommandHandler(command, conversations.start) for command in commands),
@@ -307,6 +307,10 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any], engi
             CommandHandler("bind", bind),
             ChatMemberHandler(membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
             CallbackQueryHandler(grid_pressed, pattern=callbacks.GRID_ISSUE.matches),
+            *requests.HANDLERS,
+            *bookings.HANDLERS,
+            *stars.HANDLERS,
+            *projects.HANDLERS,
             CallbackQueryHandler(button_expired),
             MessageHandler(private & ~filters.UpdateType.EDITED, private_message),
         ]

@@ -92,7 +92,10 @@ def _templates(conversation: Conversation, texts: Texts) -> list[FlowProblem]:
 def mermaid(conversation: Conversation) -> str:
     """The conversation as a Mermaid flowchart: steps in order, skips dashed, back and cancel."""
     nodes = ["start", *(step.id for step in conversation.steps), "confirm"]
-    lines = ["flowchart TD", f'    start(["/{conversation.command}"])']
+    lines = [
+        "flowchart TD",
+        f'    start(["{"/" + conversation.command if conversation.command else conversation.id}"])',
+    ]
     for step in conversation.steps:
         optional = ", optional" if step.optional else ""
         lines.append(f'    {step.id}["{step.id} ({step.kind}{optional})"]')

@@ -138,8 +138,13 @@ class Engine:
         *,
         now: datetime,
         language: Language,
+        preset: Mapping[str, Any] | None = None,
     ) -> Outcome:
-        """Begin ``conversation``; an unfinished one in this chat is set aside first."""
+        """Begin ``conversation``; an unfinished one in this chat is set aside first.
+
+        ``preset`` answers are what a service starting it already knows (the request a reason
+        is for); no step asks them and Back never undoes them.
+        """
         replaced = await self._active(session, actor.person_id, chat_id)
         if replaced is not None:
             replaced.status = ConversationStatus.CANCELLED
@@ -150,7 +155,7 @@ class Engine:
             chat_id=chat_id,
             conversation=conversation.id,
             step="",
-            answers={},
+            answers=dict(preset or {}),
             history=[],
             page=0,
             status=ConversationStatus.ACTIVE,
@@ -375,7 +380,7 @@ class _Run:
             outcome.send.append(await self._ask(step))
             return outcome
         self._goto(CONFIRM)
-        outcome.send.append(self._summary())
+        outcome.send.append(await self._summary())
         return outcome
 
     def _goto(self, step_id: str) -> None:
@@ -452,7 +457,7 @@ class _Run:
         step = self._current()
         outcome = Outcome()
         if step is None:
-            outcome.send.append(self._summary())
+            outcome.send.append(await self._summary())
             return outcome
         value, problem = await self._parse_typed(step, text)
         if problem is not None:
@@ -481,7 +486,7 @@ class _Run:
         if step is None:
             if op == "s":
                 return await self.submit(outcome)
-            outcome.send.append(self._summary())
+            outcome.send.append(await self._summary())
             return outcome
         if op == "p" and arg.isdigit() and len(arg) <= 3:
             self.state.page = int(arg)
@@ -689,12 +694,22 @@ class _Run:
             )
         return rows
 
-    def _summary(self) -> Screen:
+    async def _labels(self) -> dict[str, str]:
+        """The label of every answer picked from a list, provided ones included."""
+        shown = labels(self.conversation, self.state.answers, self.language)
+        for step in self.conversation.steps:
+            if step.options_from and step.id in self.state.answers:
+                for option in await self._provided(step.options_from):
+                    if option.value == self.state.answers[step.id]:
+                        shown[step.id] = option.label.get(self.language, option.value)
+        return shown
+
+    async def _summary(self) -> Screen:
         text = self.texts.render(
             self.language,
             self.conversation.summary,
             answers=self.state.answers,
-            labels=labels(self.conversation, self.state.answers, self.language),
+            labels=await self._labels(),
             actor=self.actor,
         )
         submit = Button(self.texts.render(self.language, "flow_submit"), self._data("s"))

@@ -115,7 +115,8 @@ class Conversation:
     """A guided conversation, ready to run."""
 
     id: str
-    command: str
+    # None for a conversation a service starts (a rejection's reason), not a person's command.
+    command: str | None
     title: str
     steps: tuple[Step, ...]
     summary: str
@@ -141,7 +142,7 @@ class Catalogue:
 
 _TOP = {
     "id": "the conversation's id (lowercase letters, digits, _)",
-    "command": "the command that starts it, without the slash",
+    "command": "the command that starts it, without the slash (none: a service starts it)",
     "title": "a template name",
     "timeout_minutes": "minutes of silence before it expires",
     "access": "an action of rules/access.yaml, e.g. grid.report",
@@ -235,7 +236,7 @@ def read_conversation(
         reader.problem(data.lines["id"], "bad id", None, "lowercase letters, digits and _")
     if conversation_id and conversation_id != path.stem:
         reader.problem(data.lines["id"], "the id must be the file name", None, path.stem)
-    command = reader.text(data, "command", None)
+    command = reader.text(data, "command", None, required=False) or None
     if command and not re.fullmatch(r"[a-z0-9_]{1,32}", command):
         reader.problem(data.lines["command"], "bad command", None, "1-32 of a-z, 0-9 and _")
     timeout = data.get("timeout_minutes", 30)
@@ -444,6 +445,9 @@ def load_conversations(directory: Path, catalogue: Catalogue) -> dict[str, Conve
         conversation, trouble = read_conversation(path, catalogue)
         problems += trouble
         if conversation is None:
+            continue
+        if conversation.command is None:
+            found[conversation.id] = conversation
             continue
         if conversation.command in commands:
             problems.append(

@@ -18,7 +18,7 @@ from typing import Any
 import rule_engine
 
 from assistant.rules.errors import SubjectError
-from assistant.storage.models import PersonStatus, Role, ScopeKind
+from assistant.storage.models import FunctionalRoomKind, PersonStatus, Role, ScopeKind
 
 ISSUE_CATEGORIES = (
     "safety",
@@ -130,14 +130,31 @@ _PERSON = (
     Symbol("building", Shape.TEXT, nullable=True),
     Symbol("floor", Shape.NUMBER, nullable=True),
 )
-_ACCESS = (
-    # Given by Rules.allowed from its action argument, never by the subject.
-    Symbol("action", Shape.TEXT),
-    *_PERSON,
+# What some actions are about, given only by the services that ask about them.
+_ROOM_KIND = Symbol(
+    "room_kind", Shape.TEXT, nullable=True, optional=True, choices=_values(FunctionalRoomKind)
+)
+_ABOUT = (
     Symbol("target_roles", Shape.TEXTS, nullable=True, optional=True, choices=_ROLES),
     Symbol(
         "target_scope_kind", Shape.TEXT, nullable=True, optional=True, choices=_values(ScopeKind)
     ),
+    _ROOM_KIND,
+    # The day asked about (a booking's day; today for a nomination or an application), in
+    # campus time: ISO text such as '2026-10-01', which compares in date order.
+    Symbol("date", Shape.TEXT, nullable=True, optional=True),
+    Symbol("weekday", Shape.NUMBER, nullable=True, optional=True, low=1, high=7),
+    Symbol("day_of_month", Shape.NUMBER, nullable=True, optional=True, low=1, high=31),
+    Symbol("is_holiday", Shape.FLAG, nullable=True, optional=True),
+    # About a person being chosen (a Star of the Month nominee) rather than the one acting.
+    Symbol("same_community", Shape.FLAG, nullable=True, optional=True),
+    Symbol("recent_winner", Shape.FLAG, nullable=True, optional=True),
+)
+_ACCESS = (
+    # Given by Rules.allowed from its action argument, never by the subject.
+    Symbol("action", Shape.TEXT),
+    *_PERSON,
+    *_ABOUT,
 )
 
 _Check = Callable[[Any], Any]
@@ -244,7 +261,7 @@ class Schema:
 SCHEMAS: dict[Kind, Schema] = {
     Kind.ROUTING: Schema(Kind.ROUTING, _ROUTING),
     Kind.ACCESS: Schema(Kind.ACCESS, _ACCESS, given=("action",)),
-    Kind.POLICIES: Schema(Kind.POLICIES, _PERSON),
+    Kind.POLICIES: Schema(Kind.POLICIES, (*_PERSON, _ROOM_KIND)),
 }
 """The schema of each kind of rule file."""
 

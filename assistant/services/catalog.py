@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import tzinfo
 
 from assistant.config import Language
 from assistant.flows.engine import Registry
 from assistant.rules import Rules
-from assistant.services import grid
+from assistant.services import booking, decisions, grid, projects, stars
+from assistant.services.approvals import Approvals
+from assistant.services.kit import Kit
 from assistant.texts import Texts
 
 
-def registry(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Registry:
+@dataclass(frozen=True)
+class Services:
+    """The registry the engine runs conversations with, and the approvals behind the cards."""
+
+    registry: Registry
+    approvals: Approvals
+
+
+def services(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Services:
     """Everything the shipped conversations name, wired to the rules and templates."""
-    return Registry(
-        providers={"my_dorm": grid.my_dorm},
-        checks={},
-        actions={"grid.report": grid.report(rules, texts, default, campus)},
+    approvals = Approvals(rules, texts, default, {})
+    kit = Kit(rules, texts, default, campus, approvals)
+    parts = [
+        grid.names(kit),
+        decisions.names(kit),
+        booking.names(kit),
+        projects.names(kit),
+        stars.names(kit),
+    ]
+    for part in parts:
+        approvals.workflows.update(part.workflows)
+    return Services(
+        Registry(
+            providers={k: v for part in parts for k, v in part.providers.items()},
+            checks={k: v for part in parts for k, v in part.checks.items()},
+            actions={k: v for part in parts for k, v in part.actions.items()},
+        ),
+        approvals,
     )

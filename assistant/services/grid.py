@@ -21,6 +21,7 @@ from assistant.rules import Rules
 from assistant.services import people
 from assistant.services.calendar import is_holiday
 from assistant.services.identity import Actor, Grant
+from assistant.services.kit import Kit, Names
 from assistant.storage import outbox, repo
 from assistant.storage.models import (
     AuditEntry,
@@ -66,6 +67,14 @@ async def my_dorm(context: FlowContext) -> list[Option]:
             },
         )
     ]
+
+
+def names(kit: Kit) -> Names:
+    """The location provider and the report action of ``conversations/report_issue.yaml``."""
+    return Names(
+        providers={"my_dorm": my_dorm},
+        actions={"grid.report": report(kit.rules, kit.texts, kit.default, kit.campus)},
+    )
 
 
 def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Action:

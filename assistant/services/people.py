@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assistant.services.calendar import is_holiday
 from assistant.services.identity import Actor
 from assistant.storage import repo
 from assistant.storage.models import Role, ScopeKind
@@ -93,4 +95,14 @@ async def rule_subject(session: AsyncSession, actor: Actor) -> dict[str, object]
         "community": place.community.code if place else None,
         "building": place.building.code if place else None,
         "floor": place.floor if place else None,
+    }
+
+
+def day_facts(day: date) -> dict[str, object]:
+    """The facts about a day that access rules may ask (a booking's day, or today)."""
+    return {
+        "date": day.isoformat(),
+        "weekday": day.isoweekday(),
+        "day_of_month": day.day,
+        "is_holiday": is_holiday(day),
     }

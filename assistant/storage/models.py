@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import JSON
 
@@ -485,3 +486,194 @@ class GridIssue(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+
+
+class RequestKind(enum.StrEnum):
+    """The kinds of request that wait for someone's approval."""
+
+    BOOKING = "booking"
+    PROJECT = "project"
+
+
+class RequestStatus(enum.StrEnum):
+    """Where a request stands. A request in review moves through stages while pending."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class Request(Base):
+    """Something a person asked for that the rules send to an approver (审批).
+
+    The current stage's approvers are one role at one scope: everyone holding it gets a card,
+    and whoever of them decides first decides for all. ``stage_no`` grows with every stage, so a
+    card of an earlier stage is recognised as stale.
+    """
+
+    __tablename__ = "requests"
+    __table_args__ = (
+        Index("ix_requests_requester", "requester_person_id", "created_at"),
+        Index(
+            "ix_requests_approver",
+            "status",
+            "approver_role",
+            "approver_scope_kind",
+            "approver_scope_id",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[RequestKind] = mapped_column(_enum(RequestKind, "request_kind"))
+    requester_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[RequestStatus] = mapped_column(
+        _enum(RequestStatus, "request_status"), default=RequestStatus.PENDING
+    )
+    # The name of the current stage (e.g. "college", "experts"); stage_no counts stages passed.
+    stage: Mapped[str] = mapped_column(String(32))
+    stage_no: Mapped[int] = mapped_column(Integer, default=1)
+    approver_role: Mapped[Role | None] = mapped_column(_enum(Role, "role"))
+    approver_scope_kind: Mapped[ScopeKind | None] = mapped_column(_enum(ScopeKind, "scope_kind"))
+    approver_scope_id: Mapped[int | None] = mapped_column(Integer)
+    # The rule that named the approver, for `assistant explain`.
+    routed_by: Mapped[str] = mapped_column(String(64), default="")
+    # What the request is about; its shape belongs to the kind (a project's plan and budget).
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+
+
+class RequestDecision(Base):
+    """One decision on one stage of a request: who, what, why."""
+
+    __tablename__ = "request_decisions"
+    __table_args__ = (
+        # The first decision on a stage wins: a second one cannot be stored.
+        UniqueConstraint("request_id", "stage_no"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"))
+    stage_no: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(32))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    approved: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class BookingStatus(enum.StrEnum):
+    """Where a room booking stands; the first three hold the slot."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    CHECKED_IN = "checked_in"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    RELEASED = "released"
+
+
+HOLDING_BOOKING = (BookingStatus.PENDING, BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
+_HOLDING_SQL = "status IN ('pending', 'confirmed', 'checked_in')"
+
+
+class Booking(Base):
+    """A functional room held for one slot (预约功能房).
+
+    Two bookings that hold a room can never overlap: the store refuses the second one (a unique
+    slot start on every database; on PostgreSQL also an exclusion constraint over the time
+    range), so two people pressing at the same moment cannot both get it.
+    """
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        Index(
+            "uq_bookings_room_slot",
+            "room_id",
+            "starts_at",
+            unique=True,
+            sqlite_where=text(_HOLDING_SQL),
+            postgresql_where=text(_HOLDING_SQL),
+        ),
+        Index("ix_bookings_person", "person_id", "starts_at"),
+        Index("ix_bookings_due", "status", "starts_at"),
+        # Slots come from the rules and may change; ranges must still never overlap.
+        ExcludeConstraint(
+            ("room_id", "="),
+            (text("tstzrange(starts_at, ends_at, '[)')"), "&&"),
+            name="ex_bookings_room_time",
+            using="gist",
+            where=text(_HOLDING_SQL),
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("functional_rooms.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    # Set when the room needs an approver.
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    status: Mapped[BookingStatus] = mapped_column(
+        _enum(BookingStatus, "booking_status"), default=BookingStatus.CONFIRMED
+    )
+    purpose: Mapped[str] = mapped_column(Text)
+    attendees: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    checked_in_at: Mapped[datetime | None]
+    # Released because nobody checked in: counted in the rooms' usage evaluation.
+    no_show: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ProjectScore(Base):
+    """One expert's scores of one project; no expert sees another's."""
+
+    __tablename__ = "project_scores"
+    __table_args__ = (UniqueConstraint("request_id", "expert_person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"))
+    expert_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    # criterion -> score, filled one criterion at a time.
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The weighted total, set when every criterion is scored.
+    total: Mapped[float | None]
+    updated_at: Mapped[datetime]
+
+
+class StarNomination(Base):
+    """A nomination for the Star of the Month (每月之星): one per nominator per month."""
+
+    __tablename__ = "star_nominations"
+    __table_args__ = (
+        UniqueConstraint("month", "nominator_person_id"),
+        Index("ix_star_nominations_month", "month", "community_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "2026-11": the month the nomination is for.
+    month: Mapped[str] = mapped_column(String(7))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    nominator_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    nominee_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class StarAward(Base):
+    """The Star of the Month a community's selector picked."""
+
+    __tablename__ = "star_awards"
+    __table_args__ = (UniqueConstraint("month", "community_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    nomination_id: Mapped[int] = mapped_column(ForeignKey("star_nominations.id"))
+    chosen_by_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    chosen_at: Mapped[datetime]

@@ -207,7 +207,7 @@ async def test_a_conversation_the_access_rules_deny_is_refused_with_their_reason
         student = await linked(person, invite, STUDENT, language="en")
         reply = await student.say("/report")
         assert reply == (
-            "Community party-building projects are applied for by a college party organisation "
-            "leader."
+            "Community party-building projects are applied for by workstation heads and "
+            "counsellors."
         )
         assert await student.say("/cancel") == "Nothing is in progress."

@@ -92,7 +92,7 @@ async def _walk_to(engine: Engine, session: AsyncSession, steps: int) -> tuple[O
 def test_any_text_and_any_button_data_at_any_step(empty_database_url: str) -> None:
     asyncio.run(_setup(empty_database_url))
     base = load_settings(database_url=empty_database_url)
-    _, engine = load_files(base, Texts(base.conversations_dir))
+    engine = load_files(base, Texts(base.conversations_dir)).engine
 
     @given(steps=st.integers(0, 6), text=human_text, data=forged_data)
     @settings(max_examples=60, deadline=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from assistant.config import REPO_ROOT
 from assistant.flows.check import check_conversations, mermaid
 from assistant.flows.spec import Catalogue, FlowError, load_conversations
+from assistant.rules import load_rules
+from assistant.services import catalog
 from assistant.texts import Texts
 
 CATALOGUE = Catalogue(
@@ -43,7 +46,9 @@ def write(tmp_path: Path, text: str, name: str = "demo.yaml") -> Path:
 
 
 def test_the_shipped_conversations_load_with_their_templates() -> None:
-    found, problems = check_conversations(REPO_ROOT / "conversations", CATALOGUE, TEXTS)
+    rules = load_rules(REPO_ROOT / "rules")
+    shipped = catalog.services(rules, TEXTS, "zh-CN", UTC).registry.catalogue()
+    found, problems = check_conversations(REPO_ROOT / "conversations", shipped, TEXTS)
     assert problems == []
     assert "report_issue" in found
     diagram = mermaid(found["report_issue"])

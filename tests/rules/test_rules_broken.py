@@ -283,7 +283,7 @@ CASES = [
         4,
         "night",
         "unknown symbol 'hour' (policies rules may use: status, roles, college, community, "
-        "building, floor)",
+        "building, floor, room_kind)",
     ),
     Broken(
         "equality-across-types",

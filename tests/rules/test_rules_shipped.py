@@ -26,6 +26,10 @@ def test_shipped_files_load(shipped: Rules) -> None:
         "grid.reopen_days",
         "star.cooldown_months",
         "project.budget_max",
+        "booking.approver",
+        "project.weight.relevance",
+        "project.weight.feasibility",
+        "project.weight.impact",
     }
 
 
@@ -98,22 +102,77 @@ def test_shipped_routing(
     [
         (
             "project.apply",
-            {"status": "teacher", "roles": ["college_party_leader"]},
+            {"status": "teacher", "roles": ["workstation_head"], "date": "2026-09-01"},
             True,
             "project-apply",
         ),
         (
             "project.apply",
-            {"status": "teacher", "roles": ["counsellor"]},
+            {"status": "teacher", "roles": ["counsellor"], "date": "2026-12-15"},
+            True,
+            "project-apply",
+        ),
+        (
+            "project.apply",
+            {"status": "teacher", "roles": ["counsellor"], "date": "2026-12-16"},
+            False,
+            "project-call-closed",
+        ),
+        (
+            "project.apply",
+            {"status": "teacher", "roles": ["college_party_leader"], "date": "2026-10-01"},
             False,
             "project-apply-others",
         ),
-        ("star.nominate", {"status": "student"}, True, "star-nominate"),
+        ("project.score", {"status": "teacher", "roles": ["expert"]}, True, "project-score"),
+        ("project.score", {"roles": ["counsellor"]}, False, "default-deny"),
+        ("star.nominate", {"status": "student", "day_of_month": 25}, True, "star-nominate"),
+        (
+            "star.nominate",
+            {"status": "student", "day_of_month": 26},
+            False,
+            "star-nominations-closed",
+        ),
         ("star.nominate", {"status": "activist"}, True, "star-nominate"),
         ("star.nominate", {"status": "party_member"}, True, "star-nominate"),
         ("star.nominate", {"status": "teacher"}, False, "star-nominate-others"),
-        ("approval.decide", {"status": "teacher", "roles": ["counsellor"]}, True, "approvals"),
-        ("approval.decide", {"roles": ["floor_leader"]}, False, "approvals-others"),
+        (
+            "star.eligible",
+            {"status": "party_member", "same_community": True, "recent_winner": False},
+            True,
+            "star-eligible",
+        ),
+        (
+            "star.eligible",
+            {"status": "party_member", "same_community": True, "recent_winner": True},
+            False,
+            "star-not-eligible",
+        ),
+        (
+            "star.eligible",
+            {"status": "student", "same_community": True},
+            False,
+            "star-not-eligible",
+        ),
+        (
+            "star.eligible",
+            {"status": "party_member", "same_community": False},
+            False,
+            "star-not-eligible",
+        ),
+        ("star.select", {"status": "staff", "roles": ["service_centre"]}, True, "star-select"),
+        ("star.select", {"roles": ["counsellor"]}, False, "default-deny"),
+        (
+            "approval.booking",
+            {"status": "teacher", "roles": ["counsellor"]},
+            True,
+            "approval-booking",
+        ),
+        ("approval.booking", {"roles": ["workstation_head"]}, True, "approval-booking"),
+        ("approval.booking", {"roles": ["floor_leader"]}, False, "approvals-others"),
+        ("approval.project", {"roles": ["college_party_leader"]}, True, "approval-project"),
+        ("approval.project", {"roles": ["org_department"]}, True, "approval-project"),
+        ("approval.project", {"roles": ["counsellor"]}, False, "approvals-others"),
         ("broadcast.send", {"status": "teacher", "roles": ["workstation_head"]}, True, "broadcast"),
         ("broadcast.send", {"status": "staff", "roles": ["org_department"]}, True, "broadcast"),
         ("broadcast.send", {"roles": ["floor_leader"]}, False, "broadcast-others"),
@@ -121,6 +180,13 @@ def test_shipped_routing(
         ("group.bind", {"status": "teacher", "roles": ["counsellor"]}, True, "group-bind"),
         ("group.bind", {"roles": ["dorm_head"]}, False, "group-bind-others"),
         ("booking.create", {}, True, "booking"),
+        (
+            "booking.create",
+            {"room_kind": "activity_room", "is_holiday": True},
+            False,
+            "booking-holiday",
+        ),
+        ("booking.create", {"room_kind": "reading_room", "is_holiday": True}, True, "booking"),
         ("duty.swap", {"roles": ["admin"]}, False, "default-deny"),
     ],
 )
@@ -134,11 +200,11 @@ def test_shipped_access(
 
 
 def test_shipped_denial_reasons_in_both_languages(shipped: Rules) -> None:
-    decision = shipped.allowed("approval.decide", person())
+    decision = shipped.allowed("approval.booking", person())
     reason = decision.outcome.reason
     assert reason is not None
-    assert reason.text("zh-CN") == "只有社区辅导员可以审批。"
-    assert reason.text("en") == "Only community counsellors can approve requests."
+    assert reason.text("zh-CN") == "你不是这类申请的审批人。"
+    assert reason.text("en") == "You do not approve this kind of request."
 
 
 @pytest.mark.parametrize(
@@ -153,9 +219,11 @@ def test_shipped_denial_reasons_in_both_languages(shipped: Rules) -> None:
         ("grid.reopen_days", "student", 7),
         ("star.cooldown_months", "student", 6),
         ("project.budget_max", "teacher", 20000),
+        ("booking.approver", "student", "none"),
+        ("project.weight.relevance", "teacher", 0.4),
     ],
 )
-def test_shipped_policies(shipped: Rules, name: str, status: str, value: int) -> None:
+def test_shipped_policies(shipped: Rules, name: str, status: str, value: int | float | str) -> None:
     decision = shipped.policy(name, person(status=status))
     assert decision.outcome.value == value
-    assert type(decision.outcome.value) is int
+    assert type(decision.outcome.value) is type(value)

@@ -1,0 +1,37 @@
+"""What every service is built from, and what each gives the conversation engine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import tzinfo
+
+from assistant.config import Language
+from assistant.flows.engine import Action, NamedCheck, Provider
+from assistant.rules import Rules
+from assistant.services.approvals import Approvals, Workflow
+from assistant.storage.models import RequestKind
+from assistant.texts import Texts
+
+
+@dataclass(frozen=True)
+class Kit:
+    """The loaded rules and templates, the default language, the campus clock's zone, and the
+    approvals every request kind goes through."""
+
+    rules: Rules
+    texts: Texts
+    default: Language
+    campus: tzinfo
+    approvals: Approvals
+
+
+@dataclass(frozen=True)
+class Names:
+    """The option providers, checks and submit actions one service offers conversation files,
+    and the workflows of the request kinds it owns."""
+
+    providers: Mapping[str, Provider] = field(default_factory=dict)
+    checks: Mapping[str, NamedCheck] = field(default_factory=dict)
+    actions: Mapping[str, Action] = field(default_factory=dict)
+    workflows: Mapping[RequestKind, Workflow] = field(default_factory=dict)

@@ -1,0 +1,114 @@
+""" "My requests" and "pending for me": one list across every kind of thing a person starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assistant.services.approvals import pending_for
+from assistant.services.identity import Actor
+from assistant.storage.models import (
+    Booking,
+    FunctionalRoom,
+    GridIssue,
+    IssueStatus,
+    Person,
+    Request,
+    RequestKind,
+    StarAward,
+    StarNomination,
+)
+
+LIMIT = 20
+"""The most items of each kind listed; older ones are left out."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One line of a list: what it is, its number, a short title and where it stands."""
+
+    kind: str
+    id: int
+    title: str
+    status: str
+    at: datetime
+    # The stage a request in review is at, for "pending" lines.
+    stage: str = ""
+
+
+async def started_by(session: AsyncSession, person_id: int, campus: tzinfo) -> list[Item]:
+    """Everything ``person_id`` started, newest first."""
+    items: list[Item] = []
+    issues = await session.scalars(
+        select(GridIssue)
+        .where(GridIssue.reporter_person_id == person_id)
+        .order_by(GridIssue.created_at.desc())
+        .limit(LIMIT)
+    )
+    items += [Item("grid", i.id, i.category, i.status, i.created_at) for i in issues]
+    bookings = await session.execute(
+        select(Booking, FunctionalRoom)
+        .join(FunctionalRoom, FunctionalRoom.id == Booking.room_id)
+        .where(Booking.person_id == person_id)
+        .order_by(Booking.starts_at.desc())
+        .limit(LIMIT)
+    )
+    items += [
+        Item(
+            "booking",
+            b.id,
+            f"{room.code} {b.starts_at.astimezone(campus):%Y-%m-%d %H:%M}",
+            "no_show" if b.no_show else b.status,
+            b.created_at,
+        )
+        for b, room in bookings.tuples()
+    ]
+    projects = await session.scalars(
+        select(Request)
+        .where(Request.requester_person_id == person_id, Request.kind == RequestKind.PROJECT)
+        .order_by(Request.created_at.desc())
+        .limit(LIMIT)
+    )
+    items += [Item("project", r.id, r.title, r.status, r.created_at, r.stage) for r in projects]
+    nominations = await session.execute(
+        select(StarNomination, Person.name, StarAward.id)
+        .join(Person, Person.id == StarNomination.nominee_person_id)
+        .outerjoin(StarAward, StarAward.nomination_id == StarNomination.id)
+        .where(StarNomination.nominator_person_id == person_id)
+        .order_by(StarNomination.created_at.desc())
+        .limit(LIMIT)
+    )
+    items += [
+        Item("star", n.id, f"{n.month} {name}", "chosen" if award else "nominated", n.created_at)
+        for n, name, award in nominations.tuples()
+    ]
+    return sorted(items, key=lambda item: item.at, reverse=True)
+
+
+async def waiting_for(session: AsyncSession, actor: Actor) -> list[Item]:
+    """What waits for ``actor``: requests at a stage they decide, reports they have, oldest
+    first."""
+    items = [
+        Item(r.kind, r.id, r.title, r.status, r.created_at, r.stage)
+        for r in await pending_for(session, actor)
+    ]
+    grants = [(g.role, g.scope_kind, g.scope_id) for g in actor.grants]
+    if grants:
+        issues = await session.scalars(
+            select(GridIssue)
+            .where(
+                GridIssue.status.in_([IssueStatus.OPEN, IssueStatus.ACKNOWLEDGED]),
+                tuple_(
+                    GridIssue.assignee_role,
+                    GridIssue.assignee_scope_kind,
+                    GridIssue.assignee_scope_id,
+                ).in_(grants),
+            )
+            .order_by(GridIssue.created_at)
+            .limit(LIMIT)
+        )
+        items += [Item("grid", i.id, i.category, i.status, i.created_at) for i in issues]
+    return sorted(items, key=lambda item: item.at)
