@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +26,7 @@ from assistant.bot.intake import ALL_UPDATE_TYPES, Dispatcher, Poller, WebhookIn
 from assistant.bot.ratelimit import FloodLimiter, FloodPolicy
 from assistant.bot.sender import OutboxSender
 from assistant.bot.telegram import AssistantBot
+from assistant.bot.ticker import Job, Ticker
 from assistant.config import Settings
 from assistant.flows.check import check_conversations
 from assistant.flows.engine import Engine
@@ -82,6 +83,7 @@ def build_application(
     application.bot_data["engine"] = files.engine
     application.bot_data["rules"] = files.rules
     application.bot_data["approvals"] = files.approvals
+    application.bot_data["jobs"] = files.jobs
     handlers.register(application, files.engine)
     return application
 
@@ -101,6 +103,7 @@ class Files:
     rules: Rules
     engine: Engine
     approvals: Approvals
+    jobs: Mapping[str, Job]
 
 
 def load_files(settings: Settings, texts: Texts) -> Files:
@@ -114,7 +117,7 @@ def load_files(settings: Settings, texts: Texts) -> Files:
     found, problems = check_conversations(settings.conversations_dir, registry.catalogue(), texts)
     if problems:
         raise StartupError([str(p) for p in problems])
-    return Files(rules, Engine(found, registry, texts), services.approvals)
+    return Files(rules, Engine(found, registry, texts), services.approvals, services.jobs)
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ class Edge:
     application: AssistantApp
     dispatcher: Dispatcher
     sender: OutboxSender
+    ticker: Ticker
     webhook_url: str | None = None
 
 
@@ -171,13 +175,15 @@ async def running(application: AssistantApp, webhook: Webhook | None = None) -> 
             scope.send(admin, text, now=now, priority=Priority.BULK)
 
     dispatcher = Dispatcher(application, deps, sender.kick, on_parked)
+    ticker = Ticker(deps.db, deps.clock, application.bot_data["jobs"], sender.kick)
     async with application:
         await menus.publish_defaults(bot, deps.texts, deps.settings.language)
         await application.start()
         sender.start()
         dispatcher.start()
+        ticker.start()
         intake: Poller | WebhookIntake
-        edge = Edge(application, dispatcher, sender)
+        edge = Edge(application, dispatcher, sender, ticker)
         if webhook is None:
             await bot.delete_webhook()
             intake = Poller(bot, deps.db, deps.clock, dispatcher.kick)
@@ -194,6 +200,7 @@ async def running(application: AssistantApp, webhook: Webhook | None = None) -> 
             yield edge
         finally:
             await intake.stop()
+            await ticker.stop()
             await dispatcher.stop()
             await sender.stop()
             await application.stop()

@@ -1,26 +1,38 @@
 """Benchmark conversation: /report walked by many people at once, beside a bare python-telegram-bot.
 
-    python bench/conversation.py [--people 100] [--database-url URL]
+    python bench/conversation.py [--people 100] [--walks 2] [--database-url URL]
 
 Both bots long-poll the sandbox's fake Telegram over HTTP with its flood limits off, so the fake
 answers every call at once. Each person is one task that acts, waits for the bot's next new
 message, and acts again; a step's latency runs from the action to the arrival in the fake of the
 message the person needs for the next action (the fake's clock, ``RecordedCall.time``).
 
+Two load models, each run on both bots:
+
+* paced (the bound): ``--people`` people mid-conversation at once, each reading the answer and
+  thinking before every action: a pause drawn uniformly from 1 to 3 s (a seeded random number
+  generator per person, the same for both bots; the first pause from 0 to 3 s, so that people do
+  not start in lockstep). Quick for a person, who takes longer to type a description, so the
+  load is on the heavy side: 100 people make about 45 steps a second. Each walks ``--walks``
+  times.
+* saturation (information only, no bound): the same people act the instant an answer arrives
+  (a closed loop, one walk each), which measures how many steps a second the bot can take, not
+  how long a person waits: steps/s x mean latency = people (Little's law).
+
 * ours: ``build_application`` + ``running`` on a fresh database with the demo campus; ``--people``
   demo residents, linked to Telegram users, each walk /report to the end: /report (two messages:
   the title and the categories), a category, the default location, a typed description, Skip
   (no photo), an urgency, Submit. Seven steps each; one COUNT confirms a stored grid issue per
-  person. The counsellors and workstation heads are linked too, so that each report's cards go
-  out as they would in use. Our own flood limiter keeps Telegram's limits, which benchmark people,
-  acting the moment an answer arrives, outrun by far: its per-chat burst is raised (as the tests
-  do), and so is its overall 30 messages/s, which it paces one per 35 ms and which would
-  otherwise be all this measures (about 2 messages a step: some 15 steps/s).
+  walk. The counsellors and workstation heads are linked too, so that each report's cards go
+  out as they would in use. Our own flood limiter keeps Telegram's limits, which 100 people
+  taking a step every two seconds outrun (each step sends about two messages): its per-chat
+  burst is raised (as the tests do), and so is its overall 30 messages/s, which it paces one per
+  35 ms and which would otherwise be all this measures.
 * echo: ``ApplicationBuilder`` with ``updater.start_polling``: a MessageHandler answers a text
   with reply_text and a button, a CallbackQueryHandler answers the press and edits the message.
   The same people make the same steps: texts where ours type, presses where ours press.
 
-Exits with status 1 if our p95 step latency is 50 ms or more, or a report was not stored.
+Exits with status 1 if our paced p95 step latency is 50 ms or more, or a report was not stored.
 """
 
 from __future__ import annotations

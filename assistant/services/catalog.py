@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 
+from assistant.bot.ticker import Job
 from assistant.config import Language
 from assistant.flows.engine import Registry
 from assistant.rules import Rules
@@ -20,6 +22,7 @@ class Services:
 
     registry: Registry
     approvals: Approvals
+    jobs: Mapping[str, Job]
 
 
 def services(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Services:
@@ -42,4 +45,5 @@ def services(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> S
             actions={k: v for part in parts for k, v in part.actions.items()},
         ),
         approvals,
+        {k: v for part in parts for k, v in part.jobs.items()},
     )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
+from assistant.bot.ticker import Job
 from assistant.config import Language
 from assistant.flows.engine import Action, NamedCheck, Provider
 from assistant.rules import Rules
@@ -35,3 +36,5 @@ class Names:
     checks: Mapping[str, NamedCheck] = field(default_factory=dict)
     actions: Mapping[str, Action] = field(default_factory=dict)
     workflows: Mapping[RequestKind, Workflow] = field(default_factory=dict)
+    # Periodic sweeps (assistant.bot.ticker), by name.
+    jobs: Mapping[str, Job] = field(default_factory=dict)
