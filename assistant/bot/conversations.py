@@ -82,7 +82,8 @@ async def start(update: Update, context: BotContext) -> None:
         rules: Rules = context.application.bot_data["rules"]
         subject = await people.rule_subject(context.session, context.actor)
         # Windows (a call for projects, the nomination days) are judged on today's date.
-        subject |= people.day_facts(context.now().astimezone(context.deps.settings.tz).date())
+        today = context.now().astimezone(context.deps.settings.tz).date()
+        subject |= people.day_facts(today, rules.calendar)
         decision = rules.allowed(conversation.access, subject)
         if not decision.outcome.allowed:
             reason = decision.outcome.reason

@@ -18,6 +18,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 import rule_engine
 
 from assistant.config import Language
+from assistant.rules.calendar import Calendar
 from assistant.rules.errors import NoRuleMatched, RuleEvaluationError, SubjectError
 from assistant.rules.expressions import Guard
 from assistant.rules.schema import SCHEMAS, Kind
@@ -276,8 +277,10 @@ class Rules:
         routing: tuple[CompiledRule[Route], ...] = (),
         access: tuple[CompiledRule[Access], ...] = (),
         policies: tuple[CompiledRule[Setting], ...] = (),
+        calendar: Calendar | None = None,
     ) -> None:
         self.routing = routing
+        self.calendar = calendar or Calendar()
         self.access = access
         self.policies = policies
         self._routing_schema = SCHEMAS[Kind.ROUTING]

@@ -18,6 +18,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from assistant.rules.calendar import load_calendar
 from assistant.rules.decide import Access, CompiledRule, PolicyValue, Reason, Route, Rules, Setting
 from assistant.rules.errors import RuleProblem, RulesError
 from assistant.rules.expressions import compile_when
@@ -77,7 +78,8 @@ _VALUE_WORDS = {
 
 def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     """Read, check and compile ``routing.yaml``, ``access.yaml`` and ``policies.yaml`` in
-    ``directory``; a file that does not exist holds no rules.
+    ``directory``, and read its academic calendar (``calendar.yaml``); a file that does not
+    exist holds no rules.
 
     Raises :class:`RulesError` listing every problem of every file, each with its file, line,
     rule id and, where a name is close, a suggestion. ``timezone`` is the campus time zone.
@@ -88,9 +90,10 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     routing = _FileLoader(directory, Kind.ROUTING, timezone, problems).load()
     access = _FileLoader(directory, Kind.ACCESS, timezone, problems).load()
     policies = _FileLoader(directory, Kind.POLICIES, timezone, problems).load()
+    calendar = load_calendar(directory, problems)
     if problems:
         raise RulesError(problems)
-    return Rules(routing=routing, access=access, policies=policies)
+    return Rules(routing=routing, access=access, policies=policies, calendar=calendar)
 
 
 class _Item:

@@ -106,6 +106,15 @@ def _values(enum_type: type[enum.StrEnum]) -> tuple[str, ...]:
 _ROLES = _values(Role)
 _STATUSES = _values(PersonStatus)
 
+# The academic calendar's facts about a day (rules/calendar.yaml): null outside a semester.
+_CALENDAR = (
+    Symbol("semester", Shape.TEXT, nullable=True, optional=True),
+    Symbol("week", Shape.NUMBER, nullable=True, optional=True, low=1, high=60),
+    Symbol("teaching_week", Shape.NUMBER, nullable=True, optional=True, low=1, high=60),
+    Symbol("is_exam_week", Shape.FLAG, nullable=True, optional=True),
+    Symbol("is_vacation", Shape.FLAG, nullable=True, optional=True),
+    Symbol("periods", Shape.TEXTS, nullable=True, optional=True),
+)
 _ROUTING = (
     Symbol("category", Shape.TEXT, choices=ISSUE_CATEGORIES),
     Symbol("urgency", Shape.TEXT, choices=URGENCIES),
@@ -120,6 +129,7 @@ _ROUTING = (
     Symbol("hour", Shape.NUMBER, low=0, high=23),
     Symbol("weekday", Shape.NUMBER, low=1, high=7),
     Symbol("is_holiday", Shape.FLAG),
+    *_CALENDAR,
 )
 # The acting person: their status, roles and the place they belong to.
 _PERSON = (
@@ -146,6 +156,7 @@ _ABOUT = (
     Symbol("weekday", Shape.NUMBER, nullable=True, optional=True, low=1, high=7),
     Symbol("day_of_month", Shape.NUMBER, nullable=True, optional=True, low=1, high=31),
     Symbol("is_holiday", Shape.FLAG, nullable=True, optional=True),
+    *_CALENDAR,
     # About a person being chosen (a Star of the Month nominee) rather than the one acting.
     Symbol("same_community", Shape.FLAG, nullable=True, optional=True),
     Symbol("recent_winner", Shape.FLAG, nullable=True, optional=True),

@@ -9,6 +9,9 @@ import chinese_calendar
 
 log = logging.getLogger(__name__)
 
+# Years already reported as missing, so the log says it once rather than on every decision.
+_missing_years: set[int] = set()
+
 
 def is_holiday(day: date) -> bool:
     """Whether ``day`` (a campus date) is a day off: a public holiday or a weekend.
@@ -19,5 +22,7 @@ def is_holiday(day: date) -> bool:
     try:
         return bool(chinese_calendar.is_holiday(day))
     except NotImplementedError:
-        log.warning("no holiday data for %s; update chinese-calendar", day.year)
+        if day.year not in _missing_years:
+            _missing_years.add(day.year)
+            log.warning("no holiday data for %s; update chinese-calendar", day.year)
         return day.isoweekday() >= 6

@@ -19,7 +19,6 @@ from assistant.flows.engine import Action, FlowContext, Refused, Submitted
 from assistant.flows.spec import Option
 from assistant.rules import Rules
 from assistant.services import people
-from assistant.services.calendar import is_holiday
 from assistant.services.identity import Actor, Grant
 from assistant.services.kit import Kit, Names
 from assistant.storage import outbox, repo
@@ -102,7 +101,7 @@ def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Act
             "reporter_roles": [str(g.role) for g in actor.grants],
             "hour": local.hour,
             "weekday": local.isoweekday(),
-            "is_holiday": is_holiday(local.date()),
+            **rules.calendar.facts(local.date()),
         }
         decision = rules.route(subject)
         assigned = decision.outcome.assign

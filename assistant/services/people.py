@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.services.calendar import is_holiday
+from assistant.rules.calendar import Calendar
 from assistant.services.identity import Actor
 from assistant.storage import repo
 from assistant.storage.models import Role, ScopeKind
@@ -98,11 +98,12 @@ async def rule_subject(session: AsyncSession, actor: Actor) -> dict[str, object]
     }
 
 
-def day_facts(day: date) -> dict[str, object]:
-    """The facts about a day that access rules may ask (a booking's day, or today)."""
+def day_facts(day: date, calendar: Calendar | None = None) -> dict[str, object]:
+    """The facts about a day that access rules may ask (a booking's day, or today): the date,
+    and what the academic calendar says of it (teaching week, exam week, holiday, ...)."""
     return {
         "date": day.isoformat(),
         "weekday": day.isoweekday(),
         "day_of_month": day.day,
-        "is_holiday": is_holiday(day),
+        **(calendar or Calendar()).facts(day),
     }
