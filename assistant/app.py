@@ -24,6 +24,7 @@ from assistant.bot import handlers, menus
 from assistant.bot.context import BotContext, Deps, UpdateScope
 from assistant.bot.intake import ALL_UPDATE_TYPES, Dispatcher, Poller, WebhookIntake
 from assistant.bot.ratelimit import FloodLimiter, FloodPolicy
+from assistant.bot.scheduler import Handler, Scheduler
 from assistant.bot.sender import OutboxSender
 from assistant.bot.telegram import AssistantBot
 from assistant.bot.ticker import Job, Ticker
@@ -84,6 +85,7 @@ def build_application(
     application.bot_data["rules"] = files.rules
     application.bot_data["approvals"] = files.approvals
     application.bot_data["jobs"] = files.jobs
+    application.bot_data["firings"] = files.firings
     handlers.register(application, files.engine)
     return application
 
@@ -104,6 +106,7 @@ class Files:
     engine: Engine
     approvals: Approvals
     jobs: Mapping[str, Job]
+    firings: Mapping[str, Handler]
 
 
 def load_files(settings: Settings, texts: Texts) -> Files:
@@ -117,7 +120,9 @@ def load_files(settings: Settings, texts: Texts) -> Files:
     found, problems = check_conversations(settings.conversations_dir, registry.catalogue(), texts)
     if problems:
         raise StartupError([str(p) for p in problems])
-    return Files(rules, Engine(found, registry, texts), services.approvals, services.jobs)
+    return Files(
+        rules, Engine(found, registry, texts), services.approvals, services.jobs, services.firings
+    )
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,7 @@ class Edge:
     dispatcher: Dispatcher
     sender: OutboxSender
     ticker: Ticker
+    scheduler: Scheduler
     webhook_url: str | None = None
 
 
@@ -176,14 +182,16 @@ async def running(application: AssistantApp, webhook: Webhook | None = None) -> 
 
     dispatcher = Dispatcher(application, deps, sender.kick, on_parked)
     ticker = Ticker(deps.db, deps.clock, application.bot_data["jobs"], sender.kick)
+    scheduler = Scheduler(deps.db, deps.clock, application.bot_data["firings"], sender.kick)
     async with application:
         await menus.publish_defaults(bot, deps.texts, deps.settings.language)
         await application.start()
         sender.start()
         dispatcher.start()
         ticker.start()
+        scheduler.start()
         intake: Poller | WebhookIntake
-        edge = Edge(application, dispatcher, sender, ticker)
+        edge = Edge(application, dispatcher, sender, ticker, scheduler)
         if webhook is None:
             await bot.delete_webhook()
             intake = Poller(bot, deps.db, deps.clock, dispatcher.kick)
@@ -201,6 +209,7 @@ async def running(application: AssistantApp, webhook: Webhook | None = None) -> 
         finally:
             await intake.stop()
             await ticker.stop()
+            await scheduler.stop()
             await dispatcher.stop()
             await sender.stop()
             await application.stop()

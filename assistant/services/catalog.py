@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 
+from assistant.bot.scheduler import Handler
 from assistant.bot.ticker import Job
 from assistant.config import Language
 from assistant.flows.engine import Registry
 from assistant.rules import Rules
-from assistant.services import booking, decisions, grid, projects, stars
+from assistant.services import booking, decisions, grid, projects, reminders, stars
 from assistant.services.approvals import Approvals
 from assistant.services.kit import Kit
 from assistant.texts import Texts
@@ -23,6 +24,7 @@ class Services:
     registry: Registry
     approvals: Approvals
     jobs: Mapping[str, Job]
+    firings: Mapping[str, Handler]
 
 
 def services(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Services:
@@ -35,6 +37,7 @@ def services(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> S
         booking.names(kit),
         projects.names(kit),
         stars.names(kit),
+        reminders.names(kit),
     ]
     for part in parts:
         approvals.workflows.update(part.workflows)
@@ -46,4 +49,5 @@ def services(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> S
         ),
         approvals,
         {k: v for part in parts for k, v in part.jobs.items()},
+        {k: v for part in parts for k, v in part.firings.items()},
     )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
+from assistant.bot.scheduler import Handler
 from assistant.bot.ticker import Job
 from assistant.config import Language
 from assistant.flows.engine import Action, NamedCheck, Provider
@@ -38,3 +39,5 @@ class Names:
     workflows: Mapping[RequestKind, Workflow] = field(default_factory=dict)
     # Periodic sweeps (assistant.bot.ticker), by name.
     jobs: Mapping[str, Job] = field(default_factory=dict)
+    # What scheduled firings of each kind do (assistant.bot.scheduler).
+    firings: Mapping[str, Handler] = field(default_factory=dict)

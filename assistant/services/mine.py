@@ -64,7 +64,7 @@ async def started_by(session: AsyncSession, person_id: int, campus: tzinfo) -> l
             "no_show" if b.no_show else b.status,
             b.created_at,
         )
-        for b, room in bookings.tuples()
+        for b, room in bookings
     ]
     projects = await session.scalars(
         select(Request)
@@ -83,7 +83,7 @@ async def started_by(session: AsyncSession, person_id: int, campus: tzinfo) -> l
     )
     items += [
         Item("star", n.id, f"{n.month} {name}", "chosen" if award else "nominated", n.created_at)
-        for n, name, award in nominations.tuples()
+        for n, name, award in nominations
     ]
     return sorted(items, key=lambda item: item.at, reverse=True)
 

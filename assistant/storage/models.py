@@ -677,3 +677,46 @@ class StarAward(Base):
     nomination_id: Mapped[int] = mapped_column(ForeignKey("star_nominations.id"))
     chosen_by_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     chosen_at: Mapped[datetime]
+
+
+class FiringStatus(enum.StrEnum):
+    """Where one scheduled firing stands."""
+
+    PENDING = "pending"
+    FIRED = "fired"
+    SKIPPED = "skipped"
+
+
+class MissedPolicy(enum.StrEnum):
+    """What a firing does when it comes due while the bot was down (later than its grace)."""
+
+    LATE_ONCE = "late_once"
+    SKIP = "skip"
+
+
+class Firing(Base):
+    """One future moment something must happen: a reminder, an escalation, a shift's prompt.
+
+    Every firing is a row, committed with the change that planned it, so a restart re-arms it by
+    reading the table. ``key`` names the firing (its source and due time), so planning the same
+    thing twice stores it once; a firing is claimed by a conditional update, so two running
+    instances never both fire it.
+    """
+
+    __tablename__ = "firings"
+    __table_args__ = (Index("ix_firings_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    # Which handler fires it (assistant.bot.scheduler), e.g. "reminder".
+    kind: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[datetime]
+    missed: Mapped[MissedPolicy] = mapped_column(
+        _enum(MissedPolicy, "missed_policy"), default=MissedPolicy.LATE_ONCE
+    )
+    status: Mapped[FiringStatus] = mapped_column(
+        _enum(FiringStatus, "firing_status"), default=FiringStatus.PENDING
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+    fired_at: Mapped[datetime | None]

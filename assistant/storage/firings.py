@@ -1,0 +1,78 @@
+"""Scheduled firings: planned once by key, claimed once by a conditional update."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assistant.storage.models import Firing, FiringStatus, MissedPolicy
+
+
+async def plan(
+    session: AsyncSession,
+    firings: Iterable[Mapping[str, Any]],
+    *,
+    now: datetime,
+) -> int:
+    """Store each firing (``key``, ``kind``, ``due_at``, optional ``payload`` and ``missed``)
+    unless its key is already planned; returns how many were new."""
+    rows = [
+        {
+            "key": f["key"],
+            "kind": f["kind"],
+            "due_at": f["due_at"],
+            "payload": dict(f.get("payload", {})),
+            "missed": f.get("missed", MissedPolicy.LATE_ONCE),
+            "status": FiringStatus.PENDING,
+            "created_at": now,
+        }
+        for f in firings
+    ]
+    if not rows:
+        return 0
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    new = 0
+    # Bounded statements: PostgreSQL allows 65,535 parameters in one.
+    for start in range(0, len(rows), 5000):
+        statement = (
+            insert(Firing).on_conflict_do_nothing(index_elements=["key"]).returning(Firing.id)
+        )
+        new += len((await session.scalars(statement, rows[start : start + 5000])).all())
+    return new
+
+
+async def due(session: AsyncSession, now: datetime, *, limit: int) -> Sequence[Firing]:
+    """Pending firings due by ``now``, earliest first; on PostgreSQL rows another instance is
+    firing are skipped rather than waited for."""
+    result = await session.scalars(
+        select(Firing)
+        .where(Firing.status == FiringStatus.PENDING, Firing.due_at <= now)
+        .order_by(Firing.due_at, Firing.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return result.all()
+
+
+async def claim(session: AsyncSession, firing: Firing, status: FiringStatus, now: datetime) -> bool:
+    """Move a pending firing to ``status``; False when someone else already did."""
+    result = await session.execute(
+        update(Firing)
+        .where(Firing.id == firing.id, Firing.status == FiringStatus.PENDING)
+        .values(status=status, fired_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    """When the earliest pending firing is due."""
+    return await session.scalar(
+        select(func.min(Firing.due_at)).where(Firing.status == FiringStatus.PENDING)
+    )
