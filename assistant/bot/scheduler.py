@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,14 +25,19 @@ from assistant.storage.models import Firing, FiringStatus, MissedPolicy
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[AsyncSession, Firing, datetime], Awaitable[None]]
-"""Does what a firing is for (queues its messages) in the firing's transaction."""
+Handler = Callable[[AsyncSession, Sequence[Firing], datetime], Awaitable[None]]
+"""Does what firings of one kind are for (queues their messages) in their transaction; given
+every due firing of its kind at once, so that it reads what it needs in one query."""
 
 # Any 64-bit number that is ours alone: the advisory lock of the instance that fires.
 _LOCK = 0x5A5353_43484544
 
 GRACE = timedelta(minutes=5)
 """How late a firing may be and still count as on time rather than missed."""
+
+
+class _HandlerFailed(Exception):
+    """A handler raised in a batch run without savepoints."""
 
 
 @dataclass
@@ -87,31 +92,52 @@ class Scheduler:
                 return total
 
     async def _batch_once(self) -> Pass:
+        try:
+            return await self._fire_batch(isolated=False)
+        except _HandlerFailed:
+            # Rolled back whole; again one firing at a time, so only the failing one waits.
+            return await self._fire_batch(isolated=True)
+
+    async def _fire_batch(self, *, isolated: bool) -> Pass:
         result = Pass()
         async with self._db.unit_of_work() as session:
             if not await self._leading(session):
                 return Pass(standby=True)
             now = self._clock()
-            for firing in await firings.due(session, now, limit=self._batch):
-                missed = now - firing.due_at > self._grace
-                if missed and firing.missed is MissedPolicy.SKIP:
-                    if await firings.claim(session, firing, FiringStatus.SKIPPED, now):
-                        result.skipped += 1
-                    continue
-                handler = self._handlers.get(firing.kind)
-                if handler is None:
+            due = await firings.due(session, now, limit=self._batch)
+            skip = [
+                f for f in due if f.missed is MissedPolicy.SKIP and now - f.due_at > self._grace
+            ]
+            result.skipped = len(await firings.claim(session, skip, FiringStatus.SKIPPED, now))
+            fire = [f for f in due if f not in skip]
+            for firing in fire:
+                if firing.kind not in self._handlers:
                     log.error("no handler for firing %s of kind %r", firing.key, firing.kind)
                     result.failed += 1
+            known = [f for f in fire if f.kind in self._handlers]
+            claimed = set(await firings.claim(session, known, FiringStatus.FIRED, now))
+            by_kind: dict[str, list[Firing]] = {}
+            for firing in known:
+                if firing.id in claimed:
+                    by_kind.setdefault(firing.kind, []).append(firing)
+            for kind, batch in by_kind.items():
+                handler = self._handlers[kind]
+                if not isolated:
+                    try:
+                        await handler(session, batch, now)
+                    except Exception as exc:
+                        raise _HandlerFailed from exc
+                    result.fired += len(batch)
                     continue
-                try:
-                    async with session.begin_nested():
-                        if await firings.claim(session, firing, FiringStatus.FIRED, now):
-                            await handler(session, firing, now)
-                            result.fired += 1
-                except Exception:
-                    # Rolled back to before the claim: it stays pending and is tried again.
-                    log.exception("firing %s failed", firing.key)
-                    result.failed += 1
+                for firing in batch:
+                    try:
+                        async with session.begin_nested():
+                            await handler(session, [firing], now)
+                        result.fired += 1
+                    except Exception:
+                        log.exception("firing %s failed", firing.key)
+                        await firings.release(session, firing)
+                        result.failed += 1
         if result.fired:
             self._on_committed()
         return result

@@ -60,15 +60,31 @@ async def due(session: AsyncSession, now: datetime, *, limit: int) -> Sequence[F
     return result.all()
 
 
-async def claim(session: AsyncSession, firing: Firing, status: FiringStatus, now: datetime) -> bool:
-    """Move a pending firing to ``status``; False when someone else already did."""
-    result = await session.execute(
+async def claim(
+    session: AsyncSession, due: Sequence[Firing], status: FiringStatus, now: datetime
+) -> list[int]:
+    """Move the pending firings among ``due`` to ``status``; returns the ids this call moved
+    (those someone else moved first are left out)."""
+    if not due:
+        return []
+    result = await session.scalars(
         update(Firing)
-        .where(Firing.id == firing.id, Firing.status == FiringStatus.PENDING)
+        .where(Firing.id.in_([f.id for f in due]), Firing.status == FiringStatus.PENDING)
         .values(status=status, fired_at=now)
+        .returning(Firing.id)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return list(result.all())
+
+
+async def release(session: AsyncSession, firing: Firing) -> None:
+    """Put a claimed firing back to pending (its handler failed; it is tried again later)."""
+    await session.execute(
+        update(Firing)
+        .where(Firing.id == firing.id)
+        .values(status=FiringStatus.PENDING, fired_at=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def next_due(session: AsyncSession) -> datetime | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -120,8 +120,8 @@ async def test_firings_missed_while_down_fire_late_once_or_are_skipped(
 async def test_two_instances_never_fire_the_same_firing(campus: Database, clock: Clock) -> None:
     fired: list[str] = []
 
-    async def record(session: AsyncSession, firing: Firing, now: datetime) -> None:
-        fired.append(firing.key)
+    async def record(session: AsyncSession, due: Sequence[Firing], now: datetime) -> None:
+        fired.extend(firing.key for firing in due)
 
     async with campus.unit_of_work() as session:
         await firings.plan(
@@ -145,8 +145,8 @@ async def test_two_instances_never_fire_the_same_firing(campus: Database, clock:
 async def test_a_failing_firing_stays_pending_and_the_others_fire(
     campus: Database, clock: Clock
 ) -> None:
-    async def flaky(session: AsyncSession, firing: Firing, now: datetime) -> None:
-        if firing.payload.get("broken"):
+    async def flaky(session: AsyncSession, due: Sequence[Firing], now: datetime) -> None:
+        if any(firing.payload.get("broken") for firing in due):
             raise RuntimeError("cannot reach the template")
 
     async with campus.unit_of_work() as session:
