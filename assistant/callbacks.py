@@ -52,3 +52,16 @@ class CallbackCodec:
 LANGUAGE = CallbackCodec("lang", ("code",))
 GRID_ISSUE = CallbackCodec("gi", ("issue", "action"))
 APPROVAL = CallbackCodec("ap", ("request", "stage", "action"))
+
+MAX_ID = 2**31 - 1
+"""The largest id a column holds; a forged larger one is simply unknown."""
+
+
+def number(text: str, limit: int = MAX_ID) -> int | None:
+    """A whole-number field of callback data, or None for anything else.
+
+    Only ASCII digits count: ``"²".isdigit()`` is true, but ``int("²")`` fails.
+    """
+    if text.isascii() and text.isdigit() and int(text) <= limit:
+        return int(text)
+    return None

@@ -76,7 +76,7 @@ class Settings(BaseSettings):
             return None
         assert value is not None
         bot_id, sep, secret = value.partition(":")
-        if not (sep and bot_id.isdigit() and secret):
+        if not (sep and bot_id.isascii() and bot_id.isdigit() and secret):
             raise ValueError("expected the token from @BotFather, shaped like 123456:ABC-DEF...")
         return value
 
@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     @classmethod
     def _listen(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
-        if not (sep and host and port.isdigit() and 0 < int(port) < 65536):
+        if not (sep and host and port.isascii() and port.isdigit() and 0 < int(port) < 65536):
             raise ValueError("expected host:port to listen on, such as 127.0.0.1:8443")
         return value
 

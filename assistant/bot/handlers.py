@@ -230,14 +230,15 @@ async def grid_pressed(update: Update, context: BotContext) -> None:
         return
     fields = callbacks.GRID_ISSUE.unpack(query.data)
     assert fields is not None, "routed here by the codec's pattern"
-    if not (fields["issue"].isdigit() and len(fields["issue"]) <= 9):
+    issue = callbacks.number(fields["issue"])
+    if issue is None:
         await button_expired(update, context)
         return
     texts, settings = context.deps.texts, context.deps.settings
     outcome, reopen_days = await grid.handle(
         context.session,
         context.actor,
-        int(fields["issue"]),
+        issue,
         fields["action"],
         rules=context.application.bot_data["rules"],
         cards=grid.Cards(texts, settings.language),

@@ -11,13 +11,6 @@ from assistant.bot.context import BotContext
 from assistant.services import mine as listing
 from assistant.services.approvals import Approvals, Handling
 
-_MAX_ID = 2**31 - 1
-
-
-def _number(text: str) -> int | None:
-    # Forged ids beyond what the columns hold are simply unknown, not a database error.
-    return int(text) if text.isdigit() and int(text) <= _MAX_ID else None
-
 
 async def approval_pressed(update: Update, context: BotContext) -> None:
     """Approve or Reject on an approval card; Reject (and some approvals) ask a question first."""
@@ -26,7 +19,7 @@ async def approval_pressed(update: Update, context: BotContext) -> None:
         return
     fields = callbacks.APPROVAL.unpack(query.data)
     assert fields is not None, "routed here by the codec's pattern"
-    request_id, stage_no = _number(fields["request"]), _number(fields["stage"])
+    request_id, stage_no = callbacks.number(fields["request"]), callbacks.number(fields["stage"])
     approvals: Approvals = context.application.bot_data["approvals"]
     if request_id is None or stage_no is None:
         toast = context.text("button_expired")

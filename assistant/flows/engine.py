@@ -19,6 +19,7 @@ import rule_engine
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assistant.callbacks import number
 from assistant.config import Language
 from assistant.flows.spec import Catalogue, Conversation, Kind, Option, Step
 from assistant.services.identity import Actor
@@ -488,8 +489,8 @@ class _Run:
                 return await self.submit(outcome)
             outcome.send.append(await self._summary())
             return outcome
-        if op == "p" and arg.isdigit() and len(arg) <= 3:
-            self.state.page = int(arg)
+        if op == "p" and (page := number(arg, 999)) is not None:
+            self.state.page = page
             self._touch()
             outcome.edit = await self._ask(step)
             return outcome
@@ -505,9 +506,8 @@ class _Run:
         return await self._accept(step, value, outcome)
 
     async def _pressed_value(self, step: Step, op: str, arg: str) -> Any:
-        if op == "o" and arg.isdigit():
+        if op == "o" and (index := number(arg)) is not None:
             options = await self._options(step)
-            index = int(arg)
             return options[index].value if index < len(options) else _INVALID
         if op == "y" and step.kind is Kind.YES_NO and arg in ("0", "1"):
             return arg == "1"
@@ -729,7 +729,6 @@ def labels(
 
 
 _INVALID = object()
-_MAX_ID = 2**31 - 1
 _YES_NO = {
     "yes": True,
     "y": True,
@@ -750,12 +749,10 @@ def _parse(data: str) -> tuple[int, int, str, str] | None:
     if len(parts) != 5 or parts[0] != PREFIX:
         return None
     _, state_id, version, op, arg = parts
-    if not (state_id.isdigit() and version.isdigit() and len(op) == 1):
+    state, step = number(state_id), number(version)
+    if state is None or step is None or len(op) != 1:
         return None
-    # Forged ids beyond what the columns hold are simply unknown, not a database error.
-    if int(state_id) > _MAX_ID or int(version) > _MAX_ID:
-        return None
-    return int(state_id), int(version), op, arg
+    return state, step, op, arg
 
 
 def _date(text: str) -> date | None:

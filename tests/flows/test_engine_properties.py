@@ -34,6 +34,8 @@ human_text = st.one_of(
 )
 forged_data = st.one_of(
     st.text(max_size=64),
+    # Digits beyond ASCII pass str.isdigit() but not int().
+    st.sampled_from(["cv:²:1:o:0", "cv:1:٣:o:0", "cv:1:1:o:²", "cv:1:1:p:٣"]),
     st.builds(
         lambda state, version, op, arg: f"cv:{state}:{version}:{op}:{arg}",
         st.integers(-5, 10**12),
