@@ -32,7 +32,7 @@ from assistant.config import Settings
 from assistant.flows.check import check_conversations
 from assistant.flows.engine import Engine
 from assistant.rules import Rules, RulesError, load_rules
-from assistant.services import catalog
+from assistant.services import catalog, reminders
 from assistant.services.admins import admin_chats
 from assistant.services.approvals import Approvals
 from assistant.storage.models import Priority
@@ -118,8 +118,9 @@ def load_files(settings: Settings, texts: Texts) -> Files:
     services = catalog.services(rules, texts, settings.language, settings.tz)
     registry = services.registry
     found, problems = check_conversations(settings.conversations_dir, registry.catalogue(), texts)
-    if problems:
-        raise StartupError([str(p) for p in problems])
+    lines = [str(p) for p in problems] + reminders.missing_templates(rules, texts)
+    if lines:
+        raise StartupError(lines)
     return Files(
         rules, Engine(found, registry, texts), services.approvals, services.jobs, services.firings
     )

@@ -151,7 +151,9 @@ class _Reader:
                 )
 
     def items(self, data: Located, key: str) -> Iterable[Located]:
-        value = data.get(key, [])
+        if key not in data:
+            return []
+        value = data[key]
         if not isinstance(value, LocatedList):
             self.problem(data.lines.get(key, data.line), None, f"'{key}' must be a list")
             return []

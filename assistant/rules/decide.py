@@ -19,6 +19,7 @@ import rule_engine
 
 from assistant.config import Language
 from assistant.rules.calendar import Calendar
+from assistant.rules.reminders import Reminder
 from assistant.rules.errors import NoRuleMatched, RuleEvaluationError, SubjectError
 from assistant.rules.expressions import Guard
 from assistant.rules.schema import SCHEMAS, Kind
@@ -278,9 +279,11 @@ class Rules:
         access: tuple[CompiledRule[Access], ...] = (),
         policies: tuple[CompiledRule[Setting], ...] = (),
         calendar: Calendar | None = None,
+        reminders: tuple[Reminder, ...] = (),
     ) -> None:
         self.routing = routing
         self.calendar = calendar or Calendar()
+        self.reminders = {reminder.id: reminder for reminder in reminders}
         self.access = access
         self.policies = policies
         self._routing_schema = SCHEMAS[Kind.ROUTING]

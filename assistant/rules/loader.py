@@ -22,6 +22,7 @@ from assistant.rules.calendar import load_calendar
 from assistant.rules.decide import Access, CompiledRule, PolicyValue, Reason, Route, Rules, Setting
 from assistant.rules.errors import RuleProblem, RulesError
 from assistant.rules.expressions import compile_when
+from assistant.rules.reminders import load_reminders
 from assistant.rules.schema import SCHEMAS, Kind, suggest
 from assistant.storage.models import Role
 from assistant.yamlfile import NULL_TAG as _NULL_TAG
@@ -78,8 +79,8 @@ _VALUE_WORDS = {
 
 def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     """Read, check and compile ``routing.yaml``, ``access.yaml`` and ``policies.yaml`` in
-    ``directory``, and read its academic calendar (``calendar.yaml``); a file that does not
-    exist holds no rules.
+    ``directory``, and read its academic calendar (``calendar.yaml``) and reminders
+    (``reminders.yaml``); a file that does not exist holds no rules.
 
     Raises :class:`RulesError` listing every problem of every file, each with its file, line,
     rule id and, where a name is close, a suggestion. ``timezone`` is the campus time zone.
@@ -91,9 +92,12 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     access = _FileLoader(directory, Kind.ACCESS, timezone, problems).load()
     policies = _FileLoader(directory, Kind.POLICIES, timezone, problems).load()
     calendar = load_calendar(directory, problems)
+    reminders = load_reminders(directory, timezone, problems)
     if problems:
         raise RulesError(problems)
-    return Rules(routing=routing, access=access, policies=policies, calendar=calendar)
+    return Rules(
+        routing=routing, access=access, policies=policies, calendar=calendar, reminders=reminders
+    )
 
 
 class _Item:

@@ -1,59 +1,232 @@
-"""What scheduled firings do: for now, a message from a template to chosen people.
+"""Reminders: planned from ``rules/reminders.yaml`` as firings, and what firings say when due.
 
-A firing of kind ``message`` carries ``template``, ``variables`` and ``person_ids``; each person
-with a linked account gets the template in their own language through the outbox.
+A periodic job plans every reminder's moments of the coming weeks as ``firings`` rows (keyed by
+reminder and moment, so planning again stores nothing new) and removes the future firings of
+reminders that were changed or deleted; the past is never re-planned. When a firing comes due its
+audience is worked out then, from the people and roles of that moment.
+
+Two kinds of firing: ``reminder`` (a reminder of the file) and ``message`` (a template to chosen
+people, for one-off notes the services plan).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.bot.scheduler import Handler
+from assistant.bot.ticker import Job
 from assistant.config import Language
+from assistant.rules import Rules
+from assistant.rules.reminders import Reminder
+from assistant.rules.schema import SCHEMAS, Kind
 from assistant.services.kit import Kit, Names
-from assistant.storage import outbox
-from assistant.storage.models import Firing, Priority, TelegramAccount
+from assistant.storage import firings, outbox
+from assistant.storage.models import (
+    Building,
+    College,
+    Community,
+    DormRoom,
+    Firing,
+    FiringStatus,
+    Floor,
+    Person,
+    Priority,
+    RoleAssignment,
+    TelegramAccount,
+)
 from assistant.texts import Texts, pick_language
+
+HORIZON = timedelta(days=35)
+"""How far ahead reminders are planned as firings."""
+
+_PREFIX = "reminder:"
 
 
 def names(kit: Kit) -> Names:
-    """The ``message`` firing."""
-    return Names(firings={"message": message(kit.texts, kit.default)})
+    """The two kinds of firing, and the job that plans reminders."""
+    return Names(
+        firings={
+            "message": message(kit.texts, kit.default),
+            "reminder": remind(kit.rules, kit.texts, kit.default),
+        },
+        jobs={"reminders.plan": planner(kit.rules, kit.campus)},
+    )
+
+
+def missing_templates(rules: Rules, texts: Texts) -> list[str]:
+    """One line per reminder whose template is missing in a language, for the start-up check."""
+    return [
+        f"{reminder.file}:{reminder.line} [{reminder.id}]: no template '{reminder.template}' in "
+        f"conversations/templates/{language}/"
+        for reminder in rules.reminders.values()
+        for language in texts.languages()
+        if reminder.template not in texts.names(language)
+    ]
+
+
+def key(reminder: Reminder, moment: datetime) -> str:
+    """The firing key of ``reminder`` at ``moment``."""
+    return f"{_PREFIX}{reminder.id}:{moment.astimezone(UTC).isoformat(timespec='minutes')}"
+
+
+def planner(rules: Rules, campus: tzinfo) -> Job:
+    """The job that keeps the firings of the next :data:`HORIZON` in line with the file."""
+
+    async def plan(session: AsyncSession, now: datetime) -> int:
+        wanted: dict[str, dict[str, Any]] = {}
+        for reminder in rules.reminders.values():
+            for moment in reminder.times(rules.calendar, now, now + HORIZON, campus):
+                wanted[key(reminder, moment)] = {
+                    "key": key(reminder, moment),
+                    "kind": "reminder",
+                    "due_at": moment,
+                    "missed": reminder.missed,
+                    "payload": {"reminder": reminder.id},
+                }
+        planned = await session.scalars(
+            select(Firing.key).where(
+                Firing.kind == "reminder",
+                Firing.status == FiringStatus.PENDING,
+                Firing.due_at > now,
+            )
+        )
+        stale = [k for k in planned if k not in wanted]
+        if stale:
+            await session.execute(delete(Firing).where(Firing.key.in_(stale)))
+        return await firings.plan(session, wanted.values(), now=now) + len(stale)
+
+    return plan
+
+
+def remind(rules: Rules, texts: Texts, default: Language) -> Handler:
+    """Send each due reminder to its audience as it stands now."""
+
+    async def fire(session: AsyncSession, due: Sequence[Firing], now: datetime) -> None:
+        for firing in due:
+            reminder = rules.reminders.get(str(firing.payload.get("reminder")))
+            if reminder is None:
+                continue  # removed from the file since it was planned
+            people = await audience(session, reminder)
+            variables = {"title": reminder.name, "due_at": firing.due_at}
+            await _send(session, texts, default, people, reminder.template, variables, now)
+
+    return fire
 
 
 def message(texts: Texts, default: Language) -> Handler:
-    """Queue the firing's template to each of its people, in each one's language."""
+    """Queue each firing's template to its ``person_ids``, in each one's language."""
 
     async def fire(session: AsyncSession, due: Sequence[Firing], now: datetime) -> None:
         wanted = {person for firing in due for person in firing.payload["person_ids"]}
-        rows = await session.execute(
-            select(
-                TelegramAccount.person_id,
-                TelegramAccount.telegram_user_id,
-                TelegramAccount.language,
-            ).where(TelegramAccount.person_id.in_(wanted))
-        )
-        accounts = {person: (chat_id, language) for person, chat_id, language in rows}
+        accounts = await _accounts(session, wanted)
         for firing in due:
             payload = firing.payload
-            for person in payload["person_ids"]:
-                if person not in accounts:
-                    continue  # not linked to Telegram (yet): nobody to tell
-                chat_id, language = accounts[person]
-                text = texts.render(
-                    pick_language(language, default), payload["template"], **payload["variables"]
-                )
-                outbox.enqueue(
-                    session,
-                    chat_id,
-                    "sendMessage",
-                    {"text": text, "parse_mode": "HTML"},
-                    priority=Priority.BULK,
-                    now=now,
-                )
+            await _send(
+                session,
+                texts,
+                default,
+                payload["person_ids"],
+                payload["template"],
+                payload["variables"],
+                now,
+                accounts,
+            )
 
     return fire
+
+
+async def audience(session: AsyncSession, reminder: Reminder) -> list[int]:
+    """The active people a reminder is for: holders of its roles, those its rule matches."""
+    query = select(Person.id).where(Person.active.is_(True))
+    if reminder.roles:
+        query = query.where(
+            Person.id.in_(
+                select(RoleAssignment.person_id).where(RoleAssignment.role.in_(reminder.roles))
+            )
+        )
+    ids = list(await session.scalars(query.order_by(Person.id)))
+    if reminder.when is None:
+        return ids
+    facts = await _facts(session, ids)
+    schema = SCHEMAS[Kind.POLICIES]
+    return [i for i in ids if reminder.when.condition.matches(schema.subject(facts[i]))]
+
+
+async def _facts(session: AsyncSession, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """What a rule over people may ask of each of ``ids``, read in two queries."""
+    rows = await session.execute(
+        select(
+            Person.id,
+            Person.status,
+            College.code,
+            Community.code,
+            Building.code,
+            Floor.number,
+        )
+        .outerjoin(College, College.id == Person.college_id)
+        .outerjoin(DormRoom, DormRoom.id == Person.dorm_room_id)
+        .outerjoin(Floor, Floor.id == DormRoom.floor_id)
+        .outerjoin(Building, Building.id == Floor.building_id)
+        .outerjoin(Community, Community.id == Building.community_id)
+        .where(Person.id.in_(ids))
+    )
+    facts: dict[int, dict[str, Any]] = {
+        person: {
+            "status": str(status),
+            "roles": [],
+            "college": college,
+            "community": community,
+            "building": building,
+            "floor": floor,
+        }
+        for person, status, college, community, building, floor in rows
+    }
+    roles = await session.execute(
+        select(RoleAssignment.person_id, RoleAssignment.role).where(
+            RoleAssignment.person_id.in_(ids)
+        )
+    )
+    for person, role in roles:
+        facts[person]["roles"].append(str(role))
+    return facts
+
+
+async def _accounts(session: AsyncSession, people: set[int]) -> dict[int, tuple[int, str | None]]:
+    rows = await session.execute(
+        select(
+            TelegramAccount.person_id, TelegramAccount.telegram_user_id, TelegramAccount.language
+        ).where(TelegramAccount.person_id.in_(people), TelegramAccount.unreachable_since.is_(None))
+    )
+    return {person: (chat_id, language) for person, chat_id, language in rows}
+
+
+async def _send(
+    session: AsyncSession,
+    texts: Texts,
+    default: Language,
+    people: Sequence[int],
+    template: str,
+    variables: dict[str, Any],
+    now: datetime,
+    accounts: dict[int, tuple[int, str | None]] | None = None,
+) -> None:
+    if accounts is None:
+        accounts = await _accounts(session, set(people))
+    for person in people:
+        if person not in accounts:
+            continue  # not linked to Telegram (yet), or blocked the bot: nobody to tell
+        chat_id, language = accounts[person]
+        text = texts.render(pick_language(language, default), template, **variables)
+        outbox.enqueue(
+            session,
+            chat_id,
+            "sendMessage",
+            {"text": text, "parse_mode": "HTML"},
+            priority=Priority.BULK,
+            now=now,
+        )

@@ -3,6 +3,7 @@ crash, and the quick guards decide exactly as rule-engine does."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +121,8 @@ def load_or_problems(folder: Path, text: str) -> Rules | None:
     try:
         return load_rules(folder)
     except RulesError as error:
-        lines = text.count("\n") + 1
+        # YAML also breaks lines at NEL, LS and PS, and counts its lines that way.
+        lines = len(re.split("\r\n|[\n\r\x85\u2028\u2029]", text))
         assert error.problems
         for problem in error.problems:
             assert problem.file == ROUTING_FILE
