@@ -24,6 +24,7 @@ from assistant.bot.context import BotContext, current_scope
 from assistant.config import Language
 from assistant.flows.engine import Engine
 from assistant.services import grid, groups, identity, people
+from assistant.storage import repo
 from assistant.storage.models import Role
 from assistant.texts import pick_language
 
@@ -89,8 +90,12 @@ async def start(update: Update, context: BotContext) -> None:
     if result.outcome is identity.LinkOutcome.LINKED:
         # The menu first: by the time the person reads the answer, their commands are there.
         language = context.language
+        assert result.person is not None
+        holds = bool(await repo.roles_of(context.session, result.person.id))
         context.after_commit(
-            lambda: menus.publish_personal(context.bot, context.deps.texts, user.id, language)
+            lambda: menus.publish_personal(
+                context.bot, context.deps.texts, user.id, language, holds_roles=holds
+            )
         )
     context.reply(update, f"link_{result.outcome}", person=result.person)
 
@@ -178,8 +183,11 @@ async def _switch_language(user_id: int, context: BotContext, language: Language
     assert context.actor is not None
     context.language = language
     await identity.set_language(context.session, context.actor.person_id, language)
+    holds = bool(context.actor.grants)
     context.after_commit(
-        lambda: menus.publish_personal(context.bot, context.deps.texts, user_id, language)
+        lambda: menus.publish_personal(
+            context.bot, context.deps.texts, user_id, language, holds_roles=holds
+        )
     )
 
 

@@ -26,7 +26,20 @@ from assistant.texts import Texts
 log = logging.getLogger(__name__)
 
 STRANGER = ("start", "help")
-MEMBER = ("report", "me", "leaders", "lang", "cancel", "help")
+MEMBER = (
+    "report",
+    "book",
+    "bookings",
+    "nominate",
+    "mine",
+    "me",
+    "leaders",
+    "lang",
+    "cancel",
+    "help",
+)
+# People who hold a role also decide or handle things.
+HOLDER = (*MEMBER[:5], "pending", *MEMBER[5:])
 GROUP = ("leaders", "help")
 GROUP_ADMIN = ("leaders", "bind", "help")
 
@@ -63,8 +76,9 @@ async def publish_defaults(bot: Bot, texts: Texts, default: Language) -> bool:
     return ok
 
 
-async def publish_personal(bot: Bot, texts: Texts, user_id: int, language: Language) -> bool:
-    """The menu of one linked person in their private chat."""
-    return await _publish(
-        bot, BotCommandScopeChat(user_id), commands(texts, language, MEMBER), None
-    )
+async def publish_personal(
+    bot: Bot, texts: Texts, user_id: int, language: Language, *, holds_roles: bool
+) -> bool:
+    """The menu of one linked person in their private chat (with /pending if they hold a role)."""
+    names = HOLDER if holds_roles else MEMBER
+    return await _publish(bot, BotCommandScopeChat(user_id), commands(texts, language, names), None)

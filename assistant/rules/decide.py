@@ -19,9 +19,9 @@ import rule_engine
 
 from assistant.config import Language
 from assistant.rules.calendar import Calendar
-from assistant.rules.reminders import Reminder
 from assistant.rules.errors import NoRuleMatched, RuleEvaluationError, SubjectError
 from assistant.rules.expressions import Guard
+from assistant.rules.reminders import Reminder
 from assistant.rules.schema import SCHEMAS, Kind
 from assistant.storage.models import Role
 

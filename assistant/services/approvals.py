@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from markupsafe import Markup
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -201,7 +202,7 @@ class Approvals:
                 "approval_card",
                 request=request,
                 requester=requester,
-                body=self.texts.render(language, f"request_{request.kind}", request=request),
+                body=self._body(language, request),
                 decision=decision,
                 decided_by=decided_by,
             ),
@@ -222,6 +223,10 @@ class Approvals:
                 ]
             }
         return payload
+
+    def _body(self, language: Language, request: Request) -> Markup:
+        # Already rendered (and escaped) by the kind's own template: not to be escaped again.
+        return Markup(self.texts.render(language, f"request_{request.kind}", request=request))
 
     # Deciding ----------------------------------------------------------------------------------
 
@@ -394,7 +399,7 @@ class Approvals:
             language,
             "approval_news",
             request=request,
-            body=self.texts.render(language, f"request_{request.kind}", request=request),
+            body=self._body(language, request),
             moved=moved,
             reason=reason,
         )

@@ -30,6 +30,12 @@ def test_shipped_files_load(shipped: Rules) -> None:
         "project.weight.relevance",
         "project.weight.feasibility",
         "project.weight.impact",
+        "booking.open_hour",
+        "booking.close_hour",
+        "booking.slot_hours",
+        "grid.escalate_hours.high",
+        "grid.escalate_hours.normal",
+        "grid.escalate_hours.low",
     }
 
 

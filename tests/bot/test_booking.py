@@ -1,0 +1,518 @@
+"""Booking a room end to end through the fake Telegram: the conversation in both languages, the
+rules' checks, approval and who may decide it, my bookings, check-in and released no-shows."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+
+from assistant.app import Edge, running
+from assistant.callbacks import APPROVAL
+from assistant.sandbox import FakeTelegram
+from assistant.sandbox.state import FakeMessage
+from assistant.services.approvals import Approvals
+from assistant.services.booking import BOOKING, CANCEL, Bookings
+from assistant.services.identity import actor_for
+from assistant.services.kit import Kit
+from assistant.storage import repo
+from assistant.storage.db import Database
+from assistant.storage.models import (
+    AuditEntry,
+    Booking,
+    BookingStatus,
+    ConversationState,
+    ConversationStatus,
+    OutboxMessage,
+    Request,
+    RequestStatus,
+    Role,
+    RoleAssignment,
+    ScopeKind,
+)
+from tests.bot.conftest import Chat, Clock, make_application
+from tests.bot.test_identity import C1_COUNSELLOR, FLOOR_1_LEADER, STUDENT, linked
+from tests.bot.test_report import press, prompt
+
+Invite = Callable[[str], Awaitable[str]]
+Person = Callable[..., Chat]
+
+# 2026-09-02 is a Wednesday; the clock starts on Tuesday 2026-09-01, 16:00 campus time.
+WEDNESDAY_8 = datetime(2026, 9, 2, 0, 0, tzinfo=UTC)
+C1_WORKSTATION_HEAD = "T0004"
+C2_COUNSELLOR = "T0007"
+# A counsellor of community 5, made a second counsellor of community 1 where a test needs two.
+SECOND_C1_COUNSELLOR = "T0013"
+# Everyone who may not decide a booking request of community 1's activity room.
+OUTSIDERS = {
+    "student": "2023010002",
+    "floor leader": FLOOR_1_LEADER,
+    "workstation head of the community": C1_WORKSTATION_HEAD,
+    "counsellor of another community": C2_COUNSELLOR,
+    "college party leader": "T0001",
+    "org_department": "T0016",
+    "service_centre": "T0019",
+    "expert": "T0022",
+    "admin": "T0027",
+}
+
+
+async def to_summary(
+    tg: FakeTelegram,
+    chat: Chat,
+    kind: str,
+    room: str,
+    day: str = "2",
+    slot: str = "08:00–10:00",
+    purpose: str = "Class meeting",
+    attendees: str = "12",
+) -> FakeMessage:
+    """Walk /book up to its summary by buttons and typing."""
+    await tg.user_send(chat.user, "/book")
+    await prompt(tg, chat)
+    kinds = await prompt(tg, chat)
+    rooms = await press(tg, chat, kinds, kind)
+    days = await press(tg, chat, rooms, room)
+    slots = await press(tg, chat, days, day)
+    await press(tg, chat, slots, slot)
+    await tg.user_send(chat.user, purpose)
+    await prompt(tg, chat)
+    await tg.user_send(chat.user, attendees)
+    return await prompt(tg, chat)
+
+
+def last_message(tg: FakeTelegram, chat: Chat) -> FakeMessage:
+    """The latest message the bot sent this person (already read by ``say``)."""
+    return tg.messages(chat.user.id)[-1]
+
+
+async def bookings_in(db: Database) -> list[Booking]:
+    async with db.unit_of_work() as session:
+        return list((await session.scalars(select(Booking).order_by(Booking.id))).all())
+
+
+async def refusals(db: Database, action: str) -> list[AuditEntry]:
+    async with db.unit_of_work() as session:
+        return list(
+            (await session.scalars(select(AuditEntry).where(AuditEntry.action == action))).all()
+        )
+
+
+def service(edge: Edge) -> Bookings:
+    approvals: Approvals = edge.application.bot_data["approvals"]
+    settings = edge.application.bot_data["deps"].settings
+    return Bookings(
+        Kit(approvals.rules, approvals.texts, approvals.default, settings.tz, approvals)
+    )
+
+
+async def test_a_student_books_the_reading_room_and_checks_in_in_chinese(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database, clock: Clock
+) -> None:
+    student = await linked(person, invite, STUDENT)
+    await tg.user_send(student.user, "/book")
+    assert (await prompt(tg, student)).text == "预约功能房"
+    kinds = await prompt(tg, student)
+    assert kinds.text == "想预约哪类功能房？"
+    labels = [b["text"] for row in kinds.buttons for b in row]
+    assert labels[:2] == ["阅览室", "党团活动室"] and "成长服务中心" in labels
+    rooms = await press(tg, student, kinds, "阅览室")
+    assert [b["text"] for b in rooms.buttons[0]] == ["1号楼阅览室"]  # only my building's
+    days = await press(tg, student, rooms, "1号楼阅览室")
+    assert "哪一天" in (days.text or "")
+    slots = await press(tg, student, days, "2")
+    assert slots.button_data("08:00–10:00") and slots.button_data("20:00–22:00")
+    purpose = await press(tg, student, slots, "08:00–10:00")
+    assert "用途" in (purpose.text or "")
+    assert (await student.say("班会")).startswith("预计多少人")
+    summary = await student.say("12")
+    assert "房间：1号楼阅览室（阅览室）" in summary and "时段：08:00–10:00" in summary
+    assert "日期：2026-09-02" in summary and "人数：12" in summary
+    done = await press(tg, student, last_message(tg, student), "✔ 提交")
+    assert done.text is not None
+    assert done.text.startswith("预约成功（#1）：1号楼阅览室，2026-09-02 08:00–10:00。")
+
+    [booking] = await bookings_in(campus)
+    assert booking.status is BookingStatus.CONFIRMED and booking.request_id is None
+    assert (booking.starts_at, booking.purpose, booking.attendees) == (WEDNESDAY_8, "班会", 12)
+    async with campus.unit_of_work() as session:
+        check_in = await session.scalar(
+            select(OutboxMessage).where(OutboxMessage.ref == "booking:1:checkin")
+        )
+    assert check_in is not None and check_in.next_attempt_at == WEDNESDAY_8
+
+    # The "I'm here" message comes when the booking starts, not before.
+    clock.now = WEDNESDAY_8 + timedelta(minutes=3)
+    message = await tg.wait_for_bot_message(student.user.id, predicate=lambda m: bool(m.buttons))
+    assert "现在开始了" in (message.text or "") and "15 分钟内" in (message.text or "")
+    await tg.user_press(student.user, message, message.button_data("✅ 我已到场"))
+    edited = await tg.wait_for_bot_message(
+        student.user.id, predicate=lambda m: m.message_id == message.message_id
+    )
+    assert (edited.text or "").startswith("已签到：1号楼阅览室")
+    [booking] = await bookings_in(campus)
+    assert booking.status is BookingStatus.CHECKED_IN and booking.checked_in_at == clock.now
+
+
+async def forge(tg: FakeTelegram, chat: Chat, data: str) -> None:
+    """Press a button ``chat`` was never shown, as a forged update, and wait until it is judged."""
+    tg.inject_update(
+        {
+            "callback_query": {
+                "id": f"forged-{chat.user.id}",
+                "from": {"id": chat.user.id, "is_bot": False, "first_name": "x"},
+                "chat_instance": "1",
+                "message": {
+                    "message_id": 1,
+                    "date": 1,
+                    "chat": {"id": chat.user.id, "type": "private"},
+                },
+                "data": data,
+            }
+        }
+    )
+    # Updates of one chat are handled in order: once this is answered, the press was judged.
+    assert "Community Assistant can do this" in await chat.say("/help")
+
+
+async def test_an_activity_room_waits_for_the_counsellor_in_english(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+    student = await linked(person, invite, STUDENT, language="en")
+    summary = await to_summary(
+        tg,
+        student,
+        "Party and League activity room",
+        "Business School Party & League Activity Room",
+    )
+    assert "Attendees: 12" in (summary.text or "")
+    done = await press(tg, student, summary, "✔ Submit")
+    assert done.text is not None and done.text.startswith("Booking request sent (#1)")
+    assert "while the community counsellor decides" in done.text
+    [booking] = await bookings_in(campus)
+    assert booking.status is BookingStatus.PENDING and booking.request_id == 1
+
+    card = await tg.wait_for_bot_message(counsellor.user.id)
+    assert card.text is not None and "Request #1 for your approval" in card.text
+    assert "Room: Business School Party" in card.text
+    assert "Time: 2026-09-02 08:00–10:00" in card.text and "Purpose: Class meeting" in card.text
+    await tg.user_press(counsellor.user, card, card.button_data("✅ Approve"))
+    news = await prompt(tg, student)
+    assert news.text is not None and "Your request #1 is approved." in news.text
+    [booking] = await bookings_in(campus)
+    assert booking.status is BookingStatus.CONFIRMED
+
+
+async def test_back_cancel_and_the_rules_checks_on_the_way(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    student = await linked(person, invite, STUDENT, language="en")
+    await tg.user_send(student.user, "/book")
+    await prompt(tg, student)
+    kinds = await prompt(tg, student)
+    rooms = await press(tg, student, kinds, "Party and League activity room")
+    again = await press(tg, student, rooms, "« Back")
+    assert again.text == "What kind of room would you like to book?"
+    rooms = await press(tg, student, again, "Party and League activity room")
+    days = await press(tg, student, rooms, "Business School Party & League Activity Room")
+    assert days.text is not None
+    assert (await student.say("2026-08-31")).startswith("That day has passed")
+    assert (await student.say("2026-09-30")).startswith("That day is beyond the booking window")
+    # Saturday: activity rooms are closed at weekends and on holidays.
+    assert (await student.say("2026-09-05")).startswith("Rooms of this kind cannot be booked")
+    assert (await student.say("not a day")).startswith("Please")
+    slots = await student.say("2026-09-03")
+    assert slots == "Pick a free time slot:"
+    purpose = await press(tg, student, last_message(tg, student), "10:00–12:00")
+    assert purpose.text is not None and purpose.text.startswith("What is it for?")
+    await student.say("Branch study")
+    assert (await student.say("2.5")).startswith("Please type a whole number")
+    assert (await student.say("51")).startswith("That is more people than the room holds")
+    assert (await student.say("0")).startswith("That number is out of range")
+    summary = await student.say("50")
+    assert "Slot: 10:00–12:00" in summary and "Date: 2026-09-03" in summary
+    back = await press(tg, student, last_message(tg, student), "« Back")
+    assert back.text == "How many people do you expect?"
+    assert await student.say("/cancel") == "Cancelled; nothing was submitted."
+    assert await bookings_in(campus) == []
+
+
+async def test_a_reading_room_is_open_at_weekends(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    student = await linked(person, invite, STUDENT, language="en")
+    summary = await to_summary(tg, student, "Reading room", "Building 1 Reading Room", day="5")
+    assert "Date: 2026-09-05" in (summary.text or "")
+    done = await press(tg, student, summary, "✔ Submit")
+    assert (done.text or "").startswith("Booked (#1)")
+
+
+async def test_a_restart_a_timeout_and_an_expired_button(
+    campus: Database, tg: FakeTelegram, person: Person, invite: Invite, clock: Clock
+) -> None:
+    async with running(make_application(campus, tg, clock)):
+        student = await linked(person, invite, STUDENT, language="en")
+        await tg.user_send(student.user, "/book")
+        await prompt(tg, student)
+        kinds = await prompt(tg, student)
+        rooms = await press(tg, student, kinds, "Reading room")
+        days = await press(tg, student, rooms, "Building 1 Reading Room")
+    # A new process: the conversation goes on from the store.
+    async with running(make_application(campus, tg, clock)):
+        slots = await press(tg, student, days, "3")
+        assert slots.text == "Pick a free time slot:"
+        clock.advance(timedelta(minutes=31))
+        query = await tg.user_press(student.user, slots, slots.button_data("08:00–10:00"))
+        assert (await tg.wait_for_callback_answer(query)).show_alert
+        expired = await prompt(tg, student)
+        assert expired.text == "This conversation expired after a long silence; please start again."
+        async with campus.unit_of_work() as session:
+            states = (await session.scalars(select(ConversationState.status))).all()
+        assert states == [ConversationStatus.EXPIRED]
+
+        # A button of a conversation that was cancelled has expired.
+        await tg.user_send(student.user, "/book")
+        await prompt(tg, student)
+        kinds = await prompt(tg, student)
+        assert await student.say("/cancel") == "Cancelled; nothing was submitted."
+        query = await tg.user_press(student.user, kinds, kinds.button_data("Growth service centre"))
+        answer = await tg.wait_for_callback_answer(query)
+        assert answer.text == "This button has expired; please send the command again."
+    assert await bookings_in(campus) == []
+
+
+async def test_the_weekly_quota_and_a_taken_slot(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database, clock: Clock
+) -> None:
+    student = await linked(person, invite, STUDENT, language="en")
+    other = await linked(person, invite, "2023010002", language="en")
+    bookings = service(edge)
+    async with campus.unit_of_work() as session:
+        actor = await actor_for(session, student.user.id)
+        assert actor is not None
+        for day in (2, 3, 4):
+            await bookings.create(
+                session,
+                actor,
+                room_code="GROWTH",
+                day=date(2026, 9, day),
+                slot="10:00",
+                purpose="Tutoring",
+                attendees=3,
+                now=clock(),
+            )
+    # The fourth booking of the week is refused; the next week is free again.
+    summary = await to_summary(tg, student, "Reading room", "Building 1 Reading Room", day="3")
+    done = await press(tg, student, summary, "✔ Submit")
+    assert done.text == (
+        "You have booked 3 times this week, the most allowed; please try again next week."
+    )
+    # Two people at the summary of the same slot: the second to submit hears it was taken.
+    mine = await to_summary(tg, student, "Reading room", "Building 1 Reading Room", day="8")
+    theirs = await to_summary(tg, other, "Reading room", "Building 1 Reading Room", day="8")
+    assert (await press(tg, student, mine, "✔ Submit")).text == (
+        "Booked (#4): Building 1 Reading Room, 2026-09-08 08:00–10:00.\n"
+        "Once it starts, press “I'm here” within the check-in time or the booking is released. "
+        "/bookings shows or cancels it."
+    )
+    taken = await press(tg, other, theirs, "✔ Submit")
+    assert taken.text == (
+        "Just taken: someone booked Building 1 Reading Room at 08:00–10:00 a moment ago. "
+        "Send /book to pick another slot."
+    )
+    assert len(await bookings_in(campus)) == 4
+
+
+async def test_my_bookings_cancel_and_nobody_else_may(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    head = await linked(person, invite, C1_WORKSTATION_HEAD, language="en")
+    student = await linked(person, invite, STUDENT, language="en")
+    other = await linked(person, invite, "2023010002", language="en")
+    assert await student.say("/bookings") == (
+        "You have no upcoming bookings. Send /book to book a room."
+    )
+    await press(
+        tg,
+        student,
+        await to_summary(tg, student, "Reading room", "Building 1 Reading Room"),
+        "✔ Submit",
+    )
+    summary = await to_summary(
+        tg,
+        student,
+        "Psychological health studio",
+        "Psychological Health Studio",
+        slot="09:00–10:00",
+        attendees="3",
+    )
+    await press(tg, student, summary, "✔ Submit")
+    card = await tg.wait_for_bot_message(head.user.id)
+    assert "Request #1 for your approval" in (card.text or "")
+
+    listing = await student.say("/bookings")
+    assert "#1 Building 1 Reading Room · 2026-09-02 08:00–10:00 · confirmed" in listing
+    assert "#2 Psychological Health Studio · 2026-09-02 09:00–10:00 · waiting for approval" in (
+        listing
+    )
+    shown = last_message(tg, student)
+    assert [b["text"] for row in shown.buttons for b in row] == ["Cancel #1", "Cancel #2"]
+
+    # Someone else pressing (a forged button) is refused and recorded.
+    await forge(tg, other, BOOKING.pack(booking=2, action=CANCEL))
+    # A second list shows the same button; pressed after the cancel, it finds nothing to do.
+    await student.say("/bookings")
+    stale = last_message(tg, student)
+
+    query = await tg.user_press(student.user, shown, shown.button_data("Cancel #2"))
+    answer = await tg.wait_for_callback_answer(query)
+    assert answer.text == "Booking #2 is cancelled."
+    edited = await tg.wait_for_bot_message(
+        student.user.id, predicate=lambda m: m.message_id == shown.message_id
+    )
+    assert "#2" not in (edited.text or "") and "#1 Building 1" in (edited.text or "")
+    withdrawn = await tg.wait_for_bot_message(
+        head.user.id, predicate=lambda m: m.message_id == card.message_id
+    )
+    assert "Withdrawn by the applicant." in (withdrawn.text or "") and withdrawn.buttons == []
+    query = await tg.user_press(student.user, stale, stale.button_data("Cancel #2"))
+    assert (await tg.wait_for_callback_answer(query)).text == (
+        "This booking has already been dealt with."
+    )
+
+    bookings = await bookings_in(campus)
+    assert [b.status for b in bookings] == [BookingStatus.CONFIRMED, BookingStatus.CANCELLED]
+    async with campus.unit_of_work() as session:
+        request = await session.get(Request, 1)
+    refused = await refusals(campus, "booking.refused")
+    assert request is not None and request.status is RequestStatus.CANCELLED
+    assert [(a.detail["booking"], a.detail["action"]) for a in refused] == [(2, CANCEL)]
+    # The slot is free again.
+    summary = await to_summary(
+        tg,
+        other,
+        "Psychological health studio",
+        "Psychological Health Studio",
+        slot="09:00–10:00",
+        attendees="3",
+    )
+    assert "Slot: 09:00–10:00" in (summary.text or "")
+
+
+async def test_a_no_show_is_released_and_recorded(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database, clock: Clock
+) -> None:
+    student = await linked(person, invite, STUDENT, language="en")
+    done = await press(
+        tg,
+        student,
+        await to_summary(tg, student, "Reading room", "Building 1 Reading Room"),
+        "✔ Submit",
+    )
+    assert (done.text or "").startswith("Booked")
+    clock.now = WEDNESDAY_8 + timedelta(minutes=15)
+    message = await tg.wait_for_bot_message(student.user.id, predicate=lambda m: bool(m.buttons))
+    # Still within the check-in time: nothing is released.
+    assert (await edge.ticker.run_once())["booking.release_no_shows"] == 0
+    clock.advance(timedelta(minutes=1))
+    done_jobs = await edge.ticker.run_once()
+    assert done_jobs["booking.release_no_shows"] == 1
+    told = await prompt(tg, student)
+    assert (told.text or "").startswith("Nobody checked in to your booking of Building 1")
+    [booking] = await bookings_in(campus)
+    assert booking.status is BookingStatus.RELEASED and booking.no_show
+    query = await tg.user_press(student.user, message, message.button_data("✅ I'm here"))
+    answer = await tg.wait_for_callback_answer(query)
+    assert answer.text == "The check-in time has passed; the booking was released."
+    assert "no-show" not in await student.say("/bookings")
+
+
+async def test_approval_authority_first_decision_wins_and_the_requester_is_told(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    async with campus.unit_of_work() as session:
+        second = await repo.person_by_number(session, SECOND_C1_COUNSELLOR)
+        community = await repo.building_by_code(session, "B1")
+        assert second is not None and community is not None
+        session.add(
+            RoleAssignment(
+                person_id=second.id,
+                role=Role.COUNSELLOR,
+                scope_kind=ScopeKind.COMMUNITY,
+                scope_id=community.community_id,
+            )
+        )
+    counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+    other_counsellor = await linked(person, invite, SECOND_C1_COUNSELLOR, language="en")
+    student = await linked(person, invite, STUDENT, language="en")
+    summary = await to_summary(
+        tg,
+        student,
+        "Party and League activity room",
+        "Business School Party & League Activity Room",
+    )
+    await press(tg, student, summary, "✔ Submit")
+    card = await tg.wait_for_bot_message(counsellor.user.id)
+    other_card = await tg.wait_for_bot_message(other_counsellor.user.id)
+
+    for judged, (who, number) in enumerate(OUTSIDERS.items(), start=1):
+        outsider = await linked(person, invite, number, language="en")
+        await forge(tg, outsider, APPROVAL.pack(request=1, stage=1, action="a"))
+        assert len(await refusals(campus, "approval.refused")) == judged, who
+    [booking] = await bookings_in(campus)
+    assert booking.status is BookingStatus.PENDING
+
+    # Both approvers press at the same moment: the first decision wins, the other is told.
+    presses = [
+        await tg.user_press(counsellor.user, card, card.button_data("✅ Approve")),
+        await tg.user_press(
+            other_counsellor.user, other_card, other_card.button_data("✅ Approve")
+        ),
+    ]
+    answers = [(await tg.wait_for_callback_answer(query)).text for query in presses]
+    assert sorted(answers, key=str) == [None, "This request has already been decided."]
+    for approver, shown in ((counsellor, card), (other_counsellor, other_card)):
+        updated = await tg.wait_for_bot_message(
+            approver.user.id, predicate=lambda m, shown=shown: m.message_id == shown.message_id
+        )
+        assert updated.buttons == [] and ": approved" in (updated.text or "")
+    news = await prompt(tg, student)
+    assert "Your request #1 is approved." in (news.text or "")
+    [booking] = await bookings_in(campus)
+    assert booking.status is BookingStatus.CONFIRMED
+    assert len(await refusals(campus, "approval.refused")) == len(OUTSIDERS)
+
+
+async def test_a_rejection_frees_the_slot(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+    student = await linked(person, invite, STUDENT, language="en")
+    summary = await to_summary(
+        tg,
+        student,
+        "Party and League activity room",
+        "Business School Party & League Activity Room",
+    )
+    await press(tg, student, summary, "✔ Submit")
+    card = await tg.wait_for_bot_message(counsellor.user.id)
+    await tg.user_press(counsellor.user, card, card.button_data("❌ Reject"))
+    await prompt(tg, counsellor)
+    ask = await prompt(tg, counsellor)
+    assert "Why is request #1 rejected?" in (ask.text or "")
+    confirm = await counsellor.say("The room is being painted")
+    assert "Reject request #1?" in confirm
+    await press(tg, counsellor, last_message(tg, counsellor), "✔ Submit")
+    news = await prompt(tg, student)
+    assert "rejected" in (news.text or "") and "The room is being painted" in (news.text or "")
+    [booking] = await bookings_in(campus)
+    assert booking.status is BookingStatus.REJECTED
+    again = await to_summary(
+        tg,
+        student,
+        "Party and League activity room",
+        "Business School Party & League Activity Room",
+    )
+    assert "Slot: 08:00–10:00" in (again.text or "")

@@ -1,0 +1,128 @@
+"""Many people after the same slot at the same moment: exactly one booking, and everyone else is
+told it was just taken, never shown an error. Runs on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import date
+
+from sqlalchemy import func, select
+
+from assistant.app import Edge, load_files
+from assistant.config import load_settings
+from assistant.flows.engine import Refused
+from assistant.sandbox import FakeTelegram
+from assistant.services.booking import Bookings
+from assistant.services.identity import Actor, Grant
+from assistant.services.kit import Kit
+from assistant.storage import repo
+from assistant.storage.db import Database
+from assistant.storage.models import Booking, BookingStatus, Person
+from assistant.texts import Texts
+from tests.bot.conftest import START, Chat
+from tests.bot.test_booking import to_summary
+from tests.bot.test_identity import linked
+
+Invite = Callable[[str], Awaitable[str]]
+Person_ = Callable[..., Chat]
+
+STUDENTS = ("2023010001", "2023010002", "2021010001", "2024010001", "2021010002", "2023010003")
+
+
+async def everyone(db: Database) -> list[Actor]:
+    """Every person of the demo campus, as the booking service sees the one acting."""
+    async with db.unit_of_work() as session:
+        people = (await session.scalars(select(Person).order_by(Person.id))).all()
+        return [
+            Actor(
+                person_id=p.id,
+                number=p.number,
+                name=p.name,
+                status=p.status,
+                language=None,
+                college_id=p.college_id,
+                dorm_room_id=p.dorm_room_id,
+                grants=tuple(
+                    Grant(r.role, r.scope_kind, r.scope_id)
+                    for r in await repo.roles_of(session, p.id)
+                ),
+            )
+            for p in people
+        ]
+
+
+async def test_two_hundred_people_book_the_same_slot_at_once(campus: Database) -> None:
+    settings = load_settings(database_url=campus.url)
+    texts = Texts(settings.conversations_dir)
+    files = load_files(settings, texts)
+    bookings = Bookings(Kit(files.rules, texts, settings.language, settings.tz, files.approvals))
+    actors = await everyone(campus)
+    assert len(actors) == 200
+    # Enough connections that the attempts really overlap in the database.
+    db = Database(campus.url, pool_size=50, max_overflow=0, pool_timeout=60)
+    go = asyncio.Event()
+
+    async def attempt(actor: Actor) -> str:
+        await go.wait()
+        try:
+            async with db.unit_of_work() as session:
+                await bookings.create(
+                    session,
+                    actor,
+                    room_code="GROWTH",
+                    day=date(2026, 9, 2),
+                    slot="10:00",
+                    purpose="Study group",
+                    attendees=1,
+                    now=START,
+                )
+        except Refused as refusal:
+            return refusal.template
+        return "booked"
+
+    try:
+        tasks = [asyncio.create_task(attempt(actor)) for actor in actors]
+        await asyncio.sleep(0)
+        go.set()
+        outcomes = Counter(await asyncio.gather(*tasks))
+    finally:
+        await db.dispose()
+    assert outcomes == Counter({"booked": 1, "booking_taken": 199})
+    async with campus.unit_of_work() as session:
+        held = await session.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .where(Booking.status.in_([BookingStatus.CONFIRMED, BookingStatus.PENDING]))
+        )
+    assert held == 1
+
+
+async def test_people_pressing_submit_together_in_the_bot(
+    edge: Edge, person: Person_, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    chats = [await linked(person, invite, number, language="en") for number in STUDENTS]
+    summaries = [
+        await to_summary(
+            tg, chat, "Growth service centre", "Growth Service Centre", slot="10:00–12:00"
+        )
+        for chat in chats
+    ]
+    # Every Submit is pressed before the bot has handled any of them.
+    for chat, summary in zip(chats, summaries, strict=True):
+        await tg.user_press(chat.user, summary, summary.button_data("✔ Submit"))
+    answers = [
+        (
+            await tg.wait_for_bot_message(
+                chat.user.id, predicate=lambda m: m.edit_date is None, timeout=15
+            )
+        ).text
+        or ""
+        for chat in chats
+    ]
+    booked = [a for a in answers if a.startswith("Booked")]
+    taken = [a for a in answers if a.startswith("Just taken: someone booked Growth Service Centre")]
+    assert len(booked) == 1 and len(taken) == len(chats) - 1, answers
+    async with campus.unit_of_work() as session:
+        assert await session.scalar(select(func.count()).select_from(Booking)) == 1
