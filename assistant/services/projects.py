@@ -1,11 +1,497 @@
-"""(being written)"""
+"""Community party-building projects (社区党建课题申报): the application and its staged review.
+
+A workstation head or counsellor applies, during the call (rules: ``project.apply``), for the
+community where they hold that role. The request then goes through four stages: the college
+party organisation of that community's college, the Organisation Department, the expert panel,
+and the Organisation Department again, who decides and grants a budget. The first, second and
+last stages are approval cards (services.approvals); at the third every linked expert gets a
+scoring card of their own and scores criterion by criterion. The criteria and their weights are
+the policies named ``project.weight.<criterion>``; an expert sees only their own scores. When
+the whole panel has scored, the request moves on with the weighted average for the decision.
+
+Policies about a project (weights, the most funding) are judged on the applicant's facts.
+"""
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assistant.callbacks import CallbackCodec
+from assistant.config import Language
+from assistant.flows.engine import FlowContext, Refused, Submitted
+from assistant.rules import Rules
+from assistant.services import people
+from assistant.services.approvals import Handling as Decided
+from assistant.services.approvals import Stage
+from assistant.services.identity import Actor, Grant
 from assistant.services.kit import Kit, Names
+from assistant.storage import outbox, repo
+from assistant.storage.models import (
+    SCHOOL_SCOPE_ID,
+    AuditEntry,
+    College,
+    Community,
+    Person,
+    Priority,
+    ProjectScore,
+    Request,
+    RequestKind,
+    RequestStatus,
+    Role,
+    ScopeKind,
+)
+from assistant.texts import pick_language
+
+# A scoring card's buttons: the project, the criterion's place in the list, the score given.
+SCORE = CallbackCodec("ps", ("request", "criterion", "score"))
+SCORES = range(1, 6)
+WEIGHT_PREFIX = "project.weight."
+EXPERT = Grant(Role.EXPERT, ScopeKind.SCHOOL, SCHOOL_SCOPE_ID)
+APPLICANT_ROLES = (Role.WORKSTATION_HEAD, Role.COUNSELLOR)
+
+COLLEGE, ORG, EXPERTS, DECISION = "college", "org", "experts", "decision"
+ORG_STAGE = Stage(ORG, Role.ORG_DEPARTMENT, ScopeKind.SCHOOL, SCHOOL_SCOPE_ID)
+EXPERTS_STAGE = Stage(EXPERTS, Role.EXPERT, ScopeKind.SCHOOL, SCHOOL_SCOPE_ID, cards=False)
+DECISION_STAGE = Stage(
+    DECISION,
+    Role.ORG_DEPARTMENT,
+    ScopeKind.SCHOOL,
+    SCHOOL_SCOPE_ID,
+    approve_asks="project_grant",
+)
+
+
+def college_stage(college_id: int) -> Stage:
+    """The first stage: the party organisation leaders of the applicant's college."""
+    return Stage(COLLEGE, Role.COLLEGE_PARTY_LEADER, ScopeKind.COLLEGE, college_id)
+
+
+def criteria(rules: Rules) -> tuple[str, ...]:
+    """The criteria experts score, in the order rules/policies.yaml first names them."""
+    names = (rule.outcome.policy for rule in rules.policies)
+    return tuple(
+        dict.fromkeys(n.removeprefix(WEIGHT_PREFIX) for n in names if n.startswith(WEIGHT_PREFIX))
+    )
 
 
 def names(kit: Kit) -> Names:
-    """What this service offers conversation files."""
-    del kit
-    return Names()
+    """The budget checks, the apply and grant actions, and the project workflow."""
+    review = Review(kit)
+    return Names(
+        checks={
+            "project.budget_allowed": review.budget_allowed,
+            "project.grant_allowed": review.grant_allowed,
+        },
+        actions={"project.apply": review.apply, "project.grant": review.grant},
+        workflows={RequestKind.PROJECT: review},
+    )
+
+
+class Scoring(enum.StrEnum):
+    """What a press of a scoring button did."""
+
+    DONE = "done"
+    NOT_ALLOWED = "not_allowed"
+    # The panel's stage is over (the project moved on, or was withdrawn).
+    CLOSED = "closed"
+    # Not the criterion the card asks now (pressed twice, or an old card): shown again.
+    STALE = "stale"
+
+
+@dataclass(frozen=True)
+class ScoreCard:
+    """One expert's scoring card: its text and, while a criterion waits, the score buttons."""
+
+    text: str
+    buttons: tuple[tuple[str, str], ...] = ()
+
+    def payload(self) -> dict[str, Any]:
+        """The card as a Bot API message."""
+        payload: dict[str, Any] = {"text": self.text, "parse_mode": "HTML"}
+        if self.buttons:
+            payload["reply_markup"] = {
+                "inline_keyboard": [[{"text": t, "callback_data": d} for t, d in self.buttons]]
+            }
+        return payload
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The outcome of a scoring press, and the card to show in place of the pressed one."""
+
+    handling: Scoring
+    card: ScoreCard | None = None
+
+
+class Review:
+    """The project workflow: its stages, the panel's scoring, and the apply and grant actions."""
+
+    def __init__(self, kit: Kit) -> None:
+        self.kit = kit
+        self.criteria = criteria(kit.rules)
+
+    # The workflow (services.approvals.Workflow) ------------------------------------------------
+
+    def stage(self, request: Request) -> Stage:
+        """The current stage, rebuilt from what the request stores."""
+        assert request.approver_role is not None and request.approver_scope_kind is not None
+        assert request.approver_scope_id is not None
+        return Stage(
+            request.stage,
+            request.approver_role,
+            request.approver_scope_kind,
+            request.approver_scope_id,
+            request.routed_by,
+            approve_asks=DECISION_STAGE.approve_asks if request.stage == DECISION else None,
+            cards=request.stage != EXPERTS,
+        )
+
+    async def approved(
+        self, session: AsyncSession, request: Request, now: datetime
+    ) -> Stage | None:
+        """College → Organisation Department → expert panel; approved at the decision."""
+        if request.stage == COLLEGE:
+            await self._send_attachment(
+                session, request.detail, request.requester_person_id, ORG_STAGE, now=now
+            )
+            return ORG_STAGE
+        if request.stage == ORG:
+            if await self._open_panel(session, request, now=now):
+                return EXPERTS_STAGE
+            # Nobody of the panel can be reached: the decision is taken without scores rather
+            # than the project waiting for ever.
+            request.detail = {**request.detail, "score": {"average": None, "experts": 0}}
+            return DECISION_STAGE
+        return None
+
+    async def rejected(self, session: AsyncSession, request: Request, now: datetime) -> None:
+        """A project holds nothing (no slot, no money) until it is approved."""
+
+    # Applying ----------------------------------------------------------------------------------
+
+    async def apply(self, context: FlowContext) -> Submitted:
+        """``project.apply``: checked again here (the call may have closed meanwhile), then the
+        request goes to the college party organisation of the applicant's community."""
+        session, actor, answers = context.session, context.actor, context.answers
+        today = context.now.astimezone(self.kit.campus).date()
+        subject = await people.rule_subject(session, actor) | people.day_facts(today)
+        decision = self.kit.rules.allowed("project.apply", subject)
+        if not decision.outcome.allowed:
+            reason = decision.outcome.reason
+            raise Refused("project_refused", reason=reason.text(context.language) if reason else "")
+        community = await _community_of(session, actor)
+        college = await session.get(College, community.college_id) if community else None
+        if community is None or college is None:
+            raise Refused("project_no_community")
+        budget = round(float(answers["budget"]), 2)
+        maximum = self._budget_max(subject)
+        if not 0 < budget <= maximum:
+            raise Refused("project_budget_too_high", maximum=maximum)
+        title = str(answers["title"])
+        detail: dict[str, Any] = {
+            "title": title,
+            "team": str(answers["team"]),
+            "summary": str(answers["summary"]),
+            "plan": str(answers["plan"]),
+            "budget": budget,
+            "attachment": answers.get("attachment"),
+            "community": _named(community),
+            "college": _named(college),
+        }
+        first = college_stage(college.id)
+        # The scan goes first, so that the card with its buttons is the latest message.
+        await self._send_attachment(session, detail, actor.person_id, first, now=context.now)
+        request = await self.kit.approvals.open(
+            session,
+            kind=RequestKind.PROJECT,
+            requester=actor,
+            title=title,
+            detail=detail,
+            stage=first,
+            now=context.now,
+        )
+        return Submitted("project_applied", {"request": request})
+
+    async def budget_allowed(self, context: FlowContext, value: Any) -> bool:
+        """The requested budget is at most ``project.budget_max``."""
+        subject = await people.rule_subject(context.session, context.actor)
+        return round(float(value), 2) <= self._budget_max(subject)
+
+    # Deciding ----------------------------------------------------------------------------------
+
+    async def grant_allowed(self, context: FlowContext, value: Any) -> bool:
+        """A granted budget is more than 0, at most what was asked and at most the maximum."""
+        # Judged as it will be stored: in whole fen.
+        granted = round(float(value), 2)
+        request = await context.session.get(Request, int(context.answers["request"]))
+        if request is None or request.kind is not RequestKind.PROJECT:
+            # Nothing to compare with; submitting will say the request is gone.
+            return granted > 0
+        subject = await _requester_subject(context.session, request)
+        asked = float(request.detail.get("budget", 0))
+        return 0 < granted <= min(asked, self._budget_max(subject))
+
+    async def grant(self, context: FlowContext) -> Submitted:
+        """``project.grant``: approve the decision stage with the granted budget."""
+        answers = context.answers
+        result = await self.kit.approvals.decide(
+            context.session,
+            context.actor,
+            int(answers["request"]),
+            int(answers["stage_no"]),
+            approve=True,
+            now=context.now,
+            detail={"granted": round(float(answers["budget"]), 2)},
+        )
+        if result.handling is not Decided.DONE:
+            raise Refused(f"approval_{result.handling}")
+        return Submitted("project_granted", {"request": result.request})
+
+    # The expert panel --------------------------------------------------------------------------
+
+    async def score(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        request_id: int,
+        criterion: int,
+        value: int,
+        *,
+        language: Language,
+        now: datetime,
+    ) -> Scored:
+        """A press on a scoring card, checked in full: the rules for ``project.score``, the
+        expert grant, a place on this project's panel, and the panel's stage still open."""
+        request = await session.get(Request, request_id, with_for_update=True)
+        if request is None or request.kind is not RequestKind.PROJECT:
+            return Scored(Scoring.STALE)
+        row = await session.scalar(
+            select(ProjectScore)
+            .where(
+                ProjectScore.request_id == request.id,
+                ProjectScore.expert_person_id == actor.person_id,
+            )
+            .with_for_update()
+        )
+        subject = await people.rule_subject(session, actor)
+        may = self.kit.rules.allowed("project.score", subject).outcome.allowed
+        if not may or EXPERT not in actor.grants or row is None:
+            session.add(
+                AuditEntry(
+                    at=now,
+                    actor_person_id=actor.person_id,
+                    action="project.refused",
+                    detail={"request": request.id, "criterion": criterion, "score": value},
+                )
+            )
+            return Scored(Scoring.NOT_ALLOWED)
+        if request.status is not RequestStatus.PENDING or request.stage != EXPERTS:
+            closed = await self.card(session, language, request, row, open_=False)
+            return Scored(Scoring.CLOSED, closed)
+        following = self._next(row)
+        if following is None or criterion != following or value not in SCORES:
+            again = await self.card(session, language, request, row, open_=True)
+            return Scored(Scoring.STALE, again)
+        row.scores = {**row.scores, self.criteria[criterion]: value}
+        row.updated_at = now
+        if self._next(row) is None:
+            weights = await self._weights(session, request)
+            row.total = sum(weights[c] * int(row.scores[c]) for c in self.criteria)
+            session.add(
+                AuditEntry(
+                    at=now,
+                    actor_person_id=actor.person_id,
+                    action="project.scored",
+                    detail={"request": request.id, "total": row.total},
+                )
+            )
+            await self._close_panel_when_done(session, request, now=now)
+        return Scored(Scoring.DONE, await self.card(session, language, request, row, open_=True))
+
+    async def card(
+        self,
+        session: AsyncSession,
+        language: Language,
+        request: Request,
+        row: ProjectScore,
+        *,
+        open_: bool,
+    ) -> ScoreCard:
+        """One expert's card: the project, their own scores so far, and the next criterion
+        while the panel is ``open_``. Nothing of another expert is ever on it."""
+        following = self._next(row)
+        text = self.kit.texts.render(
+            language,
+            "project_score_card",
+            request=request,
+            criteria=self.criteria,
+            weights=await self._weights(session, request),
+            scores=row.scores,
+            current=self.criteria[following] if following is not None and open_ else None,
+            number=(following or 0) + 1,
+            total=row.total,
+            closed=not open_ and row.total is None,
+        )
+        if following is None or not open_:
+            return ScoreCard(text)
+        return ScoreCard(
+            text,
+            tuple(
+                (str(s), SCORE.pack(request=request.id, criterion=following, score=s))
+                for s in SCORES
+            ),
+        )
+
+    def _next(self, row: ProjectScore) -> int | None:
+        """The place of the first criterion this expert has not scored yet."""
+        for index, name in enumerate(self.criteria):
+            if name not in row.scores:
+                return index
+        return None
+
+    async def _open_panel(self, session: AsyncSession, request: Request, *, now: datetime) -> int:
+        """Give every linked expert (but the applicant) a place on the panel and a scoring card;
+        returns how many."""
+        panel = await _reachable(session, EXPERTS_STAGE, request.requester_person_id)
+        for holder in panel:
+            assert holder.telegram_user_id is not None
+            row = ProjectScore(
+                request_id=request.id,
+                expert_person_id=holder.person_id,
+                scores={},
+                total=None,
+                updated_at=now,
+            )
+            session.add(row)
+            language = pick_language(holder.language, self.kit.default)
+            self._send_photo(session, holder.telegram_user_id, language, request.detail, now=now)
+            # Sent while the request is still leaving the Organisation Department: open already.
+            card = await self.card(session, language, request, row, open_=True)
+            outbox.enqueue(
+                session,
+                holder.telegram_user_id,
+                "sendMessage",
+                card.payload(),
+                priority=Priority.BULK,
+                now=now,
+            )
+        return len(panel)
+
+    async def _close_panel_when_done(
+        self, session: AsyncSession, request: Request, *, now: datetime
+    ) -> None:
+        """When every expert of the panel has scored, the request goes on to the decision with
+        the average of their weighted totals."""
+        totals: Sequence[float | None] = (
+            await session.scalars(
+                select(ProjectScore.total).where(ProjectScore.request_id == request.id)
+            )
+        ).all()
+        if any(total is None for total in totals):
+            return
+        done = [float(t) for t in totals if t is not None]
+        average = round(sum(done) / len(done), 2)
+        request.detail = {**request.detail, "score": {"average": average, "experts": len(done)}}
+        await self.kit.approvals.move_to(session, request, DECISION_STAGE, now=now)
+        await self.kit.approvals.tell_requester(session, request, now=now, moved=True)
+
+    # Helpers -----------------------------------------------------------------------------------
+
+    def _budget_max(self, subject: Mapping[str, Any]) -> float:
+        return float(self.kit.rules.policy("project.budget_max", subject).outcome.value)
+
+    async def _weights(self, session: AsyncSession, request: Request) -> dict[str, float]:
+        subject = await _requester_subject(session, request)
+        return {
+            c: float(self.kit.rules.policy(WEIGHT_PREFIX + c, subject).outcome.value)
+            for c in self.criteria
+        }
+
+    async def _send_attachment(
+        self,
+        session: AsyncSession,
+        detail: Mapping[str, Any],
+        requester_id: int,
+        stage: Stage,
+        *,
+        now: datetime,
+    ) -> None:
+        """The plan's scan, if any, to the people about to get the stage's cards."""
+        for holder in await _reachable(session, stage, requester_id):
+            assert holder.telegram_user_id is not None
+            language = pick_language(holder.language, self.kit.default)
+            self._send_photo(session, holder.telegram_user_id, language, detail, now=now)
+
+    def _send_photo(
+        self,
+        session: AsyncSession,
+        chat_id: int,
+        language: Language,
+        detail: Mapping[str, Any],
+        *,
+        now: datetime,
+    ) -> None:
+        if not detail.get("attachment"):
+            return
+        outbox.enqueue(
+            session,
+            chat_id,
+            "sendPhoto",
+            {
+                "photo": detail["attachment"],
+                "caption": self.kit.texts.render(
+                    language, "project_attachment", title=detail["title"]
+                ),
+                "parse_mode": "HTML",
+            },
+            priority=Priority.BULK,
+            now=now,
+        )
+
+
+async def _reachable(session: AsyncSession, stage: Stage, requester_id: int) -> list[repo.Holder]:
+    """The linked people holding the stage's grant, but not the applicant."""
+    return [
+        h
+        for h in await repo.holders(session, [(stage.role, stage.scope_kind, stage.scope_id)])
+        if h.telegram_user_id is not None and h.person_id != requester_id
+    ]
+
+
+async def _community_of(session: AsyncSession, actor: Actor) -> Community | None:
+    """The community where the applicant holds a role that may apply (the first, if several)."""
+    for grant in actor.grants:
+        if grant.role in APPLICANT_ROLES and grant.scope_kind is ScopeKind.COMMUNITY:
+            return await session.get(Community, grant.scope_id)
+    return None
+
+
+async def _requester_subject(session: AsyncSession, request: Request) -> dict[str, object]:
+    """The applicant's facts for the policies about their project."""
+    person = await session.get(Person, request.requester_person_id)
+    assert person is not None
+    grants = tuple(
+        Grant(r.role, r.scope_kind, r.scope_id) for r in await repo.roles_of(session, person.id)
+    )
+    applicant = Actor(
+        person_id=person.id,
+        number=person.number,
+        name=person.name,
+        status=person.status,
+        language=None,
+        college_id=person.college_id,
+        dorm_room_id=person.dorm_room_id,
+        grants=grants,
+    )
+    return await people.rule_subject(session, applicant)
+
+
+def _named(unit: College | Community) -> dict[str, Any]:
+    return {"id": unit.id, "code": unit.code, "zh": unit.name_zh, "en": unit.name_en}
