@@ -9,21 +9,24 @@ counsellors only, and may be anonymous.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assistant.bot.scheduler import Handler
 from assistant.callbacks import GRID_ISSUE
 from assistant.config import Language
 from assistant.flows.engine import Action, FlowContext, Refused, Submitted
 from assistant.flows.spec import Option
 from assistant.rules import Rules
-from assistant.services import people
+from assistant.services import identity, people
 from assistant.services.identity import Actor, Grant
 from assistant.services.kit import Kit, Names
-from assistant.storage import outbox, repo
+from assistant.storage import firings, outbox, repo
 from assistant.storage.models import (
     AuditEntry,
+    Firing,
     GridIssue,
     IssueStatus,
     OutboxStatus,
@@ -69,11 +72,124 @@ async def my_dorm(context: FlowContext) -> list[Option]:
 
 
 def names(kit: Kit) -> Names:
-    """The location provider and the report action of ``conversations/report_issue.yaml``."""
+    """The location provider and the report action of ``conversations/report_issue.yaml``, and
+    the escalation of reports left unresolved."""
     return Names(
         providers={"my_dorm": my_dorm},
         actions={"grid.report": report(kit.rules, kit.texts, kit.default, kit.campus)},
+        firings={"grid.escalate": escalate(kit.rules, kit.texts, kit.default, kit.campus)},
     )
+
+
+CHAIN = (Role.GRID_PARTY_MEMBER, Role.FLOOR_LEADER, Role.COUNSELLOR, Role.WORKSTATION_HEAD)
+"""Who an unresolved report climbs to, in order (网格党员 → 层长 → 辅导员 → 工作站站长)."""
+
+# Where the other roles a report may be routed to stand on that chain.
+_RANK = {
+    Role.DORM_HEAD: -1,
+    **{role: rank for rank, role in enumerate(CHAIN)},
+    Role.BUILDING_LEADER: 1.5,
+    Role.BUILDING_MANAGER: 1.5,
+}
+
+
+def above(role: Role) -> Role | None:
+    """The next role up the chain from ``role``, or None at the top."""
+    rank = _RANK.get(role, len(CHAIN))
+    return next((r for r in CHAIN if _RANK[r] > rank), None)
+
+
+async def plan_deadline(
+    session: AsyncSession, rules: Rules, issue: GridIssue, subject: dict[str, object], tier: int
+) -> datetime:
+    """Plan the next escalation of ``issue``, ``grid.escalate_hours.<urgency>`` from now."""
+    hours = rules.policy(f"grid.escalate_hours.{issue.urgency}", subject).outcome.value
+    deadline = issue.updated_at + timedelta(hours=float(hours))
+    await firings.plan(
+        session,
+        [
+            {
+                "key": f"grid:{issue.id}:escalate:{tier}",
+                "kind": "grid.escalate",
+                "due_at": deadline,
+                "payload": {"issue": issue.id, "tier": tier},
+            }
+        ],
+        now=issue.updated_at,
+    )
+    return deadline
+
+
+def escalate(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Handler:
+    """At a report's deadline, if it is still open, it climbs to the next role of the chain.
+
+    A private report (a student in difficulty) never leaves the counsellors: they are reminded
+    instead. Every climb is audited, the new holders get the card, the earlier holders' cards
+    lose their buttons, and the reporter is told who has it now and the next deadline.
+    """
+
+    async def fire(session: AsyncSession, due: Sequence[Firing], now: datetime) -> None:
+        cards = Cards(texts, default)
+        for firing in due:
+            issue = await session.get(GridIssue, int(firing.payload["issue"]), with_for_update=True)
+            if issue is None or issue.status not in _OPEN or issue.floor_id is None:
+                continue
+            place = await repo.place_of_floor(session, issue.floor_id)
+            assert place is not None
+            reporter = await session.get(Person, issue.reporter_person_id)
+            assert reporter is not None
+            shown = None if issue.anonymous else reporter.name
+            role = None if issue.private else above(issue.assignee_role)
+            scope = scope_of(role, place) if role is not None else None
+            holders: list[repo.Holder] = []
+            if role is not None and scope is not None:
+                holders = await repo.holders(session, [(role, *scope)])
+            if role is None or scope is None or not holders:
+                # Nobody above (or a private report): the people who have it are reminded.
+                await cards.remind(session, issue, place, reporter=shown, now=now)
+                continue
+            session.add(
+                AuditEntry(
+                    at=now,
+                    actor_person_id=None,
+                    action="grid.escalated",
+                    detail={"issue": issue.id, "from": issue.assignee_role, "to": role},
+                )
+            )
+            issue.assignee_role, issue.assignee_scope_kind, issue.assignee_scope_id = role, *scope
+            issue.updated_at = now
+            await cards.hand_over(session, issue, place, reporter=shown, now=now)
+            for holder in holders:
+                if holder.telegram_user_id is not None:
+                    cards.send(session, issue, place, holder, owner=True, reporter=shown, now=now)
+            subject = await people.rule_subject(
+                session, await identity.person_actor(session, reporter)
+            )
+            deadline = await plan_deadline(
+                session, rules, issue, subject, int(firing.payload["tier"]) + 1
+            )
+            account = await repo.account_of(session, reporter.id)
+            if account is not None:
+                chosen = pick_language(account.language, default)
+                outbox.enqueue(
+                    session,
+                    account.telegram_user_id,
+                    "sendMessage",
+                    {
+                        "text": texts.render(
+                            chosen,
+                            "grid_escalated",
+                            issue=issue,
+                            role=str(role),
+                            deadline=f"{deadline.astimezone(campus):%Y-%m-%d %H:%M}",
+                        ),
+                        "parse_mode": "HTML",
+                    },
+                    priority=Priority.BULK,
+                    now=now,
+                )
+
+    return fire
 
 
 def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Action:
@@ -146,12 +262,16 @@ def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Act
                     now=context.now,
                     reporter=None if issue.anonymous else actor.name,
                 )
+        deadline = await plan_deadline(
+            session, rules, issue, await people.rule_subject(session, actor), tier=1
+        )
         return Submitted(
             "grid_reported",
             {
                 "issue": issue,
                 "role": str(role),
                 "assignees": [h.name for h in holders if h.role == role],
+                "deadline": f"{deadline.astimezone(campus):%Y-%m-%d %H:%M}",
             },
         )
 
@@ -246,7 +366,7 @@ class Cards:
         place: repo.Place,
         *,
         reporter: str | None,
-        decided_by: str,
+        decided_by: str | None,
         now: datetime,
     ) -> None:
         """Bring every card of ``issue`` up to date: waiting ones rewritten, sent ones edited."""
@@ -268,6 +388,35 @@ class Cards:
                 priority=Priority.INTERACTIVE,
                 now=now,
             )
+
+    async def hand_over(
+        self,
+        session: AsyncSession,
+        issue: GridIssue,
+        place: repo.Place,
+        *,
+        reporter: str | None,
+        now: datetime,
+    ) -> None:
+        """The report climbed: the earlier holders' cards become information, without buttons."""
+        for row in await outbox.by_ref(session, f"grid:{issue.id}:owner"):
+            row.ref = f"grid:{issue.id}:info"
+        await self.refresh(session, issue, place, reporter=reporter, decided_by=None, now=now)
+
+    async def remind(
+        self,
+        session: AsyncSession,
+        issue: GridIssue,
+        place: repo.Place,
+        *,
+        reporter: str | None,
+        now: datetime,
+    ) -> None:
+        """The report is past its deadline with nobody above to take it: its holders hear again."""
+        wanted = [(issue.assignee_role, issue.assignee_scope_kind, issue.assignee_scope_id)]
+        for holder in await repo.holders(session, wanted):
+            if holder.telegram_user_id is not None:
+                self.send(session, issue, place, holder, owner=True, reporter=reporter, now=now)
 
     def tell_reporter(
         self,

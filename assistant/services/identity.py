@@ -203,6 +203,13 @@ async def actor_for(session: AsyncSession, telegram_user_id: int) -> Actor | Non
     if found is None:
         return None
     account, person = found
+    return await person_actor(session, person, account)
+
+
+async def person_actor(
+    session: AsyncSession, person: Person, account: TelegramAccount | None = None
+) -> Actor:
+    """``person`` as an actor, with their grants (linked to Telegram or not)."""
     grants = tuple(
         Grant(r.role, r.scope_kind, r.scope_id) for r in await repo.roles_of(session, person.id)
     )
@@ -211,11 +218,11 @@ async def actor_for(session: AsyncSession, telegram_user_id: int) -> Actor | Non
         number=person.number,
         name=person.name,
         status=person.status,
-        language=account.language,
+        language=account.language if account else None,
         college_id=person.college_id,
         dorm_room_id=person.dorm_room_id,
         grants=grants,
-        unreachable=account.unreachable_since is not None,
+        unreachable=account is not None and account.unreachable_since is not None,
     )
 
 

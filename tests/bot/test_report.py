@@ -63,7 +63,11 @@ async def test_a_student_reports_an_urgent_safety_hazard_in_chinese(
     assert "位置：B1-101" in summary.text and "紧急程度：紧急" in summary.text
     assert "匿名" not in summary.text  # only asked about a student in need
     done = await press(tg, student, summary, "✔ 提交")
-    assert done.text == "已提交，编号 #1。负责处理的是学生党员层长（徐梦），处理进展会通知您。"
+    # Urgent: two hours (grid.escalate_hours.high) from 16:00 campus time.
+    assert done.text == (
+        "已提交，编号 #1。负责处理的是学生党员层长（徐梦），处理进展会通知您。"
+        "如 2026-09-01 18:00 前仍未解决，将上报给上一级负责人。"
+    )
 
     card = await tg.wait_for_bot_message(leader.user.id)
     assert card.text is not None and "网格问题，请处理（#1 · 待处理）" in card.text
