@@ -19,7 +19,16 @@ from telegram.ext import (
 )
 
 from assistant import callbacks
-from assistant.bot import bookings, conversations, menus, projects, requests, stars
+from assistant.bot import (
+    bookings,
+    broadcasts,
+    conversations,
+    duty,
+    menus,
+    projects,
+    requests,
+    stars,
+)
 from assistant.bot.context import BotContext, current_scope
 from assistant.config import Language
 from assistant.flows.engine import Engine
@@ -320,6 +329,8 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any], engi
             *bookings.HANDLERS,
             *stars.HANDLERS,
             *projects.HANDLERS,
+            *duty.HANDLERS,
+            *broadcasts.HANDLERS,
             CallbackQueryHandler(button_expired),
             MessageHandler(private & ~filters.UpdateType.EDITED, private_message),
         ]

@@ -11,7 +11,16 @@ from assistant.bot.ticker import Job
 from assistant.config import Language
 from assistant.flows.engine import Registry
 from assistant.rules import Rules
-from assistant.services import booking, decisions, grid, projects, reminders, stars
+from assistant.services import (
+    booking,
+    broadcasts,
+    decisions,
+    duty,
+    grid,
+    projects,
+    reminders,
+    stars,
+)
 from assistant.services.approvals import Approvals
 from assistant.services.kit import Kit
 from assistant.texts import Texts
@@ -38,6 +47,8 @@ def services(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> S
         projects.names(kit),
         stars.names(kit),
         reminders.names(kit),
+        duty.names(kit),
+        broadcasts.names(kit),
     ]
     for part in parts:
         approvals.workflows.update(part.workflows)

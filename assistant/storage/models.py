@@ -720,3 +720,89 @@ class Firing(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime]
     fired_at: Mapped[datetime | None]
+
+
+class ShiftStatus(enum.StrEnum):
+    """Where a duty shift stands."""
+
+    PLANNED = "planned"
+    # Its holder can't make it: offered to the pool until someone takes it.
+    OFFERED = "offered"
+    # Nobody took it in time: the room's owner has it.
+    ESCALATED = "escalated"
+    DONE = "done"
+    SKIPPED = "skipped"
+
+
+class DutyShift(Base):
+    """One shift of an activity room's duty roster (值班), planned from ``rules/duty.yaml``."""
+
+    __tablename__ = "duty_shifts"
+    __table_args__ = (
+        UniqueConstraint("room_id", "starts_at"),
+        Index("ix_duty_shifts_person", "person_id", "starts_at"),
+        Index("ix_duty_shifts_due", "status", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("functional_rooms.id"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    status: Mapped[ShiftStatus] = mapped_column(
+        _enum(ShiftStatus, "shift_status"), default=ShiftStatus.PLANNED
+    )
+    # Who held it before a swap, for the record.
+    swapped_from_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    planned_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DutyLog(Base):
+    """The work log of one shift (值班记录): who came, what happened, what was found."""
+
+    __tablename__ = "duty_logs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shift_id: Mapped[int] = mapped_column(ForeignKey("duty_shifts.id"), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    attendance: Mapped[int] = mapped_column(Integer)
+    happened: Mapped[str] = mapped_column(Text)
+    issues: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class BroadcastStatus(enum.StrEnum):
+    """Where a broadcast stands."""
+
+    DRAFT = "draft"
+    SENDING = "sending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Broadcast(Base):
+    """An announcement to an audience (群发通知): its messages are outbox rows with ``ref``
+    "bc:<id>", so their progress and outcome are counted from the outbox."""
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (Index("ix_broadcasts_status", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Null for a scheduled broadcast of rules/broadcasts.yaml.
+    sender_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    # The id of a scheduled broadcast in rules/broadcasts.yaml.
+    source: Mapped[str | None] = mapped_column(String(64))
+    # The audience as chosen: scope kind and id, roles, channels (people, groups).
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[BroadcastStatus] = mapped_column(
+        _enum(BroadcastStatus, "broadcast_status"), default=BroadcastStatus.DRAFT
+    )
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    # The sender's chat and the message edited to show progress.
+    progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_message_ref: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
