@@ -25,7 +25,8 @@ from assistant.texts import Texts
 _VARIABLES = {
     "title": {"lang"},
     "ask": {"lang", "answers", "actor"},
-    "problem": {"lang", "step"},
+    # ``limit``: what a named check names when it re-prompts (engine.Reprompt), else None.
+    "problem": {"lang", "step", "limit"},
     "summary": {"lang", "answers", "labels", "actor"},
 }
 

@@ -91,6 +91,22 @@ NamedCheck = Callable[[FlowContext, Any], Awaitable[bool]]
 Action = Callable[[FlowContext], Awaitable[Submitted]]
 
 
+class Reprompt(Exception):
+    """Raised by a named check to re-prompt naming a limit (the most one may ask for)."""
+
+    def __init__(self, limit: float) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """Why an answer was not taken: the template that says so, and the limit it may name."""
+
+    template: str
+    limit: float | None = None
+
+
 class Refused(Exception):
     """An action declined to submit; ``template`` tells the person why."""
 
@@ -462,7 +478,7 @@ class _Run:
             return outcome
         value, problem = await self._parse_typed(step, text)
         if problem is not None:
-            outcome.send.append(await self._ask(step, problem=problem))
+            outcome.send.append(await self._ask(step, problem=_Problem(problem)))
             self._touch()
             return outcome
         return await self._accept(step, value, outcome)
@@ -553,29 +569,32 @@ class _Run:
             return None, "flow_too_long"
         return text, None
 
-    async def _problem(self, step: Step, value: Any) -> str | None:
-        """The re-prompt template for ``value``, or None when it is acceptable."""
+    async def _problem(self, step: Step, value: Any) -> _Problem | None:
+        """The re-prompt for ``value``, or None when it is acceptable."""
         if value is None:
-            return None if step.optional else "flow_need_text"
+            return None if step.optional else _Problem("flow_need_text")
         if step.kind is Kind.TEXT:
             size = len(value)
             if step.minimum is not None and size < step.minimum:
-                return "flow_too_short"
+                return _Problem("flow_too_short")
             if step.maximum is not None and size > step.maximum:
-                return "flow_too_long"
+                return _Problem("flow_too_long")
         if step.kind is Kind.NUMBER:
             if step.minimum is not None and value < step.minimum:
-                return "flow_number_range"
+                return _Problem("flow_number_range")
             if step.maximum is not None and value > step.maximum:
-                return "flow_number_range"
+                return _Problem("flow_number_range")
         for check in step.checks:
             if check.rule is not None and not self._matches(check.rule, (step.id, value)):
-                return check.message
+                return _Problem(check.message)
             if check.named is not None:
                 named = self.registry.checks[check.named]
                 context = self._context({**self.state.answers, step.id: value})
-                if not await named(context, value):
-                    return check.message
+                try:
+                    if not await named(context, value):
+                        return _Problem(check.message)
+                except Reprompt as reprompt:
+                    return _Problem(check.message, reprompt.limit)
         return None
 
     def _matches(self, rule: rule_engine.Rule, extra: tuple[str, Any] | None) -> bool:
@@ -624,11 +643,14 @@ class _Run:
         buttons.append(Button(self.texts.render(self.language, "flow_cancel"), self._data("x")))
         return tuple(buttons)
 
-    async def _ask(self, step: Step, *, problem: str | None = None, month: str = "") -> Screen:
+    async def _ask(self, step: Step, *, problem: _Problem | None = None, month: str = "") -> Screen:
         variables = {"answers": self.state.answers, "actor": self.actor}
         text = self.texts.render(self.language, step.ask, **variables)
         if problem is not None:
-            text = self.texts.render(self.language, problem, step=step) + "\n\n" + text
+            shown = self.texts.render(
+                self.language, problem.template, step=step, limit=problem.limit
+            )
+            text = shown + "\n\n" + text
         rows: list[tuple[Button, ...]] = []
         if step.kind in (Kind.CHOICE, Kind.SLOT):
             rows += self._choice_rows(await self._options(step))

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.callbacks import CallbackCodec
 from assistant.config import Language
-from assistant.flows.engine import FlowContext, Refused, Submitted
+from assistant.flows.engine import FlowContext, Refused, Reprompt, Submitted
 from assistant.rules import Rules
 from assistant.services import people
 from assistant.services.approvals import Handling as Decided
@@ -220,9 +220,12 @@ class Review:
         return Submitted("project_applied", {"request": request})
 
     async def budget_allowed(self, context: FlowContext, value: Any) -> bool:
-        """The requested budget is at most ``project.budget_max``."""
+        """The requested budget is at most ``project.budget_max``, which the re-prompt names."""
         subject = await people.rule_subject(context.session, context.actor)
-        return round(float(value), 2) <= self._budget_max(subject)
+        maximum = self._budget_max(subject)
+        if round(float(value), 2) > maximum:
+            raise Reprompt(maximum)
+        return True
 
     # Deciding ----------------------------------------------------------------------------------
 
