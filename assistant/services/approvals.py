@@ -413,17 +413,20 @@ class Approvals:
         )
 
     async def cancel(
-        self, session: AsyncSession, request: Request, by: Actor, *, now: datetime
+        self, session: AsyncSession, request: Request, by: Actor | None, *, now: datetime
     ) -> None:
-        """The requester withdrew: the request ends and its waiting cards say so."""
+        """The request ends undecided: withdrawn by its requester (``by``), or lapsed because
+        nobody decided it while it mattered (``by`` None). Its waiting cards say which."""
         request.status = RequestStatus.CANCELLED
         request.updated_at = request.decided_at = now
+        if by is None:
+            request.detail = {**request.detail, "lapsed": True}
         await self.refresh(session, request, None, None, now=now)
         session.add(
             AuditEntry(
                 at=now,
-                actor_person_id=by.person_id,
-                action="approval.cancelled",
+                actor_person_id=by.person_id if by else None,
+                action="approval.cancelled" if by else "approval.lapsed",
                 detail={"request": request.id},
             )
         )

@@ -553,7 +553,9 @@ class Bookings:
 
     async def release_no_shows(self, session: AsyncSession, now: datetime) -> int:
         """``booking.release_no_shows``: confirmed bookings whose check-in time has passed are
-        released and recorded as no-shows; their bookers are told."""
+        released and recorded as no-shows, and requests nobody decided before their booking
+        began lapse; the bookers are told."""
+        released = await self._lapse_undecided(session, now)
         started = await session.execute(
             select(Booking, FunctionalRoom)
             .join(FunctionalRoom, FunctionalRoom.id == Booking.room_id)
@@ -561,7 +563,6 @@ class Bookings:
             .order_by(Booking.starts_at, Booking.id)
             .with_for_update(of=Booking, skip_locked=True)
         )
-        released = 0
         for booking, room in started.all():
             booker = await _person(session, booking.person_id)
             subject = await people.rule_subject(session, booker)
@@ -588,6 +589,36 @@ class Bookings:
                 now=now,
             )
         return released
+
+    async def _lapse_undecided(self, session: AsyncSession, now: datetime) -> int:
+        """Pending bookings whose time has come: the slot is freed and the request lapses."""
+        undecided = await session.execute(
+            select(Booking, FunctionalRoom, Request)
+            .join(FunctionalRoom, FunctionalRoom.id == Booking.room_id)
+            .join(Request, Request.id == Booking.request_id)
+            .where(Booking.status == BookingStatus.PENDING, Booking.starts_at <= now)
+            .with_for_update(of=Booking, skip_locked=True)
+        )
+        lapsed = 0
+        for booking, room, request in undecided.all():
+            booking.status, booking.updated_at = BookingStatus.CANCELLED, now
+            await self.kit.approvals.cancel(session, request, None, now=now)
+            lapsed += 1
+            account = await repo.account_of(session, booking.person_id)
+            if account is not None:
+                language = pick_language(account.language, self.kit.default)
+                text = self.texts.render(
+                    language, "booking_lapsed", room=room, **self._times(booking)
+                )
+                outbox.enqueue(
+                    session,
+                    account.telegram_user_id,
+                    "sendMessage",
+                    {"text": text, "parse_mode": "HTML"},
+                    priority=Priority.BULK,
+                    now=now,
+                )
+        return lapsed
 
 
 def names(kit: Kit) -> Names:

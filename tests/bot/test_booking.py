@@ -516,3 +516,37 @@ async def test_a_rejection_frees_the_slot(
         "Business School Party & League Activity Room",
     )
     assert "Slot: 08:00–10:00" in (again.text or "")
+
+
+async def test_a_request_nobody_decides_before_the_start_lapses(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database, clock: Clock
+) -> None:
+    counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+    student = await linked(person, invite, STUDENT, language="en")
+    summary = await to_summary(
+        tg,
+        student,
+        "Party and League activity room",
+        "Business School Party & League Activity Room",
+    )
+    await press(tg, student, summary, "✔ Submit")
+    card = await tg.wait_for_bot_message(counsellor.user.id)
+    clock.advance(WEDNESDAY_8 - clock() - timedelta(minutes=1))
+    await edge.ticker.run_once()
+    [booking] = await bookings_in(campus)
+    assert booking.status is BookingStatus.PENDING
+    clock.advance(timedelta(minutes=1))
+    await edge.ticker.run_once()
+    news = await prompt(tg, student)
+    assert "before it began, so it has lapsed" in (news.text or "")
+    [booking] = await bookings_in(campus)
+    assert booking.status is BookingStatus.CANCELLED
+    async with campus.unit_of_work() as session:
+        request = await session.get(Request, 1)
+    assert request is not None and request.status is RequestStatus.CANCELLED
+    lapsed = await tg.wait_for_bot_message(
+        counsellor.user.id,
+        predicate=lambda m: m.message_id == card.message_id and m.edit_date is not None,
+    )
+    assert "Not decided in time" in (lapsed.text or "") and lapsed.buttons == []
+    assert [a.detail for a in await refusals(campus, "approval.lapsed")] == [{"request": 1}]
