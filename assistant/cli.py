@@ -21,6 +21,7 @@ from assistant.bot.context import utc_now
 from assistant.config import Settings, SettingsError, load_settings
 from assistant.flows.check import mermaid
 from assistant.services import identity
+from assistant.services.duty import HORIZON_WEEKS, Duty
 from assistant.storage import inbox, outbox, repo
 from assistant.storage.db import Database
 from assistant.storage.migrate import upgrade
@@ -238,6 +239,68 @@ async def cmd_explain(settings: Settings, args: argparse.Namespace, out: TextIO)
         print(f"note: today's rules decide by '{decision.rule_id}' instead", file=out)
 
 
+async def _duty(settings: Settings) -> tuple[Duty, Database]:
+    texts = Texts(settings.conversations_dir)
+    try:
+        rules = load_files(settings, texts).rules
+    except StartupError as exc:
+        raise CommandError("the files have problems; run `assistant check`") from exc
+    return Duty(rules, texts, settings.language, settings.tz), await _migrated(settings)
+
+
+async def cmd_duty_plan(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
+    """Plan the coming weeks of duty as the bot does, and print the roster."""
+    if not 1 <= args.weeks <= 52:
+        raise CommandError("--weeks must be from 1 to 52")
+    duty, db = await _duty(settings)
+    if args.room is not None and args.room not in duty.rules.duty:
+        await db.dispose()
+        raise CommandError(
+            f"no room {args.room!r} in duty.yaml (known: {', '.join(duty.rules.duty)})"
+        )
+    now = utc_now()
+    try:
+        async with db.unit_of_work() as session:
+            planned = await duty.plan(session, now, weeks=args.weeks)
+            roster = await duty.roster(session, now, now + timedelta(weeks=args.weeks), args.room)
+    finally:
+        await db.dispose()
+    for code in planned.unknown_rooms:
+        print(f"{code}: not a room of the campus directory; not planned", file=out)
+    for code in planned.empty_pools:
+        print(f"{code}: nobody matches its pool; no shifts planned", file=out)
+    for shift in roster:
+        holder = f"{shift.holder} ({shift.number})" if shift.holder else "-"
+        print(
+            f"{shift.day} {_WEEKDAYS[shift.weekday]} {shift.start}-{shift.end}  {shift.code:<10} "
+            f"{holder:<24} {shift.status}",
+            file=out,
+        )
+
+
+async def cmd_duty_fairness(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
+    """Hours on duty per person against the average."""
+    duty, db = await _duty(settings)
+    try:
+        async with db.unit_of_work() as session:
+            table = await duty.fairness(session)
+    finally:
+        await db.dispose()
+    if not table:
+        print("nobody is on a duty roster", file=out)
+        return
+    average = sum(row.total for row in table) / len(table)
+    print(f"average: {average:.1f} h over {len(table)} people", file=out)
+    for row in table:
+        print(
+            f"{row.name} ({row.number}): {row.total:.1f} h ({row.served:.1f} served, "
+            f"{row.planned:.1f} planned), {row.total - average:+.1f} h against the average",
+            file=out,
+        )
+
+
+_WEEKDAYS = ("", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
 Handler = Callable[[Settings, argparse.Namespace, TextIO], Coroutine[Any, Any, None]]
 
 
@@ -341,6 +404,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("issue", type=int, help="the report's number, e.g. 12")
     explain.set_defaults(handler=cmd_explain)
+
+    duty = commands.add_parser("duty", help="the activity rooms' duty rosters (rules/duty.yaml)")
+    duty_commands = duty.add_subparsers(dest="duty_command", required=True, metavar="ACTION")
+    duty_plan = duty_commands.add_parser(
+        "plan",
+        help="plan the coming weeks of duty and print the roster",
+        description="Plan every room of rules/duty.yaml as the bot does (only shifts that have "
+        "not started and that nobody swapped change) and print the roster: date, time, room, "
+        "person, status. Rooms unknown to the campus directory, and pools nobody matches, are "
+        "named first.",
+    )
+    duty_plan.add_argument(
+        "--weeks", type=int, default=HORIZON_WEEKS, help=f"how many weeks (default {HORIZON_WEEKS})"
+    )
+    duty_plan.add_argument("--room", metavar="CODE", help="show only this room, e.g. BUS-ACT")
+    duty_plan.set_defaults(handler=cmd_duty_plan)
+    duty_commands.add_parser(
+        "fairness",
+        help="hours on duty per person against the average",
+        description="For everyone in a pool or with a shift: hours served (work log written) "
+        "and planned, and how far that is from the average.",
+    ).set_defaults(handler=cmd_duty_fairness)
 
     invite = commands.add_parser(
         "invite",

@@ -19,6 +19,7 @@ import rule_engine
 
 from assistant.config import Language
 from assistant.rules.calendar import Calendar
+from assistant.rules.duty import DutyRoom
 from assistant.rules.errors import NoRuleMatched, RuleEvaluationError, SubjectError
 from assistant.rules.expressions import Guard
 from assistant.rules.reminders import Reminder
@@ -280,10 +281,12 @@ class Rules:
         policies: tuple[CompiledRule[Setting], ...] = (),
         calendar: Calendar | None = None,
         reminders: tuple[Reminder, ...] = (),
+        duty: tuple[DutyRoom, ...] = (),
     ) -> None:
         self.routing = routing
         self.calendar = calendar or Calendar()
         self.reminders = {reminder.id: reminder for reminder in reminders}
+        self.duty = {room.room: room for room in duty}
         self.access = access
         self.policies = policies
         self._routing_schema = SCHEMAS[Kind.ROUTING]

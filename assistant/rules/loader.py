@@ -20,6 +20,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from assistant.rules.calendar import load_calendar
 from assistant.rules.decide import Access, CompiledRule, PolicyValue, Reason, Route, Rules, Setting
+from assistant.rules.duty import load_duty
 from assistant.rules.errors import RuleProblem, RulesError
 from assistant.rules.expressions import compile_when
 from assistant.rules.reminders import load_reminders
@@ -79,8 +80,9 @@ _VALUE_WORDS = {
 
 def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     """Read, check and compile ``routing.yaml``, ``access.yaml`` and ``policies.yaml`` in
-    ``directory``, and read its academic calendar (``calendar.yaml``) and reminders
-    (``reminders.yaml``); a file that does not exist holds no rules.
+    ``directory``, and read its academic calendar (``calendar.yaml``), reminders
+    (``reminders.yaml``) and duty rotation (``duty.yaml``); a file that does not exist holds
+    no rules.
 
     Raises :class:`RulesError` listing every problem of every file, each with its file, line,
     rule id and, where a name is close, a suggestion. ``timezone`` is the campus time zone.
@@ -93,10 +95,16 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     policies = _FileLoader(directory, Kind.POLICIES, timezone, problems).load()
     calendar = load_calendar(directory, problems)
     reminders = load_reminders(directory, timezone, problems)
+    duty = load_duty(directory, timezone, problems)
     if problems:
         raise RulesError(problems)
     return Rules(
-        routing=routing, access=access, policies=policies, calendar=calendar, reminders=reminders
+        routing=routing,
+        access=access,
+        policies=policies,
+        calendar=calendar,
+        reminders=reminders,
+        duty=duty,
     )
 
 

@@ -182,7 +182,9 @@ async def test_a_counsellor_applies_in_chinese_and_the_project_is_reviewed_to_it
     assert "申请经费多少元" in ((await prompt(tg, counsellor)).text or "")
     assert (await counsellor.say("一万")).startswith("请输入一个数字。")
     assert (await counsellor.say("0")).startswith("经费必须大于 0。")
-    assert (await counsellor.say("30000")).startswith("申请经费超过了单个课题的资助上限（20,000 元）")
+    assert (await counsellor.say("30000")).startswith(
+        "申请经费超过了单个课题的资助上限（20,000 元）"
+    )
     attachment = await counsellor.say("15000")
     assert "计划书扫描件" in attachment
     await tg.user_send_photo(counsellor.user, png())

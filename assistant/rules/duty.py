@@ -1,0 +1,402 @@
+"""Duty rotation (值班轮换), ``rules/duty.yaml``: each activity room's shifts, who takes them, in
+what order, and the days there is no duty.
+
+A room names its shifts (weekdays and hours, campus time), its pool (a rule over people, as in
+policies.yaml), the order people take turns in, the days to skip (a rule over the day's facts:
+holidays, exam weeks, ...), and the role that owns it. Room codes are those of the campus
+directory; the file is read before the directory, so an unknown code is reported when planning
+(``assistant duty plan``), not here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import re
+from dataclasses import dataclass
+from datetime import time, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+from assistant.rules.errors import RuleProblem
+from assistant.rules.expressions import Compiled, compile_when
+from assistant.rules.schema import SCHEMAS, Kind, Schema, Shape, Symbol
+from assistant.storage.models import ROLE_SCOPE, Role, ScopeKind
+from assistant.yamlfile import Located, LocatedList, YamlError, line_of
+from assistant.yamlfile import load as load_yaml
+
+FILE_NAME = "duty.yaml"
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+_TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+_ROOM_KEYS = {
+    "room": "the room's code in the campus file, like BUS-ACT",
+    "owner": "the role that owns the room, like counsellor",
+    "pool": "who takes turns: a rule over people, like status == 'party_member'",
+    "order": "round_robin (in turn) or fair (fewest hours first)",
+    "skip": "the days without duty: a rule over the day, like is_holiday",
+    "remind_minutes": "how long before a shift its holder is reminded",
+    "escalate_hours": "how long before a shift an untaken swap goes to the owner",
+    "shifts": "the shifts: [{id, days, from, to}, ...]",
+}
+_SHIFT_KEYS = {
+    "id": "a short id like evening",
+    "days": "weekdays, 1 (Monday) to 7 (Sunday), like [1, 2, 3, 4, 5]",
+    "from": 'when it starts, in quotes, like "18:00"',
+    "to": 'when it ends, in quotes, like "21:00"',
+}
+# Owners hold their role over the room's building, community, college or the whole school.
+_OWNER_SCOPES = (ScopeKind.SCHOOL, ScopeKind.COLLEGE, ScopeKind.COMMUNITY, ScopeKind.BUILDING)
+_OWNERS = tuple(role.value for role, kind in ROLE_SCOPE.items() if kind in _OWNER_SCOPES)
+_WEEKDAY_NAMES = ("", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+_ACCESS = SCHEMAS[Kind.ACCESS].symbols
+DAY_SCHEMA = Schema(
+    Kind.ACCESS,
+    (
+        # Always known for a day, so rules need no ``??`` for them.
+        Symbol("date", Shape.TEXT),
+        Symbol("weekday", Shape.NUMBER, low=1, high=7),
+        Symbol("day_of_month", Shape.NUMBER, low=1, high=31),
+        Symbol("is_holiday", Shape.FLAG),
+        # The academic calendar's facts, null outside a semester or without a calendar.
+        *(
+            _ACCESS[name]
+            for name in ("semester", "week", "teaching_week", "is_exam_week", "is_vacation")
+        ),
+        _ACCESS["periods"],
+    ),
+)
+"""What a room's ``skip`` rule may ask of a day (see ``people.day_facts``)."""
+
+
+class Order(enum.StrEnum):
+    """How the pool takes turns."""
+
+    # Each next person of the pool after the one rostered before (by person, stable).
+    ROUND_ROBIN = "round_robin"
+    # Whoever has the fewest hours on duty so far, planned ones included.
+    FAIR = "fair"
+
+
+@dataclass(frozen=True)
+class Shift:
+    """One weekly shift of a room: its weekdays and its hours (campus time, same day)."""
+
+    id: str
+    days: frozenset[int]
+    start: time
+    end: time
+    line: int
+
+    @property
+    def hours(self) -> float:
+        """How long the shift is."""
+        minutes = (self.end.hour - self.start.hour) * 60 + self.end.minute - self.start.minute
+        return minutes / 60
+
+
+@dataclass(frozen=True)
+class DutyRoom:
+    """One room's duty as declared; ``line`` is where it starts in the file."""
+
+    room: str
+    owner: Role
+    pool: Compiled
+    order: Order
+    skip: Compiled | None
+    remind: timedelta
+    escalate: timedelta
+    shifts: tuple[Shift, ...]
+    file: str
+    line: int
+
+    def skips(self, day_facts: dict[str, Any]) -> bool:
+        """Whether there is no duty on the day of ``day_facts`` (``people.day_facts``)."""
+        if self.skip is None:
+            return False
+        return bool(self.skip.condition.matches(DAY_SCHEMA.subject(day_facts)))
+
+    def admits(self, person_facts: dict[str, Any]) -> bool:
+        """Whether the person of ``person_facts`` (a policies subject) is in the pool."""
+        return bool(self.pool.condition.matches(SCHEMAS[Kind.POLICIES].subject(person_facts)))
+
+
+def load_duty(
+    directory: Path, timezone: tzinfo, problems: list[RuleProblem]
+) -> tuple[DutyRoom, ...]:
+    """Read ``duty.yaml`` of ``directory`` (none: no duty); problems are added to ``problems``
+    with line, room (or room/shift) id and a suggestion."""
+    path = directory / FILE_NAME
+    if not path.exists():
+        return ()
+    file = f"{directory.name}/{FILE_NAME}"
+    before = len(problems)
+
+    def problem(line: int, item: str | None, message: str, suggestion: str | None = None) -> None:
+        problems.append(RuleProblem(file, line, item, message, suggestion))
+
+    try:
+        data = load_yaml(path)
+    except YamlError as exc:
+        problem(exc.line, None, str(exc))
+        return ()
+    if not isinstance(data, Located) or set(data) != {"rooms"}:
+        problem(line_of(data), None, "expected one key, rooms: a list of rooms")
+        return ()
+    items = data["rooms"]
+    if not isinstance(items, LocatedList):
+        problem(data.lines["rooms"], None, "rooms must be a list")
+        return ()
+    found: list[DutyRoom] = []
+    seen: dict[str, int] = {}
+    contexts = (SCHEMAS[Kind.POLICIES].context(timezone), DAY_SCHEMA.context(timezone))
+    for line, item in zip(items.lines, items, strict=True):
+        if not isinstance(item, Located):
+            problem(line, None, "each room must be a mapping with room, owner, pool, shifts, ...")
+            continue
+        room = _Reader(item, problem, contexts).read(file)
+        if room is None:
+            continue
+        if room.room in seen:
+            problem(
+                item.lines["room"],
+                room.room,
+                f"room '{room.room}' is listed twice (first on line {seen[room.room]})",
+            )
+        seen.setdefault(room.room, item.lines["room"])
+        found.append(room)
+    return tuple(found) if len(problems) == before else ()
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class _Reader:
+    """Checks one room, reporting each problem with its line."""
+
+    def __init__(self, item: Located, problem: Any, contexts: tuple[Any, Any]) -> None:
+        self.item = item
+        self.report = problem
+        self.people_context, self.day_context = contexts
+        self.id: str | None = None
+        self.failed = False
+
+    def problem(
+        self,
+        node: Located,
+        key: str | None,
+        message: str,
+        suggestion: str | None = None,
+        item_id: str | None = None,
+    ) -> None:
+        line = node.lines.get(key, node.line) if key else node.line
+        self.report(line, item_id or self.id, message, suggestion)
+        self.failed = True
+
+    def keys(self, node: Located, known: dict[str, str], item_id: str | None = None) -> set[str]:
+        """Report unknown keys; returns the known keys they were likely meant to be."""
+        meant: set[str] = set()
+        for key in node:
+            if key not in known:
+                close = difflib.get_close_matches(key, list(known), n=1)
+                meant.update(close)
+                self.problem(
+                    node,
+                    key,
+                    f"unknown key '{key}' (known: {', '.join(known)})",
+                    close[0] if close else None,
+                    item_id,
+                )
+        return meant
+
+    def read(self, file: str) -> DutyRoom | None:
+        item = self.item
+        code = item.get("room")
+        if isinstance(code, str) and _CODE.fullmatch(code):
+            self.id = code
+        meant = self.keys(item, _ROOM_KEYS)
+        if self.id is None and "room" not in meant:
+            self.problem(item, "room", "missing or bad room: the room's code, like BUS-ACT")
+        owner = self._owner(meant)
+        pool = self._rule("pool", self.people_context, SCHEMAS[Kind.POLICIES], meant)
+        skip = self._rule("skip", self.day_context, DAY_SCHEMA, meant) if "skip" in item else None
+        order = self._order()
+        remind = self._amount("remind_minutes", 24 * 60, 0, 7 * 24 * 60)
+        escalate = self._amount("escalate_hours", 4, 0, 7 * 24)
+        if escalate * 60 >= remind:
+            self.problem(
+                self.item,
+                "escalate_hours",
+                f"escalate_hours ({escalate:g}) must end before the reminder ({remind:g} minutes "
+                "before the shift): the reminder's button offers the shift to the pool first",
+            )
+        shifts = self._shifts(meant)
+        if self.failed or self.id is None or owner is None or pool is None:
+            return None
+        return DutyRoom(
+            room=self.id,
+            owner=owner,
+            pool=pool,
+            order=order,
+            skip=skip,
+            remind=timedelta(minutes=remind),
+            escalate=timedelta(hours=escalate),
+            shifts=shifts,
+            file=file,
+            line=item.line,
+        )
+
+    def _owner(self, meant: set[str]) -> Role | None:
+        text = self.item.get("owner")
+        if text is None:
+            if "owner" not in meant:
+                self.problem(self.item, None, "missing owner: the role that owns the room")
+            return None
+        if str(text) not in _OWNERS:
+            close = difflib.get_close_matches(str(text), _OWNERS, n=1)
+            self.problem(
+                self.item,
+                "owner",
+                f"owner '{text}' is not a role held over a room's building, community, college "
+                f"or the school (one of: {', '.join(_OWNERS)})",
+                close[0] if close else None,
+            )
+            return None
+        return Role(str(text))
+
+    def _rule(self, key: str, context: Any, schema: Schema, meant: set[str]) -> Compiled | None:
+        text = self.item.get(key)
+        if text is None:
+            if key not in meant:
+                self.problem(self.item, None, f"missing {key}: {_ROOM_KEYS[key]}")
+            return None
+        if isinstance(text, bool):
+            text = "true" if text else "false"
+        if not isinstance(text, str) or not text.strip():
+            self.problem(self.item, key, f"{key} must be a rule in quotes: {_ROOM_KEYS[key]}")
+            return None
+        compiled, found = compile_when(text, schema, context)
+        for each in found:
+            self.problem(self.item, key, f"{key}: {each.message}", each.suggestion)
+        return compiled
+
+    def _order(self) -> Order:
+        text = self.item.get("order", Order.ROUND_ROBIN.value)
+        try:
+            return Order(str(text))
+        except ValueError:
+            choices = [o.value for o in Order]
+            close = difflib.get_close_matches(str(text), choices, n=1)
+            self.problem(
+                self.item,
+                "order",
+                f"order is {text!r} (round_robin or fair)",
+                close[0] if close else None,
+            )
+            return Order.ROUND_ROBIN
+
+    def _amount(self, key: str, default: int, low: int, high: int) -> float:
+        value = self.item.get(key, default)
+        if not _number(value) or not low <= value <= high:
+            self.problem(self.item, key, f"{key} must be a number from {low} to {high}")
+            return default
+        return float(value)
+
+    def _shifts(self, meant: set[str]) -> tuple[Shift, ...]:
+        shifts = self.item.get("shifts")
+        if shifts is None:
+            if "shifts" not in meant:
+                self.problem(self.item, None, "missing shifts: [{id, days, from, to}, ...]")
+            return ()
+        if not isinstance(shifts, LocatedList) or not shifts:
+            self.problem(self.item, "shifts", "shifts must be a list of {id, days, from, to}")
+            return ()
+        found: list[Shift] = []
+        for line, node in zip(shifts.lines, shifts, strict=True):
+            if not isinstance(node, Located):
+                self.report(line, self.id, "each shift must be a mapping with id, days, from, to")
+                self.failed = True
+                continue
+            shift = self._shift(node)
+            if shift is None:
+                continue
+            for other in found:
+                if other.id == shift.id:
+                    self.problem(node, "id", f"shift id '{shift.id}' is used twice in this room")
+                common = other.days & shift.days
+                if common and shift.start < other.end and other.start < shift.end:
+                    self.problem(
+                        node,
+                        "from",
+                        f"shift '{shift.id}' overlaps shift '{other.id}' (line {other.line}) "
+                        f"on {_WEEKDAY_NAMES[min(common)]}",
+                        item_id=f"{self.id}/{shift.id}",
+                    )
+            found.append(shift)
+        return tuple(found)
+
+    def _shift(self, node: Located) -> Shift | None:
+        value = node.get("id")
+        shift_id = value if isinstance(value, str) and _ID.fullmatch(value) else None
+        where = f"{self.id}/{shift_id}" if shift_id else self.id
+        meant = self.keys(node, _SHIFT_KEYS, where)
+        failed = self.failed
+        self.failed = False
+        if shift_id is None and "id" not in meant:
+            self.problem(node, "id", "missing or bad shift id (lowercase letters, digits, - _)")
+        days = node.get("days")
+        if not (
+            isinstance(days, list)
+            and days
+            and all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 7 for d in days)
+            and len(set(days)) == len(days)
+        ):
+            if "days" not in meant:
+                self.problem(
+                    node,
+                    "days",
+                    "days must be a list of weekdays, 1 (Monday) to 7 (Sunday), like [1, 3, 5]",
+                    item_id=where,
+                )
+            days = []
+        start = self._time(node, "from", meant, where)
+        end = self._time(node, "to", meant, where)
+        if start is not None and end is not None and end <= start:
+            self.problem(
+                node,
+                "to",
+                f"to ({end:%H:%M}) must be after from ({start:%H:%M}): a shift ends the day it "
+                "starts",
+                item_id=where,
+            )
+        ok = not self.failed
+        self.failed = failed or self.failed
+        if not ok or shift_id is None or start is None or end is None:
+            return None
+        return Shift(shift_id, frozenset(days), start, end, node.line)
+
+    def _time(self, node: Located, key: str, meant: set[str], where: str | None) -> time | None:
+        if key not in node:
+            if key not in meant:
+                self.problem(node, None, f"missing {key}: {_SHIFT_KEYS[key]}", item_id=where)
+            return None
+        value = node[key]
+        match = _TIME.fullmatch(str(value))
+        if match is None:
+            # Unquoted, 18:00 is read by YAML as the number 1080 (sexagesimal).
+            meant_time = (
+                f'"{value // 60:02}:{value % 60:02}"'
+                if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1440
+                else None
+            )
+            self.problem(
+                node,
+                key,
+                f'{key} is {value!r}, not a time in quotes like "18:00"',
+                meant_time,
+                item_id=where,
+            )
+            return None
+        return time(int(match[1]), int(match[2]))
