@@ -408,8 +408,9 @@ class _Run:
     async def _accept(self, step: Step, value: Any, outcome: Outcome) -> Outcome:
         problem = await self._problem(step, value)
         if problem is not None:
-            outcome.send.append(await self._ask(step, problem=problem))
+            # A new version first: the re-prompt's own buttons must be the live ones.
             self._touch()
+            outcome.send.append(await self._ask(step, problem=problem))
             return outcome
         self.state.answers = {**self.state.answers, step.id: value}
         self.state.history = [*self.state.history, step.id]
@@ -478,8 +479,8 @@ class _Run:
             return outcome
         value, problem = await self._parse_typed(step, text)
         if problem is not None:
-            outcome.send.append(await self._ask(step, problem=_Problem(problem)))
             self._touch()
+            outcome.send.append(await self._ask(step, problem=_Problem(problem)))
             return outcome
         return await self._accept(step, value, outcome)
 

@@ -215,3 +215,17 @@ async def test_a_conversation_the_access_rules_deny_is_refused_with_their_reason
             "counsellors."
         )
         assert await student.say("/cancel") == "Nothing is in progress."
+
+
+async def test_the_buttons_of_a_re_prompt_work(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram
+) -> None:
+    student = await linked(person, invite, STUDENT, language="en")
+    await tg.user_send(student.user, "/report")
+    await prompt(tg, student)
+    await prompt(tg, student)
+    await tg.user_send(student.user, "something else entirely")
+    again = await prompt(tg, student)
+    assert (again.text or "").startswith("Please choose with the buttons below.")
+    location = await press(tg, student, again, "Hygiene")
+    assert "Where is it?" in (location.text or "")
