@@ -18,6 +18,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 import rule_engine
 
 from assistant.config import Language
+from assistant.rules.broadcasts import ScheduledBroadcast
 from assistant.rules.calendar import Calendar
 from assistant.rules.duty import DutyRoom
 from assistant.rules.errors import NoRuleMatched, RuleEvaluationError, SubjectError
@@ -282,11 +283,13 @@ class Rules:
         calendar: Calendar | None = None,
         reminders: tuple[Reminder, ...] = (),
         duty: tuple[DutyRoom, ...] = (),
+        broadcasts: tuple[ScheduledBroadcast, ...] = (),
     ) -> None:
         self.routing = routing
         self.calendar = calendar or Calendar()
         self.reminders = {reminder.id: reminder for reminder in reminders}
         self.duty = {room.room: room for room in duty}
+        self.broadcasts = {broadcast.id: broadcast for broadcast in broadcasts}
         self.access = access
         self.policies = policies
         self._routing_schema = SCHEMAS[Kind.ROUTING]

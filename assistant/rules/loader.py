@@ -18,6 +18,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from assistant.rules.broadcasts import load_broadcasts
 from assistant.rules.calendar import load_calendar
 from assistant.rules.decide import Access, CompiledRule, PolicyValue, Reason, Route, Rules, Setting
 from assistant.rules.duty import load_duty
@@ -81,8 +82,8 @@ _VALUE_WORDS = {
 def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     """Read, check and compile ``routing.yaml``, ``access.yaml`` and ``policies.yaml`` in
     ``directory``, and read its academic calendar (``calendar.yaml``), reminders
-    (``reminders.yaml``) and duty rotation (``duty.yaml``); a file that does not exist holds
-    no rules.
+    (``reminders.yaml``), duty rotation (``duty.yaml``) and scheduled broadcasts
+    (``broadcasts.yaml``); a file that does not exist holds no rules.
 
     Raises :class:`RulesError` listing every problem of every file, each with its file, line,
     rule id and, where a name is close, a suggestion. ``timezone`` is the campus time zone.
@@ -96,6 +97,7 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     calendar = load_calendar(directory, problems)
     reminders = load_reminders(directory, timezone, problems)
     duty = load_duty(directory, timezone, problems)
+    broadcasts = load_broadcasts(directory, problems)
     if problems:
         raise RulesError(problems)
     return Rules(
@@ -105,6 +107,7 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
         calendar=calendar,
         reminders=reminders,
         duty=duty,
+        broadcasts=broadcasts,
     )
 
 
