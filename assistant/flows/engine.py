@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import rule_engine
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.callbacks import number
@@ -332,24 +332,6 @@ class Engine:
             toast=self._texts.render(language, "button_expired"),
             alert=True,
         )
-
-    async def expire_due(self, session: AsyncSession, now: datetime) -> list[ConversationState]:
-        """Mark every active conversation past its time as expired; returns them."""
-        due = (
-            await session.scalars(
-                select(ConversationState).where(
-                    ConversationState.status == ConversationStatus.ACTIVE,
-                    ConversationState.expires_at <= now,
-                )
-            )
-        ).all()
-        if due:
-            await session.execute(
-                update(ConversationState)
-                .where(ConversationState.id.in_([s.id for s in due]))
-                .values(status=ConversationStatus.EXPIRED, updated_at=now)
-            )
-        return list(due)
 
 
 class _Run:

@@ -15,6 +15,7 @@ from assistant.services import (
     booking,
     broadcasts,
     decisions,
+    drafts,
     duty,
     grid,
     projects,
@@ -49,6 +50,7 @@ def services(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> S
         reminders.names(kit),
         duty.names(kit),
         broadcasts.names(kit),
+        drafts.names(kit),
     ]
     for part in parts:
         approvals.workflows.update(part.workflows)

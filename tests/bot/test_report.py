@@ -229,3 +229,26 @@ async def test_the_buttons_of_a_re_prompt_work(
     assert (again.text or "").startswith("Please choose with the buttons below.")
     location = await press(tg, student, again, "Hygiene")
     assert "Where is it?" in (location.text or "")
+
+
+async def test_an_expired_conversation_is_announced_without_waiting_for_the_person(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, clock: Clock, campus: Database
+) -> None:
+    student = await linked(person, invite, STUDENT, language="en")
+    await tg.user_send(student.user, "/report")
+    await prompt(tg, student)
+    category = await prompt(tg, student)
+    clock.advance(timedelta(minutes=29))
+    await edge.ticker.run_once()
+    clock.advance(timedelta(minutes=1))
+    await edge.ticker.run_once()
+    told = await prompt(tg, student)
+    assert told.text == "This conversation expired after a long silence; please start again."
+    async with campus.unit_of_work() as session:
+        states = (await session.scalars(select(ConversationState.status))).all()
+    assert states == [ConversationStatus.EXPIRED]
+    await edge.ticker.run_once()
+    assert tg.state.bot_outbox.get(student.user.id, []) == [], "told once"
+    query = await tg.user_press(student.user, category, category.button_data("Hygiene"))
+    answer = await tg.wait_for_callback_answer(query)
+    assert answer.show_alert and "expired" in (answer.text or "")
