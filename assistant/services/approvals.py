@@ -33,7 +33,6 @@ from assistant.storage import outbox, repo
 from assistant.storage.models import (
     AuditEntry,
     OutboxMessage,
-    OutboxStatus,
     Person,
     Priority,
     Request,
@@ -368,18 +367,7 @@ class Approvals:
         for row in await outbox.by_ref(session, _ref(request)):
             language = pick_language(await repo.language_of(session, row.chat_id), self.default)
             payload = self.card(language, request, requester.name, decision, decided_by)
-            if row.telegram_message_id is None:
-                if row.status is OutboxStatus.PENDING:
-                    row.payload = {"chat_id": row.chat_id, **payload}
-                continue
-            outbox.enqueue(
-                session,
-                row.chat_id,
-                "editMessageText",
-                {"message_id": row.telegram_message_id, **payload},
-                priority=Priority.INTERACTIVE,
-                now=now,
-            )
+            outbox.rewrite(session, row, payload, now=now)
 
     async def tell_requester(
         self,

@@ -49,7 +49,6 @@ from assistant.storage.models import (
     Firing,
     FiringStatus,
     FunctionalRoom,
-    OutboxStatus,
     Person,
     Priority,
     ScopeKind,
@@ -822,18 +821,7 @@ class Duty:
         for row in await outbox.by_ref(session, f"duty:{shift.id}:offer"):
             language = pick_language(await repo.language_of(session, row.chat_id), self.default)
             payload = self._offer(language, shift, view, taker)
-            if row.telegram_message_id is None:
-                if row.status is OutboxStatus.PENDING:
-                    row.payload = {"chat_id": row.chat_id, **payload}
-                continue
-            outbox.enqueue(
-                session,
-                row.chat_id,
-                "editMessageText",
-                {"message_id": row.telegram_message_id, **payload},
-                priority=Priority.INTERACTIVE,
-                now=now,
-            )
+            outbox.rewrite(session, row, payload, now=now)
 
 
 def _at(day: date, clock: time, zone: tzinfo) -> datetime:

@@ -29,7 +29,6 @@ from assistant.storage.models import (
     Firing,
     GridIssue,
     IssueStatus,
-    OutboxStatus,
     Person,
     Priority,
     Role,
@@ -376,18 +375,7 @@ class Cards:
             payload = self._card(
                 language, issue, place, owner=owner, reporter=reporter, decided_by=decided_by
             )
-            if row.telegram_message_id is None:
-                if row.status is OutboxStatus.PENDING:
-                    row.payload = {"chat_id": row.chat_id, **payload}
-                continue
-            outbox.enqueue(
-                session,
-                row.chat_id,
-                "editMessageText",
-                {"message_id": row.telegram_message_id, **payload},
-                priority=Priority.INTERACTIVE,
-                now=now,
-            )
+            outbox.rewrite(session, row, payload, now=now)
 
     async def hand_over(
         self,

@@ -199,3 +199,25 @@ async def by_ref(session: AsyncSession, prefix: str) -> Sequence[OutboxMessage]:
         .with_for_update()
     )
     return result.all()
+
+
+def rewrite(
+    session: AsyncSession, row: OutboxMessage, payload: dict[str, Any], *, now: datetime
+) -> None:
+    """Bring a message the bot queued earlier (a card) to ``payload`` (text, buttons).
+
+    Still waiting: its payload is replaced, so it leaves as it should read now. Already sent: an
+    edit is queued. Neither (in flight, or it never arrived): left as it is.
+    """
+    if row.telegram_message_id is None:
+        if row.status is OutboxStatus.PENDING:
+            row.payload = {"chat_id": row.chat_id, **payload}
+        return
+    enqueue(
+        session,
+        row.chat_id,
+        "editMessageText",
+        {"message_id": row.telegram_message_id, **payload},
+        priority=Priority.INTERACTIVE,
+        now=now,
+    )
