@@ -32,7 +32,7 @@ from assistant.config import Settings
 from assistant.flows.check import check_conversations
 from assistant.flows.engine import Engine
 from assistant.rules import Rules, RulesError, load_rules
-from assistant.services import catalog, reminders
+from assistant.services import broadcasts, catalog, reminders
 from assistant.services.admins import admin_chats
 from assistant.services.approvals import Approvals
 from assistant.storage.models import Priority
@@ -118,7 +118,8 @@ def load_files(settings: Settings, texts: Texts) -> Files:
     services = catalog.services(rules, texts, settings.language, settings.tz)
     registry = services.registry
     found, problems = check_conversations(settings.conversations_dir, registry.catalogue(), texts)
-    lines = [str(p) for p in problems] + reminders.missing_templates(rules, texts)
+    lines = [str(p) for p in problems]
+    lines += reminders.missing_templates(rules, texts) + broadcasts.missing_templates(rules, texts)
     if lines:
         raise StartupError(lines)
     return Files(
@@ -181,25 +182,29 @@ async def running(application: AssistantApp, webhook: Webhook | None = None) -> 
             )
             scope.send(admin, text, now=now, priority=Priority.BULK)
 
-    dispatcher = Dispatcher(application, deps, sender.kick, on_parked)
+    dispatcher = Dispatcher(application, deps, sender, on_parked)
     ticker = Ticker(deps.db, deps.clock, application.bot_data["jobs"], sender.kick)
     scheduler = Scheduler(deps.db, deps.clock, application.bot_data["firings"], sender.kick)
     async with application:
         await menus.publish_defaults(bot, deps.texts, deps.settings.language)
         await application.start()
         sender.start()
-        dispatcher.start()
+        await dispatcher.start()
         ticker.start()
         scheduler.start()
         intake: Poller | WebhookIntake
         edge = Edge(application, dispatcher, sender, ticker, scheduler)
         if webhook is None:
             await bot.delete_webhook()
-            intake = Poller(bot, deps.db, deps.clock, dispatcher.kick)
+            intake = Poller(bot, deps.db, deps.clock, hand_over=dispatcher.take)
             intake.start()
         else:
             intake = WebhookIntake(
-                deps.db, deps.clock, dispatcher.kick, secret=webhook.secret, path=webhook.path
+                deps.db,
+                deps.clock,
+                secret=webhook.secret,
+                path=webhook.path,
+                hand_over=dispatcher.take,
             )
             edge.webhook_url = await intake.start(webhook.listen_host, webhook.listen_port)
             await bot.set_webhook(

@@ -38,6 +38,10 @@ def show(update: Update, context: BotContext, outcome: Outcome) -> None:
     chat = update.effective_chat
     assert chat is not None
     scope, now = current_scope.get(), context.now()
+    # The new question goes first: a chat's messages leave in the order queued, and the person
+    # is waiting for it, not for the old message's buttons to go.
+    for screen in outcome.send:
+        scope.send(chat.id, screen.text, now=now, keyboard=_keyboard(screen))
     query = update.callback_query
     if query is not None and query.message is not None:
         pressed = query.message
@@ -52,8 +56,6 @@ def show(update: Update, context: BotContext, outcome: Outcome) -> None:
         elif outcome.send:
             # The step it belonged to is over: its buttons go, so no one presses them again.
             scope.strip_keyboard(chat.id, pressed.message_id, now=now)
-    for screen in outcome.send:
-        scope.send(chat.id, screen.text, now=now, keyboard=_keyboard(screen))
     if query is not None:
         toast, alert = outcome.toast or None, outcome.alert
         context.after_commit(lambda: query.answer(toast, show_alert=alert))

@@ -6,6 +6,11 @@ only writes updates to the inbox table; the offset moves past an update, or Tele
 HTTP 200, after that commit. The :class:`Dispatcher` then handles each stored update in one
 transaction that also marks it done, so its effects happen exactly once: a repeat delivery is
 dropped by the inbox's primary key, and a crash mid-update rolls the whole update back.
+
+The intake hands the updates it stored straight to the dispatcher, and the dispatcher hands the
+messages an update queued straight to the sender (claimed in the update's transaction), so that
+on the way from an update to its answer the only transaction is the update's own; the inbox and
+the outbox are read back only for what those hand-overs miss (a restart, another process).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import json
 import logging
 import traceback
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +31,7 @@ from telegram import Update
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 
 from assistant.bot.context import Deps, UpdateScope, current_scope
+from assistant.bot.sender import Handover, OutboxSender
 from assistant.bot.telegram import AssistantBot
 from assistant.storage import inbox
 from assistant.storage.db import Database
@@ -52,7 +58,7 @@ class Dispatcher:
         self,
         application: Any,
         deps: Deps,
-        on_committed: Callable[[], None],
+        sender: OutboxSender,
         on_parked: Callable[[UpdateScope, int, int | None, str], Any],
         *,
         concurrency: int = 8,
@@ -63,7 +69,7 @@ class Dispatcher:
         self._application = application
         self._db: Database = deps.db
         self._clock: Callable[[], datetime] = deps.clock
-        self._on_committed = on_committed
+        self._sender = sender
         self._on_parked = on_parked
         self._slots = asyncio.Semaphore(concurrency)
         self._max_attempts = max_attempts
@@ -76,13 +82,23 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
-    def kick(self) -> None:
-        """Updates were stored: look now rather than at the next idle poll."""
-        self._wake.set()
+    def take(self, stored: Sequence[inbox.Stored]) -> None:
+        """Handle these just-committed updates, without reading them back from the inbox."""
+        for update in stored:
+            self._add(update.update_id, update.chat_id)
 
-    def start(self) -> None:
-        """Start handling stored updates, oldest first."""
+    async def start(self) -> None:
+        """Queue the updates already waiting in the inbox, oldest first, then keep looking.
+
+        Awaited before the intake starts, so that updates it hands over queue behind older ones
+        of their chat.
+        """
         self._stopping = False
+        try:
+            await self._fetch()
+        except Exception:
+            log.exception("could not read the inbox; trying again")
+            self._wake.set()
         self._task = asyncio.create_task(self._run(), name="dispatcher")
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -109,27 +125,33 @@ class Dispatcher:
             return not await inbox.pending(session, limit=1)
 
     async def _run(self) -> None:
-        while not self._stopping:
+        # start() has just read the inbox.
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._idle_poll)
+            if self._stopping:
+                return
             self._wake.clear()
             try:
                 await self._fetch()
             except Exception:
                 log.exception("could not read the inbox; trying again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._idle_poll)
 
     async def _fetch(self) -> None:
         async with self._db.unit_of_work() as session:
             rows = await inbox.pending(session, limit=self._batch + len(self._known))
         for update_id, chat_id in rows:
-            if update_id in self._known:
-                continue
-            self._known.add(update_id)
-            # Updates without a chat have no order to keep.
-            key: Hashable = chat_id if chat_id is not None else ("update", update_id)
-            self._queues.setdefault(key, deque()).append(update_id)
-            if key not in self._workers:
-                self._workers[key] = asyncio.create_task(self._drain(key))
+            self._add(update_id, chat_id)
+
+    def _add(self, update_id: int, chat_id: int | None) -> None:
+        if update_id in self._known or self._stopping:
+            return
+        self._known.add(update_id)
+        # Updates without a chat have no order to keep.
+        key: Hashable = chat_id if chat_id is not None else ("update", update_id)
+        self._queues.setdefault(key, deque()).append(update_id)
+        if key not in self._workers:
+            self._workers[key] = asyncio.create_task(self._drain(key))
 
     async def _drain(self, key: Hashable) -> None:
         queue = self._queues[key]
@@ -161,11 +183,12 @@ class Dispatcher:
                     scope = UpdateScope(session)
                     await self._on_parked(scope, update_id, row.chat_id if row else None, error)
             if outcome is not InboxStatus.PENDING:
-                self._on_committed()
+                self._sender.kick()
                 return
 
     async def _attempt(self, update_id: int) -> str | None:
         """Handle the update once; None on success (or if someone else has it), else the error."""
+        handover = Handover([], left=False)
         try:
             async with self._db.unit_of_work() as session:
                 row = await inbox.claim(session, update_id)
@@ -182,11 +205,12 @@ class Dispatcher:
                     raise _HandlerFailed from scope.error
                 row.status = InboxStatus.DONE
                 row.handled_at = self._clock()
-        except _HandlerFailed as exc:
-            return _describe(exc.__cause__ or exc)
+                handover = self._sender.claim_queued(session)
         except Exception as exc:
-            return _describe(exc)
-        self._on_committed()
+            self._sender.withdraw(handover)
+            cause = exc.__cause__ if isinstance(exc, _HandlerFailed) else None
+            return _describe(cause or exc)
+        self._sender.hand_over(handover)
         for action in scope.after_commit:
             try:
                 await action()
@@ -199,16 +223,24 @@ def _describe(error: BaseException) -> str:
     return "".join(traceback.format_exception(error)).strip()
 
 
+OnStored = Callable[[Sequence[inbox.Stored]], None]
+
+
 class Poller:
-    """getUpdates into the inbox; the offset moves past a batch only after it is committed."""
+    """getUpdates into the inbox; the offset moves past a batch only after it is committed.
+
+    ``hand_over`` (the dispatcher's :meth:`Dispatcher.take`) gets the updates each commit
+    stored for the first time; ``on_stored`` is told after every commit.
+    """
 
     def __init__(
         self,
         bot: AssistantBot,
         db: Database,
         clock: Callable[[], datetime],
-        on_stored: Callable[[], None],
+        on_stored: Callable[[], None] | None = None,
         *,
+        hand_over: OnStored | None = None,
         timeout: int = 10,
         limit: int = 100,
     ) -> None:
@@ -216,6 +248,7 @@ class Poller:
         self._db = db
         self._clock = clock
         self._on_stored = on_stored
+        self._hand_over = hand_over
         self._timeout = timeout
         self._limit = limit
         self._offset: int | None = None
@@ -270,18 +303,17 @@ class Poller:
             backoff = 1.0
             if not batch:
                 continue
-            await self._store(batch)
+            stored = await self._store(batch)
             self._offset = max(int(u["update_id"]) for u in batch) + 1
-            self._on_stored()
+            _stored(stored, self._hand_over, self._on_stored)
 
-    async def _store(self, batch: list[dict[str, Any]]) -> None:
+    async def _store(self, batch: list[dict[str, Any]]) -> list[inbox.Stored]:
         # Until the batch is committed the offset must not move: keep trying.
         backoff = 1.0
         while True:
             try:
                 async with self._db.unit_of_work() as session:
-                    await inbox.store(session, batch, self._clock())
-                return
+                    return await inbox.store(session, batch, self._clock())
             except Exception:
                 log.exception("could not store %d update(s); again in %.1f s", len(batch), backoff)
                 await asyncio.sleep(backoff)
@@ -289,20 +321,25 @@ class Poller:
 
 
 class WebhookIntake:
-    """An HTTP endpoint for Telegram's webhook that answers 200 only after the update is stored."""
+    """An HTTP endpoint for Telegram's webhook that answers 200 only after the update is stored.
+
+    ``hand_over`` and ``on_stored`` are called as the :class:`Poller`'s are.
+    """
 
     def __init__(
         self,
         db: Database,
         clock: Callable[[], datetime],
-        on_stored: Callable[[], None],
+        on_stored: Callable[[], None] | None = None,
         *,
         secret: str,
         path: str,
+        hand_over: OnStored | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         self._on_stored = on_stored
+        self._hand_over = hand_over
         self._secret = secret.encode()
         self._path = path
         self._runner: web.AppRunner | None = None
@@ -344,13 +381,22 @@ class WebhookIntake:
             return web.Response(status=400)
         try:
             async with self._db.unit_of_work() as session:
-                await inbox.store(session, [payload], self._clock())
+                stored = await inbox.store(session, [payload], self._clock())
         except Exception:
             log.exception("could not store update %s", payload["update_id"])
             # Not 200: Telegram will deliver it again.
             return web.Response(status=500)
-        self._on_stored()
+        _stored(stored, self._hand_over, self._on_stored)
         return web.Response(status=200)
+
+
+def _stored(
+    stored: list[inbox.Stored], hand_over: OnStored | None, on_stored: Callable[[], None] | None
+) -> None:
+    if hand_over is not None and stored:
+        hand_over(stored)
+    if on_stored is not None:
+        on_stored()
 
 
 def _seconds(value: Any) -> float:

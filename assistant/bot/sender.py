@@ -1,7 +1,10 @@
 """Delivers the outbox under Telegram's limits; after a restart it continues where it stopped.
 
 Rows are claimed in small batches (replies first) under a lease that the sender renews while it
-holds them, sent in order per chat and concurrently across chats through the bot's
+holds them; the rows an update queues are claimed in that update's own transaction when the
+sender is keeping up (:meth:`OutboxSender.claim_queued`), so that its answer leaves at the
+commit instead of after a claiming transaction of the sender's. They are sent in order per chat
+and concurrently across chats through the bot's
 :class:`~assistant.bot.ratelimit.FloodLimiter`, and their outcomes recorded in batches: one
 transaction for everything that finished meanwhile, so that marking rows sent never queues behind
 the database and a crash leaves as few sent-but-unrecorded rows as possible. A recipient who
@@ -15,11 +18,12 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, TelegramError
 
 from assistant.bot.telegram import AssistantBot
@@ -39,6 +43,14 @@ class _Outcome:
     at: datetime
     telegram_message_id: int | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Handover:
+    """The rows an update's transaction claimed for the sender, and whether it queued others."""
+
+    rows: list[OutboxMessage]
+    left: bool
 
 
 class OutboxSender:
@@ -66,19 +78,60 @@ class OutboxSender:
         self._chats: dict[int, deque[OutboxMessage]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._held: set[int] = set()
+        # Rows claimed in an update's transaction that is still committing.
+        self._reserved = 0
+        # Whether the last claim took every due row and no kick has come since (rows committed
+        # elsewhere, unknown to this process, are found by the idle poll): only then may an
+        # update's rows skip the outbox without overtaking older ones of their chat.
+        self._caught_up = False
+        self._kicks = 0
         self._outcomes: list[_Outcome] = []
-        self._recorded = asyncio.Event()
         self._have_outcomes = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
     def kick(self) -> None:
         """New rows were committed: look now rather than at the next idle poll."""
+        self._kicks += 1
+        self._caught_up = False
         self._wake.set()
+
+    def claim_queued(self, session: AsyncSession) -> Handover:
+        """Claim for this sender, in the caller's transaction, the due rows it queued.
+
+        Called just before an update commits. When the sender is caught up and has room for all
+        of them, they commit already claimed, and :meth:`hand_over` passes them to the workers
+        at once; otherwise they are left to the claim loop, which takes the outbox oldest first,
+        so that a chat's messages keep their order either way. After the transaction, call
+        :meth:`hand_over` if it committed and :meth:`withdraw` if not.
+        """
+        now = self._clock()
+        rows = outbox.queued(session, now=now)
+        room = self._batch - len(self._held) - self._reserved
+        if not rows or not self._caught_up or self._stopping or len(rows) > room:
+            return Handover([], left=bool(rows))
+        outbox.claim(rows, now=now, lease=self._lease)
+        self._reserved += len(rows)
+        # Replies first, as the claim loop takes them: their workers start before the cards'.
+        return Handover(sorted(rows, key=lambda row: row.priority), left=False)
+
+    def hand_over(self, handover: Handover) -> None:
+        """The transaction of :meth:`claim_queued` committed: send its rows, or claim the rest."""
+        self._reserved -= len(handover.rows)
+        # A stopped sender leaves them claimed; the next sender has them when the lease ends.
+        if handover.rows and not self._stopping:
+            self._queue(handover.rows)
+        if handover.left:
+            self.kick()
+
+    def withdraw(self, handover: Handover) -> None:
+        """The transaction of :meth:`claim_queued` was rolled back: its rows never existed."""
+        self._reserved -= len(handover.rows)
 
     def start(self) -> None:
         """Start delivering."""
         self._stopping = False
+        self._caught_up = False
         self._tasks = [
             asyncio.create_task(self._claim_forever(), name="outbox-claim"),
             asyncio.create_task(self._record_forever(), name="outbox-record"),
@@ -116,13 +169,16 @@ class OutboxSender:
     async def _claim_forever(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            room = self._batch - len(self._held)
+            room = self._batch - len(self._held) - self._reserved
             claimed = 0
             if room > 0:
+                kicks = self._kicks
                 try:
                     claimed = await self._claim(room)
                 except Exception:
                     log.exception("could not read the outbox; trying again")
+                else:
+                    self._caught_up = claimed < room and kicks == self._kicks
             if claimed < room or room <= 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._idle_poll)
@@ -130,12 +186,15 @@ class OutboxSender:
     async def _claim(self, room: int) -> int:
         async with self._db.unit_of_work() as session:
             rows = await outbox.claim_due(session, limit=room, now=self._clock(), lease=self._lease)
+        self._queue(rows)
+        return len(rows)
+
+    def _queue(self, rows: Sequence[OutboxMessage]) -> None:
         for row in rows:
             self._held.add(row.id)
             self._chats.setdefault(row.chat_id, deque()).append(row)
             if row.chat_id not in self._workers:
                 self._workers[row.chat_id] = asyncio.create_task(self._drain(row.chat_id))
-        return len(rows)
 
     async def _drain(self, chat_id: int) -> None:
         rows = self._chats[chat_id]
@@ -214,7 +273,9 @@ class OutboxSender:
                     outcome.status,
                     outcome.error,
                 )
-        self._wake.set()
+        # There is room again: claim what did not fit before (caught up, nothing is waiting).
+        if not self._caught_up:
+            self._wake.set()
 
     async def _write(self, session: Any, done: list[_Outcome]) -> None:
         now = self._clock()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -40,8 +41,18 @@ def chat_of(payload: dict[str, Any]) -> int | None:
     return None
 
 
-async def store(session: AsyncSession, payloads: Iterable[dict[str, Any]], now: datetime) -> int:
-    """Insert updates not seen before, dropping repeated update_ids; returns how many were new."""
+@dataclass(frozen=True)
+class Stored:
+    """An update this transaction stored: enough to queue it without reading it back."""
+
+    update_id: int
+    chat_id: int | None
+
+
+async def store(
+    session: AsyncSession, payloads: Iterable[dict[str, Any]], now: datetime
+) -> list[Stored]:
+    """Insert updates not seen before, dropping repeated update_ids; the new ones, in order."""
     rows = [
         {
             "update_id": payload["update_id"],
@@ -54,12 +65,13 @@ async def store(session: AsyncSession, payloads: Iterable[dict[str, Any]], now: 
         for payload in payloads
     ]
     if not rows:
-        return 0
+        return []
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(InboxUpdate).on_conflict_do_nothing(index_elements=["update_id"])
     result = await session.execute(statement.returning(InboxUpdate.update_id), rows)
-    return len(result.all())
+    new = set(result.scalars().all())
+    return [Stored(r["update_id"], r["chat_id"]) for r in rows if r["update_id"] in new]
 
 
 async def pending(session: AsyncSession, *, limit: int) -> Sequence[tuple[int, int | None]]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.storage.models import (
@@ -16,6 +16,9 @@ from assistant.storage.models import (
     Priority,
     TelegramAccount,
 )
+
+# Where a session keeps the messages its transaction queued (``Session.info``).
+_QUEUED = "assistant.outbox.queued"
 
 
 def enqueue(
@@ -44,7 +47,35 @@ def enqueue(
         next_attempt_at=now,
     )
     session.add(message)
+    session.info.setdefault(_QUEUED, []).append(message)
     return message
+
+
+def queued(session: AsyncSession, *, now: datetime) -> list[OutboxMessage]:
+    """The messages queued through this session, due by ``now`` and not claimed, in order.
+
+    A message deleted again in the same transaction (a cancelled booking's check-in) is not one.
+    """
+    deleted = session.deleted
+    return [
+        m
+        for m in session.info.get(_QUEUED, [])
+        if (inspect(m).pending or inspect(m).persistent)
+        and m not in deleted
+        and m.status is OutboxStatus.PENDING
+        and m.next_attempt_at <= now
+    ]
+
+
+def claim(messages: Sequence[OutboxMessage], *, now: datetime, lease: timedelta) -> None:
+    """Claim messages the caller's transaction queued, for ``lease``: they commit already claimed.
+
+    A sender that holds them from the commit on need not claim them in a transaction of its own;
+    if it never sends them (it crashed), they are due again when the lease ends, as any claim.
+    """
+    for message in messages:
+        message.status = OutboxStatus.SENDING
+        message.claimed_until = now + lease
 
 
 async def claim_due(
