@@ -37,7 +37,7 @@ from assistant.rules.duty import DutyRoom, Order
 from assistant.services import people
 from assistant.services.identity import Actor
 from assistant.services.kit import Kit, Names
-from assistant.services.reminders import _facts as people_facts
+from assistant.services.reminders import people_facts
 from assistant.storage import firings, outbox, repo
 from assistant.storage.models import (
     ROLE_SCOPE,

@@ -152,12 +152,12 @@ async def audience(session: AsyncSession, reminder: Reminder) -> list[int]:
     ids = list(await session.scalars(query.order_by(Person.id)))
     if reminder.when is None:
         return ids
-    facts = await _facts(session, ids)
+    facts = await people_facts(session, ids)
     schema = SCHEMAS[Kind.POLICIES]
     return [i for i in ids if reminder.when.condition.matches(schema.subject(facts[i]))]
 
 
-async def _facts(session: AsyncSession, ids: list[int]) -> dict[int, dict[str, Any]]:
+async def people_facts(session: AsyncSession, ids: list[int]) -> dict[int, dict[str, Any]]:
     """What a rule over people may ask of each of ``ids``, read in two queries."""
     rows = await session.execute(
         select(
