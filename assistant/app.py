@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest
 
 from assistant.bot import handlers, menus
 from assistant.bot.context import BotContext, Deps, UpdateScope
@@ -28,6 +28,7 @@ from assistant.bot.scheduler import Handler, Scheduler
 from assistant.bot.sender import OutboxSender
 from assistant.bot.telegram import AssistantBot
 from assistant.bot.ticker import Job, Ticker
+from assistant.bot.transport import AiohttpRequest
 from assistant.config import Settings
 from assistant.flows.check import check_conversations
 from assistant.flows.engine import Engine
@@ -62,8 +63,8 @@ def build_application(
         base_url=settings.telegram_api_base_url,
         base_file_url=settings.telegram_api_file_url,
         # Many chats are sent to at once; getUpdates needs one long-lived connection.
-        request=request or HTTPXRequest(connection_pool_size=64),
-        get_updates_request=updates_request or HTTPXRequest(read_timeout=30),
+        request=request or AiohttpRequest(connection_pool_size=64),
+        get_updates_request=updates_request or AiohttpRequest(read_timeout=30),
         defaults=Defaults(
             parse_mode=ParseMode.HTML,
             link_preview_options=LinkPreviewOptions(is_disabled=True),

@@ -1,0 +1,99 @@
+"""The bot's aiohttp transport: PTB's calls over real HTTP, uploads, timeouts, network errors."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import zlib
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from telegram import Bot
+from telegram.error import BadRequest, NetworkError, TimedOut
+
+from assistant.bot.transport import AiohttpRequest
+from assistant.sandbox import FakeTelegram, FakeTelegramServer
+
+
+def tiny_png() -> bytes:
+    """A valid 2x1 PNG, so that the fake stores a real photo."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 2, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00" + b"\xff\x00\x00" * 2)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+async def server(tg: FakeTelegram) -> AsyncIterator[FakeTelegramServer]:
+    server = FakeTelegramServer(tg)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def test_calls_uploads_and_errors_go_through_ptb(
+    tg: FakeTelegram, server: FakeTelegramServer
+) -> None:
+    alice = tg.add_user("Alice")
+    await tg.user_send(alice, "hi")
+    request = AiohttpRequest(connection_pool_size=4)
+    async with Bot(
+        tg.token, base_url=server.api_url, base_file_url=server.file_url, request=request
+    ) as bot:
+        sent = await bot.send_message(alice.id, "<b>你好</b> hello", parse_mode="HTML")
+        assert (sent.text, sent.entities[0].type) == ("你好 hello", "bold")
+        assert tg.messages(alice.id)[-1].text == "你好 hello"
+
+        image = tiny_png()
+        photo = await bot.send_photo(alice.id, image, caption="multipart")
+        assert photo.caption == "multipart"
+        # Downloads are GET requests through the same transport.
+        file = await bot.get_file(photo.photo[-1].file_id)
+        assert bytes(await file.download_as_bytearray()) == image
+
+        # Telegram's refusals reach PTB as the error it raises for them.
+        with pytest.raises(BadRequest, match=r"^Chat not found$"):
+            await bot.send_message(1, "nobody")
+    # Shut down with the bot; it opens again for the next one.
+    with pytest.raises(RuntimeError, match="not initialized"):
+        await request.do_request(f"{server.api_url}{tg.token}/getMe", "POST")
+
+
+async def test_a_silent_server_times_out_and_a_closed_port_is_a_network_error() -> None:
+    never = asyncio.Event()
+
+    async def silent(request: web.Request) -> web.Response:
+        await never.wait()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", silent)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    request = AiohttpRequest(read_timeout=0.2)
+    await request.initialize()
+    try:
+        with pytest.raises(TimedOut):
+            await request.do_request(f"http://127.0.0.1:{port}/botx/getMe", "POST")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            closed = probe.getsockname()[1]
+        with pytest.raises(NetworkError, match=r"^aiohttp\.ClientConnectorError"):
+            await request.do_request(f"http://127.0.0.1:{closed}/botx/getMe", "POST")
+    finally:
+        never.set()
+        await request.shutdown()
+        await runner.cleanup()
