@@ -131,10 +131,13 @@ async def fake_telegram(*, flood_limits: bool) -> AsyncIterator[FakeTelegramServ
 
 def bot_deps(db: Database, server: FakeTelegramServer) -> Deps:
     """The bot's dependencies: the store, and the fake as its Bot API server."""
+    return deps_at(db, server.api_url, server.file_url)
+
+
+def deps_at(db: Database, api_url: str, file_url: str) -> Deps:
+    """The bot's dependencies: the store, and the Bot API server at these URLs."""
     settings = load_settings(
-        database_url=db.url,
-        telegram_api_base_url=server.api_url,
-        telegram_api_file_url=server.file_url,
+        database_url=db.url, telegram_api_base_url=api_url, telegram_api_file_url=file_url
     )
     return Deps(settings=settings, db=db, texts=Texts(settings.conversations_dir))
 

@@ -3,9 +3,12 @@
     python bench/conversation.py [--people 100] [--walks 1] [--database-url URL]
 
 Both bots long-poll the sandbox's fake Telegram over HTTP with its flood limits off, so the fake
-answers every call at once. Each person is one task that acts, waits for the bot's next new
-message, and acts again; a step's latency runs from the action to the arrival in the fake of the
-message the person needs for the next action (the fake's clock, ``RecordedCall.time``).
+answers every call at once. The fake and the people run in a process of their own, on the other
+core: Telegram is another machine in use, so the bot's process does only the bot's work, and the
+people's acting and waiting never delays the fake's answers. Each person is one task that acts,
+waits for the bot's next new message, and acts again; a step's latency runs from the action to
+the arrival in the fake of the message the person needs for the next action (the fake's clock,
+``RecordedCall.time``).
 
 Two load models, each run on both bots:
 
@@ -28,9 +31,10 @@ Two load models, each run on both bots:
   taking a step every two seconds outrun (each step sends about two messages): its per-chat
   burst is raised (as the tests do), and so is its overall 30 messages/s, which it paces one per
   35 ms and which would otherwise be all this measures.
-* echo: ``ApplicationBuilder`` with ``updater.start_polling``: a MessageHandler answers a text
-  with reply_text and a button, a CallbackQueryHandler answers the press and edits the message.
-  The same people make the same steps: texts where ours type, presses where ours press.
+* echo: ``ApplicationBuilder`` with ``updater.start_polling`` and PTB's own transport (httpx): a
+  MessageHandler answers a text with reply_text and a button, a CallbackQueryHandler answers the
+  press and edits the message. The same people make the same steps: texts where ours type,
+  presses where ours press.
 
 Exits with status 1 if our paced p95 step latency is 50 ms or more, or a report was not stored.
 """
@@ -39,22 +43,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
+import multiprocessing
 import os
 import random
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 # The store, the fake Telegram and the residents are set up as for the broadcast benchmark.
 from broadcast import (
-    bot_deps,
     demo_store,
+    deps_at,
     fake_telegram,
-    link_residents,
     percentile,
     quiet_logging,
     shown,
@@ -77,6 +84,7 @@ from assistant.sandbox.state import FakeMessage
 from assistant.storage import repo
 from assistant.storage.db import Database
 from assistant.storage.models import GridIssue, Role, TelegramAccount
+from assistant.storage.repo import Listing
 
 MAX_P95_MS = 50.0
 # Seconds a person reads and thinks before each action in the paced run (uniform, seeded).
@@ -212,6 +220,8 @@ async def echo_walk(person: Person) -> None:
 
 
 Walk = Callable[[Person], Awaitable[None]]
+# By name, for the process the people walk in.
+WALKS: dict[str, Walk] = {"report": report, "echo": echo_walk}
 
 
 @dataclass
@@ -288,22 +298,113 @@ async def walk_all(tg: FakeTelegram, users: list[FakeUser], walk: Walk, walks: i
     return Result(measured(tg, paced_steps), measured(tg, saturated_steps))
 
 
-async def link_assignees(db: Database, tg: FakeTelegram) -> None:
-    """Link the counsellors and workstation heads, who get the cards of the reports."""
-    async with db.unit_of_work() as session:
-        for listing in await repo.listings(session):
-            if not {Role.COUNSELLOR, Role.WORKSTATION_HEAD} & set(listing.roles):
-                continue
-            if listing.room:
-                raise ValueError(f"{listing.number} lives in a dorm and would get cards mid-walk")
-            user = tg.add_user(listing.name, language_code="en")
+@dataclass(frozen=True)
+class Cast:
+    """Whom the fake must know: the residents who walk, and the staff who get the cards."""
+
+    residents: list[str]
+    staff: list[str]
+
+
+@dataclass(frozen=True)
+class FakeAddress:
+    """Where the fake answers, with the Telegram user ids of the cast, in the same order."""
+
+    token: str
+    api_url: str
+    file_url: str
+    residents: list[int]
+    staff: list[int]
+
+
+def telegram_side(conn: Connection, walk: str, walks: int) -> None:
+    """The other process: the fake Telegram and the people who walk ``WALKS[walk]``.
+
+    Gets a :class:`Cast`, answers a :class:`FakeAddress`, then, once the bot polls, everyone
+    walks and the :class:`Result` is sent back; the fake keeps answering until told to stop.
+    """
+    quiet_logging()
+    asyncio.run(_telegram_side(conn, WALKS[walk], walks))
+
+
+async def _telegram_side(conn: Connection, walk: Walk, walks: int) -> None:
+    async with fake_telegram(flood_limits=False) as server:
+        tg = server.tg
+        cast: Cast = await asyncio.to_thread(conn.recv)
+        residents = [tg.add_user(name, language_code="en") for name in cast.residents]
+        staff = [tg.add_user(name, language_code="en") for name in cast.staff]
+        for user in staff:
             # They have written to the bot before, so it may write to them.
             user.started_bot = True
+        conn.send(
+            FakeAddress(
+                tg.token,
+                server.api_url,
+                server.file_url,
+                [u.id for u in residents],
+                [u.id for u in staff],
+            )
+        )
+        await polling(tg)
+        conn.send(await walk_all(tg, residents, walk, walks))
+        await asyncio.to_thread(conn.recv)
+
+
+@asynccontextmanager
+async def telegram_elsewhere(
+    walk: str, walks: int, cast: Cast
+) -> AsyncIterator[tuple[FakeAddress, Connection]]:
+    """The fake and the people in a new process for the block; its address, and the line to it.
+
+    Receiving from the line gives the :class:`Result` once everyone has walked.
+    """
+    context = multiprocessing.get_context("spawn")
+    line, theirs = context.Pipe()
+    process = context.Process(
+        target=telegram_side, args=(theirs, walk, walks), name="fake-telegram"
+    )
+    process.start()
+    # Only the child holds its end now: if it dies, receiving here ends instead of waiting.
+    theirs.close()
+    try:
+        line.send(cast)
+        address: FakeAddress = await asyncio.to_thread(line.recv)
+        yield address, line
+    finally:
+        with contextlib.suppress(OSError):
+            line.send("stop")
+        await asyncio.to_thread(process.join, ANSWER_TIMEOUT)
+        if process.is_alive():
+            process.kill()
+
+
+async def pick_cast(db: Database, people: int) -> tuple[list[Listing], list[Listing]]:
+    """``people`` demo residents, and the counsellors and workstation heads who get the cards."""
+    async with db.unit_of_work() as session:
+        listings = await repo.listings(session)
+    residents = [listing for listing in listings if listing.room][:people]
+    if len(residents) < people:
+        raise ValueError(f"the demo campus has only {len(residents)} residents")
+    staff = [
+        listing
+        for listing in listings
+        if {Role.COUNSELLOR, Role.WORKSTATION_HEAD} & set(listing.roles)
+    ]
+    for listing in staff:
+        if listing.room:
+            raise ValueError(f"{listing.number} lives in a dorm and would get cards mid-walk")
+    return residents, staff
+
+
+async def link(db: Database, listings: Sequence[Listing], telegram_ids: Sequence[int]) -> None:
+    """Link each listed person to the Telegram user at the same place in ``telegram_ids``."""
+    async with db.unit_of_work() as session:
+        for listing, telegram_id in zip(listings, telegram_ids, strict=True):
             person = await repo.person_by_number(session, listing.number)
             assert person is not None, "listed just now"
             session.add(
                 TelegramAccount(
-                    person_id=person.id, telegram_user_id=user.id, linked_at=datetime.now(UTC)
+                    person_id=person.id, telegram_user_id=telegram_id, linked_at=datetime.now(UTC)
                 )
             )
 
@@ -318,18 +419,19 @@ async def measure_ours(
     database_url: str | None, folder: Path, people: int, walks: int
 ) -> tuple[Result, int]:
     """Our bot on a fresh database: every step's latency, and the grid issues stored."""
-    async with demo_store(database_url, folder) as db, fake_telegram(flood_limits=False) as server:
-        tg = server.tg
-        residents = await link_residents(db, tg, people)
-        await link_assignees(db, tg)
-        application = build_application(
-            bot_deps(db, server),
-            token=tg.token,
-            flood_policy=FloodPolicy(per_second=PER_SECOND, private_burst=PRIVATE_BURST),
-        )
-        async with running(application):
-            await polling(tg)
-            result = await walk_all(tg, residents, report, walks)
+    async with demo_store(database_url, folder) as db:
+        residents, staff = await pick_cast(db, people)
+        cast = Cast([r.name for r in residents], [s.name for s in staff])
+        async with telegram_elsewhere("report", walks, cast) as (fake, line):
+            await link(db, residents, fake.residents)
+            await link(db, staff, fake.staff)
+            application = build_application(
+                deps_at(db, fake.api_url, fake.file_url),
+                token=fake.token,
+                flood_policy=FloodPolicy(per_second=PER_SECOND, private_burst=PRIVATE_BURST),
+            )
+            async with running(application):
+                result: Result = await asyncio.to_thread(line.recv)
         return result, await stored_issues(db)
 
 
@@ -351,14 +453,13 @@ async def echo_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 async def measure_echo(people: int, walks: int) -> Result:
     """A bare python-telegram-bot echo bot driven by the same people: every step's latency."""
-    async with fake_telegram(flood_limits=False) as server:
-        tg = server.tg
-        users = [tg.add_user(f"Resident {n}") for n in range(people)]
+    cast = Cast([f"Resident {n}" for n in range(people)], [])
+    async with telegram_elsewhere("echo", walks, cast) as (fake, line):
         application = (
             ApplicationBuilder()
-            .token(tg.token)
-            .base_url(server.api_url)
-            .base_file_url(server.file_url)
+            .token(fake.token)
+            .base_url(fake.api_url)
+            .base_file_url(fake.file_url)
             .build()
         )
         application.add_handler(MessageHandler(filters.TEXT, echo_text))
@@ -368,8 +469,8 @@ async def measure_echo(people: int, walks: int) -> Result:
             assert application.updater is not None, "ApplicationBuilder makes one"
             await application.updater.start_polling()
             try:
-                await polling(tg)
-                return await walk_all(tg, users, echo_walk, walks)
+                result: Result = await asyncio.to_thread(line.recv)
+                return result
             finally:
                 await application.updater.stop()
                 await application.stop()
