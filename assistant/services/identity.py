@@ -199,11 +199,21 @@ async def redeem_invite(
 
 async def actor_for(session: AsyncSession, telegram_user_id: int) -> Actor | None:
     """The known person behind a Telegram user, or None for a stranger."""
-    found = await repo.account_by_telegram_id(session, telegram_user_id)
-    if found is None:
+    rows = await repo.actor_rows(session, telegram_user_id)
+    if not rows:
         return None
-    account, person = found
-    return await person_actor(session, person, account)
+    person_id, number, name, status, college_id, dorm_room_id, language, unreachable = rows[0][:8]
+    return Actor(
+        person_id=person_id,
+        number=number,
+        name=name,
+        status=status,
+        language=language,
+        college_id=college_id,
+        dorm_room_id=dorm_room_id,
+        grants=tuple(Grant(row[8], row[9], row[10]) for row in rows if row[8] is not None),
+        unreachable=unreachable is not None,
+    )
 
 
 async def person_actor(

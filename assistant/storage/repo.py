@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.storage.models import (
@@ -80,6 +81,39 @@ async def account_by_telegram_id(
     return (row[0], row[1]) if row else None
 
 
+# Read on every update by the access gate: one statement built once, plain columns.
+_ACTOR = (
+    select(
+        Person.id,
+        Person.number,
+        Person.name,
+        Person.status,
+        Person.college_id,
+        Person.dorm_room_id,
+        TelegramAccount.language,
+        TelegramAccount.unreachable_since,
+        RoleAssignment.role,
+        RoleAssignment.scope_kind,
+        RoleAssignment.scope_id,
+    )
+    .join(Person, Person.id == TelegramAccount.person_id)
+    .outerjoin(RoleAssignment, RoleAssignment.person_id == Person.id)
+    .where(TelegramAccount.telegram_user_id == bindparam("telegram_user_id"), Person.active)
+    .order_by(RoleAssignment.id)
+)
+
+
+async def actor_rows(session: AsyncSession, telegram_user_id: int) -> list[tuple[Any, ...]]:
+    """The linked active person of a Telegram user with their account, once per role held.
+
+    Columns: person id, number, name, status, college id, dorm room id, the account's language
+    and unreachable_since, then role, scope kind and scope id (all None without a role). No
+    rows for a stranger.
+    """
+    result = await session.execute(_ACTOR, {"telegram_user_id": telegram_user_id})
+    return [tuple(row) for row in result]
+
+
 async def person_by_number(session: AsyncSession, number: str) -> Person | None:
     """The person with this student or staff number."""
     return await session.scalar(select(Person).where(Person.number == number))
@@ -103,43 +137,71 @@ async def college(session: AsyncSession, college_id: int | None) -> Named | None
     return _named(row) if row else None
 
 
+# The place queries run on most steps of a conversation: one statement each, built once, read
+# as plain columns (loading the four rows as ORM objects took several times the CPU).
+_PLACE_COLUMNS = (
+    Floor.id,
+    Floor.number,
+    GridCell.id,
+    GridCell.code,
+    Building.id,
+    Building.code,
+    Building.name_zh,
+    Building.name_en,
+    Community.id,
+    Community.code,
+    Community.name_zh,
+    Community.name_en,
+)
+
+
+def _place_query(*extra: Any) -> Any:
+    return (
+        select(*extra, *_PLACE_COLUMNS)
+        .select_from(Floor)
+        .join(Building, Building.id == Floor.building_id)
+        .join(Community, Community.id == Building.community_id)
+        .outerjoin(GridCell, GridCell.id == Floor.grid_id)
+    )
+
+
+_FLOOR_PLACE = _place_query().where(Floor.id == bindparam("floor_id"))
+_ROOM_PLACE = (
+    _place_query(DormRoom.id, DormRoom.number)
+    .join(DormRoom, DormRoom.floor_id == Floor.id)
+    .where(DormRoom.id == bindparam("room_id"))
+)
+
+
+def _place(row: Sequence[Any], room_id: int = 0, room: str = "") -> Place:
+    floor_id, floor, grid_id, grid, *units = row
+    return Place(
+        room_id=room_id,
+        room=room,
+        floor_id=floor_id,
+        floor=floor,
+        grid_id=grid_id,
+        grid=grid,
+        building=Named(*units[:4]),
+        community=Named(*units[4:]),
+    )
+
+
 async def place_of_floor(session: AsyncSession, floor_id: int) -> Place | None:
     """The floor as a place without a room (``room`` is empty)."""
-    row = (
-        await session.execute(
-            select(Floor, Building, Community, GridCell)
-            .join(Building, Building.id == Floor.building_id)
-            .join(Community, Community.id == Building.community_id)
-            .outerjoin(GridCell, GridCell.id == Floor.grid_id)
-            .where(Floor.id == floor_id)
-        )
-    ).first()
-    if row is None:
-        return None
-    floor, building, community, grid = row
-    return Place(
-        room_id=0,
-        room="",
-        floor_id=floor.id,
-        floor=floor.number,
-        grid_id=grid.id if grid else None,
-        grid=grid.code if grid else None,
-        building=_named(building),
-        community=_named(community),
-    )
+    row = (await session.execute(_FLOOR_PLACE, {"floor_id": floor_id})).first()
+    return _place(row) if row else None
 
 
 async def place_of_room(session: AsyncSession, dorm_room_id: int | None) -> Place | None:
     """Where a dorm room is."""
     if dorm_room_id is None:
         return None
-    room = await session.get(DormRoom, dorm_room_id)
-    if room is None:
+    row = (await session.execute(_ROOM_PLACE, {"room_id": dorm_room_id})).first()
+    if row is None:
         return None
-    place = await place_of_floor(session, room.floor_id)
-    if place is None:
-        return None
-    return Place(**{**place.__dict__, "room_id": room.id, "room": room.number})
+    room_id, room, *place = row
+    return _place(place, room_id, room)
 
 
 async def building_by_code(session: AsyncSession, code: str) -> Building | None:
