@@ -22,7 +22,7 @@ import json
 import logging
 import traceback
 from collections import deque
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -79,6 +79,8 @@ class Dispatcher:
         self._queues: dict[Hashable, deque[int]] = {}
         self._workers: dict[Hashable, asyncio.Task[None]] = {}
         self._known: set[int] = set()
+        # Calls made after an update committed (answering a press, menus), still under way.
+        self._after: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -110,7 +112,7 @@ class Dispatcher:
             self._task = None
         for queue in self._queues.values():
             queue.clear()
-        workers = list(self._workers.values())
+        workers = [*self._workers.values(), *self._after]
         if workers:
             _, late = await asyncio.wait(workers, timeout=grace)
             for task in late:
@@ -119,7 +121,7 @@ class Dispatcher:
 
     async def idle(self) -> bool:
         """Whether nothing is pending in the inbox and nothing is in hand."""
-        if self._known:
+        if self._known or self._after:
             return False
         async with self._db.unit_of_work() as session:
             return not await inbox.pending(session, limit=1)
@@ -191,10 +193,10 @@ class Dispatcher:
         handover = Handover([], left=False)
         try:
             async with self._db.unit_of_work() as session:
-                row = await inbox.claim(session, update_id)
-                if row is None:
+                payload = await inbox.claim(session, update_id)
+                if payload is None:
                     return None
-                update = Update.de_json(row.payload, self._application.bot)
+                update = Update.de_json(payload, self._application.bot)
                 scope = UpdateScope(session)
                 token = current_scope.set(scope)
                 try:
@@ -203,20 +205,28 @@ class Dispatcher:
                     current_scope.reset(token)
                 if scope.error is not None:
                     raise _HandlerFailed from scope.error
-                row.status = InboxStatus.DONE
-                row.handled_at = self._clock()
+                await inbox.mark_done(session, update_id, now=self._clock())
                 handover = self._sender.claim_queued(session)
         except Exception as exc:
             self._sender.withdraw(handover)
             cause = exc.__cause__ if isinstance(exc, _HandlerFailed) else None
             return _describe(cause or exc)
         self._sender.hand_over(handover)
-        for action in scope.after_commit:
+        if scope.after_commit:
+            # Telegram's round trip must not hold a handling slot or the chat's next update.
+            task = asyncio.create_task(self._after_commit(update_id, scope.after_commit))
+            self._after.add(task)
+            task.add_done_callback(self._after.discard)
+        return None
+
+    async def _after_commit(
+        self, update_id: int, actions: Sequence[Callable[[], Awaitable[object]]]
+    ) -> None:
+        for action in actions:
             try:
                 await action()
             except Exception:
                 log.exception("a call after update %s committed failed", update_id)
-        return None
 
 
 def _describe(error: BaseException) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -85,16 +85,36 @@ async def pending(session: AsyncSession, *, limit: int) -> Sequence[tuple[int, i
     return [(uid, chat) for uid, chat in result.all()]
 
 
-async def claim(session: AsyncSession, update_id: int) -> InboxUpdate | None:
-    """The pending update, locked for this transaction; None if it is handled or taken.
+# Run for every update: built once, and read as a plain column rather than an ORM object.
+_CLAIM = (
+    select(InboxUpdate.payload)
+    .where(
+        InboxUpdate.update_id == bindparam("update_id"),
+        InboxUpdate.status == InboxStatus.PENDING,
+    )
+    .with_for_update(skip_locked=True)
+)
+_DONE = (
+    update(InboxUpdate)
+    .where(InboxUpdate.update_id == bindparam("done_id"))
+    .values(status=InboxStatus.DONE, handled_at=bindparam("now"))
+    # No InboxUpdate objects are loaded in the session to keep in step.
+    .execution_options(synchronize_session=False)
+)
+
+
+async def claim(session: AsyncSession, update_id: int) -> dict[str, Any] | None:
+    """The pending update's payload, locked for this transaction; None if handled or taken.
 
     On PostgreSQL a second process skips the row another one is handling; SQLite has one writer.
     """
-    return await session.scalar(
-        select(InboxUpdate)
-        .where(InboxUpdate.update_id == update_id, InboxUpdate.status == InboxStatus.PENDING)
-        .with_for_update(skip_locked=True)
-    )
+    payload: dict[str, Any] | None = await session.scalar(_CLAIM, {"update_id": update_id})
+    return payload
+
+
+async def mark_done(session: AsyncSession, update_id: int, *, now: datetime) -> None:
+    """The claimed update was handled; it commits with what its handlers did."""
+    await session.execute(_DONE, {"done_id": update_id, "now": now})
 
 
 async def record_failure(
