@@ -136,17 +136,29 @@ async def mark_sent_many(
                 "telegram_message_id": telegram_message_id,
                 "claimed_until": None,
             }
-            for message_id, telegram_message_id in sent
+            # In id order: transactions that update the same rows must lock them in one order.
+            for message_id, telegram_message_id in sorted(sent)
         ],
     )
 
 
 async def renew(session: AsyncSession, message_ids: Sequence[int], *, until: datetime) -> None:
-    """Extend the lease on rows a sender still holds."""
+    """Extend the lease on rows a sender still holds.
+
+    On PostgreSQL a row another transaction has locked is skipped, not waited for: that is the
+    sender recording it as sent, which needs no lease, and the two waiting on each other's rows
+    in different orders would deadlock.
+    """
+    held = select(OutboxMessage.id).where(
+        OutboxMessage.id.in_(message_ids), OutboxMessage.status == OutboxStatus.SENDING
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        held = held.with_for_update(skip_locked=True)
     await session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == OutboxStatus.SENDING)
+        .where(OutboxMessage.id.in_(held))
         .values(claimed_until=until)
+        .execution_options(synchronize_session=False)
     )
 
 
