@@ -176,6 +176,9 @@ async def test_language_switch_and_personal_menu(
     assert "English" in await student.say("/lang en")
     help_text = await student.say("/help")
     assert "/leaders" in help_text and "/bind" not in help_text
+    # Everything in the menu is explained; what only role holders do is not offered.
+    assert all(f"/{name}" in help_text for name in ("book", "bookings", "nominate", "mine"))
+    assert "/pending" not in help_text and "/broadcast" not in help_text
     menu = {c["command"]: c["description"] for c in tg.visible_commands(student.user)}
     assert menu["me"] == "My dorm, grid and leaders"
 
@@ -187,6 +190,7 @@ async def test_help_shows_bind_to_those_who_may_bind(
     await leader.say("/lang en")
     reply = await leader.say("/help")
     assert ("/bind" in reply and "Floor leader" in reply.capitalize()) or "floor leader" in reply
+    assert "/pending" in reply and "/broadcast" in reply
 
 
 async def test_default_menus_are_published_at_start(
