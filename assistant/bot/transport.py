@@ -54,6 +54,8 @@ class AiohttpRequest(BaseRequest):
                 headers={"User-Agent": self.USER_AGENT},
                 # Telegram answers JSON; no cookies, no redirects to follow.
                 cookie_jar=aiohttp.DummyCookieJar(),
+                # HTTPS_PROXY / HTTP_PROXY / NO_PROXY, where Telegram is reached through a proxy.
+                trust_env=True,
             )
 
     async def shutdown(self) -> None:

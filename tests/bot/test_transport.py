@@ -97,3 +97,33 @@ async def test_a_silent_server_times_out_and_a_closed_port_is_a_network_error() 
         never.set()
         await request.shutdown()
         await runner.cleanup()
+
+
+async def test_calls_go_through_the_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[str] = []
+
+    async def proxy(request: web.Request) -> web.Response:
+        # A proxy is asked for the whole URL; this one answers as Telegram would.
+        seen.append(str(request.url))
+        return web.json_response({"ok": True, "result": True})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        status, body = await request.do_request("http://telegram.invalid/botx/close", "POST")
+    finally:
+        await request.shutdown()
+        await runner.cleanup()
+    assert (status, body) == (200, b'{"ok": true, "result": true}')
+    assert seen == ["http://telegram.invalid/botx/close"]
