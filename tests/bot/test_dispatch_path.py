@@ -126,7 +126,7 @@ async def test_a_commit_that_fails_after_the_claim_sends_the_answer_once(
     def fail_once(session: Session) -> None:
         claimed = [
             o
-            for o in [*session.new, *session.dirty]
+            for o in [*session.new, *session.identity_map.values()]
             if isinstance(o, OutboxMessage) and o.status is OutboxStatus.SENDING
         ]
         if claimed and not failures:
