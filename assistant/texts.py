@@ -41,6 +41,11 @@ class Texts:
             lstrip_blocks=True,
             undefined=StrictUndefined,
             keep_trailing_newline=False,
+            # Read once, as the rule files are: a change takes effect at the next start, after
+            # `assistant check` has seen it, and no message costs a look at the disk.
+            auto_reload=False,
+            # Every template stays compiled; the default 400 is fewer than there are.
+            cache_size=-1,
         )
 
     def render(self, language: Language, name: str, **variables: Any) -> str:
