@@ -6,7 +6,8 @@ import asyncio
 import socket
 import struct
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import pytest
 from aiohttp import web
@@ -15,6 +16,8 @@ from telegram.error import BadRequest, NetworkError, TimedOut
 
 from assistant.bot.transport import AiohttpRequest
 from assistant.sandbox import FakeTelegram, FakeTelegramServer
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def tiny_png() -> bytes:
@@ -29,6 +32,20 @@ def tiny_png() -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )
+
+
+@asynccontextmanager
+async def serving(handler: Handler) -> AsyncIterator[int]:
+    """A local HTTP server answering every request with ``handler``; its port."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield runner.addresses[0][1]
+    finally:
+        await runner.cleanup()
 
 
 @pytest.fixture
@@ -76,18 +93,13 @@ async def test_a_silent_server_times_out_and_a_closed_port_is_a_network_error() 
         await never.wait()
         return web.Response()
 
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", silent)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     request = AiohttpRequest(read_timeout=0.2)
     await request.initialize()
     try:
-        with pytest.raises(TimedOut):
-            await request.do_request(f"http://127.0.0.1:{port}/botx/getMe", "POST")
+        async with serving(silent) as port:
+            with pytest.raises(TimedOut):
+                await request.do_request(f"http://127.0.0.1:{port}/botx/getMe", "POST")
+            never.set()
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             closed = probe.getsockname()[1]
@@ -96,7 +108,6 @@ async def test_a_silent_server_times_out_and_a_closed_port_is_a_network_error() 
     finally:
         never.set()
         await request.shutdown()
-        await runner.cleanup()
 
 
 async def test_calls_go_through_the_proxy_the_environment_names(
@@ -109,21 +120,15 @@ async def test_calls_go_through_the_proxy_the_environment_names(
         seen.append(str(request.url))
         return web.json_response({"ok": True, "result": True})
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", proxy)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     request = AiohttpRequest()
     await request.initialize()
     try:
-        status, body = await request.do_request("http://telegram.invalid/botx/close", "POST")
+        async with serving(proxy) as port:
+            monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+            status, body = await request.do_request("http://telegram.invalid/botx/close", "POST")
     finally:
         await request.shutdown()
-        await runner.cleanup()
     assert (status, body) == (200, b'{"ok": true, "result": true}')
     assert seen == ["http://telegram.invalid/botx/close"]
