@@ -192,7 +192,7 @@ class Dispatcher:
         """Handle the update once; None on success (or if someone else has it), else the error."""
         handover = Handover([], left=False)
         try:
-            async with self._db.unit_of_work() as session:
+            async with self._db.unit_of_work(busy=True) as session:
                 payload = await inbox.claim(session, update_id)
                 if payload is None:
                     return None
@@ -324,7 +324,7 @@ class Poller:
         backoff = 1.0
         while True:
             try:
-                async with self._db.unit_of_work() as session:
+                async with self._db.unit_of_work(busy=True) as session:
                     return await inbox.store(session, batch, self._clock())
             except Exception:
                 log.exception("could not store %d update(s); again in %.1f s", len(batch), backoff)
@@ -392,7 +392,7 @@ class WebhookIntake:
         if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
             return web.Response(status=400)
         try:
-            async with self._db.unit_of_work() as session:
+            async with self._db.unit_of_work(busy=True) as session:
                 stored = await inbox.store(session, [payload], self._clock())
         except Exception:
             log.exception("could not store update %s", payload["update_id"])

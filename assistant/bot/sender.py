@@ -184,7 +184,7 @@ class OutboxSender:
                     await asyncio.wait_for(self._wake.wait(), self._idle_poll)
 
     async def _claim(self, room: int) -> int:
-        async with self._db.unit_of_work() as session:
+        async with self._db.unit_of_work(busy=True) as session:
             rows = await outbox.claim_due(session, limit=room, now=self._clock(), lease=self._lease)
         self._queue(rows)
         return len(rows)
@@ -256,7 +256,7 @@ class OutboxSender:
         backoff = 0.1
         while True:
             try:
-                async with self._db.unit_of_work() as session:
+                async with self._db.unit_of_work(busy=True) as session:
                     await self._write(session, done)
                 break
             except Exception:
