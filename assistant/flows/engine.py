@@ -521,7 +521,7 @@ class _Run:
         return _INVALID
 
     async def _parse_typed(self, step: Step, text: str) -> tuple[Any, str | None]:
-        text = text.strip()
+        text = _well_formed(text).strip()
         kind = step.kind
         if kind in (Kind.CHOICE, Kind.SLOT):
             wanted = text.casefold()
@@ -747,6 +747,15 @@ _YES_NO = {
     "不": False,
     "不是": False,
 }
+
+
+def _well_formed(text: str) -> str:
+    """``text`` with each lone UTF-16 surrogate replaced by U+FFFD.
+
+    JSON may carry one (an escaped half of a pair), but neither store can encode it, so an
+    answer that held one would fail when stored instead of being kept.
+    """
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _parse(data: str) -> tuple[int, int, str, str] | None:
