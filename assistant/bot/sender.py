@@ -6,8 +6,9 @@ sender is keeping up (:meth:`OutboxSender.claim_queued`), so that its answer lea
 commit instead of after a claiming transaction of the sender's. They are sent in order per chat
 and concurrently across chats through the bot's
 :class:`~assistant.bot.ratelimit.FloodLimiter`, and their outcomes recorded in batches: one
-transaction for everything that finished meanwhile, so that marking rows sent never queues behind
-the database and a crash leaves as few sent-but-unrecorded rows as possible. A recipient who
+transaction for everything that finished meanwhile, at most five a second, so that marking rows
+sent never queues behind the database and under load costs one transaction for many messages; a
+crash leaves at most that interval's rows sent but unrecorded. A recipient who
 blocked the bot is marked unreachable and reported, never retried forever; network trouble is
 retried with backoff; a call Telegram refuses as malformed fails at once with its error kept.
 """
@@ -66,6 +67,7 @@ class OutboxSender:
         lease: timedelta = timedelta(seconds=15),
         max_attempts: int = 8,
         idle_poll: float = 1.0,
+        record_every: float = 0.2,
     ) -> None:
         self._db = db
         self._bot = bot
@@ -74,6 +76,7 @@ class OutboxSender:
         self._lease = lease
         self._max_attempts = max_attempts
         self._idle_poll = idle_poll
+        self._record_every = record_every
         self._wake = asyncio.Event()
         self._chats: dict[int, deque[OutboxMessage]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
@@ -185,7 +188,9 @@ class OutboxSender:
 
     async def _claim(self, room: int) -> int:
         async with self._db.unit_of_work(busy=True) as session:
-            rows = await outbox.claim_due(session, limit=room, now=self._clock(), lease=self._lease)
+            rows = await outbox.claim_due(
+                session, limit=room, now=self._clock(), lease=self._lease, held=self._held
+            )
         self._queue(rows)
         return len(rows)
 
@@ -243,12 +248,21 @@ class OutboxSender:
         return _Outcome(row, status, self._clock(), message_id, error)
 
     async def _record_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        recorded_at = -self._record_every
         while True:
             await self._have_outcomes.wait()
+            # Outcomes that come close together are recorded together: under load that is one
+            # transaction for many messages instead of one each. A crash forgets at most this
+            # interval's outcomes; those rows are sent again when their lease ends.
+            wait = recorded_at + self._record_every - loop.time()
+            if wait > 0 and not self._stopping:
+                await asyncio.sleep(wait)
             self._have_outcomes.clear()
             done, self._outcomes = self._outcomes, []
             if done:
                 await self._record(done)
+                recorded_at = loop.time()
             if self._stopping and not self._workers and not self._outcomes:
                 return
 
@@ -257,7 +271,7 @@ class OutboxSender:
         while True:
             try:
                 async with self._db.unit_of_work(busy=True) as session:
-                    await self._write(session, done)
+                    queued = await self._write(session, done)
                 break
             except Exception:
                 log.exception("could not record %d outbox outcome(s); again soon", len(done))
@@ -273,17 +287,24 @@ class OutboxSender:
                     outcome.status,
                     outcome.error,
                 )
+        if queued:
+            self.kick()
         # There is room again: claim what did not fit before (caught up, nothing is waiting).
-        if not self._caught_up:
+        elif not self._caught_up:
             self._wake.set()
 
-    async def _write(self, session: Any, done: list[_Outcome]) -> None:
+    async def _write(self, session: Any, done: list[_Outcome]) -> bool:
+        """Record ``done``; whether that queued messages (edits of cards decided meanwhile)."""
         now = self._clock()
+        sent = [o for o in done if o.status is OutboxStatus.SENT]
         await outbox.mark_sent_many(
-            session,
-            [(o.row.id, o.telegram_message_id) for o in done if o.status is OutboxStatus.SENT],
-            now=now,
+            session, [(o.row.id, o.telegram_message_id) for o in sent], now=now
         )
+        # Only cards (rows with a ref) are rewritten.
+        cards = [
+            (o.row, o.telegram_message_id) for o in sent if o.row.ref and o.telegram_message_id
+        ]
+        queued = await outbox.bring_up_to_date(session, cards, now=now)
         for outcome in done:
             error = outcome.error or ""
             if outcome.status is OutboxStatus.PENDING:
@@ -305,6 +326,7 @@ class OutboxSender:
                 await outbox.mark_failed(
                     session, outcome.row.id, error, status=outcome.status, now=now
                 )
+        return queued
 
     async def _renew_forever(self) -> None:
         # Rows wait in the flood limiter for a while under load; keep other senders off them.

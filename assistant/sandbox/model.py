@@ -51,6 +51,35 @@ _FIRST_GROUP_ID = -4_000_000_001
 _FIRST_SUPERGROUP_ID = -1_000_000_000_001
 
 
+class Hold:
+    """Answers that reach the bot late: matching calls are carried out, their answers wait.
+
+    As with a slow network after Telegram has done the work: the message is there for people to
+    see while the bot still waits for the answer. ``reached`` is set by the first matching call.
+    """
+
+    def __init__(self, method: str, chat_id: int | None) -> None:
+        self.method = method.lower()
+        self.chat_id = chat_id
+        self.reached = asyncio.Event()
+        self._released = asyncio.Event()
+
+    def matches(self, method: str, params: Mapping[str, str]) -> bool:
+        """Whether the answer to a call of ``method`` with ``params`` waits."""
+        if self._released.is_set() or self.method != method.lower():
+            return False
+        return self.chat_id is None or params.get("chat_id") == str(self.chat_id)
+
+    async def delay(self) -> None:
+        """Wait, as a matching call's answer, until :meth:`release`."""
+        self.reached.set()
+        await self._released.wait()
+
+    def release(self) -> None:
+        """Let every waiting answer go, and hold no more."""
+        self._released.set()
+
+
 @dataclass
 class Fault:
     """A failure the sandbox will answer instead of handling the next matching calls."""
@@ -120,6 +149,7 @@ class FakeTelegram:
         self.rate_limited_count = 0
         """How many 429 answers the sandbox gave (flood limits and injected faults)."""
         self._faults: list[Fault] = []
+        self._holds: list[Hold] = []
         self._user_ids = itertools.count(_FIRST_USER_ID)
         self._group_ids = itertools.count(-_FIRST_GROUP_ID)
         self._supergroup_ids = itertools.count(-_FIRST_SUPERGROUP_ID)
@@ -221,6 +251,9 @@ class FakeTelegram:
         record.status = 200
         # Waiters may be watching the calls themselves (wait_until on ``calls``).
         self.state.notify()
+        hold = next((h for h in self._holds if h.matches(method, values)), None)
+        if hold is not None:
+            await hold.delay()
         return 200, envelope
 
     def _fail(self, record: RecordedCall | None, error: ApiError) -> tuple[int, JSONDict]:
@@ -262,6 +295,16 @@ class FakeTelegram:
         fault = Fault(kind, method.lower() if method else None, count, retry_after, chat_id)
         self._faults.append(fault)
         return fault
+
+    def hold(self, method: str, chat_id: int | None = None) -> Hold:
+        """Hold back the answers to ``method`` calls (to ``chat_id``) until the hold is released.
+
+        The calls are carried out at once; only their answers wait, so the bot sees them still
+        on their way.
+        """
+        hold = Hold(method, chat_id)
+        self._holds.append(hold)
+        return hold
 
     def calls_to(self, method: str) -> list[RecordedCall]:
         """The recorded calls of one method (case-insensitive)."""

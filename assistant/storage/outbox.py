@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -79,12 +79,18 @@ def claim(messages: Sequence[OutboxMessage], *, now: datetime, lease: timedelta)
 
 
 async def claim_due(
-    session: AsyncSession, *, limit: int, now: datetime, lease: timedelta
+    session: AsyncSession,
+    *,
+    limit: int,
+    now: datetime,
+    lease: timedelta,
+    held: Collection[int] = (),
 ) -> Sequence[OutboxMessage]:
     """Take up to ``limit`` due messages, interactive first, oldest first, for ``lease``.
 
-    Rows whose lease ran out (their sender died) are due again. The claim is a conditional
-    UPDATE, so two senders never take the same row.
+    Rows whose lease ran out (their sender died) are due again, except those in ``held``: the
+    caller still has them, sent perhaps but not yet recorded. The claim is a conditional UPDATE,
+    so two senders never take the same row.
     """
     due = (
         select(OutboxMessage.id)
@@ -99,6 +105,8 @@ async def claim_due(
         .order_by(OutboxMessage.priority, OutboxMessage.id)
         .limit(limit)
     )
+    if held:
+        due = due.where(OutboxMessage.id.not_in(held))
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     ids = list((await session.scalars(due)).all())
@@ -140,6 +148,36 @@ async def mark_sent_many(
             for message_id, telegram_message_id in sorted(sent)
         ],
     )
+
+
+async def bring_up_to_date(
+    session: AsyncSession, sent: Sequence[tuple[OutboxMessage, int]], *, now: datetime
+) -> bool:
+    """Queue an edit for each message rewritten while it was on its way; whether any was.
+
+    ``sent`` pairs the rows just recorded sent, as the sender sent them, with Telegram's message
+    ids. :func:`rewrite` replaced the payload of such a row in the outbox only.
+    """
+    if not sent:
+        return False
+    as_sent = {row.id: (row, message_id) for row, message_id in sent}
+    now_read = await session.execute(
+        select(OutboxMessage.id, OutboxMessage.payload).where(OutboxMessage.id.in_(as_sent))
+    )
+    queued = False
+    for row_id, payload in now_read.all():
+        row, message_id = as_sent[row_id]
+        if payload != row.payload:
+            enqueue(
+                session,
+                row.chat_id,
+                "editMessageText",
+                {**payload, "message_id": message_id},
+                priority=Priority.INTERACTIVE,
+                now=now,
+            )
+            queued = True
+    return queued
 
 
 async def renew(session: AsyncSession, message_ids: Sequence[int], *, until: datetime) -> None:
@@ -249,11 +287,13 @@ def rewrite(
 ) -> None:
     """Bring a message the bot queued earlier (a card) to ``payload`` (text, buttons).
 
-    Still waiting: its payload is replaced, so it leaves as it should read now. Already sent: an
-    edit is queued. Neither (in flight, or it never arrived): left as it is.
+    Still waiting: its payload is replaced, so it leaves as it should read now. On its way (the
+    sender holds it): its payload is replaced too, and the sender, recording it sent, finds that
+    it no longer reads as sent and queues the edit (:func:`bring_up_to_date`). Already sent: an
+    edit is queued. Failed or unreachable: left as it is.
     """
     if row.telegram_message_id is None:
-        if row.status is OutboxStatus.PENDING:
+        if row.status in (OutboxStatus.PENDING, OutboxStatus.SENDING):
             row.payload = {"chat_id": row.chat_id, **payload}
         return
     enqueue(

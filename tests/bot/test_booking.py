@@ -3,6 +3,7 @@ rules' checks, approval and who may decide it, my bookings, check-in and release
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
@@ -550,3 +551,32 @@ async def test_a_request_nobody_decides_before_the_start_lapses(
     )
     assert "Not decided in time" in (lapsed.text or "") and lapsed.buttons == []
     assert [a.detail for a in await refusals(campus, "approval.lapsed")] == [{"request": 1}]
+
+
+async def test_a_card_decided_while_on_its_way_is_brought_up_to_date(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database, clock: Clock
+) -> None:
+    counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+    student = await linked(person, invite, STUDENT, language="en")
+    summary = await to_summary(
+        tg,
+        student,
+        "Party and League activity room",
+        "Business School Party & League Activity Room",
+    )
+    # The card reaches the counsellor; Telegram's answer is slow to reach the bot.
+    held = tg.hold("sendMessage", chat_id=counsellor.user.id)
+    await press(tg, student, summary, "✔ Submit")
+    async with asyncio.timeout(5):
+        await held.reached.wait()
+    card = await tg.wait_for_bot_message(counsellor.user.id)
+    assert card.buttons
+    # The request lapses meanwhile: the bot does not know the card's message id yet.
+    clock.advance(WEDNESDAY_8 - clock())
+    await edge.ticker.run_once()
+    held.release()
+    lapsed = await tg.wait_for_bot_message(
+        counsellor.user.id,
+        predicate=lambda m: m.message_id == card.message_id and m.edit_date is not None,
+    )
+    assert "Not decided in time" in (lapsed.text or "") and lapsed.buttons == []

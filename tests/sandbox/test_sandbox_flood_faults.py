@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dtm
 
 import pytest
@@ -121,6 +122,24 @@ async def test_timeout_fault_never_answers(tg: FakeTelegram, bot: Bot) -> None:
         await bot.send_message(alice, "lost", read_timeout=0.05)
     assert tg.calls[-1].status is None
     assert (await bot.send_message(alice, "delivered")).text == "delivered"
+
+
+async def test_a_held_answer_reaches_the_bot_after_people_see_the_message(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    alice, bob = await started_users(tg, 2)
+    held = tg.hold("sendMessage", chat_id=alice)
+    call = asyncio.create_task(bot.send_message(alice, "slow answer"))
+    async with asyncio.timeout(5):
+        await held.reached.wait()
+    assert (await tg.wait_for_bot_message(alice)).text == "slow answer"
+    # Other chats and other methods are not held.
+    assert (await bot.send_message(bob, "quick")).text == "quick"
+    assert not call.done()
+    held.release()
+    async with asyncio.timeout(5):
+        assert (await call).text == "slow answer"
+    assert (await bot.send_message(alice, "after")).text == "after"
 
 
 async def test_waiting_for_the_bot_times_out_without_output(tg: FakeTelegram, bot: Bot) -> None:

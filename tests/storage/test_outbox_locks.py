@@ -59,3 +59,12 @@ async def test_renewing_skips_a_row_being_recorded_instead_of_waiting(db: Databa
         async with asyncio.timeout(10), db.unit_of_work() as session:
             await outbox.renew(session, [recorded, other], until=later)
     assert await leases(db, [recorded, other]) == {recorded: NOW + LEASE, other: later}
+
+
+async def test_a_sender_does_not_claim_again_the_rows_it_still_holds(db: Database) -> None:
+    ids = await claimed_rows(db, 3)
+    # Past the lease: rows whose sender died are due again, but not to the sender holding them.
+    later = NOW + 2 * LEASE
+    async with db.unit_of_work() as session:
+        again = await outbox.claim_due(session, limit=10, now=later, lease=LEASE, held={ids[0]})
+    assert sorted(row.id for row in again) == ids[1:]
