@@ -88,6 +88,22 @@ def last_message(tg: FakeTelegram, chat: Chat) -> FakeMessage:
     return tg.messages(chat.user.id)[-1]
 
 
+async def to_approved_room_summary(tg: FakeTelegram, chat: Chat) -> FakeMessage:
+    """/book up to the summary for the Business School activity room, which needs approval."""
+    return await to_summary(
+        tg, chat, "Party and League activity room", "Business School Party & League Activity Room"
+    )
+
+
+async def shows_lapsed(tg: FakeTelegram, approver: Chat, card: FakeMessage) -> None:
+    """The approver's card was edited to say nobody decided in time, without its buttons."""
+    lapsed = await tg.wait_for_bot_message(
+        approver.user.id,
+        predicate=lambda m: m.message_id == card.message_id and m.edit_date is not None,
+    )
+    assert "Not decided in time" in (lapsed.text or "") and lapsed.buttons == []
+
+
 async def bookings_in(db: Database) -> list[Booking]:
     async with db.unit_of_work() as session:
         return list((await session.scalars(select(Booking).order_by(Booking.id))).all())
@@ -182,12 +198,7 @@ async def test_an_activity_room_waits_for_the_counsellor_in_english(
 ) -> None:
     counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
     student = await linked(person, invite, STUDENT, language="en")
-    summary = await to_summary(
-        tg,
-        student,
-        "Party and League activity room",
-        "Business School Party & League Activity Room",
-    )
+    summary = await to_approved_room_summary(tg, student)
     assert "Attendees: 12" in (summary.text or "")
     done = await press(tg, student, summary, "✔ Submit")
     assert done.text is not None and done.text.startswith("Booking request sent (#1)")
@@ -448,12 +459,7 @@ async def test_approval_authority_first_decision_wins_and_the_requester_is_told(
     counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
     other_counsellor = await linked(person, invite, SECOND_C1_COUNSELLOR, language="en")
     student = await linked(person, invite, STUDENT, language="en")
-    summary = await to_summary(
-        tg,
-        student,
-        "Party and League activity room",
-        "Business School Party & League Activity Room",
-    )
+    summary = await to_approved_room_summary(tg, student)
     await press(tg, student, summary, "✔ Submit")
     card = await tg.wait_for_bot_message(counsellor.user.id)
     other_card = await tg.wait_for_bot_message(other_counsellor.user.id)
@@ -491,12 +497,7 @@ async def test_a_rejection_frees_the_slot(
 ) -> None:
     counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
     student = await linked(person, invite, STUDENT, language="en")
-    summary = await to_summary(
-        tg,
-        student,
-        "Party and League activity room",
-        "Business School Party & League Activity Room",
-    )
+    summary = await to_approved_room_summary(tg, student)
     await press(tg, student, summary, "✔ Submit")
     card = await tg.wait_for_bot_message(counsellor.user.id)
     await tg.user_press(counsellor.user, card, card.button_data("❌ Reject"))
@@ -510,12 +511,7 @@ async def test_a_rejection_frees_the_slot(
     assert "rejected" in (news.text or "") and "The room is being painted" in (news.text or "")
     [booking] = await bookings_in(campus)
     assert booking.status is BookingStatus.REJECTED
-    again = await to_summary(
-        tg,
-        student,
-        "Party and League activity room",
-        "Business School Party & League Activity Room",
-    )
+    again = await to_approved_room_summary(tg, student)
     assert "Slot: 08:00–10:00" in (again.text or "")
 
 
@@ -524,12 +520,7 @@ async def test_a_request_nobody_decides_before_the_start_lapses(
 ) -> None:
     counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
     student = await linked(person, invite, STUDENT, language="en")
-    summary = await to_summary(
-        tg,
-        student,
-        "Party and League activity room",
-        "Business School Party & League Activity Room",
-    )
+    summary = await to_approved_room_summary(tg, student)
     await press(tg, student, summary, "✔ Submit")
     card = await tg.wait_for_bot_message(counsellor.user.id)
     clock.advance(WEDNESDAY_8 - clock() - timedelta(minutes=1))
@@ -545,11 +536,7 @@ async def test_a_request_nobody_decides_before_the_start_lapses(
     async with campus.unit_of_work() as session:
         request = await session.get(Request, 1)
     assert request is not None and request.status is RequestStatus.CANCELLED
-    lapsed = await tg.wait_for_bot_message(
-        counsellor.user.id,
-        predicate=lambda m: m.message_id == card.message_id and m.edit_date is not None,
-    )
-    assert "Not decided in time" in (lapsed.text or "") and lapsed.buttons == []
+    await shows_lapsed(tg, counsellor, card)
     assert [a.detail for a in await refusals(campus, "approval.lapsed")] == [{"request": 1}]
 
 
@@ -558,12 +545,7 @@ async def test_a_card_decided_while_on_its_way_is_brought_up_to_date(
 ) -> None:
     counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
     student = await linked(person, invite, STUDENT, language="en")
-    summary = await to_summary(
-        tg,
-        student,
-        "Party and League activity room",
-        "Business School Party & League Activity Room",
-    )
+    summary = await to_approved_room_summary(tg, student)
     # The card reaches the counsellor; Telegram's answer is slow to reach the bot.
     held = tg.hold("sendMessage", chat_id=counsellor.user.id)
     await press(tg, student, summary, "✔ Submit")
@@ -575,8 +557,4 @@ async def test_a_card_decided_while_on_its_way_is_brought_up_to_date(
     clock.advance(WEDNESDAY_8 - clock())
     await edge.ticker.run_once()
     held.release()
-    lapsed = await tg.wait_for_bot_message(
-        counsellor.user.id,
-        predicate=lambda m: m.message_id == card.message_id and m.edit_date is not None,
-    )
-    assert "Not decided in time" in (lapsed.text or "") and lapsed.buttons == []
+    await shows_lapsed(tg, counsellor, card)
