@@ -9,6 +9,9 @@ errors, retries and flood control behave as with its own.
 
 from __future__ import annotations
 
+import urllib.request
+from urllib.parse import urlsplit
+
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
@@ -40,6 +43,8 @@ class AiohttpRequest(BaseRequest):
         self._pool = pool_timeout
         self._media_write = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        # The proxy of each (scheme, host) the bot calls, read from the environment once.
+        self._proxies: dict[tuple[str, str], str | None] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -54,9 +59,10 @@ class AiohttpRequest(BaseRequest):
                 headers={"User-Agent": self.USER_AGENT},
                 # Telegram answers JSON; no cookies, no redirects to follow.
                 cookie_jar=aiohttp.DummyCookieJar(),
-                # HTTPS_PROXY / HTTP_PROXY / NO_PROXY, where Telegram is reached through a proxy.
-                trust_env=True,
+                # Not trust_env: aiohttp would then read the proxy variables and ~/.netrc on a
+                # worker thread for every call; _proxy reads the variables once per host.
             )
+            self._proxies.clear()
 
     async def shutdown(self) -> None:
         """Close the session and its connections."""
@@ -102,7 +108,7 @@ class AiohttpRequest(BaseRequest):
             headers["Content-Type"] = "application/json"
         try:
             async with self._session.request(
-                method, url, data=data, headers=headers, timeout=timeout
+                method, url, data=data, headers=headers, timeout=timeout, proxy=self._proxy(url)
             ) as answer:
                 return answer.status, await answer.read()
         except TimeoutError as exc:
@@ -110,6 +116,20 @@ class AiohttpRequest(BaseRequest):
         except aiohttp.ClientError as exc:
             # The class name tells what failed when the message is empty.
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+
+    def _proxy(self, url: str) -> str | None:
+        """HTTPS_PROXY / HTTP_PROXY for ``url``'s scheme unless NO_PROXY names its host.
+
+        Credentials go in the proxy's URL (``http://user:password@proxy:3128``).
+        """
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        if key not in self._proxies:
+            host = parts.hostname or ""
+            bypass = urllib.request.proxy_bypass(host)
+            proxy = None if bypass else urllib.request.getproxies().get(parts.scheme)
+            self._proxies[key] = proxy
+        return self._proxies[key]
 
 
 def _given(value: ODVInput[float], default: float | None) -> float | None:

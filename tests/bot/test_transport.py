@@ -132,3 +132,24 @@ async def test_calls_go_through_the_proxy_the_environment_names(
         await request.shutdown()
     assert (status, body) == (200, b'{"ok": true, "result": true}')
     assert seen == ["http://telegram.invalid/botx/close"]
+
+
+async def test_hosts_no_proxy_names_are_called_directly(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def telegram(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "result": True})
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    # A proxy nobody answers at: a call through it would fail.
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.delenv("no_proxy", raising=False)
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        async with serving(telegram) as port:
+            status, _ = await request.do_request(f"http://127.0.0.1:{port}/botx/close", "POST")
+    finally:
+        await request.shutdown()
+    assert status == 200
