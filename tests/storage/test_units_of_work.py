@@ -91,3 +91,36 @@ async def test_busy_units_take_turns_on_sqlite_only(db: Database) -> None:
             await second_in.wait()
         release_first.set()
     assert await stored(db) == 2
+
+
+async def test_a_writer_finding_the_lock_taken_waits_without_holding_up_the_loop(
+    db: Database,
+) -> None:
+    first_open = asyncio.Event()
+    release_first = asyncio.Event()
+    second_done = asyncio.Event()
+
+    async def first() -> None:
+        async with db.unit_of_work() as session:
+            await inbox.store(session, [update_payload(1)], NOW)
+            first_open.set()
+            await release_first.wait()
+
+    async def second() -> None:
+        async with db.unit_of_work() as session:
+            await inbox.store(session, [update_payload(2)], NOW)
+        second_done.set()
+
+    async with asyncio.timeout(10), asyncio.TaskGroup() as tasks:
+        tasks.create_task(first())
+        await first_open.wait()
+        tasks.create_task(second())
+        # The loop goes on while the second writes: this read gets its answer.
+        async with db.unit_of_work() as session:
+            assert await session.scalar(select(func.count()).select_from(InboxUpdate)) == 0
+        if db.engine.dialect.name == "sqlite":
+            # SQLite has one writer: the second waits for the first's lock, and does not fail.
+            assert not second_done.is_set()
+        release_first.set()
+    assert second_done.is_set()
+    assert await stored(db) == 2
