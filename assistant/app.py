@@ -7,6 +7,7 @@ PTB provides the handlers, the Bot and the typed context; updates come in throug
 
 from __future__ import annotations
 
+import gc
 import logging
 import secrets
 from collections.abc import AsyncIterator, Mapping
@@ -146,6 +147,17 @@ class Webhook:
 def new_webhook_secret() -> str:
     """A random secret of Telegram's allowed alphabet."""
     return secrets.token_urlsafe(32)
+
+
+def settle() -> None:
+    """Put what start-up built out of the garbage collector's sight; call once the bot runs.
+
+    Rules, templates, conversations and the ORM's mappings live as long as the process; left
+    in the collector's oldest generation, each full collection walks them all, a pause of a
+    tenth of a second under load. Frozen, it walks only what was made since.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass

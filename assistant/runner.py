@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from assistant import directory
-from assistant.app import Webhook, build_application, new_webhook_secret, running
+from assistant.app import Webhook, build_application, new_webhook_secret, running, settle
 from assistant.bot.context import Deps
 from assistant.config import REPO_ROOT, Settings
 from assistant.storage.db import Database
@@ -50,6 +50,7 @@ async def run_bot(settings: Settings, out: TextIO, *, ready: str = "") -> None:
     stop = _stop_on_signals()
     try:
         async with running(application, webhook):
+            settle()
             how = f"webhook {webhook.url}" if webhook else "long polling"
             print(
                 f"Community Assistant is running as @{application.bot.username} ({how})",

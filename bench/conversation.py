@@ -77,7 +77,7 @@ from telegram.ext import (
     filters,
 )
 
-from assistant.app import build_application, running
+from assistant.app import build_application, running, settle
 from assistant.bot.ratelimit import FloodPolicy
 from assistant.sandbox import FakeTelegram, FakeUser
 from assistant.sandbox.state import FakeMessage
@@ -431,6 +431,8 @@ async def measure_ours(
                 flood_policy=FloodPolicy(per_second=PER_SECOND, private_burst=PRIVATE_BURST),
             )
             async with running(application):
+                # As ``assistant run`` does.
+                settle()
                 result: Result = await asyncio.to_thread(line.recv)
         return result, await stored_issues(db)
 
