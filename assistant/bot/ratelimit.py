@@ -3,9 +3,10 @@
 Every Bot API call of the bot passes through :class:`FloodLimiter` (PTB's rate limiter hook).
 Calls that put a message into a chat take a slot of the overall window (30 per second) and of
 their chat (about 1 per second in a private chat with a small burst, 20 per minute in a group).
-Slots are granted by one gatekeeper task, evenly spaced, replies to the person in front of the
-bot before notifications and broadcasts, so a running broadcast never makes the bot feel frozen:
-bulk messages also leave a reserved share of every window to replies. A 429 that gets through
+A call finding a slot free takes it at once; the others are granted by one gatekeeper task,
+evenly spaced, replies to the person in front of the bot before notifications and broadcasts,
+so a running broadcast never makes the bot feel frozen: bulk messages also leave a reserved
+share of every window to replies. A 429 that gets through
 anyway halts every send for the time Telegram asks, then the call is retried.
 """
 
@@ -154,8 +155,12 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
         queue = self._queues[priority]
         # A retried call keeps its place at the front.
         (queue.append if first else queue.appendleft)(waiter)
-        self._wake.set()
-        await waiter.future
+        # A slot free now is granted here, sparing the call two turns of a busy loop (the
+        # gatekeeper's and its own); otherwise the gatekeeper grants it when one is.
+        self._grant_ready()
+        if not future.done():
+            self._wake.set()
+        await future
 
     async def _grant_forever(self) -> None:
         while True:
