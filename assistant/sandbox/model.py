@@ -613,7 +613,7 @@ class FakeTelegram:
 
         try:
             async with asyncio.timeout(timeout):
-                return await self.state.wait_for(take)
+                return await self.state.wait_for(take, chat_id=chat_id)
         except TimeoutError:
             raise TimeoutError(
                 f"the bot sent nothing matching to chat {chat_id} within {timeout} s"

@@ -340,6 +340,10 @@ class SandboxState:
         self._update_ids = itertools.count(1)
         self._ids = itertools.count(1)
         self._waiters: set[asyncio.Future[None]] = set()
+        # Those waiting only for the bot's messages to one chat (wait_for_bot_message): with
+        # a hundred people waiting, waking all of them at every change of the sandbox would
+        # keep the fake too busy to answer the bot at once.
+        self._chat_waiters: dict[int, set[asyncio.Future[None]]] = {}
         self._subscribers: list[asyncio.Queue[JSONDict]] = []
         self.bot_outbox: dict[int, list[FakeMessage]] = {}
 
@@ -352,17 +356,25 @@ class SandboxState:
         """The current date in Unix seconds, as Telegram dates messages."""
         return int(time.time())
 
-    def notify(self) -> None:
-        """Wakes everyone waiting in :meth:`wait_for` to look again."""
+    def notify(self, chat_id: int | None = None) -> None:
+        """Wakes everyone waiting in :meth:`wait_for` to look again.
+
+        ``chat_id`` says the bot's messages to that chat changed: those waiting for that
+        chat's wake too.
+        """
         waiters, self._waiters = self._waiters, set()
+        if chat_id is not None:
+            waiters |= self._chat_waiters.pop(chat_id, set())
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def wait_for(self, probe: Callable[[], T | None]) -> T:
+    async def wait_for(self, probe: Callable[[], T | None], *, chat_id: int | None = None) -> T:
         """Waits until ``probe()`` returns something other than None and returns it.
 
         ``probe`` is re-evaluated after every change; bound the wait with ``asyncio.timeout``.
+        With ``chat_id``, only after a change of the bot's messages to that chat (a probe of
+        nothing else).
         """
         loop = asyncio.get_running_loop()
         while True:
@@ -370,11 +382,14 @@ class SandboxState:
             if result is not None:
                 return result
             waiter: asyncio.Future[None] = loop.create_future()
-            self._waiters.add(waiter)
+            waiters = (
+                self._waiters if chat_id is None else self._chat_waiters.setdefault(chat_id, set())
+            )
+            waiters.add(waiter)
             try:
                 await waiter
             finally:
-                self._waiters.discard(waiter)
+                waiters.discard(waiter)
 
     def subscribe(self) -> asyncio.Queue[JSONDict]:
         """A queue receiving every event from now on."""
@@ -470,7 +485,7 @@ class SandboxState:
     def record_bot_output(self, message: FakeMessage) -> None:
         """Keeps a snapshot of a message the bot sent or edited for the waiting tests."""
         self.bot_outbox.setdefault(message.chat.id, []).append(message.snapshot())
-        self.notify()
+        self.notify(message.chat.id)
 
     def user_json(self, user_id: int) -> JSONDict | None:
         """The User object of a known person, for text mentions."""
