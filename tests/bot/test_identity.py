@@ -32,6 +32,19 @@ async def linked(person: Person, invite: Invite, number: str, language: str = "z
     return chat
 
 
+async def personal_menu(tg: FakeTelegram, chat: Chat) -> list[str]:
+    """The commands ``chat``'s person sees once the bot has set their own menu.
+
+    The bot sets it after the link commits, beside the reply: either may arrive first.
+    """
+
+    def commands() -> list[str]:
+        return [c["command"] for c in tg.visible_commands(chat.user)]
+
+    await tg.wait_until(lambda: commands() != ["start", "help"])
+    return commands()
+
+
 async def accounts(db: Database) -> int:
     async with db.unit_of_work() as session:
         return await session.scalar(select(func.count()).select_from(TelegramAccount)) or 0
@@ -160,7 +173,7 @@ async def test_language_switch_and_personal_menu(
     bot: AssistantApp, person: Person, invite: Invite, tg: FakeTelegram
 ) -> None:
     student = await linked(person, invite, STUDENT)
-    assert [c["command"] for c in tg.visible_commands(student.user)] == [
+    assert await personal_menu(tg, student) == [
         "report",
         "book",
         "bookings",
@@ -179,8 +192,12 @@ async def test_language_switch_and_personal_menu(
     # Everything in the menu is explained; what only role holders do is not offered.
     assert all(f"/{name}" in help_text for name in ("book", "bookings", "nominate", "mine"))
     assert "/pending" not in help_text and "/broadcast" not in help_text
-    menu = {c["command"]: c["description"] for c in tg.visible_commands(student.user)}
-    assert menu["me"] == "My dorm, grid and leaders"
+
+    def described() -> dict[str, str]:
+        return {c["command"]: c["description"] for c in tg.visible_commands(student.user)}
+
+    # The menu follows the language, set after /lang committed.
+    await tg.wait_until(lambda: described()["me"] == "My dorm, grid and leaders")
 
 
 async def test_help_shows_bind_to_those_who_may_bind(
