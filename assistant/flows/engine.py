@@ -750,12 +750,14 @@ _YES_NO = {
 
 
 def _well_formed(text: str) -> str:
-    """``text`` with each lone UTF-16 surrogate replaced by U+FFFD.
+    """``text`` with each lone UTF-16 surrogate and each NUL replaced by U+FFFD.
 
-    JSON may carry one (an escaped half of a pair), but neither store can encode it, so an
-    answer that held one would fail when stored instead of being kept.
+    JSON may carry either (as an escape), but neither store can keep a lone surrogate and
+    PostgreSQL's text cannot hold a NUL, so an answer that held one would fail when stored
+    instead of being kept.
     """
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    whole = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return whole.replace("\x00", "\ufffd")
 
 
 def _parse(data: str) -> tuple[int, int, str, str] | None:

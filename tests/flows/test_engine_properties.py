@@ -33,6 +33,8 @@ human_text = st.one_of(
     st.sampled_from(["", " ", "\n", "/", "0", "-1e309", "nan", "是", "no", "2026-02-30"]),
     # Half a surrogate pair, as an escape in Telegram's JSON could carry: no store encodes it.
     st.sampled_from(["\ud800", "A good reason \udfff", "\ude00 and more"]),
+    # A NUL, which PostgreSQL's text cannot hold.
+    st.sampled_from(["\x00", "A good reason\x00", "000000000\x00"]),
 )
 forged_data = st.one_of(
     st.text(max_size=64),
