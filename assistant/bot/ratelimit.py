@@ -6,8 +6,8 @@ their chat (about 1 per second in a private chat with a small burst, 20 per minu
 A call finding a slot free takes it at once; the others are granted by one gatekeeper task,
 evenly spaced, replies to the person in front of the bot before notifications and broadcasts,
 so a running broadcast never makes the bot feel frozen: bulk messages also leave a reserved
-share of every window to replies. A 429 that gets through
-anyway halts every send for the time Telegram asks, then the call is retried.
+share of every window to replies. A 429 that gets through anyway halts every send for the time
+Telegram asks, then the call is retried.
 """
 
 from __future__ import annotations
