@@ -521,7 +521,7 @@ class _Run:
         return _INVALID
 
     async def _parse_typed(self, step: Step, text: str) -> tuple[Any, str | None]:
-        text = _well_formed(text).strip()
+        text = well_formed(text).strip()
         kind = step.kind
         if kind in (Kind.CHOICE, Kind.SLOT):
             wanted = text.casefold()
@@ -749,8 +749,10 @@ _YES_NO = {
 }
 
 
-def _well_formed(text: str) -> str:
+def well_formed(text: str) -> str:
     """``text`` with each lone UTF-16 surrogate and each NUL replaced by U+FFFD.
+
+    What the engine keeps of a typed answer: the answers an action gets are storable.
 
     JSON may carry either (as an escape), but neither store can keep a lone surrogate and
     PostgreSQL's text cannot hold a NUL, so an answer that held one would fail when stored
