@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.storage.models import (
@@ -216,40 +216,39 @@ async def floor_by_number(session: AsyncSession, building_id: int, number: int) 
     )
 
 
+# Run for every report, card and escalation: one statement built once, plain columns.
+_HOLDERS = (
+    select(
+        RoleAssignment.role,
+        RoleAssignment.scope_kind,
+        RoleAssignment.scope_id,
+        Person.id,
+        Person.name,
+        TelegramAccount.telegram_user_id,
+        TelegramAccount.language,
+    )
+    .join(Person, Person.id == RoleAssignment.person_id)
+    .outerjoin(TelegramAccount, TelegramAccount.person_id == Person.id)
+    .where(
+        Person.active,
+        tuple_(RoleAssignment.role, RoleAssignment.scope_kind, RoleAssignment.scope_id).in_(
+            bindparam("wanted", expanding=True)
+        ),
+    )
+)
+
+
 async def holders(
     session: AsyncSession, wanted: Iterable[tuple[Role, ScopeKind, int]]
 ) -> list[Holder]:
     """Active people holding any of the (role, scope kind, scope id) triples, in that order."""
-    triples = list(wanted)
-    if not triples:
+    order: dict[tuple[Role, ScopeKind, int], int] = {}
+    for triple in wanted:
+        order.setdefault(triple, len(order))
+    if not order:
         return []
-    rows = (
-        await session.execute(
-            select(
-                RoleAssignment, Person, TelegramAccount.telegram_user_id, TelegramAccount.language
-            )
-            .join(Person, Person.id == RoleAssignment.person_id)
-            .outerjoin(TelegramAccount, TelegramAccount.person_id == Person.id)
-            .where(
-                Person.active,
-                or_(
-                    *(
-                        and_(
-                            RoleAssignment.role == role,
-                            RoleAssignment.scope_kind == kind,
-                            RoleAssignment.scope_id == scope_id,
-                        )
-                        for role, kind, scope_id in triples
-                    )
-                ),
-            )
-        )
-    ).all()
-    order = {triple: i for i, triple in enumerate(triples)}
-    found = [
-        Holder(ra.role, ra.scope_kind, ra.scope_id, person.id, person.name, tg_id, language)
-        for ra, person, tg_id, language in rows
-    ]
+    rows = await session.execute(_HOLDERS, {"wanted": list(order)})
+    found = [Holder(*row) for row in rows]
     return sorted(found, key=lambda h: (order[(h.role, h.scope_kind, h.scope_id)], h.name))
 
 
