@@ -82,7 +82,7 @@ async def start(update: Update, context: BotContext) -> None:
     assert conversation is not None, "registered only for conversation commands"
     if conversation.access:
         rules: Rules = context.application.bot_data["rules"]
-        subject = await people.rule_subject(context.session, context.actor)
+        subject = people.rule_subject(context.actor)
         # Windows (a call for projects, the nomination days) are judged on today's date.
         today = context.now().astimezone(context.deps.settings.tz).date()
         subject |= people.day_facts(today, rules.calendar)

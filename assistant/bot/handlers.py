@@ -146,7 +146,7 @@ async def leaders(update: Update, context: BotContext) -> None:
             context.reply(update, "leaders_name_floor")
             return
     else:
-        place = await people.home_of(context.session, context.actor)
+        place = context.actor.home
         if place is None:
             context.reply(update, "leaders_no_home")
             return

@@ -231,7 +231,7 @@ class Approvals:
 
     async def may_decide(self, session: AsyncSession, actor: Actor, request: Request) -> bool:
         """Whether ``actor`` may decide the current stage: by the rules, and by their grants."""
-        subject = await people.rule_subject(session, actor)
+        subject = people.rule_subject(actor)
         if not self.rules.allowed(f"approval.{request.kind}", subject).outcome.allowed:
             return False
         grant = grant_of(request)

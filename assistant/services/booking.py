@@ -30,9 +30,9 @@ from assistant.callbacks import CallbackCodec
 from assistant.flows.engine import FlowContext, Refused, Submitted
 from assistant.flows.spec import Option
 from assistant.rules import AccessDecision
-from assistant.services import people
+from assistant.services import identity, people
 from assistant.services.approvals import Stage, grant_of
-from assistant.services.identity import Actor, Grant
+from assistant.services.identity import Actor
 from assistant.services.kit import Kit, Names
 from assistant.storage import outbox, repo
 from assistant.storage.models import (
@@ -103,7 +103,7 @@ def may_use(room: FunctionalRoom, actor: Actor, place: repo.Place | None) -> boo
     """A college's room is for its people, a reading room for its building's residents, and the
     shared studios for everyone."""
     if room.college_id is not None:
-        return room.college_id == actor.college_id
+        return actor.college is not None and room.college_id == actor.college.id
     if room.kind is FunctionalRoomKind.READING_ROOM:
         return place is not None and room.building_id == place.building.id
     return True
@@ -161,7 +161,7 @@ class Bookings:
         query = select(FunctionalRoom).order_by(FunctionalRoom.code)
         if kind is not None:
             query = query.where(FunctionalRoom.kind == kind)
-        place = await people.home_of(session, actor)
+        place = actor.home
         return [room for room in await session.scalars(query) if may_use(room, actor, place)]
 
     async def usable_room(
@@ -169,7 +169,7 @@ class Bookings:
     ) -> FunctionalRoom | None:
         """The room with this code, if ``actor`` may book it."""
         room = await session.scalar(select(FunctionalRoom).where(FunctionalRoom.code == str(code)))
-        if room is None or not may_use(room, actor, await people.home_of(session, actor)):
+        if room is None or not may_use(room, actor, actor.home):
             return None
         return room
 
@@ -177,7 +177,7 @@ class Bookings:
         self, session: AsyncSession, actor: Actor, room: FunctionalRoom, day: date, now: datetime
     ) -> list[Slot]:
         """The slots of ``room`` on ``day`` that are still ahead and that nobody holds."""
-        subject = await people.rule_subject(session, actor)
+        subject = people.rule_subject(actor)
         slots = [s for s in self.slots(day, subject, room.kind) if s.starts_at > now]
         if not slots:
             return []
@@ -198,7 +198,7 @@ class Bookings:
     async def room_kinds(self, context: FlowContext) -> list[Option]:
         """The kinds of room the person has a room of and that the rules let them book."""
         rooms = await self.usable_rooms(context.session, context.actor)
-        subject = await people.rule_subject(context.session, context.actor)
+        subject = people.rule_subject(context.actor)
         present = {room.kind for room in rooms}
         return [
             Option(
@@ -249,7 +249,7 @@ class Bookings:
         day, kind = _day(value), _kind(context.answers.get("room_kind"))
         if day is None or kind is None:
             return False
-        subject = await people.rule_subject(context.session, context.actor)
+        subject = people.rule_subject(context.actor)
         window = self._number("booking.window_days", subject, kind)
         return day <= self.today(context.now) + timedelta(days=window)
 
@@ -258,7 +258,7 @@ class Bookings:
         day, kind = _day(value), _kind(context.answers.get("room_kind"))
         if day is None or kind is None:
             return False
-        subject = await people.rule_subject(context.session, context.actor)
+        subject = people.rule_subject(context.actor)
         return self.open_on(subject, kind, day).outcome.allowed
 
     async def has_free_slot(self, context: FlowContext, value: Any) -> bool:
@@ -313,7 +313,7 @@ class Bookings:
         room = await self.usable_room(session, actor, room_code)
         if room is None:
             raise Refused("booking_room_unavailable")
-        subject = await people.rule_subject(session, actor)
+        subject = people.rule_subject(actor)
         chosen = next((s for s in self.slots(day, subject, room.kind) if s.value == slot), None)
         if chosen is None:
             raise Refused("booking_room_unavailable")
@@ -410,7 +410,7 @@ class Bookings:
         if account is None:
             return
         language = pick_language(account.language, self.kit.default)
-        subject = await people.rule_subject(session, await _person(session, booking.person_id))
+        subject = people.rule_subject(await _person(session, booking.person_id))
         message = outbox.enqueue(
             session,
             account.telegram_user_id,
@@ -538,7 +538,7 @@ class Bookings:
             return Handling.TOO_LATE, listed
         if booking.status is not BookingStatus.CONFIRMED:
             return Handling.ALREADY, listed
-        subject = await people.rule_subject(session, actor)
+        subject = people.rule_subject(actor)
         minutes = self._number("booking.checkin_minutes", subject, room.kind)
         if now < booking.starts_at:
             return Handling.TOO_EARLY, listed
@@ -565,7 +565,7 @@ class Bookings:
         )
         for booking, room in started.all():
             booker = await _person(session, booking.person_id)
-            subject = await people.rule_subject(session, booker)
+            subject = people.rule_subject(booker)
             minutes = self._number("booking.checkin_minutes", subject, room.kind)
             if now <= booking.starts_at + timedelta(minutes=minutes):
                 continue
@@ -684,19 +684,7 @@ async def _person(session: AsyncSession, person_id: int) -> Actor:
     """A person as the rules see them, whether or not they are the one acting."""
     person = await session.get(Person, person_id)
     assert person is not None
-    grants = tuple(
-        Grant(r.role, r.scope_kind, r.scope_id) for r in await repo.roles_of(session, person_id)
-    )
-    return Actor(
-        person_id=person.id,
-        number=person.number,
-        name=person.name,
-        status=person.status,
-        language=None,
-        college_id=person.college_id,
-        dorm_room_id=person.dorm_room_id,
-        grants=grants,
-    )
+    return await identity.person_actor(session, person)
 
 
 async def _booking_of(session: AsyncSession, request: Request) -> Booking | None:

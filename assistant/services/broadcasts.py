@@ -365,7 +365,7 @@ class Broadcaster:
     async def submit(self, context: FlowContext) -> Submitted:
         """The Submit of /broadcast: checked again in full on the server, then queued."""
         session, actor, now = context.session, context.actor, context.now
-        subject = await people.rule_subject(session, actor)
+        subject = people.rule_subject(actor)
         subject |= people.day_facts(now.astimezone(self.zone).date(), self.rules.calendar)
         decision = self.rules.allowed("broadcast.send", subject)
         if not decision.outcome.allowed:

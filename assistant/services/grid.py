@@ -56,7 +56,7 @@ def scope_of(role: Role, place: repo.Place) -> tuple[ScopeKind, int] | None:
 
 async def my_dorm(context: FlowContext) -> list[Option]:
     """The reporter's dorm room, offered as the location."""
-    place = await people.home_of(context.session, context.actor)
+    place = context.actor.home
     if place is None:
         return []
     return [
@@ -161,9 +161,7 @@ def escalate(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> H
             for holder in holders:
                 if holder.telegram_user_id is not None:
                     cards.send(session, issue, place, holder, owner=True, reporter=shown, now=now)
-            subject = await people.rule_subject(
-                session, await identity.person_actor(session, reporter)
-            )
+            subject = people.rule_subject(await identity.person_actor(session, reporter))
             deadline = await plan_deadline(
                 session, rules, issue, subject, int(firing.payload["tier"]) + 1
             )
@@ -196,10 +194,9 @@ def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Act
 
     async def submit(context: FlowContext) -> Submitted:
         session, actor, answers = context.session, context.actor, context.answers
-        place = await people.home_of(session, actor)
+        place = actor.home
         if place is None:
             raise Refused("grid_no_home")
-        college = await repo.college(session, actor.college_id)
         local = context.now.astimezone(campus)
         category = str(answers["category"])
         private = category in PRIVATE_CATEGORIES
@@ -211,7 +208,7 @@ def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Act
             "building": place.building.code,
             "floor": place.floor,
             "community": place.community.code,
-            "college": college.code if college else None,
+            "college": actor.college.code if actor.college else None,
             "reporter_status": str(actor.status),
             "reporter_roles": [str(g.role) for g in actor.grants],
             "hour": local.hour,
@@ -261,9 +258,7 @@ def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Act
                     now=context.now,
                     reporter=None if issue.anonymous else actor.name,
                 )
-        deadline = await plan_deadline(
-            session, rules, issue, await people.rule_subject(session, actor), tier=1
-        )
+        deadline = await plan_deadline(session, rules, issue, people.rule_subject(actor), tier=1)
         return Submitted(
             "grid_reported",
             {
@@ -467,7 +462,7 @@ async def handle(
     value is the reopen window in days, for messages that mention it.
     """
     issue = await session.get(GridIssue, issue_id, with_for_update=True)
-    subject = await people.rule_subject(session, actor)
+    subject = people.rule_subject(actor)
     reopen_days = int(rules.policy("grid.reopen_days", subject).outcome.value)
     if issue is None or issue.floor_id is None or action not in ACTIONS:
         return Handling.ALREADY, reopen_days

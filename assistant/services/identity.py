@@ -47,8 +47,9 @@ class Actor:
     name: str
     status: PersonStatus
     language: str | None
-    college_id: int | None
-    dorm_room_id: int | None
+    college: repo.Named | None
+    home: repo.Place | None
+    """Where the person lives, if on campus."""
     grants: tuple[Grant, ...]
     unreachable: bool = False
 
@@ -199,20 +200,19 @@ async def redeem_invite(
 
 async def actor_for(session: AsyncSession, telegram_user_id: int) -> Actor | None:
     """The known person behind a Telegram user, or None for a stranger."""
-    rows = await repo.actor_rows(session, telegram_user_id)
-    if not rows:
+    found = await repo.linked(session, telegram_user_id)
+    if found is None:
         return None
-    person_id, number, name, status, college_id, dorm_room_id, language, unreachable = rows[0][:8]
     return Actor(
-        person_id=person_id,
-        number=number,
-        name=name,
-        status=status,
-        language=language,
-        college_id=college_id,
-        dorm_room_id=dorm_room_id,
-        grants=tuple(Grant(row[8], row[9], row[10]) for row in rows if row[8] is not None),
-        unreachable=unreachable is not None,
+        person_id=found.person_id,
+        number=found.number,
+        name=found.name,
+        status=found.status,
+        language=found.language,
+        college=found.college,
+        home=found.home,
+        grants=tuple(Grant(*grant) for grant in found.grants),
+        unreachable=found.unreachable,
     )
 
 
@@ -229,8 +229,8 @@ async def person_actor(
         name=person.name,
         status=person.status,
         language=account.language if account else None,
-        college_id=person.college_id,
-        dorm_room_id=person.dorm_room_id,
+        college=await repo.college(session, person.college_id),
+        home=await repo.place_of_room(session, person.dorm_room_id),
         grants=grants,
         unreachable=account is not None and account.unreachable_since is not None,
     )

@@ -68,30 +68,24 @@ async def leaders_of(session: AsyncSession, place: repo.Place) -> Leaders:
     )
 
 
-async def home_of(session: AsyncSession, actor: Actor) -> repo.Place | None:
-    """Where the actor lives, if on campus."""
-    return await repo.place_of_room(session, actor.dorm_room_id)
-
-
 async def profile(session: AsyncSession, actor: Actor) -> Profile:
     """The actor's college, dorm, grid and leaders."""
-    place = await home_of(session, actor)
+    place = actor.home
     return Profile(
         actor=actor,
-        college=await repo.college(session, actor.college_id),
+        college=actor.college,
         place=place,
         leaders=await leaders_of(session, place) if place else None,
     )
 
 
-async def rule_subject(session: AsyncSession, actor: Actor) -> dict[str, object]:
+def rule_subject(actor: Actor) -> dict[str, object]:
     """The facts about a person that access and policy rules decide on."""
-    place = await home_of(session, actor)
-    college = await repo.college(session, actor.college_id)
+    place = actor.home
     return {
         "status": str(actor.status),
         "roles": sorted({str(g.role) for g in actor.grants}),
-        "college": college.code if college else None,
+        "college": actor.college.code if actor.college else None,
         "community": place.community.code if place else None,
         "building": place.building.code if place else None,
         "floor": place.floor if place else None,

@@ -27,7 +27,7 @@ from assistant.callbacks import CallbackCodec
 from assistant.config import Language
 from assistant.flows.engine import FlowContext, Refused, Reprompt, Submitted
 from assistant.rules import Rules
-from assistant.services import people
+from assistant.services import identity, people
 from assistant.services.approvals import Handling as Decided
 from assistant.services.approvals import Stage
 from assistant.services.identity import Actor, Grant
@@ -181,7 +181,7 @@ class Review:
         request goes to the college party organisation of the applicant's community."""
         session, actor, answers = context.session, context.actor, context.answers
         today = context.now.astimezone(self.kit.campus).date()
-        subject = await people.rule_subject(session, actor) | people.day_facts(today)
+        subject = people.rule_subject(actor) | people.day_facts(today)
         decision = self.kit.rules.allowed("project.apply", subject)
         if not decision.outcome.allowed:
             reason = decision.outcome.reason
@@ -221,7 +221,7 @@ class Review:
 
     async def budget_allowed(self, context: FlowContext, value: Any) -> bool:
         """The requested budget is at most ``project.budget_max``, which the re-prompt names."""
-        subject = await people.rule_subject(context.session, context.actor)
+        subject = people.rule_subject(context.actor)
         maximum = self._budget_max(subject)
         if round(float(value), 2) > maximum:
             raise Reprompt(maximum)
@@ -283,7 +283,7 @@ class Review:
             )
             .with_for_update()
         )
-        subject = await people.rule_subject(session, actor)
+        subject = people.rule_subject(actor)
         may = self.kit.rules.allowed("project.score", subject).outcome.allowed
         if not may or EXPERT not in actor.grants or row is None:
             session.add(
@@ -480,20 +480,7 @@ async def _requester_subject(session: AsyncSession, request: Request) -> dict[st
     """The applicant's facts for the policies about their project."""
     person = await session.get(Person, request.requester_person_id)
     assert person is not None
-    grants = tuple(
-        Grant(r.role, r.scope_kind, r.scope_id) for r in await repo.roles_of(session, person.id)
-    )
-    applicant = Actor(
-        person_id=person.id,
-        number=person.number,
-        name=person.name,
-        status=person.status,
-        language=None,
-        college_id=person.college_id,
-        dorm_room_id=person.dorm_room_id,
-        grants=grants,
-    )
-    return await people.rule_subject(session, applicant)
+    return people.rule_subject(await identity.person_actor(session, person))
 
 
 def _named(unit: College | Community) -> dict[str, Any]:

@@ -184,7 +184,7 @@ async def eligible_nominees(
     session: AsyncSession, actor: Actor, rules: Rules, month: str
 ) -> list[Resident]:
     """The people of the actor's community the actor may nominate in ``month``."""
-    home = await people.home_of(session, actor)
+    home = actor.home
     if home is None:
         return []
     found = await residents(
@@ -241,7 +241,7 @@ def nominate(rules: Rules, campus: tzinfo) -> Action:
         session, actor, language = context.session, context.actor, context.language
         today = context.now.astimezone(campus).date()
         month = month_of(context.now, campus)
-        subject = await people.rule_subject(session, actor) | people.day_facts(today)
+        subject = people.rule_subject(actor) | people.day_facts(today)
         window = rules.allowed("star.nominate", subject)
         if not window.outcome.allowed:
             reason = window.outcome.reason
@@ -249,7 +249,7 @@ def nominate(rules: Rules, campus: tzinfo) -> Action:
         number = str(context.answers["nominee"])
         if number == actor.number:
             raise Refused("star_not_self")
-        home = await people.home_of(session, actor)
+        home = actor.home
         found = await residents(session, Person.number == number)
         if home is None or not found:
             raise Refused("star_not_eligible", reason="")
@@ -361,7 +361,7 @@ class Selector:
     async def _may_select(
         self, session: AsyncSession, actor: Actor, language: Language
     ) -> tuple[bool, str]:
-        subject = await people.rule_subject(session, actor)
+        subject = people.rule_subject(actor)
         decision = self.rules.allowed("star.select", subject)
         reason = decision.outcome.reason
         return decision.outcome.allowed, reason.text(language) if reason else ""

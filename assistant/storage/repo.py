@@ -81,39 +81,6 @@ async def account_by_telegram_id(
     return (row[0], row[1]) if row else None
 
 
-# Read on every update by the access gate: one statement built once, plain columns.
-_ACTOR = (
-    select(
-        Person.id,
-        Person.number,
-        Person.name,
-        Person.status,
-        Person.college_id,
-        Person.dorm_room_id,
-        TelegramAccount.language,
-        TelegramAccount.unreachable_since,
-        RoleAssignment.role,
-        RoleAssignment.scope_kind,
-        RoleAssignment.scope_id,
-    )
-    .join(Person, Person.id == TelegramAccount.person_id)
-    .outerjoin(RoleAssignment, RoleAssignment.person_id == Person.id)
-    .where(TelegramAccount.telegram_user_id == bindparam("telegram_user_id"), Person.active)
-    .order_by(RoleAssignment.id)
-)
-
-
-async def actor_rows(session: AsyncSession, telegram_user_id: int) -> list[tuple[Any, ...]]:
-    """The linked active person of a Telegram user with their account, once per role held.
-
-    Columns: person id, number, name, status, college id, dorm room id, the account's language
-    and unreachable_since, then role, scope kind and scope id (all None without a role). No
-    rows for a stranger.
-    """
-    result = await session.execute(_ACTOR, {"telegram_user_id": telegram_user_id})
-    return [tuple(row) for row in result]
-
-
 async def person_by_number(session: AsyncSession, number: str) -> Person | None:
     """The person with this student or staff number."""
     return await session.scalar(select(Person).where(Person.number == number))
@@ -202,6 +169,78 @@ async def place_of_room(session: AsyncSession, dorm_room_id: int | None) -> Plac
         return None
     room_id, room, *place = row
     return _place(place, room_id, room)
+
+
+@dataclass(frozen=True)
+class Linked:
+    """A Telegram user's linked active person, as the access gate reads them on every update."""
+
+    person_id: int
+    number: str
+    name: str
+    status: PersonStatus
+    language: str | None
+    unreachable: bool
+    college: Named | None
+    home: Place | None
+    grants: tuple[tuple[Role, ScopeKind, int], ...]
+
+
+# Read on every update: one statement built once, plain columns, once per role held. The
+# person's college and dorm come with it, as most steps of a conversation ask for them.
+_LINKED = (
+    select(
+        Person.id,
+        Person.number,
+        Person.name,
+        Person.status,
+        TelegramAccount.language,
+        TelegramAccount.unreachable_since,
+        RoleAssignment.role,
+        RoleAssignment.scope_kind,
+        RoleAssignment.scope_id,
+        College.id,
+        College.code,
+        College.name_zh,
+        College.name_en,
+        DormRoom.id,
+        DormRoom.number,
+        *_PLACE_COLUMNS,
+    )
+    .select_from(TelegramAccount)
+    .join(Person, Person.id == TelegramAccount.person_id)
+    .outerjoin(RoleAssignment, RoleAssignment.person_id == Person.id)
+    .outerjoin(College, College.id == Person.college_id)
+    .outerjoin(DormRoom, DormRoom.id == Person.dorm_room_id)
+    .outerjoin(Floor, Floor.id == DormRoom.floor_id)
+    .outerjoin(Building, Building.id == Floor.building_id)
+    .outerjoin(Community, Community.id == Building.community_id)
+    .outerjoin(GridCell, GridCell.id == Floor.grid_id)
+    .where(TelegramAccount.telegram_user_id == bindparam("telegram_user_id"), Person.active)
+    .order_by(RoleAssignment.id)
+)
+
+
+async def linked(session: AsyncSession, telegram_user_id: int) -> Linked | None:
+    """The linked active person of a Telegram user, or None for a stranger."""
+    rows = (await session.execute(_LINKED, {"telegram_user_id": telegram_user_id})).all()
+    if not rows:
+        return None
+    first: tuple[Any, ...] = tuple(rows[0])
+    person_id, number, name, status, language, unreachable = first[:6]
+    college_id, *college = first[9:13]
+    room_id, room, *place = first[13:]
+    return Linked(
+        person_id=person_id,
+        number=number,
+        name=name,
+        status=status,
+        language=language,
+        unreachable=unreachable is not None,
+        college=Named(college_id, *college) if college_id is not None else None,
+        home=_place(place, room_id, room) if room_id is not None else None,
+        grants=tuple((row[6], row[7], row[8]) for row in rows if row[6] is not None),
+    )
 
 
 async def building_by_code(session: AsyncSession, code: str) -> Building | None:

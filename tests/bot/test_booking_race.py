@@ -14,10 +14,10 @@ from assistant.app import Edge, load_files
 from assistant.config import load_settings
 from assistant.flows.engine import Refused
 from assistant.sandbox import FakeTelegram
+from assistant.services import identity
 from assistant.services.booking import Bookings
-from assistant.services.identity import Actor, Grant
+from assistant.services.identity import Actor
 from assistant.services.kit import Kit
-from assistant.storage import repo
 from assistant.storage.db import Database
 from assistant.storage.models import Booking, BookingStatus, Person
 from assistant.texts import Texts
@@ -35,22 +35,7 @@ async def everyone(db: Database) -> list[Actor]:
     """Every person of the demo campus, as the booking service sees the one acting."""
     async with db.unit_of_work() as session:
         people = (await session.scalars(select(Person).order_by(Person.id))).all()
-        return [
-            Actor(
-                person_id=p.id,
-                number=p.number,
-                name=p.name,
-                status=p.status,
-                language=None,
-                college_id=p.college_id,
-                dorm_room_id=p.dorm_room_id,
-                grants=tuple(
-                    Grant(r.role, r.scope_kind, r.scope_id)
-                    for r in await repo.roles_of(session, p.id)
-                ),
-            )
-            for p in people
-        ]
+        return [await identity.person_actor(session, p) for p in people]
 
 
 async def test_two_hundred_people_book_the_same_slot_at_once(campus: Database) -> None:
