@@ -193,7 +193,7 @@ class Dispatcher:
         handover = Handover([], left=False)
         try:
             async with self._db.unit_of_work(busy=True) as session:
-                payload = await inbox.claim(session, update_id)
+                payload = await inbox.take(session, update_id, now=self._clock())
                 if payload is None:
                     return None
                 update = Update.de_json(payload, self._application.bot)
@@ -208,7 +208,6 @@ class Dispatcher:
                 # Claimed before anything is flushed, the update's messages are inserted
                 # already claimed: one statement each instead of an insert and an update.
                 handover = self._sender.claim_queued(session)
-                await inbox.mark_done(session, update_id, now=self._clock())
         except Exception as exc:
             self._sender.withdraw(handover)
             cause = exc.__cause__ if isinstance(exc, _HandlerFailed) else None

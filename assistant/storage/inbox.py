@@ -85,36 +85,36 @@ async def pending(session: AsyncSession, *, limit: int) -> Sequence[tuple[int, i
     return [(uid, chat) for uid, chat in result.all()]
 
 
-# Run for every update: built once, and read as a plain column rather than an ORM object.
-_CLAIM = (
-    select(InboxUpdate.payload)
-    .where(
-        InboxUpdate.update_id == bindparam("update_id"),
-        InboxUpdate.status == InboxStatus.PENDING,
-    )
-    .with_for_update(skip_locked=True)
-)
-_DONE = (
+# Run for every update: built once. The row is marked done as it is read, in the transaction
+# that handles it: if handling fails, the rollback leaves it pending. On PostgreSQL the inner
+# SELECT skips a row another process is handling (SQLite has one writer and no row locks).
+_TAKE = (
     update(InboxUpdate)
-    .where(InboxUpdate.update_id == bindparam("done_id"))
+    .where(
+        InboxUpdate.update_id.in_(
+            select(InboxUpdate.update_id)
+            .where(
+                InboxUpdate.update_id == bindparam("take_id"),
+                InboxUpdate.status == InboxStatus.PENDING,
+            )
+            .with_for_update(skip_locked=True)
+        )
+    )
     .values(status=InboxStatus.DONE, handled_at=bindparam("now"))
+    .returning(InboxUpdate.payload)
     # No InboxUpdate objects are loaded in the session to keep in step.
     .execution_options(synchronize_session=False)
 )
 
 
-async def claim(session: AsyncSession, update_id: int) -> dict[str, Any] | None:
-    """The pending update's payload, locked for this transaction; None if handled or taken.
+async def take(session: AsyncSession, update_id: int, *, now: datetime) -> dict[str, Any] | None:
+    """The pending update's payload, marked done as of ``now`` in the caller's transaction;
+    None if it is handled already or another process has it.
 
-    On PostgreSQL a second process skips the row another one is handling; SQLite has one writer.
+    The mark commits with what the handlers did, or is rolled back with it.
     """
-    payload: dict[str, Any] | None = await session.scalar(_CLAIM, {"update_id": update_id})
+    payload: dict[str, Any] | None = await session.scalar(_TAKE, {"take_id": update_id, "now": now})
     return payload
-
-
-async def mark_done(session: AsyncSession, update_id: int, *, now: datetime) -> None:
-    """The claimed update was handled; it commits with what its handlers did."""
-    await session.execute(_DONE, {"done_id": update_id, "now": now})
 
 
 async def record_failure(
