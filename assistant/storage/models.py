@@ -28,7 +28,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, orm_insert_sentinel
 from sqlalchemy.types import JSON
 
 NAMING_CONVENTION = {
@@ -394,6 +394,9 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # What the message is about (e.g. "grid:12"), so that every card of it can be updated later.
     ref: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The rows one update queues go in one INSERT ... RETURNING; on SQLite only this column tells
+    # which returned id is whose (without it, one INSERT per row). Meaningless after the insert.
+    _insert_sentinel: Mapped[int | None] = orm_insert_sentinel("insert_sentinel")
 
 
 class ConversationStatus(enum.StrEnum):
