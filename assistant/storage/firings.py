@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -9,8 +10,16 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from assistant.storage.models import Firing, FiringStatus, MissedPolicy
+
+
+@functools.cache
+def _plan_statement(dialect: str) -> Insert:
+    # Run for every report and reminder planned: built once per dialect.
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(Firing).on_conflict_do_nothing(index_elements=["key"]).returning(Firing.id)
 
 
 async def plan(
@@ -35,14 +44,10 @@ async def plan(
     ]
     if not rows:
         return 0
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = _plan_statement(session.get_bind().dialect.name)
     new = 0
     # Bounded statements: PostgreSQL allows 65,535 parameters in one.
     for start in range(0, len(rows), 5000):
-        statement = (
-            insert(Firing).on_conflict_do_nothing(index_elements=["key"]).returning(Firing.id)
-        )
         new += len((await session.scalars(statement, rows[start : start + 5000])).all())
     return new
 

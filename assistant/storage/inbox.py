@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from assistant.storage.models import InboxStatus, InboxUpdate
 
@@ -49,6 +51,17 @@ class Stored:
     chat_id: int | None
 
 
+@functools.cache
+def _store_statement(dialect: str) -> Insert:
+    # Run for every batch of updates: built once per dialect.
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(InboxUpdate)
+        .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(InboxUpdate.update_id)
+    )
+
+
 async def store(
     session: AsyncSession, payloads: Iterable[dict[str, Any]], now: datetime
 ) -> list[Stored]:
@@ -66,10 +79,8 @@ async def store(
     ]
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(InboxUpdate).on_conflict_do_nothing(index_elements=["update_id"])
-    result = await session.execute(statement.returning(InboxUpdate.update_id), rows)
+    statement = _store_statement(session.get_bind().dialect.name)
+    result = await session.execute(statement, rows)
     new = set(result.scalars().all())
     return [Stored(r["update_id"], r["chat_id"]) for r in rows if r["update_id"] in new]
 
