@@ -38,8 +38,10 @@ MEMBER = (
     "cancel",
     "help",
 )
-# People who hold a role also decide or handle things.
-HOLDER = (*MEMBER[:5], "pending", *MEMBER[5:])
+# People who hold a role also decide or handle things; as /help says, the rules decide which of
+# these a role may use, and a refusal names the rule's reason.
+ROLE_COMMANDS = ("pending", "apply", "broadcast", "stars")
+HOLDER = (*MEMBER[:5], *ROLE_COMMANDS, *MEMBER[5:])
 GROUP = ("leaders", "help")
 GROUP_ADMIN = ("leaders", "bind", "help")
 

@@ -62,14 +62,16 @@ async def test_mine_and_pending_follow_a_request_to_its_decision(
     assert await counsellor.say("/pending") == "Nothing is waiting for you."
 
 
-async def test_people_who_hold_a_role_see_pending_in_their_menu(
+async def test_people_who_hold_a_role_see_its_commands_in_their_menu(
     edge: Edge, person: Person, invite: Invite, tg: FakeTelegram
 ) -> None:
     counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
     student = await linked(person, invite, STUDENT, language="en")
-    assert "pending" in await personal_menu(tg, counsellor)
-    assert "pending" not in await personal_menu(tg, student)
-    assert "mine" in await personal_menu(tg, student)
+    theirs, mine = await personal_menu(tg, counsellor), await personal_menu(tg, student)
+    for command in ("pending", "apply", "broadcast", "stars"):
+        assert command in theirs
+        assert command not in mine
+    assert "mine" in mine
 
 
 @pytest.mark.parametrize(
