@@ -25,6 +25,7 @@ from assistant.flows.spec import Catalogue, Conversation, Kind, Option, Step
 from assistant.services.identity import Actor
 from assistant.storage.models import ConversationState, ConversationStatus
 from assistant.texts import Texts
+from assistant.wellformed import well_formed
 
 log = logging.getLogger(__name__)
 
@@ -747,19 +748,6 @@ _YES_NO = {
     "不": False,
     "不是": False,
 }
-
-
-def well_formed(text: str) -> str:
-    """``text`` with each lone UTF-16 surrogate and each NUL replaced by U+FFFD.
-
-    What the engine keeps of a typed answer: the answers an action gets are storable.
-
-    JSON may carry either (as an escape), but neither store can keep a lone surrogate and
-    PostgreSQL's text cannot hold a NUL, so an answer that held one would fail when stored
-    instead of being kept.
-    """
-    whole = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return whole.replace("\x00", "\ufffd")
 
 
 def _parse(data: str) -> tuple[int, int, str, str] | None:

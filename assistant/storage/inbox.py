@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
 from assistant.storage.models import InboxStatus, InboxUpdate
+from assistant.wellformed import well_formed_json
 
 _CHAT_PATHS = (
     ("message", "chat"),
@@ -70,7 +71,8 @@ async def store(
         {
             "update_id": payload["update_id"],
             "chat_id": chat_of(payload),
-            "payload": payload,
+            # Kept as every store can keep it, and as Telegram can be sent it back.
+            "payload": well_formed_json(payload),
             "status": InboxStatus.PENDING,
             "attempts": 0,
             "received_at": now,

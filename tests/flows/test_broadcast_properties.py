@@ -16,7 +16,7 @@ from assistant import directory
 from assistant.app import load_files
 from assistant.bot.broadcasts import pressed_broadcast
 from assistant.config import load_settings
-from assistant.flows.engine import Engine, FlowContext, Outcome, Refused, well_formed
+from assistant.flows.engine import Engine, FlowContext, Outcome, Refused
 from assistant.flows.spec import Conversation
 from assistant.runner import DEMO_CAMPUS
 from assistant.services import identity
@@ -36,6 +36,7 @@ from assistant.storage.models import (
     TelegramAccount,
 )
 from assistant.texts import Texts
+from assistant.wellformed import well_formed
 from tests.flows.test_engine_properties import forged_data, human_text
 
 NOW = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
