@@ -25,16 +25,15 @@ from assistant.bot import handlers, menus
 from assistant.bot.context import BotContext, Deps, UpdateScope
 from assistant.bot.intake import ALL_UPDATE_TYPES, Dispatcher, Poller, WebhookIntake
 from assistant.bot.ratelimit import FloodLimiter, FloodPolicy
-from assistant.bot.scheduler import Handler, Scheduler
 from assistant.bot.sender import OutboxSender
 from assistant.bot.telegram import AssistantBot
-from assistant.bot.ticker import Job, Ticker
 from assistant.bot.transport import AiohttpRequest
 from assistant.config import Settings
 from assistant.flows.check import check_conversations
 from assistant.flows.engine import Engine
 from assistant.rules import Rules, RulesError, load_rules
-from assistant.services import broadcasts, catalog, reminders
+from assistant.schedule import Handler, Job, Scheduler, Ticker
+from assistant.services import catalog, timed
 from assistant.services.admins import admin_chats
 from assistant.services.approvals import Approvals
 from assistant.storage.models import Priority
@@ -121,7 +120,7 @@ def load_files(settings: Settings, texts: Texts) -> Files:
     registry = services.registry
     found, problems = check_conversations(settings.conversations_dir, registry.catalogue(), texts)
     lines = [str(p) for p in problems]
-    lines += reminders.missing_templates(rules, texts) + broadcasts.missing_templates(rules, texts)
+    lines += timed.missing_templates([*rules.reminders.values(), *rules.broadcasts.values()], texts)
     if lines:
         raise StartupError(lines)
     return Files(

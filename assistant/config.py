@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from assistant.domain import Language
 
-Language = Literal["zh-CN", "en"]
-LANGUAGES: tuple[Language, ...] = ("zh-CN", "en")
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class SettingsError(Exception):

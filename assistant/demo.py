@@ -14,6 +14,7 @@ from typing import TextIO
 
 from assistant.bot.context import utc_now
 from assistant.config import Settings
+from assistant.domain import Role
 from assistant.runner import load_demo_campus, run_bot
 from assistant.sandbox import FakeTelegram, FakeTelegramServer
 from assistant.sandbox.state import FakeChat, FakeUser
@@ -21,7 +22,6 @@ from assistant.sandbox.webchat import SandboxPerson, WebChat
 from assistant.services import identity
 from assistant.storage import repo
 from assistant.storage.db import Database
-from assistant.storage.models import Role
 
 # The picker's sections, in order: the first role a person holds decides theirs.
 _SECTIONS: tuple[tuple[Role | None, str], ...] = (

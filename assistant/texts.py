@@ -12,7 +12,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from assistant.config import LANGUAGES, Language
+from assistant.domain import LANGUAGES, Language
 
 DEFAULT_LANGUAGE: Language = "zh-CN"
 

@@ -79,11 +79,12 @@ from telegram.ext import (
 
 from assistant.app import build_application, running, settle
 from assistant.bot.ratelimit import FloodPolicy
+from assistant.domain import Role
 from assistant.sandbox import FakeTelegram, FakeUser
 from assistant.sandbox.state import FakeMessage
 from assistant.storage import repo
 from assistant.storage.db import Database
-from assistant.storage.models import GridIssue, Role, TelegramAccount
+from assistant.storage.models import GridIssue, TelegramAccount
 from assistant.storage.repo import Listing
 
 MAX_P95_MS = 50.0

@@ -32,12 +32,12 @@ from pathlib import Path
 from broadcast import demo_store, link_residents, percentile, quiet_logging, shown
 from sqlalchemy import func, select
 
-from assistant.bot.scheduler import Scheduler
 from assistant.config import load_settings
 from assistant.rules import load_rules
 from assistant.sandbox import FakeTelegram
+from assistant.schedule import Scheduler, firings
 from assistant.services import catalog
-from assistant.storage import firings, repo
+from assistant.storage import repo
 from assistant.storage.db import Database
 from assistant.storage.models import Firing, FiringStatus, TelegramAccount
 from assistant.texts import Texts

@@ -14,17 +14,11 @@ from pathlib import Path
 import pytest
 
 from assistant.cli import build_parser, main
+from assistant.domain import Role, ScopeKind
 from assistant.runner import DEMO_CAMPUS
 from assistant.storage import inbox, outbox, repo
 from assistant.storage.db import Database
-from assistant.storage.models import (
-    GridIssue,
-    OutboxStatus,
-    Priority,
-    Role,
-    ScopeKind,
-    TelegramAccount,
-)
+from assistant.storage.models import GridIssue, OutboxStatus, Priority, TelegramAccount
 
 LINK = re.compile(r"^https://t\.me/campus_test_bot\?start=[A-Za-z0-9_-]{32}$")
 

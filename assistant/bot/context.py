@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Chat, InlineKeyboardMarkup, MaybeInaccessibleMessage, Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from assistant.config import Language, Settings
-from assistant.services.identity import Actor
+from assistant.config import Settings
+from assistant.domain import Actor, Language
 from assistant.storage import outbox
 from assistant.storage.db import Database
 from assistant.storage.models import Priority

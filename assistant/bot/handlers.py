@@ -30,11 +30,10 @@ from assistant.bot import (
     stars,
 )
 from assistant.bot.context import BotContext, current_scope
-from assistant.config import Language
+from assistant.domain import Language, Role
 from assistant.flows.engine import Engine
 from assistant.services import grid, groups, identity, people
 from assistant.storage import repo
-from assistant.storage.models import Role
 from assistant.texts import pick_language
 
 log = logging.getLogger(__name__)

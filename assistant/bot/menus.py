@@ -20,7 +20,7 @@ from telegram import (
 )
 from telegram.error import TelegramError
 
-from assistant.config import Language
+from assistant.domain import Language
 from assistant.texts import Texts
 
 log = logging.getLogger(__name__)

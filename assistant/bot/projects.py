@@ -6,9 +6,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from assistant.bot.context import BotContext, current_scope
+from assistant.domain import RequestKind
 from assistant.services import projects
 from assistant.services.approvals import Approvals
-from assistant.storage.models import RequestKind
 
 _MAX_ID = 2**31 - 1
 

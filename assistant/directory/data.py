@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.storage.models import FunctionalRoomKind, PersonStatus, Role, ScopeKind
+from assistant.domain import FunctionalRoomKind, PersonStatus, Role, ScopeKind
 
 MAX_FLOORS = 100
 # Rooms are numbered floor + two digits (301..310), so a floor holds at most 99.

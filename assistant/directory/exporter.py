@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.directory.loader import PEOPLE_COLUMNS, ROLES_COLUMNS
+from assistant.domain import ScopeKind
 from assistant.storage.models import (
     Building,
     College,
@@ -24,7 +25,6 @@ from assistant.storage.models import (
     GridCell,
     Person,
     RoleAssignment,
-    ScopeKind,
 )
 
 CAMPUS_FILE = "campus.yaml"

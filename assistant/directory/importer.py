@@ -16,8 +16,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.directory.data import FloorRef, OrgData, RoomRef, Scope, room_number
+from assistant.domain import SCHOOL_SCOPE_ID, Role, ScopeKind
 from assistant.storage.models import (
-    SCHOOL_SCOPE_ID,
     Base,
     Building,
     College,
@@ -27,9 +27,7 @@ from assistant.storage.models import (
     FunctionalRoom,
     GridCell,
     Person,
-    Role,
     RoleAssignment,
-    ScopeKind,
 )
 
 # Well under the bound-parameter limits of SQLite (32766) and asyncpg (32767).

@@ -39,7 +39,7 @@ from assistant.directory.data import (
     room_number,
 )
 from assistant.directory.problems import OrgFileError, OrgProblem
-from assistant.storage.models import ROLE_SCOPE, FunctionalRoomKind, PersonStatus, Role, ScopeKind
+from assistant.domain import ROLE_SCOPE, FunctionalRoomKind, PersonStatus, Role, ScopeKind
 from assistant.yamlfile import NULL_TAG as _NULL_TAG
 from assistant.yamlfile import describe_node as _describe
 from assistant.yamlfile import node_line as _line

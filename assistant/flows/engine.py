@@ -20,9 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.callbacks import number
-from assistant.config import Language
+from assistant.domain import Actor, Language
 from assistant.flows.spec import Catalogue, Conversation, Kind, Option, Step
-from assistant.services.identity import Actor
 from assistant.storage.models import ConversationState, ConversationStatus
 from assistant.texts import Texts
 from assistant.wellformed import well_formed

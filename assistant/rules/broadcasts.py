@@ -1,29 +1,25 @@
 """Scheduled broadcasts (定时群发), ``rules/broadcasts.yaml``: when, to which place, what.
 
-A scheduled broadcast's ``at`` is written exactly as a reminder's and read by the reminders'
-reader, so both files speak one language of time. Its audience is a place of the campus (a floor,
-building, community, college, grid, or the whole school), optionally narrowed to holders of some
-roles or people of some statuses, reached privately and/or in the group chats bound there. Scope
-codes are checked for their form here; whether the place exists is known only to the database,
-so a broadcast to a place that is gone is skipped (and logged) when it comes due.
+A scheduled broadcast's ``at`` is written exactly as a reminder's and read by the same reader
+(:mod:`assistant.rules.timed`), so both files speak one language of time. Its audience is a place
+of the campus (a floor, building, community, college, grid, or the whole school), optionally
+narrowed to holders of some roles or people of some statuses, reached privately and/or in the
+group chats bound there. Scope codes are checked for their form here; whether the place exists is
+known only to the database, so a broadcast to a place that is gone is skipped (and logged) when
+it comes due.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from assistant.rules import reminders
-from assistant.rules.calendar import Calendar
+from assistant.domain import PersonStatus, Role, ScopeKind
 from assistant.rules.errors import RuleProblem
-from assistant.storage.models import MissedPolicy, PersonStatus, Role, ScopeKind
-from assistant.yamlfile import Located, LocatedList, YamlError, line_of
-from assistant.yamlfile import load as load_yaml
+from assistant.rules.timed import AT_FORMS, ItemReader, Timed, close_to, read_list
+from assistant.yamlfile import Located
 
 FILE_NAME = "broadcasts.yaml"
 SCOPE_KINDS = (
@@ -38,14 +34,12 @@ SCOPE_KINDS = (
 CHANNELS = ("people", "groups")
 """Private messages to the people, and messages to the group chats bound to the place."""
 
-_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}")
-_TEMPLATE = re.compile(r"[a-z0-9_/]{1,80}")
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 _FLOOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}-\d{1,3}")
 _KEYS = {
     "id": "a short id like national-day-safety",
     "name": "the name in both languages: {zh: ..., en: ...}",
-    "at": "when, as in reminders.yaml: {weeks, weekday, time}, {days, time}, {date, time}, {cron}",
+    "at": f"when, as in reminders.yaml: {AT_FORMS}",
     "audience": "where: {scope_kind, scope, roles?, status?, channels}",
     "template": "the message template, e.g. broadcast/national_day_safety",
     "missed": "late_once (send once when back) or skip, if due while the bot was down",
@@ -93,183 +87,51 @@ class Audience:
 
 
 @dataclass(frozen=True)
-class ScheduledBroadcast:
-    """One broadcast of the file; ``timing`` is its ``at`` as the reminders' reader read it."""
+class ScheduledBroadcast(Timed):
+    """One broadcast of the file."""
 
-    id: str
-    name: dict[str, str]
-    template: str
-    missed: MissedPolicy
     audience: Audience
-    file: str
-    line: int
-    timing: reminders.Reminder
-
-    def times(
-        self, calendar: Calendar, start: datetime, end: datetime, zone: tzinfo
-    ) -> list[datetime]:
-        """The moments (UTC-aware) in [start, end) this broadcast is due, in campus time."""
-        return self.timing.times(calendar, start, end, zone)
-
-
-Report = Callable[[int, str | None, str, str | None], None]
 
 
 def load_broadcasts(directory: Path, problems: list[RuleProblem]) -> tuple[ScheduledBroadcast, ...]:
     """Read ``broadcasts.yaml`` of ``directory`` (none: no scheduled broadcasts); problems are
     added to ``problems`` with line, broadcast id and a suggestion."""
-    path = directory / FILE_NAME
-    if not path.exists():
-        return ()
-    file = f"{directory.name}/{FILE_NAME}"
-    before = len(problems)
-
-    def problem(line: int, item: str | None, message: str, suggestion: str | None = None) -> None:
-        problems.append(RuleProblem(file, line, item, message, suggestion))
-
-    try:
-        data = load_yaml(path)
-    except YamlError as exc:
-        problem(exc.line, None, str(exc))
-        return ()
-    if not isinstance(data, Located) or set(data) != {"broadcasts"}:
-        problem(line_of(data), None, "expected one key, broadcasts: a list of broadcasts")
-        return ()
-    items = data["broadcasts"]
-    if not isinstance(items, LocatedList):
-        problem(data.lines["broadcasts"], None, "broadcasts must be a list")
-        return ()
-    found: list[ScheduledBroadcast] = []
-    seen: set[str] = set()
-    for line, item in zip(items.lines, items, strict=True):
-        if not isinstance(item, Located):
-            problem(line, None, "each broadcast must be a mapping with id, at, audience, ...")
-            continue
-        broadcast = _Reader(item, problem).read(file)
-        if broadcast is not None:
-            if broadcast.id in seen:
-                problem(item.lines["id"], broadcast.id, f"id '{broadcast.id}' is used twice")
-            seen.add(broadcast.id)
-            found.append(broadcast)
-    return tuple(found) if len(problems) == before else ()
+    return read_list(
+        directory,
+        FILE_NAME,
+        "broadcasts",
+        "broadcast must be a mapping with id, at, audience, ...",
+        lambda item, report, file: _Reader(item, report).read(file),
+        lambda broadcast: broadcast.id,
+        problems,
+    )
 
 
-def _close(word: object, known: list[str]) -> str | None:
-    close = difflib.get_close_matches(str(word), known, n=1)
-    return close[0] if close else None
-
-
-class _Reader:
-    """Checks one broadcast, reporting each problem with its line."""
-
-    def __init__(self, item: Located, report: Report) -> None:
-        self.item = item
-        self.report = report
-        self.id: str | None = None
-        self.failed = False
-        self.count = 0
-
-    def problem(
-        self,
-        key: str | None,
-        message: str,
-        suggestion: str | None = None,
-        node: Located | None = None,
-    ) -> None:
-        where = node if node is not None else self.item
-        line = where.lines.get(key, where.line) if key else where.line
-        self.report(line, self.id, message, suggestion)
-        self.failed = True
-        self.count += 1
+class _Reader(ItemReader):
+    """Checks one broadcast."""
 
     def read(self, file: str) -> ScheduledBroadcast | None:
-        item = self.item
-        value = item.get("id")
-        if isinstance(value, str) and _ID.fullmatch(value):
-            self.id = value
-        else:
-            self.problem("id", "missing or bad id (lowercase letters, digits, - and _)")
-        misspelt: set[str] = set()
-        for key in item:
-            if key not in _KEYS:
-                close = _close(key, list(_KEYS))
-                misspelt.update([close] if close else [])
-                self.problem(key, f"unknown key '{key}' (known: {', '.join(_KEYS)})", close)
-        name = item.get("name")
-        if not (
-            isinstance(name, Located)
-            and set(name) == {"zh", "en"}
-            and all(isinstance(v, str) and v for v in name.values())
-        ):
-            self.problem("name", "name must be {zh: ..., en: ...}")
-        template = item.get("template")
-        if "template" not in misspelt and not (
-            isinstance(template, str) and _TEMPLATE.fullmatch(template)
-        ):
-            self.problem(
-                "template", "template must be a template name like broadcast/national_day_safety"
-            )
-        missed_text = item.get("missed", "late_once")
-        try:
-            missed = MissedPolicy(missed_text)
-        except ValueError:
-            self.problem(
-                "missed",
-                f"missed is {missed_text!r} (late_once or skip)",
-                _close(missed_text, [m.value for m in MissedPolicy]),
-            )
-            missed = MissedPolicy.LATE_ONCE
-        # The reminders' reader checks `at` and reports through this reader's problem list.
-        timing = reminders._Reader(item, self.report, None)
-        timing.id = self.id
-        at = timing._at() if "at" not in misspelt else None
-        self.failed |= timing.failed or at is None
+        timed = self.timed(_KEYS, "broadcast/national_day_safety")
         audience = self._audience()
-        if self.failed or at is None or audience is None:
+        if self.failed or timed is None or audience is None:
             return None
-        assert self.id and isinstance(name, Located) and isinstance(template, str)
-        names = {"zh-CN": name["zh"], "en": name["en"]}
-        return ScheduledBroadcast(
-            id=self.id,
-            name=names,
-            template=template,
-            missed=missed,
-            audience=audience,
-            file=file,
-            line=item.line,
-            timing=reminders.Reminder(
-                id=self.id,
-                name=names,
-                template=template,
-                missed=missed,
-                roles=(),
-                when=None,
-                file=file,
-                line=item.line,
-                **at,
-            ),
-        )
+        return ScheduledBroadcast(**timed, file=file, line=self.item.line, audience=audience)
 
     def _audience(self) -> Audience | None:
         audience = self.item.get("audience")
         if not isinstance(audience, Located):
             self.problem("audience", "audience must be {scope_kind, scope, channels, ...}")
             return None
-        before = self.count
-        for key in audience:
-            if key not in _AUDIENCE_KEYS:
-                self.problem(
-                    key,
-                    f"unknown key '{key}' in audience (known: {', '.join(_AUDIENCE_KEYS)})",
-                    _close(key, list(_AUDIENCE_KEYS)),
-                    node=audience,
-                )
+        failed, self.failed = self.failed, False
+        self.keys(_AUDIENCE_KEYS, node=audience)
         kind = self._scope_kind(audience)
         scope = self._scope(audience, kind)
         roles = self._members(audience, "roles", Role)
         statuses = self._members(audience, "status", PersonStatus)
         channels = self._channels(audience)
-        if self.count > before or kind is None or scope is None or channels is None:
+        ok = not self.failed
+        self.failed |= failed
+        if not ok or kind is None or scope is None or channels is None:
             return None
         return Audience(kind, scope, tuple(roles), tuple(statuses), channels)
 
@@ -280,7 +142,7 @@ class _Reader:
         self.problem(
             "scope_kind" if "scope_kind" in audience else None,
             f"scope_kind is {text!r} (one of {', '.join(SCOPE_KINDS)})",
-            _close(text, list(SCOPE_KINDS)) if text else None,
+            close_to(text, list(SCOPE_KINDS)) if text else None,
             node=audience,
         )
         return None
@@ -318,7 +180,7 @@ class _Reader:
             if name in known:
                 found.append(kind(name))
             else:
-                self.problem(key, f"unknown {key} '{name}'", _close(name, known), node=audience)
+                self.problem(key, f"unknown {key} '{name}'", close_to(name, known), node=audience)
         return found
 
     def _channels(self, audience: Located) -> tuple[str, ...] | None:
@@ -335,7 +197,7 @@ class _Reader:
                 self.problem(
                     "channels",
                     f"unknown channel '{name}' (people or groups)",
-                    _close(name, list(CHANNELS)),
+                    close_to(name, list(CHANNELS)),
                     node=audience,
                 )
         return tuple(c for c in CHANNELS if c in names)

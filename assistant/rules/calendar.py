@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.rules.errors import RuleProblem
-from assistant.services.calendar import is_holiday
+from assistant.rules.holidays import is_holiday
 from assistant.yamlfile import Located, LocatedList, YamlError, line_of
 from assistant.yamlfile import load as load_yaml
 

@@ -17,7 +17,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 import rule_engine
 
-from assistant.config import Language
+from assistant.domain import Language, Role
 from assistant.rules.broadcasts import ScheduledBroadcast
 from assistant.rules.calendar import Calendar
 from assistant.rules.duty import DutyRoom
@@ -25,7 +25,6 @@ from assistant.rules.errors import NoRuleMatched, RuleEvaluationError, SubjectEr
 from assistant.rules.expressions import Guard
 from assistant.rules.reminders import Reminder
 from assistant.rules.schema import SCHEMAS, Kind
-from assistant.storage.models import Role
 
 PolicyValue = int | float | bool | str
 

@@ -10,7 +10,6 @@ directory; the file is read before the directory, so an unknown code is reported
 
 from __future__ import annotations
 
-import difflib
 import enum
 import re
 from dataclasses import dataclass
@@ -18,17 +17,16 @@ from datetime import time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
+from assistant.domain import ROLE_SCOPE, Role, ScopeKind
 from assistant.rules.errors import RuleProblem
 from assistant.rules.expressions import Compiled, compile_when
 from assistant.rules.schema import SCHEMAS, Kind, Schema, Shape, Symbol
-from assistant.storage.models import ROLE_SCOPE, Role, ScopeKind
-from assistant.yamlfile import Located, LocatedList, YamlError, line_of
-from assistant.yamlfile import load as load_yaml
+from assistant.rules.timed import ItemReader, Report, close_to, read_list
+from assistant.yamlfile import Located, LocatedList
 
 FILE_NAME = "duty.yaml"
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
-_TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 _ROOM_KEYS = {
     "room": "the room's code in the campus file, like BUS-ACT",
     "owner": "the role that owns the room, like counsellor",
@@ -127,107 +125,46 @@ def load_duty(
 ) -> tuple[DutyRoom, ...]:
     """Read ``duty.yaml`` of ``directory`` (none: no duty); problems are added to ``problems``
     with line, room (or room/shift) id and a suggestion."""
-    path = directory / FILE_NAME
-    if not path.exists():
-        return ()
-    file = f"{directory.name}/{FILE_NAME}"
-    before = len(problems)
-
-    def problem(line: int, item: str | None, message: str, suggestion: str | None = None) -> None:
-        problems.append(RuleProblem(file, line, item, message, suggestion))
-
-    try:
-        data = load_yaml(path)
-    except YamlError as exc:
-        problem(exc.line, None, str(exc))
-        return ()
-    if not isinstance(data, Located) or set(data) != {"rooms"}:
-        problem(line_of(data), None, "expected one key, rooms: a list of rooms")
-        return ()
-    items = data["rooms"]
-    if not isinstance(items, LocatedList):
-        problem(data.lines["rooms"], None, "rooms must be a list")
-        return ()
-    found: list[DutyRoom] = []
-    seen: dict[str, int] = {}
     contexts = (SCHEMAS[Kind.POLICIES].context(timezone), DAY_SCHEMA.context(timezone))
-    for line, item in zip(items.lines, items, strict=True):
-        if not isinstance(item, Located):
-            problem(line, None, "each room must be a mapping with room, owner, pool, shifts, ...")
-            continue
-        room = _Reader(item, problem, contexts).read(file)
-        if room is None:
-            continue
-        if room.room in seen:
-            problem(
-                item.lines["room"],
-                room.room,
-                f"room '{room.room}' is listed twice (first on line {seen[room.room]})",
-            )
-        seen.setdefault(room.room, item.lines["room"])
-        found.append(room)
-    return tuple(found) if len(problems) == before else ()
+    return read_list(
+        directory,
+        FILE_NAME,
+        "rooms",
+        "room must be a mapping with room, owner, pool, shifts, ...",
+        lambda item, report, file: _Reader(item, report, contexts).read(file),
+        lambda room: room.room,
+        problems,
+        id_key="room",
+    )
 
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-class _Reader:
-    """Checks one room, reporting each problem with its line."""
+class _Reader(ItemReader):
+    """Checks one room and its shifts."""
 
-    def __init__(self, item: Located, problem: Any, contexts: tuple[Any, Any]) -> None:
-        self.item = item
-        self.report = problem
+    def __init__(self, item: Located, report: Report, contexts: tuple[Any, Any]) -> None:
+        super().__init__(item, report)
         self.people_context, self.day_context = contexts
-        self.id: str | None = None
-        self.failed = False
-
-    def problem(
-        self,
-        node: Located,
-        key: str | None,
-        message: str,
-        suggestion: str | None = None,
-        item_id: str | None = None,
-    ) -> None:
-        line = node.lines.get(key, node.line) if key else node.line
-        self.report(line, item_id or self.id, message, suggestion)
-        self.failed = True
-
-    def keys(self, node: Located, known: dict[str, str], item_id: str | None = None) -> set[str]:
-        """Report unknown keys; returns the known keys they were likely meant to be."""
-        meant: set[str] = set()
-        for key in node:
-            if key not in known:
-                close = difflib.get_close_matches(key, list(known), n=1)
-                meant.update(close)
-                self.problem(
-                    node,
-                    key,
-                    f"unknown key '{key}' (known: {', '.join(known)})",
-                    close[0] if close else None,
-                    item_id,
-                )
-        return meant
 
     def read(self, file: str) -> DutyRoom | None:
         item = self.item
         code = item.get("room")
         if isinstance(code, str) and _CODE.fullmatch(code):
             self.id = code
-        meant = self.keys(item, _ROOM_KEYS)
+        meant = self.keys(_ROOM_KEYS)
         if self.id is None and "room" not in meant:
-            self.problem(item, "room", "missing or bad room: the room's code, like BUS-ACT")
+            self.problem("room", "missing or bad room: the room's code, like BUS-ACT")
         owner = self._owner(meant)
         pool = self._rule("pool", self.people_context, SCHEMAS[Kind.POLICIES], meant)
         skip = self._rule("skip", self.day_context, DAY_SCHEMA, meant) if "skip" in item else None
-        order = self._order()
+        order = self.choice("order", Order, Order.ROUND_ROBIN)
         remind = self._amount("remind_minutes", 24 * 60, 0, 7 * 24 * 60)
         escalate = self._amount("escalate_hours", 4, 0, 7 * 24)
         if escalate * 60 >= remind:
             self.problem(
-                self.item,
                 "escalate_hours",
                 f"escalate_hours ({escalate:g}) must end before the reminder ({remind:g} minutes "
                 "before the shift): the reminder's button offers the shift to the pool first",
@@ -252,16 +189,14 @@ class _Reader:
         text = self.item.get("owner")
         if text is None:
             if "owner" not in meant:
-                self.problem(self.item, None, "missing owner: the role that owns the room")
+                self.problem(None, "missing owner: the role that owns the room")
             return None
         if str(text) not in _OWNERS:
-            close = difflib.get_close_matches(str(text), _OWNERS, n=1)
             self.problem(
-                self.item,
                 "owner",
                 f"owner '{text}' is not a role held over a room's building, community, college "
                 f"or the school (one of: {', '.join(_OWNERS)})",
-                close[0] if close else None,
+                close_to(text, _OWNERS),
             )
             return None
         return Role(str(text))
@@ -270,37 +205,22 @@ class _Reader:
         text = self.item.get(key)
         if text is None:
             if key not in meant:
-                self.problem(self.item, None, f"missing {key}: {_ROOM_KEYS[key]}")
+                self.problem(None, f"missing {key}: {_ROOM_KEYS[key]}")
             return None
         if isinstance(text, bool):
             text = "true" if text else "false"
         if not isinstance(text, str) or not text.strip():
-            self.problem(self.item, key, f"{key} must be a rule in quotes: {_ROOM_KEYS[key]}")
+            self.problem(key, f"{key} must be a rule in quotes: {_ROOM_KEYS[key]}")
             return None
         compiled, found = compile_when(text, schema, context)
         for each in found:
-            self.problem(self.item, key, f"{key}: {each.message}", each.suggestion)
+            self.problem(key, f"{key}: {each.message}", each.suggestion)
         return compiled
-
-    def _order(self) -> Order:
-        text = self.item.get("order", Order.ROUND_ROBIN.value)
-        try:
-            return Order(str(text))
-        except ValueError:
-            choices = [o.value for o in Order]
-            close = difflib.get_close_matches(str(text), choices, n=1)
-            self.problem(
-                self.item,
-                "order",
-                f"order is {text!r} (round_robin or fair)",
-                close[0] if close else None,
-            )
-            return Order.ROUND_ROBIN
 
     def _amount(self, key: str, default: int, low: int, high: int) -> float:
         value = self.item.get(key, default)
         if not _number(value) or not low <= value <= high:
-            self.problem(self.item, key, f"{key} must be a number from {low} to {high}")
+            self.problem(key, f"{key} must be a number from {low} to {high}")
             return default
         return float(value)
 
@@ -308,15 +228,17 @@ class _Reader:
         shifts = self.item.get("shifts")
         if shifts is None:
             if "shifts" not in meant:
-                self.problem(self.item, None, "missing shifts: [{id, days, from, to}, ...]")
+                self.problem(None, "missing shifts: [{id, days, from, to}, ...]")
             return ()
         if not isinstance(shifts, LocatedList) or not shifts:
-            self.problem(self.item, "shifts", "shifts must be a list of {id, days, from, to}")
+            self.problem("shifts", "shifts must be a list of {id, days, from, to}")
             return ()
         found: list[Shift] = []
         for line, node in zip(shifts.lines, shifts, strict=True):
             if not isinstance(node, Located):
-                self.report(line, self.id, "each shift must be a mapping with id, days, from, to")
+                self.report(
+                    line, self.id, "each shift must be a mapping with id, days, from, to", None
+                )
                 self.failed = True
                 continue
             shift = self._shift(node)
@@ -324,14 +246,16 @@ class _Reader:
                 continue
             for other in found:
                 if other.id == shift.id:
-                    self.problem(node, "id", f"shift id '{shift.id}' is used twice in this room")
+                    self.problem(
+                        "id", f"shift id '{shift.id}' is used twice in this room", node=node
+                    )
                 common = other.days & shift.days
                 if common and shift.start < other.end and other.start < shift.end:
                     self.problem(
-                        node,
                         "from",
                         f"shift '{shift.id}' overlaps shift '{other.id}' (line {other.line}) "
                         f"on {_WEEKDAY_NAMES[min(common)]}",
+                        node=node,
                         item_id=f"{self.id}/{shift.id}",
                     )
             found.append(shift)
@@ -341,11 +265,12 @@ class _Reader:
         value = node.get("id")
         shift_id = value if isinstance(value, str) and _ID.fullmatch(value) else None
         where = f"{self.id}/{shift_id}" if shift_id else self.id
-        meant = self.keys(node, _SHIFT_KEYS, where)
-        failed = self.failed
-        self.failed = False
+        meant = self.keys(_SHIFT_KEYS, node, where)
+        failed, self.failed = self.failed, False
         if shift_id is None and "id" not in meant:
-            self.problem(node, "id", "missing or bad shift id (lowercase letters, digits, - _)")
+            self.problem(
+                "id", "missing or bad shift id (lowercase letters, digits, - _)", node=node
+            )
         days = node.get("days")
         if not (
             isinstance(days, list)
@@ -355,9 +280,9 @@ class _Reader:
         ):
             if "days" not in meant:
                 self.problem(
-                    node,
                     "days",
                     "days must be a list of weekdays, 1 (Monday) to 7 (Sunday), like [1, 3, 5]",
+                    node=node,
                     item_id=where,
                 )
             days = []
@@ -365,10 +290,10 @@ class _Reader:
         end = self._time(node, "to", meant, where)
         if start is not None and end is not None and end <= start:
             self.problem(
-                node,
                 "to",
                 f"to ({end:%H:%M}) must be after from ({start:%H:%M}): a shift ends the day it "
                 "starts",
+                node=node,
                 item_id=where,
             )
         ok = not self.failed
@@ -380,23 +305,6 @@ class _Reader:
     def _time(self, node: Located, key: str, meant: set[str], where: str | None) -> time | None:
         if key not in node:
             if key not in meant:
-                self.problem(node, None, f"missing {key}: {_SHIFT_KEYS[key]}", item_id=where)
+                self.problem(None, f"missing {key}: {_SHIFT_KEYS[key]}", node=node, item_id=where)
             return None
-        value = node[key]
-        match = _TIME.fullmatch(str(value))
-        if match is None:
-            # Unquoted, 18:00 is read by YAML as the number 1080 (sexagesimal).
-            meant_time = (
-                f'"{value // 60:02}:{value % 60:02}"'
-                if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1440
-                else None
-            )
-            self.problem(
-                node,
-                key,
-                f'{key} is {value!r}, not a time in quotes like "18:00"',
-                meant_time,
-                item_id=where,
-            )
-            return None
-        return time(int(match[1]), int(match[2]))
+        return self.clock(key, "18:00", node=node, item_id=where)

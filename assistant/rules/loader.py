@@ -18,6 +18,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from assistant.domain import Role
 from assistant.rules.broadcasts import load_broadcasts
 from assistant.rules.calendar import load_calendar
 from assistant.rules.decide import Access, CompiledRule, PolicyValue, Reason, Route, Rules, Setting
@@ -26,7 +27,6 @@ from assistant.rules.errors import RuleProblem, RulesError
 from assistant.rules.expressions import compile_when
 from assistant.rules.reminders import load_reminders
 from assistant.rules.schema import SCHEMAS, Kind, suggest
-from assistant.storage.models import Role
 from assistant.yamlfile import NULL_TAG as _NULL_TAG
 from assistant.yamlfile import STR_TAG as _STR_TAG
 from assistant.yamlfile import describe_node as _describe

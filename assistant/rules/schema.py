@@ -17,8 +17,8 @@ from typing import Any
 
 import rule_engine
 
+from assistant.domain import FunctionalRoomKind, PersonStatus, Role, ScopeKind
 from assistant.rules.errors import SubjectError
-from assistant.storage.models import FunctionalRoomKind, PersonStatus, Role, ScopeKind
 
 ISSUE_CATEGORIES = (
     "safety",

@@ -5,14 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.storage.models import (
-    SCHOOL_SCOPE_ID,
-    Person,
-    Role,
-    RoleAssignment,
-    ScopeKind,
-    TelegramAccount,
-)
+from assistant.domain import SCHOOL_SCOPE_ID, Role, ScopeKind
+from assistant.storage.models import Person, RoleAssignment, TelegramAccount
 
 
 async def admin_chats(session: AsyncSession) -> list[tuple[int, str | None]]:

@@ -25,10 +25,9 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.callbacks import APPROVAL
-from assistant.config import Language
+from assistant.domain import Actor, Grant, Language, RequestKind, RequestStatus, Role, ScopeKind
 from assistant.rules import Rules
 from assistant.services import people
-from assistant.services.identity import Actor, Grant
 from assistant.storage import outbox, repo
 from assistant.storage.models import (
     AuditEntry,
@@ -37,10 +36,6 @@ from assistant.storage.models import (
     Priority,
     Request,
     RequestDecision,
-    RequestKind,
-    RequestStatus,
-    Role,
-    ScopeKind,
 )
 from assistant.texts import Texts, pick_language
 

@@ -27,32 +27,35 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.callbacks import CallbackCodec
+from assistant.domain import (
+    HOLDING_BOOKING,
+    ROLE_SCOPE,
+    Actor,
+    BookingStatus,
+    FunctionalRoomKind,
+    Place,
+    RequestKind,
+    RequestStatus,
+    Role,
+    ScopeKind,
+)
 from assistant.flows.engine import FlowContext, Refused, Submitted
 from assistant.flows.spec import Option
 from assistant.rules import AccessDecision
 from assistant.services import identity, people
 from assistant.services.approvals import Stage, grant_of
-from assistant.services.identity import Actor
 from assistant.services.kit import Kit, Names
 from assistant.storage import outbox, repo
 from assistant.storage.models import (
-    HOLDING_BOOKING,
-    ROLE_SCOPE,
     AuditEntry,
     Booking,
-    BookingStatus,
     Building,
     Community,
     FunctionalRoom,
-    FunctionalRoomKind,
     OutboxStatus,
     Person,
     Priority,
     Request,
-    RequestKind,
-    RequestStatus,
-    Role,
-    ScopeKind,
 )
 from assistant.texts import pick_language
 
@@ -99,7 +102,7 @@ class Listed:
         return self.booking.status in (BookingStatus.PENDING, BookingStatus.CONFIRMED)
 
 
-def may_use(room: FunctionalRoom, actor: Actor, place: repo.Place | None) -> bool:
+def may_use(room: FunctionalRoom, actor: Actor, place: Place | None) -> bool:
     """A college's room is for its people, a reading room for its building's residents, and the
     shared studios for everyone."""
     if room.college_id is not None:

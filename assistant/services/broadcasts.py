@@ -19,45 +19,37 @@ import enum
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.bot.ticker import Job
 from assistant.callbacks import CallbackCodec
-from assistant.config import Language
+from assistant.domain import Actor, BroadcastStatus, Language, PersonStatus, Role, ScopeKind
 from assistant.flows.engine import MAX_TEXT, FlowContext, Refused, Submitted
 from assistant.flows.spec import Option
 from assistant.rules import Rules
-from assistant.rules.broadcasts import CHANNELS, SCOPE_KINDS, Audience, ScheduledBroadcast
-from assistant.services import people
-from assistant.services.identity import Actor
+from assistant.rules.broadcasts import CHANNELS, SCOPE_KINDS, Audience
+from assistant.services import people, timed
 from assistant.services.kit import Kit, Names
-from assistant.services.reminders import HORIZON
-from assistant.storage import firings, outbox, repo
+from assistant.storage import outbox, repo
 from assistant.storage.models import (
     AuditEntry,
     Broadcast,
-    BroadcastStatus,
     Building,
     College,
     Community,
     DormRoom,
     Firing,
-    FiringStatus,
     Floor,
     GridCell,
     GroupChat,
     OutboxMessage,
     OutboxStatus,
     Person,
-    PersonStatus,
     Priority,
-    Role,
     RoleAssignment,
-    ScopeKind,
     TelegramAccount,
 )
 from assistant.texts import Texts, pick_language
@@ -656,52 +648,6 @@ class Broadcaster:
             )
 
 
-def key(scheduled: ScheduledBroadcast, moment: datetime) -> str:
-    """The firing key of ``scheduled`` at ``moment``."""
-    return f"broadcast:{scheduled.id}:{moment.astimezone(UTC).isoformat(timespec='minutes')}"
-
-
-def planner(rules: Rules, campus: tzinfo) -> Job:
-    """The job that keeps the firings of the scheduled broadcasts of the next weeks in line with
-    rules/broadcasts.yaml: new moments planned, future ones of changed broadcasts removed."""
-
-    async def plan(session: AsyncSession, now: datetime) -> int:
-        wanted: dict[str, dict[str, Any]] = {}
-        for scheduled in rules.broadcasts.values():
-            for moment in scheduled.times(rules.calendar, now, now + HORIZON, campus):
-                wanted[key(scheduled, moment)] = {
-                    "key": key(scheduled, moment),
-                    "kind": "broadcast",
-                    "due_at": moment,
-                    "missed": scheduled.missed,
-                    "payload": {"broadcast": scheduled.id},
-                }
-        planned = await session.scalars(
-            select(Firing.key).where(
-                Firing.kind == "broadcast",
-                Firing.status == FiringStatus.PENDING,
-                Firing.due_at > now,
-            )
-        )
-        stale = [k for k in planned if k not in wanted]
-        if stale:
-            await session.execute(delete(Firing).where(Firing.key.in_(stale)))
-        return await firings.plan(session, wanted.values(), now=now) + len(stale)
-
-    return plan
-
-
-def missing_templates(rules: Rules, texts: Texts) -> list[str]:
-    """One line per scheduled broadcast whose template is missing in a language."""
-    return [
-        f"{scheduled.file}:{scheduled.line} [{scheduled.id}]: no template "
-        f"'{scheduled.template}' in conversations/templates/{language}/"
-        for scheduled in rules.broadcasts.values()
-        for language in texts.languages()
-        if scheduled.template not in texts.names(language)
-    ]
-
-
 # Providers of /broadcast -------------------------------------------------------------------
 
 
@@ -762,7 +708,9 @@ def names(kit: Kit) -> Names:
         },
         actions={"broadcast.send": broadcaster.submit},
         jobs={
-            "broadcasts.plan": planner(kit.rules, kit.campus),
+            "broadcasts.plan": timed.planner(
+                "broadcast", kit.rules.broadcasts, kit.rules.calendar, kit.campus
+            ),
             "broadcasts.progress": broadcaster.progress,
         },
         firings={"broadcast": broadcaster.fire},

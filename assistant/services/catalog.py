@@ -6,11 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 
-from assistant.bot.scheduler import Handler
-from assistant.bot.ticker import Job
-from assistant.config import Language
+from assistant.domain import Language
 from assistant.flows.engine import Registry
 from assistant.rules import Rules
+from assistant.schedule import Handler, Job
 from assistant.services import (
     booking,
     broadcasts,

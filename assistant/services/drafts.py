@@ -11,8 +11,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.bot.ticker import Job
-from assistant.config import Language
+from assistant.domain import Language
+from assistant.schedule import Job
 from assistant.services.kit import Kit, Names
 from assistant.storage import outbox, repo
 from assistant.storage.models import ConversationState, ConversationStatus, Priority

@@ -27,20 +27,17 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.bot.scheduler import Handler
-from assistant.bot.ticker import Job
 from assistant.callbacks import CallbackCodec
-from assistant.config import Language
+from assistant.domain import ROLE_SCOPE, Actor, Language, ScopeKind, ShiftStatus
 from assistant.flows.engine import Action, FlowContext, Refused, Submitted
 from assistant.rules import Rules
 from assistant.rules.duty import DutyRoom, Order
+from assistant.schedule import Handler, Job, firings
 from assistant.services import people
-from assistant.services.identity import Actor
 from assistant.services.kit import Kit, Names
 from assistant.services.reminders import people_facts
-from assistant.storage import firings, outbox, repo
+from assistant.storage import outbox, repo
 from assistant.storage.models import (
-    ROLE_SCOPE,
     AuditEntry,
     Building,
     Community,
@@ -51,8 +48,6 @@ from assistant.storage.models import (
     FunctionalRoom,
     Person,
     Priority,
-    ScopeKind,
-    ShiftStatus,
 )
 from assistant.texts import Texts, pick_language
 

@@ -14,32 +14,22 @@ from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.bot.scheduler import Handler
 from assistant.callbacks import GRID_ISSUE
-from assistant.config import Language
+from assistant.domain import Actor, Grant, IssueStatus, Language, Place, Role, ScopeKind
 from assistant.flows.engine import Action, FlowContext, Refused, Submitted
 from assistant.flows.spec import Option
 from assistant.rules import Rules
+from assistant.schedule import Handler, firings
 from assistant.services import identity, people
-from assistant.services.identity import Actor, Grant
 from assistant.services.kit import Kit, Names
-from assistant.storage import firings, outbox, repo
-from assistant.storage.models import (
-    AuditEntry,
-    Firing,
-    GridIssue,
-    IssueStatus,
-    Person,
-    Priority,
-    Role,
-    ScopeKind,
-)
+from assistant.storage import outbox, repo
+from assistant.storage.models import AuditEntry, Firing, GridIssue, Person, Priority
 from assistant.texts import Texts, pick_language
 
 PRIVATE_CATEGORIES = frozenset({"student_in_need"})
 
 
-def scope_of(role: Role, place: repo.Place) -> tuple[ScopeKind, int] | None:
+def scope_of(role: Role, place: Place) -> tuple[ScopeKind, int] | None:
     """Where ``role`` is held for ``place``, or None when the place has no such unit."""
     if role in (Role.COUNSELLOR, Role.WORKSTATION_HEAD):
         return ScopeKind.COMMUNITY, place.community.id
@@ -306,7 +296,7 @@ class Cards:
         self,
         language: Language,
         issue: GridIssue,
-        place: repo.Place,
+        place: Place,
         *,
         owner: bool,
         reporter: str | None,
@@ -333,7 +323,7 @@ class Cards:
         self,
         session: AsyncSession,
         issue: GridIssue,
-        place: repo.Place,
+        place: Place,
         holder: repo.Holder,
         *,
         owner: bool,
@@ -357,7 +347,7 @@ class Cards:
         self,
         session: AsyncSession,
         issue: GridIssue,
-        place: repo.Place,
+        place: Place,
         *,
         reporter: str | None,
         decided_by: str | None,
@@ -376,7 +366,7 @@ class Cards:
         self,
         session: AsyncSession,
         issue: GridIssue,
-        place: repo.Place,
+        place: Place,
         *,
         reporter: str | None,
         now: datetime,
@@ -390,7 +380,7 @@ class Cards:
         self,
         session: AsyncSession,
         issue: GridIssue,
-        place: repo.Place,
+        place: Place,
         *,
         reporter: str | None,
         now: datetime,
@@ -438,7 +428,7 @@ def _keyboard(
     return {"inline_keyboard": [buttons[i : i + 2] for i in range(0, len(buttons), 2)]}
 
 
-def may_handle(actor: Actor, issue: GridIssue, place: repo.Place) -> bool:
+def may_handle(actor: Actor, issue: GridIssue, place: Place) -> bool:
     """The people a report is with, and the counsellors of its community, may move it on."""
     held = Grant(issue.assignee_role, issue.assignee_scope_kind, issue.assignee_scope_id)
     counsellor = Grant(Role.COUNSELLOR, ScopeKind.COMMUNITY, place.community.id)

@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.services.identity import Actor, Grant
+from assistant.domain import Actor, Grant, Named, Place, Role, ScopeKind
 from assistant.services.people import find_floor
 from assistant.storage import repo
-from assistant.storage.models import AuditEntry, GroupChat, Role, ScopeKind
+from assistant.storage.models import AuditEntry, GroupChat
 
 
 class BindOutcome(enum.StrEnum):
@@ -29,8 +29,8 @@ class BindResult:
     """The outcome and, when there is one, the floor or building concerned."""
 
     outcome: BindOutcome
-    place: repo.Place | None = None
-    building: repo.Named | None = None
+    place: Place | None = None
+    building: Named | None = None
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,8 @@ class _Target:
     kind: ScopeKind
     scope_id: int
     community_id: int
-    place: repo.Place | None
-    building: repo.Named
+    place: Place | None
+    building: Named
 
 
 async def _resolve(session: AsyncSession, address: str) -> _Target | None:
@@ -49,7 +49,7 @@ async def _resolve(session: AsyncSession, address: str) -> _Target | None:
     building = await repo.building_by_code(session, address.strip())
     if building is None:
         return None
-    named = repo.Named(building.id, building.code, building.name_zh, building.name_en)
+    named = Named(building.id, building.code, building.name_zh, building.name_en)
     return _Target(ScopeKind.BUILDING, building.id, building.community_id, None, named)
 
 
@@ -111,7 +111,7 @@ async def bind(
     return BindResult(BindOutcome.BOUND, target.place, target.building)
 
 
-async def bound_floor(session: AsyncSession, chat_id: int) -> repo.Place | None:
+async def bound_floor(session: AsyncSession, chat_id: int) -> Place | None:
     """The floor a group chat is bound to, if it is bound to a floor."""
     chat = await session.scalar(select(GroupChat).where(GroupChat.chat_id == chat_id))
     if chat is None or chat.scope_kind is not ScopeKind.FLOOR:

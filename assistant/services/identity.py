@@ -11,51 +11,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assistant.domain import Actor, Grant
 from assistant.storage import repo
-from assistant.storage.models import (
-    AuditEntry,
-    DormRoom,
-    Floor,
-    Invite,
-    Person,
-    PersonStatus,
-    Role,
-    ScopeKind,
-    TelegramAccount,
-)
+from assistant.storage.models import AuditEntry, DormRoom, Floor, Invite, Person, TelegramAccount
 
 
 class IdentityError(Exception):
     """An identity operation cannot be done; ``str()`` says why, for the operator."""
-
-
-@dataclass(frozen=True)
-class Grant:
-    """One role held over one scope."""
-
-    role: Role
-    scope_kind: ScopeKind
-    scope_id: int
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The known person behind an update, with everything access checks need."""
-
-    person_id: int
-    number: str
-    name: str
-    status: PersonStatus
-    language: str | None
-    college: repo.Named | None
-    home: repo.Place | None
-    """Where the person lives, if on campus."""
-    grants: tuple[Grant, ...]
-    unreachable: bool = False
-
-    def holds(self, role: Role) -> bool:
-        """Whether the actor holds ``role`` anywhere."""
-        return any(g.role == role for g in self.grants)
 
 
 def hash_token(token: str) -> str:

@@ -6,13 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
-from assistant.bot.scheduler import Handler
-from assistant.bot.ticker import Job
-from assistant.config import Language
+from assistant.domain import Language, RequestKind
 from assistant.flows.engine import Action, NamedCheck, Provider
 from assistant.rules import Rules
+from assistant.schedule import Handler, Job
 from assistant.services.approvals import Approvals, Workflow
-from assistant.storage.models import RequestKind
 from assistant.texts import Texts
 
 
@@ -37,7 +35,7 @@ class Names:
     checks: Mapping[str, NamedCheck] = field(default_factory=dict)
     actions: Mapping[str, Action] = field(default_factory=dict)
     workflows: Mapping[RequestKind, Workflow] = field(default_factory=dict)
-    # Periodic sweeps (assistant.bot.ticker), by name.
+    # Periodic sweeps (assistant.schedule.ticker), by name.
     jobs: Mapping[str, Job] = field(default_factory=dict)
-    # What scheduled firings of each kind do (assistant.bot.scheduler).
+    # What scheduled firings of each kind do (assistant.schedule.scheduler).
     firings: Mapping[str, Handler] = field(default_factory=dict)

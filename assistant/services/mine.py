@@ -8,16 +8,14 @@ from datetime import datetime, tzinfo
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assistant.domain import Actor, IssueStatus, RequestKind
 from assistant.services.approvals import pending_for
-from assistant.services.identity import Actor
 from assistant.storage.models import (
     Booking,
     FunctionalRoom,
     GridIssue,
-    IssueStatus,
     Person,
     Request,
-    RequestKind,
     StarAward,
     StarNomination,
 )

@@ -8,10 +8,9 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assistant.domain import Actor, Named, Place, Role, ScopeKind
 from assistant.rules.calendar import Calendar
-from assistant.services.identity import Actor
 from assistant.storage import repo
-from assistant.storage.models import Role, ScopeKind
 
 _FLOOR_ADDRESS = re.compile(r"^\s*([A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*?)-(\d{1,3})\s*$")
 
@@ -21,8 +20,8 @@ class Profile:
     """What /me shows."""
 
     actor: Actor
-    college: repo.Named | None
-    place: repo.Place | None
+    college: Named | None
+    place: Place | None
     leaders: Leaders | None
 
 
@@ -30,12 +29,12 @@ class Profile:
 class Leaders:
     """The people responsible for one floor, top of the chain last (党员亮身份)."""
 
-    place: repo.Place
+    place: Place
     holders: list[repo.Holder]
     party_members: list[tuple[str, str]]
 
 
-async def find_floor(session: AsyncSession, address: str) -> repo.Place | None:
+async def find_floor(session: AsyncSession, address: str) -> Place | None:
     """The floor named like ``B1-3`` (building code, dash, floor number)."""
     match = _FLOOR_ADDRESS.match(address)
     if match is None:
@@ -47,7 +46,7 @@ async def find_floor(session: AsyncSession, address: str) -> repo.Place | None:
     return await repo.place_of_floor(session, floor.id) if floor else None
 
 
-async def leaders_of(session: AsyncSession, place: repo.Place) -> Leaders:
+async def leaders_of(session: AsyncSession, place: Place) -> Leaders:
     """The leaders and party members responsible for the floor of ``place``."""
     wanted: list[tuple[Role, ScopeKind, int]] = []
     if place.room_id:

@@ -24,17 +24,24 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.callbacks import CallbackCodec
-from assistant.config import Language
+from assistant.domain import (
+    SCHOOL_SCOPE_ID,
+    Actor,
+    Grant,
+    Language,
+    RequestKind,
+    RequestStatus,
+    Role,
+    ScopeKind,
+)
 from assistant.flows.engine import FlowContext, Refused, Reprompt, Submitted
 from assistant.rules import Rules
 from assistant.services import identity, people
 from assistant.services.approvals import Handling as Decided
 from assistant.services.approvals import Stage
-from assistant.services.identity import Actor, Grant
 from assistant.services.kit import Kit, Names
 from assistant.storage import outbox, repo
 from assistant.storage.models import (
-    SCHOOL_SCOPE_ID,
     AuditEntry,
     College,
     Community,
@@ -42,10 +49,6 @@ from assistant.storage.models import (
     Priority,
     ProjectScore,
     Request,
-    RequestKind,
-    RequestStatus,
-    Role,
-    ScopeKind,
 )
 from assistant.texts import pick_language
 

@@ -1,8 +1,7 @@
 """Reminders: planned from ``rules/reminders.yaml`` as firings, and what firings say when due.
 
-A periodic job plans every reminder's moments of the coming weeks as ``firings`` rows (keyed by
-reminder and moment, so planning again stores nothing new) and removes the future firings of
-reminders that were changed or deleted; the past is never re-planned. When a firing comes due its
+A periodic job plans every reminder's moments of the coming weeks as ``firings`` rows
+(:mod:`assistant.services.timed`, as for scheduled broadcasts). When a firing comes due its
 audience is worked out then, from the people and roles of that moment.
 
 Two kinds of firing: ``reminder`` (a reminder of the file) and ``message`` (a template to chosen
@@ -12,27 +11,26 @@ people, for one-off notes the services plan).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.bot.scheduler import Handler
-from assistant.bot.ticker import Job
-from assistant.config import Language
+from assistant.domain import Language
 from assistant.rules import Rules
 from assistant.rules.reminders import Reminder
 from assistant.rules.schema import SCHEMAS, Kind
+from assistant.schedule import Handler
+from assistant.services import timed
 from assistant.services.kit import Kit, Names
-from assistant.storage import firings, outbox
+from assistant.storage import outbox
 from assistant.storage.models import (
     Building,
     College,
     Community,
     DormRoom,
     Firing,
-    FiringStatus,
     Floor,
     Person,
     Priority,
@@ -40,11 +38,6 @@ from assistant.storage.models import (
     TelegramAccount,
 )
 from assistant.texts import Texts, pick_language
-
-HORIZON = timedelta(days=35)
-"""How far ahead reminders are planned as firings."""
-
-_PREFIX = "reminder:"
 
 
 def names(kit: Kit) -> Names:
@@ -54,53 +47,12 @@ def names(kit: Kit) -> Names:
             "message": message(kit.texts, kit.default),
             "reminder": remind(kit.rules, kit.texts, kit.default),
         },
-        jobs={"reminders.plan": planner(kit.rules, kit.campus)},
-    )
-
-
-def missing_templates(rules: Rules, texts: Texts) -> list[str]:
-    """One line per reminder whose template is missing in a language, for the start-up check."""
-    return [
-        f"{reminder.file}:{reminder.line} [{reminder.id}]: no template '{reminder.template}' in "
-        f"conversations/templates/{language}/"
-        for reminder in rules.reminders.values()
-        for language in texts.languages()
-        if reminder.template not in texts.names(language)
-    ]
-
-
-def key(reminder: Reminder, moment: datetime) -> str:
-    """The firing key of ``reminder`` at ``moment``."""
-    return f"{_PREFIX}{reminder.id}:{moment.astimezone(UTC).isoformat(timespec='minutes')}"
-
-
-def planner(rules: Rules, campus: tzinfo) -> Job:
-    """The job that keeps the firings of the next :data:`HORIZON` in line with the file."""
-
-    async def plan(session: AsyncSession, now: datetime) -> int:
-        wanted: dict[str, dict[str, Any]] = {}
-        for reminder in rules.reminders.values():
-            for moment in reminder.times(rules.calendar, now, now + HORIZON, campus):
-                wanted[key(reminder, moment)] = {
-                    "key": key(reminder, moment),
-                    "kind": "reminder",
-                    "due_at": moment,
-                    "missed": reminder.missed,
-                    "payload": {"reminder": reminder.id},
-                }
-        planned = await session.scalars(
-            select(Firing.key).where(
-                Firing.kind == "reminder",
-                Firing.status == FiringStatus.PENDING,
-                Firing.due_at > now,
+        jobs={
+            "reminders.plan": timed.planner(
+                "reminder", kit.rules.reminders, kit.rules.calendar, kit.campus
             )
-        )
-        stale = [k for k in planned if k not in wanted]
-        if stale:
-            await session.execute(delete(Firing).where(Firing.key.in_(stale)))
-        return await firings.plan(session, wanted.values(), now=now) + len(stale)
-
-    return plan
+        },
+    )
 
 
 def remind(rules: Rules, texts: Texts, default: Language) -> Handler:

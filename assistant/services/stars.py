@@ -23,12 +23,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from assistant.config import Language
+from assistant.domain import Actor, Language, Named, ScopeKind
 from assistant.flows.engine import Action, FlowContext, NamedCheck, Provider, Refused, Submitted
 from assistant.flows.spec import Option
 from assistant.rules import AccessDecision, Rules
 from assistant.services import people
-from assistant.services.identity import Actor
 from assistant.services.kit import Kit, Names
 from assistant.storage import outbox, repo
 from assistant.storage.models import (
@@ -42,7 +41,6 @@ from assistant.storage.models import (
     Person,
     Priority,
     RoleAssignment,
-    ScopeKind,
     StarAward,
     StarNomination,
     TelegramAccount,
@@ -314,7 +312,7 @@ class Board:
     """A community's nominations of one month, and its star once picked."""
 
     month: date
-    community: repo.Named
+    community: Named
     entries: list[Entry] = field(default_factory=list)
     star: str | None = None
     chosen_by: str | None = None
@@ -415,7 +413,7 @@ class Selector:
             boards.append(
                 Board(
                     first_day(month),
-                    repo.Named(community.id, community.code, community.name_zh, community.name_en),
+                    Named(community.id, community.code, community.name_zh, community.name_en),
                     sorted(entries.values(), key=lambda e: (-e.count, e.nomination_id)),
                     award[0] if award else None,
                     award[1] if award else None,

@@ -31,6 +31,20 @@ from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, orm_insert_sentinel
 from sqlalchemy.types import JSON
 
+from assistant.domain import (
+    BookingStatus,
+    BroadcastStatus,
+    FunctionalRoomKind,
+    IssueStatus,
+    MissedPolicy,
+    PersonStatus,
+    RequestKind,
+    RequestStatus,
+    Role,
+    ScopeKind,
+    ShiftStatus,
+)
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -38,9 +52,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-SCHOOL_SCOPE_ID = 0
-"""``scope_id`` of roles that cover the whole school (there is one school per database)."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -60,72 +71,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class PersonStatus(enum.StrEnum):
-    """Where a person stands: the plan treats each differently."""
-
-    STUDENT = "student"
-    ACTIVIST = "activist"
-    PARTY_MEMBER = "party_member"
-    TEACHER = "teacher"
-    STAFF = "staff"
-
-
-class ScopeKind(enum.StrEnum):
-    """The level of the campus a role or a group chat belongs to."""
-
-    SCHOOL = "school"
-    COLLEGE = "college"
-    COMMUNITY = "community"
-    BUILDING = "building"
-    FLOOR = "floor"
-    ROOM = "room"
-    GRID = "grid"
-
-
-class Role(enum.StrEnum):
-    """Every role of the plan's chain of responsibility, plus the school-wide offices."""
-
-    COLLEGE_PARTY_LEADER = "college_party_leader"
-    WORKSTATION_HEAD = "workstation_head"
-    COUNSELLOR = "counsellor"
-    BUILDING_MANAGER = "building_manager"
-    BUILDING_LEADER = "building_leader"
-    FLOOR_LEADER = "floor_leader"
-    DORM_HEAD = "dorm_head"
-    GRID_PARTY_MEMBER = "grid_party_member"
-    ORG_DEPARTMENT = "org_department"
-    SERVICE_CENTRE = "service_centre"
-    EXPERT = "expert"
-    ADMIN = "admin"
-
-
-ROLE_SCOPE: dict[Role, ScopeKind] = {
-    Role.COLLEGE_PARTY_LEADER: ScopeKind.COLLEGE,
-    Role.WORKSTATION_HEAD: ScopeKind.COMMUNITY,
-    Role.COUNSELLOR: ScopeKind.COMMUNITY,
-    Role.BUILDING_MANAGER: ScopeKind.BUILDING,
-    Role.BUILDING_LEADER: ScopeKind.BUILDING,
-    Role.FLOOR_LEADER: ScopeKind.FLOOR,
-    Role.DORM_HEAD: ScopeKind.ROOM,
-    Role.GRID_PARTY_MEMBER: ScopeKind.GRID,
-    Role.ORG_DEPARTMENT: ScopeKind.SCHOOL,
-    Role.SERVICE_CENTRE: ScopeKind.SCHOOL,
-    Role.EXPERT: ScopeKind.SCHOOL,
-    Role.ADMIN: ScopeKind.SCHOOL,
-}
-"""The one scope kind each role is held at; the importer rejects any other."""
-
-
-class FunctionalRoomKind(enum.StrEnum):
-    """The kinds of bookable rooms the plan names."""
-
-    READING_ROOM = "reading_room"
-    ACTIVITY_ROOM = "activity_room"
-    PSYCH_STUDIO = "psych_studio"
-    PARTY_STUDIO = "party_studio"
-    GROWTH_CENTRE = "growth_centre"
 
 
 def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
@@ -446,17 +391,6 @@ class ConversationState(Base):
     expires_at: Mapped[datetime]
 
 
-class IssueStatus(enum.StrEnum):
-    """Where a grid issue stands; the closing states say honestly how it ended."""
-
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
-    NOT_RESOLVABLE = "not_resolvable"
-    NOT_OURS = "not_ours"
-    DUPLICATE = "duplicate"
-
-
 class GridIssue(Base):
     """A problem reported in a grid cell (网格问题), and who has it."""
 
@@ -489,22 +423,6 @@ class GridIssue(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
-
-
-class RequestKind(enum.StrEnum):
-    """The kinds of request that wait for someone's approval."""
-
-    BOOKING = "booking"
-    PROJECT = "project"
-
-
-class RequestStatus(enum.StrEnum):
-    """Where a request stands. A request in review moves through stages while pending."""
-
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
 
 
 class Request(Base):
@@ -568,18 +486,6 @@ class RequestDecision(Base):
     at: Mapped[datetime]
 
 
-class BookingStatus(enum.StrEnum):
-    """Where a room booking stands; the first three hold the slot."""
-
-    PENDING = "pending"
-    CONFIRMED = "confirmed"
-    CHECKED_IN = "checked_in"
-    CANCELLED = "cancelled"
-    REJECTED = "rejected"
-    RELEASED = "released"
-
-
-HOLDING_BOOKING = (BookingStatus.PENDING, BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
 _HOLDING_SQL = "status IN ('pending', 'confirmed', 'checked_in')"
 
 
@@ -690,13 +596,6 @@ class FiringStatus(enum.StrEnum):
     SKIPPED = "skipped"
 
 
-class MissedPolicy(enum.StrEnum):
-    """What a firing does when it comes due while the bot was down (later than its grace)."""
-
-    LATE_ONCE = "late_once"
-    SKIP = "skip"
-
-
 class Firing(Base):
     """One future moment something must happen: a reminder, an escalation, a shift's prompt.
 
@@ -711,7 +610,7 @@ class Firing(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
-    # Which handler fires it (assistant.bot.scheduler), e.g. "reminder".
+    # Which handler fires it (assistant.schedule.scheduler), e.g. "reminder".
     kind: Mapped[str] = mapped_column(String(32))
     due_at: Mapped[datetime]
     missed: Mapped[MissedPolicy] = mapped_column(
@@ -723,18 +622,6 @@ class Firing(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime]
     fired_at: Mapped[datetime | None]
-
-
-class ShiftStatus(enum.StrEnum):
-    """Where a duty shift stands."""
-
-    PLANNED = "planned"
-    # Its holder can't make it: offered to the pool until someone takes it.
-    OFFERED = "offered"
-    # Nobody took it in time: the room's owner has it.
-    ESCALATED = "escalated"
-    DONE = "done"
-    SKIPPED = "skipped"
 
 
 class DutyShift(Base):
@@ -773,15 +660,6 @@ class DutyLog(Base):
     happened: Mapped[str] = mapped_column(Text)
     issues: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
-
-
-class BroadcastStatus(enum.StrEnum):
-    """Where a broadcast stands."""
-
-    DRAFT = "draft"
-    SENDING = "sending"
-    DONE = "done"
-    CANCELLED = "cancelled"
 
 
 class Broadcast(Base):

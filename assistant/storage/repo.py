@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assistant.domain import Named, PersonStatus, Place, Role, ScopeKind
 from assistant.storage.models import (
     Building,
     College,
@@ -18,36 +19,9 @@ from assistant.storage.models import (
     GridCell,
     GroupChat,
     Person,
-    PersonStatus,
-    Role,
     RoleAssignment,
-    ScopeKind,
     TelegramAccount,
 )
-
-
-@dataclass(frozen=True)
-class Named:
-    """A campus unit with its code and both names; templates pick the name of their language."""
-
-    id: int
-    code: str
-    zh: str
-    en: str
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where a dorm room is, from the room up to the community."""
-
-    room_id: int
-    room: str
-    floor_id: int
-    floor: int
-    grid_id: int | None
-    grid: str | None
-    building: Named
-    community: Named
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from assistant.app import Edge, running
 from assistant.callbacks import APPROVAL
+from assistant.domain import BookingStatus, RequestStatus, Role, ScopeKind
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeMessage
 from assistant.services.approvals import Approvals
@@ -22,15 +23,11 @@ from assistant.storage.db import Database
 from assistant.storage.models import (
     AuditEntry,
     Booking,
-    BookingStatus,
     ConversationState,
     ConversationStatus,
     OutboxMessage,
     Request,
-    RequestStatus,
-    Role,
     RoleAssignment,
-    ScopeKind,
 )
 from tests.bot.conftest import Chat, Clock, make_application
 from tests.bot.test_identity import C1_COUNSELLOR, FLOOR_1_LEADER, STUDENT, linked

@@ -12,14 +12,14 @@ from sqlalchemy import func, select
 
 from assistant.app import Edge, load_files
 from assistant.config import load_settings
+from assistant.domain import Actor, BookingStatus
 from assistant.flows.engine import Refused
 from assistant.sandbox import FakeTelegram
 from assistant.services import identity
 from assistant.services.booking import Bookings
-from assistant.services.identity import Actor
 from assistant.services.kit import Kit
 from assistant.storage.db import Database
-from assistant.storage.models import Booking, BookingStatus, Person
+from assistant.storage.models import Booking, Person
 from assistant.texts import Texts
 from tests.bot.conftest import START, Chat
 from tests.bot.test_booking import to_summary

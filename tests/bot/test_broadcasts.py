@@ -9,16 +9,11 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import select
 
 from assistant.app import Edge
+from assistant.domain import BroadcastStatus
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeChat, FakeMessage
 from assistant.storage.db import Database
-from assistant.storage.models import (
-    AuditEntry,
-    Broadcast,
-    BroadcastStatus,
-    OutboxMessage,
-    OutboxStatus,
-)
+from assistant.storage.models import AuditEntry, Broadcast, OutboxMessage, OutboxStatus
 from tests.bot.conftest import Chat
 from tests.bot.test_identity import C1_COUNSELLOR, FLOOR_1_LEADER, FLOOR_3_LEADER, STUDENT, linked
 from tests.bot.test_report import press, prompt

@@ -17,17 +17,11 @@ from sqlalchemy import select
 
 from assistant.app import StartupError, running
 from assistant.config import REPO_ROOT
+from assistant.domain import ShiftStatus
 from assistant.sandbox import FakeTelegram
 from assistant.services.duty import DUTY
 from assistant.storage.db import Database
-from assistant.storage.models import (
-    AuditEntry,
-    DutyLog,
-    DutyShift,
-    Firing,
-    Person,
-    ShiftStatus,
-)
+from assistant.storage.models import AuditEntry, DutyLog, DutyShift, Firing, Person
 from tests.bot.conftest import Chat, Clock, make_application
 from tests.bot.test_identity import C1_COUNSELLOR, STUDENT, linked
 from tests.bot.test_report import press, prompt

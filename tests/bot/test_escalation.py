@@ -8,9 +8,10 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from assistant.app import Edge
+from assistant.domain import IssueStatus, Role
 from assistant.sandbox import FakeTelegram
 from assistant.storage.db import Database
-from assistant.storage.models import AuditEntry, GridIssue, IssueStatus, Role
+from assistant.storage.models import AuditEntry, GridIssue
 from tests.bot.conftest import Chat, Clock
 from tests.bot.test_grid_lifecycle import card_of, edited, labels
 from tests.bot.test_identity import C1_COUNSELLOR, FLOOR_1_LEADER, STUDENT, linked

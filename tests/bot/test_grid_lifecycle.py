@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from assistant.app import Edge
 from assistant.callbacks import GRID_ISSUE
+from assistant.domain import IssueStatus
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeMessage
 from assistant.storage.db import Database
-from assistant.storage.models import AuditEntry, GridIssue, IssueStatus
+from assistant.storage.models import AuditEntry, GridIssue
 from tests.bot.conftest import Chat, Clock
 from tests.bot.test_identity import C2_COUNSELLOR, FLOOR_1_LEADER, STUDENT, linked
 from tests.bot.test_report import press, prompt

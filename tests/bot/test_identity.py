@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from assistant.app import AssistantApp, running
+from assistant.domain import ScopeKind
 from assistant.sandbox import FakeTelegram
 from assistant.storage.db import Database
-from assistant.storage.models import AuditEntry, GroupChat, ScopeKind, TelegramAccount
+from assistant.storage.models import AuditEntry, GroupChat, TelegramAccount
 from tests.bot.conftest import Chat, Clock, make_application
 
 Invite = Callable[[str], Awaitable[str]]

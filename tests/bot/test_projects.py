@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from assistant.app import Edge, running
 from assistant.callbacks import APPROVAL
+from assistant.domain import RequestStatus
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeMessage
 from assistant.services.projects import SCORE
@@ -24,7 +25,6 @@ from assistant.storage.models import (
     Person,
     ProjectScore,
     Request,
-    RequestStatus,
 )
 from tests.bot.conftest import Chat, Clock, make_application
 from tests.bot.test_identity import linked

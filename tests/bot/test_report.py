@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from assistant.app import Edge, running
 from assistant.config import REPO_ROOT
+from assistant.domain import Role
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeMessage
 from assistant.storage.db import Database
-from assistant.storage.models import ConversationState, ConversationStatus, GridIssue, Role
+from assistant.storage.models import ConversationState, ConversationStatus, GridIssue
 from tests.bot.conftest import Chat, Clock, make_application
 from tests.bot.test_identity import C1_COUNSELLOR, FLOOR_1_LEADER, STUDENT, linked
 

@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from assistant.app import Edge
+from assistant.domain import RequestStatus
 from assistant.sandbox import FakeTelegram
 from assistant.storage.db import Database
-from assistant.storage.models import AuditEntry, Request, RequestStatus
+from assistant.storage.models import AuditEntry, Request
 from tests.bot.conftest import Chat
 from tests.bot.test_booking import to_summary
 from tests.bot.test_escalation import report_hygiene

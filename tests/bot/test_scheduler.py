@@ -10,11 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.app import running
-from assistant.bot.scheduler import Scheduler
+from assistant.domain import MissedPolicy
 from assistant.sandbox import FakeTelegram
-from assistant.storage import firings, repo
+from assistant.schedule import Scheduler, firings
+from assistant.storage import repo
 from assistant.storage.db import Database
-from assistant.storage.models import Firing, FiringStatus, MissedPolicy, OutboxMessage
+from assistant.storage.models import Firing, FiringStatus, OutboxMessage
 from tests.bot.conftest import Chat, Clock, make_application
 from tests.bot.test_identity import STUDENT, linked
 

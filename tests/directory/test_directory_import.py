@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from assistant.directory import Counts, ImportReport
+from assistant.domain import Role, ScopeKind
 from assistant.storage.db import Database
 from assistant.storage.models import (
     Building,
@@ -17,9 +18,7 @@ from assistant.storage.models import (
     FunctionalRoom,
     GridCell,
     Person,
-    Role,
     RoleAssignment,
-    ScopeKind,
 )
 
 Import = Callable[[Path], Awaitable[ImportReport]]

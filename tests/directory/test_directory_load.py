@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from assistant.directory import OrgFileError, OrgProblem, load_org
 from assistant.directory.data import FloorRef, Name, RoomRef, Scope
-from assistant.storage.models import FunctionalRoomKind, Role, ScopeKind
+from assistant.domain import FunctionalRoomKind, Role, ScopeKind
 
 DATA = Path(__file__).parent / "data"
 

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.app import load_files
 from assistant.config import load_settings
+from assistant.domain import Actor
 from assistant.flows.engine import Engine, Outcome
 from assistant.services import identity
-from assistant.services.identity import Actor
 from assistant.storage.db import Database
 from assistant.storage.models import ConversationState, ConversationStatus
 from assistant.texts import Texts

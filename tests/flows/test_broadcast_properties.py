@@ -16,23 +16,21 @@ from assistant import directory
 from assistant.app import load_files
 from assistant.bot.broadcasts import pressed_broadcast
 from assistant.config import load_settings
+from assistant.domain import Actor, BroadcastStatus, ScopeKind
 from assistant.flows.engine import Engine, FlowContext, Outcome, Refused
 from assistant.flows.spec import Conversation
 from assistant.runner import DEMO_CAMPUS
 from assistant.services import identity
 from assistant.services.broadcasts import Broadcaster, Cancelling
-from assistant.services.identity import Actor
 from assistant.storage import repo
 from assistant.storage.db import Database
 from assistant.storage.models import (
     AuditEntry,
     Broadcast,
-    BroadcastStatus,
     ConversationState,
     ConversationStatus,
     GroupChat,
     OutboxMessage,
-    ScopeKind,
     TelegramAccount,
 )
 from assistant.texts import Texts

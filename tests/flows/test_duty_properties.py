@@ -16,11 +16,11 @@ from assistant import directory
 from assistant.app import load_files
 from assistant.bot.duty import parsed
 from assistant.config import load_settings
+from assistant.domain import Actor, ShiftStatus
 from assistant.flows.engine import Engine, Outcome
 from assistant.runner import DEMO_CAMPUS
 from assistant.services import identity
 from assistant.services.duty import CANT, TAKE, Duty, Handling
-from assistant.services.identity import Actor
 from assistant.storage import repo
 from assistant.storage.db import Database
 from assistant.storage.models import (
@@ -29,7 +29,6 @@ from assistant.storage.models import (
     DutyLog,
     DutyShift,
     FunctionalRoom,
-    ShiftStatus,
     TelegramAccount,
 )
 from assistant.texts import Texts

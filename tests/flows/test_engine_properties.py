@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from assistant import directory
 from assistant.app import load_files
 from assistant.config import load_settings
+from assistant.domain import Actor
 from assistant.flows.engine import Engine, Outcome
 from assistant.runner import DEMO_CAMPUS
 from assistant.services import identity
-from assistant.services.identity import Actor
 from assistant.storage import repo
 from assistant.storage.db import Database
 from assistant.storage.models import ConversationState, ConversationStatus, TelegramAccount

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from assistant import directory
 from assistant.app import Files, load_files
 from assistant.config import load_settings
+from assistant.domain import Actor, RequestKind, RequestStatus
 from assistant.flows.engine import Outcome
 from assistant.runner import DEMO_CAMPUS
 from assistant.services import identity, projects
-from assistant.services.identity import Actor
 from assistant.storage import repo
 from assistant.storage.db import Database
 from assistant.storage.models import (
@@ -27,8 +27,6 @@ from assistant.storage.models import (
     ConversationStatus,
     ProjectScore,
     Request,
-    RequestKind,
-    RequestStatus,
     TelegramAccount,
 )
 from assistant.texts import Texts

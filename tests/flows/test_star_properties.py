@@ -15,10 +15,10 @@ from assistant import directory
 from assistant.app import load_files
 from assistant.bot.stars import picked_nomination
 from assistant.config import Settings, load_settings
+from assistant.domain import Actor
 from assistant.flows.engine import Engine, Outcome
 from assistant.runner import DEMO_CAMPUS
 from assistant.services import identity
-from assistant.services.identity import Actor
 from assistant.services.stars import Picking, Selector
 from assistant.storage import repo
 from assistant.storage.db import Database

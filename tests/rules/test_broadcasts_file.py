@@ -17,22 +17,14 @@ from assistant import directory
 from assistant.app import StartupError, load_files, running
 from assistant.cli import main
 from assistant.config import REPO_ROOT, load_settings
+from assistant.domain import PersonStatus, Role, ScopeKind
 from assistant.rules import RulesError, load_rules
 from assistant.runner import DEMO_CAMPUS
 from assistant.sandbox import FakeTelegram
-from assistant.services.broadcasts import missing_templates
+from assistant.services.timed import missing_templates
 from assistant.storage import repo
 from assistant.storage.db import Database
-from assistant.storage.models import (
-    Broadcast,
-    Firing,
-    FiringStatus,
-    GroupChat,
-    OutboxMessage,
-    PersonStatus,
-    Role,
-    ScopeKind,
-)
+from assistant.storage.models import Broadcast, Firing, FiringStatus, GroupChat, OutboxMessage
 from assistant.texts import Texts
 from tests.bot.conftest import Clock, make_application
 from tests.rules.helpers import write_rules
@@ -62,7 +54,7 @@ def test_the_shipped_safety_reminder_goes_to_every_group_the_day_before_national
         ScopeKind.SCHOOL,
         ("groups",),
     )
-    moments = scheduled.times(
+    moments = scheduled.at.times(
         load_rules(REPO_ROOT / "rules").calendar,
         datetime(2026, 9, 1, tzinfo=UTC),
         datetime(2027, 12, 31, tzinfo=UTC),
@@ -81,7 +73,7 @@ def test_a_good_file_reads_every_field(tmp_path: Path) -> None:
     assert audience.roles == (Role.DORM_HEAD,) and audience.statuses == (PersonStatus.PARTY_MEMBER,)
     assert audience.channels == ("people", "groups")
     assert (scheduled.file, scheduled.line) == ("rules/broadcasts.yaml", 2)
-    moments = scheduled.times(
+    moments = scheduled.at.times(
         load_rules(REPO_ROOT / "rules").calendar,
         datetime(2026, 9, 15, tzinfo=UTC),
         datetime(2026, 11, 15, tzinfo=UTC),
@@ -140,7 +132,7 @@ def test_an_id_used_twice_and_a_file_of_the_wrong_shape(tmp_path: Path) -> None:
     with pytest.raises(RulesError) as caught:
         load_rules(write_rules(tmp_path, broadcasts=twice))
     assert [str(p) for p in caught.value.problems] == [
-        "rules/broadcasts.yaml:13 [floor-check]: id 'floor-check' is used twice"
+        "rules/broadcasts.yaml:13 [floor-check]: id 'floor-check' is used twice (first on line 2)"
     ]
     with pytest.raises(RulesError) as caught:
         load_rules(write_rules(tmp_path, broadcasts="broadcast: []\n"))
@@ -176,13 +168,13 @@ def test_assistant_check_and_the_start_refuse_a_broken_file(
 
 def test_a_missing_template_is_named(tmp_path: Path) -> None:
     rules = load_rules(write_rules(tmp_path, broadcasts=GOOD.replace("national_day", "nothing")))
-    assert missing_templates(rules, Texts(REPO_ROOT / "conversations")) == [
+    assert missing_templates(rules.broadcasts.values(), Texts(REPO_ROOT / "conversations")) == [
         "rules/broadcasts.yaml:2 [floor-check]: no template 'broadcast/nothing_safety' in "
         f"conversations/templates/{language}/"
         for language in ("zh-CN", "en")
     ]
     shipped = load_rules(REPO_ROOT / "rules")
-    assert missing_templates(shipped, Texts(REPO_ROOT / "conversations")) == []
+    assert missing_templates(shipped.broadcasts.values(), Texts(REPO_ROOT / "conversations")) == []
 
 
 # 30 September 2026 10:00 on campus is 02:00 UTC.

@@ -11,10 +11,10 @@ import pytest
 
 from assistant.cli import main
 from assistant.config import REPO_ROOT
+from assistant.domain import Role
 from assistant.rules import RulesError, load_rules
 from assistant.rules.duty import DutyRoom, Order
 from assistant.services.people import day_facts
-from assistant.storage.models import Role
 from tests.rules.helpers import person, write_rules
 
 CALENDAR = """
@@ -184,7 +184,7 @@ def test_a_room_listed_twice_and_a_missing_pool(tmp_path: Path) -> None:
     """
     text = "rooms:" + room + room + room.replace('pool: "true"', "").replace("BUS", "ART")
     assert problems(tmp_path, text) == [
-        "rules/duty.yaml:7 [BUS-ACT]: room 'BUS-ACT' is listed twice (first on line 2)",
+        "rules/duty.yaml:7 [BUS-ACT]: room 'BUS-ACT' is used twice (first on line 2)",
         "rules/duty.yaml:12 [ART-ACT]: missing pool: who takes turns: a rule over people, like "
         "status == 'party_member'",
     ]

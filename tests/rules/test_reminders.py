@@ -46,14 +46,14 @@ def campus_times(reminder: Reminder, start: datetime, end: datetime) -> list[str
     rules_calendar = SHIPPED.calendar
     return [
         m.astimezone(CAMPUS).strftime("%Y-%m-%d %H:%M")
-        for m in reminder.times(rules_calendar, start, end, CAMPUS)
+        for m in reminder.at.times(rules_calendar, start, end, CAMPUS)
     ]
 
 
 def test_weeks_of_every_semester(tmp_path: Path) -> None:
     reminder = load(tmp_path, GOOD)["meeting"]
     folder_calendar = load_rules(write_rules(tmp_path, calendar=CALENDAR)).calendar
-    moments = reminder.times(
+    moments = reminder.at.times(
         folder_calendar,
         datetime(2026, 9, 1, tzinfo=UTC),
         datetime(2027, 2, 1, tzinfo=UTC),
@@ -104,7 +104,7 @@ def test_the_shipped_reminders_load() -> None:
 @pytest.mark.parametrize(
     ("change", "line", "says", "suggestion"),
     [
-        (('time: "10:00"', "time: 10:00"), 4, "time is 600, not a time in quotes", None),
+        (('time: "10:00"', "time: 10:00"), 4, "time is 600, not a time in quotes", '"10:00"'),
         (("weekday: 1", "weekday: 8"), 4, "weekday must be 1 (Monday) to 7 (Sunday)", None),
         (
             ("roles: [counsellor]", "roles: [counsellr]"),
@@ -158,7 +158,7 @@ def test_a_reminder_id_used_twice_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RulesError) as caught:
         load(tmp_path, twice)
     assert [str(p) for p in caught.value.problems] == [
-        "rules/reminders.yaml:8 [meeting]: id 'meeting' is used twice"
+        "rules/reminders.yaml:8 [meeting]: id 'meeting' is used twice (first on line 2)"
     ]
 
 

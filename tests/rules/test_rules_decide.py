@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.domain import PersonStatus, Role
 from assistant.rules import (
     DEFAULT_DENIAL,
     NoRuleMatched,
@@ -16,7 +17,6 @@ from assistant.rules import (
     SubjectError,
     load_rules,
 )
-from assistant.storage.models import PersonStatus, Role
 from tests.rules.helpers import person, report, write_rules
 
 ROUTING = """

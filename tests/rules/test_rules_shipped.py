@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.domain import Role
 from assistant.rules import Rules, load_rules
-from assistant.storage.models import Role
 from tests.rules.helpers import SHIPPED, person, report
 
 

@@ -7,13 +7,13 @@ memory: a sweep missed while the bot was down simply finds more rows the next ti
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from assistant.schedule.loop import Loop
 from assistant.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -22,8 +22,10 @@ Job = Callable[[AsyncSession, datetime], Awaitable[int]]
 """A sweep: changes what is due at the given time and returns how many things it changed."""
 
 
-class Ticker:
+class Ticker(Loop):
     """Runs each job every ``interval`` seconds, and once on demand (tests, benchmarks)."""
+
+    name = "ticker"
 
     def __init__(
         self,
@@ -39,7 +41,6 @@ class Ticker:
         self._jobs = dict(jobs)
         self._on_committed = on_committed
         self._interval = interval
-        self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> dict[str, int]:
         """Run every job now; returns how many things each changed."""
@@ -56,18 +57,8 @@ class Ticker:
                 self._on_committed()
         return done
 
-    def start(self) -> None:
-        """Begin the periodic runs."""
-        self._task = asyncio.create_task(self._loop(), name="ticker")
-
-    async def stop(self) -> None:
-        """End the periodic runs (a run in progress is cancelled and rolls back)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
+    async def forever(self) -> None:
+        """Run every job, every ``interval`` seconds."""
         while True:
             await asyncio.sleep(self._interval)
             await self.run_once()

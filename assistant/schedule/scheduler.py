@@ -19,9 +19,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.storage import firings
+from assistant.domain import MissedPolicy
+from assistant.schedule import firings
+from assistant.schedule.loop import Loop
 from assistant.storage.db import Database
-from assistant.storage.models import Firing, FiringStatus, MissedPolicy
+from assistant.storage.models import Firing, FiringStatus
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +53,10 @@ class Pass:
     standby: bool = False
 
 
-class Scheduler:
+class Scheduler(Loop):
     """Fires due rows of ``firings`` through the handler of their kind."""
+
+    name = "scheduler"
 
     def __init__(
         self,
@@ -73,7 +77,6 @@ class Scheduler:
         self._batch = batch
         self._idle = idle
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     def kick(self) -> None:
         """Firings were planned: look again now."""
@@ -157,18 +160,8 @@ class Scheduler:
             return self._idle
         return min(self._idle, max(0.0, (upcoming - self._clock()).total_seconds()))
 
-    def start(self) -> None:
-        """Begin firing."""
-        self._task = asyncio.create_task(self._loop(), name="scheduler")
-
-    async def stop(self) -> None:
-        """Stop firing (a pass in progress is cancelled and rolls back)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
+    async def forever(self) -> None:
+        """Fire what is due, then wait for the next firing (or a kick), again and again."""
         while True:
             try:
                 done = await self.run_due()

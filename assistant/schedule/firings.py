@@ -7,12 +7,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
-from assistant.storage.models import Firing, FiringStatus, MissedPolicy
+from assistant.domain import MissedPolicy
+from assistant.storage.models import Firing, FiringStatus
 
 
 @functools.cache
@@ -50,6 +51,25 @@ async def plan(
     for start in range(0, len(rows), 5000):
         new += len((await session.scalars(statement, rows[start : start + 5000])).all())
     return new
+
+
+async def replan(
+    session: AsyncSession, kind: str, wanted: Iterable[Mapping[str, Any]], *, now: datetime
+) -> int:
+    """Make the pending future firings of ``kind`` exactly ``wanted`` (as for :func:`plan`):
+    new ones are stored, those no longer wanted removed; the past is left as it is. Returns how
+    many were stored or removed."""
+    wanted = list(wanted)
+    keys = {f["key"] for f in wanted}
+    planned = await session.scalars(
+        select(Firing.key).where(
+            Firing.kind == kind, Firing.status == FiringStatus.PENDING, Firing.due_at > now
+        )
+    )
+    stale = [key for key in planned if key not in keys]
+    if stale:
+        await session.execute(delete(Firing).where(Firing.key.in_(stale)))
+    return await plan(session, wanted, now=now) + len(stale)
 
 
 async def due(session: AsyncSession, now: datetime, *, limit: int) -> Sequence[Firing]:

@@ -1,0 +1,207 @@
+"""The words of the domain: who people are, what roles and scopes there are, where things stand.
+
+Rules, services, storage and templates all speak these words, so they live here, below every
+layer, and import nothing of the assistant's own. The ORM stores them (``storage/models.py``);
+rules compare them; templates show them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Literal
+
+Language = Literal["zh-CN", "en"]
+LANGUAGES: tuple[Language, ...] = ("zh-CN", "en")
+
+
+class PersonStatus(enum.StrEnum):
+    """Where a person stands: the plan treats each differently."""
+
+    STUDENT = "student"
+    ACTIVIST = "activist"
+    PARTY_MEMBER = "party_member"
+    TEACHER = "teacher"
+    STAFF = "staff"
+
+
+class ScopeKind(enum.StrEnum):
+    """The level of the campus a role or a group chat belongs to."""
+
+    SCHOOL = "school"
+    COLLEGE = "college"
+    COMMUNITY = "community"
+    BUILDING = "building"
+    FLOOR = "floor"
+    ROOM = "room"
+    GRID = "grid"
+
+
+SCHOOL_SCOPE_ID = 0
+"""``scope_id`` of roles that cover the whole school (there is one school per database)."""
+
+
+class Role(enum.StrEnum):
+    """Every role of the plan's chain of responsibility, plus the school-wide offices."""
+
+    COLLEGE_PARTY_LEADER = "college_party_leader"
+    WORKSTATION_HEAD = "workstation_head"
+    COUNSELLOR = "counsellor"
+    BUILDING_MANAGER = "building_manager"
+    BUILDING_LEADER = "building_leader"
+    FLOOR_LEADER = "floor_leader"
+    DORM_HEAD = "dorm_head"
+    GRID_PARTY_MEMBER = "grid_party_member"
+    ORG_DEPARTMENT = "org_department"
+    SERVICE_CENTRE = "service_centre"
+    EXPERT = "expert"
+    ADMIN = "admin"
+
+
+ROLE_SCOPE: dict[Role, ScopeKind] = {
+    Role.COLLEGE_PARTY_LEADER: ScopeKind.COLLEGE,
+    Role.WORKSTATION_HEAD: ScopeKind.COMMUNITY,
+    Role.COUNSELLOR: ScopeKind.COMMUNITY,
+    Role.BUILDING_MANAGER: ScopeKind.BUILDING,
+    Role.BUILDING_LEADER: ScopeKind.BUILDING,
+    Role.FLOOR_LEADER: ScopeKind.FLOOR,
+    Role.DORM_HEAD: ScopeKind.ROOM,
+    Role.GRID_PARTY_MEMBER: ScopeKind.GRID,
+    Role.ORG_DEPARTMENT: ScopeKind.SCHOOL,
+    Role.SERVICE_CENTRE: ScopeKind.SCHOOL,
+    Role.EXPERT: ScopeKind.SCHOOL,
+    Role.ADMIN: ScopeKind.SCHOOL,
+}
+"""The one scope kind each role is held at; the importer rejects any other."""
+
+
+class FunctionalRoomKind(enum.StrEnum):
+    """The kinds of bookable rooms the plan names."""
+
+    READING_ROOM = "reading_room"
+    ACTIVITY_ROOM = "activity_room"
+    PSYCH_STUDIO = "psych_studio"
+    PARTY_STUDIO = "party_studio"
+    GROWTH_CENTRE = "growth_centre"
+
+
+class IssueStatus(enum.StrEnum):
+    """Where a grid issue stands; the closing states say honestly how it ended."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    NOT_RESOLVABLE = "not_resolvable"
+    NOT_OURS = "not_ours"
+    DUPLICATE = "duplicate"
+
+
+class RequestKind(enum.StrEnum):
+    """The kinds of request that wait for someone's approval."""
+
+    BOOKING = "booking"
+    PROJECT = "project"
+
+
+class RequestStatus(enum.StrEnum):
+    """Where a request stands. A request in review moves through stages while pending."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class BookingStatus(enum.StrEnum):
+    """Where a room booking stands; the first three hold the slot."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    CHECKED_IN = "checked_in"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    RELEASED = "released"
+
+
+HOLDING_BOOKING = (BookingStatus.PENDING, BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)
+
+
+class ShiftStatus(enum.StrEnum):
+    """Where a duty shift stands."""
+
+    PLANNED = "planned"
+    # Its holder can't make it: offered to the pool until someone takes it.
+    OFFERED = "offered"
+    # Nobody took it in time: the room's owner has it.
+    ESCALATED = "escalated"
+    DONE = "done"
+    SKIPPED = "skipped"
+
+
+class BroadcastStatus(enum.StrEnum):
+    """Where a broadcast stands."""
+
+    DRAFT = "draft"
+    SENDING = "sending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class MissedPolicy(enum.StrEnum):
+    """What a firing does when it comes due while the bot was down (later than its grace)."""
+
+    LATE_ONCE = "late_once"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class Named:
+    """A campus unit with its code and both names; templates pick the name of their language."""
+
+    id: int
+    code: str
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a dorm room is, from the room up to the community."""
+
+    room_id: int
+    room: str
+    floor_id: int
+    floor: int
+    grid_id: int | None
+    grid: str | None
+    building: Named
+    community: Named
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One role held over one scope."""
+
+    role: Role
+    scope_kind: ScopeKind
+    scope_id: int
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The known person behind an update, with everything access checks need."""
+
+    person_id: int
+    number: str
+    name: str
+    status: PersonStatus
+    language: str | None
+    college: Named | None
+    home: Place | None
+    """Where the person lives, if on campus."""
+    grants: tuple[Grant, ...]
+    unreachable: bool = False
+
+    def holds(self, role: Role) -> bool:
+        """Whether the actor holds ``role`` anywhere."""
+        return any(g.role == role for g in self.grants)

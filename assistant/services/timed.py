@@ -1,0 +1,61 @@
+"""Planning what happens at the moments of an ``at``: reminders, scheduled broadcasts, and any
+such rule file to come.
+
+A sweep plans each item's moments of the coming weeks as firings of one kind, keyed by item and
+moment (planning again stores nothing new, and an item changed in its file loses its future
+firings); the firing's payload names the item, which is looked up again when it comes due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assistant.rules.calendar import Calendar
+from assistant.rules.timed import Timed
+from assistant.schedule import Job, firings
+from assistant.texts import Texts
+
+HORIZON = timedelta(days=35)
+"""How far ahead the moments are planned as firings."""
+
+
+def key(kind: str, item: Timed, moment: datetime) -> str:
+    """The firing key of ``item`` at ``moment``."""
+    return f"{kind}:{item.id}:{moment.astimezone(UTC).isoformat(timespec='minutes')}"
+
+
+def planner(kind: str, items: Mapping[str, Timed], calendar: Calendar, campus: tzinfo) -> Job:
+    """The sweep that keeps the firings of ``kind`` of the next :data:`HORIZON` in line with
+    ``items`` (payload ``{kind: item id}``)."""
+
+    async def plan(session: AsyncSession, now: datetime) -> int:
+        # By key: a moment written twice in a file (weeks [2, 2]) is one firing.
+        wanted: dict[str, dict[str, Any]] = {
+            key(kind, item, moment): {
+                "key": key(kind, item, moment),
+                "kind": kind,
+                "due_at": moment,
+                "missed": item.missed,
+                "payload": {kind: item.id},
+            }
+            for item in items.values()
+            for moment in item.at.times(calendar, now, now + HORIZON, campus)
+        }
+        return await firings.replan(session, kind, wanted.values(), now=now)
+
+    return plan
+
+
+def missing_templates(items: Iterable[Timed], texts: Texts) -> list[str]:
+    """One line per item whose template is missing in a language, for the start-up check."""
+    return [
+        f"{item.file}:{item.line} [{item.id}]: no template '{item.template}' in "
+        f"conversations/templates/{language}/"
+        for item in items
+        for language in texts.languages()
+        if item.template not in texts.names(language)
+    ]
