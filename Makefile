@@ -18,6 +18,7 @@ lint: $(BIN)/assistant
 	$(BIN)/ruff check assistant tests bench storage/migrations
 	$(BIN)/ruff format --check assistant tests bench storage/migrations
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # ASSISTANT_TEST_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test runs on PostgreSQL.
 test: lint
