@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint
+.PHONY: run test lint browser
 
 $(BIN)/assistant: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ lint: $(BIN)/assistant
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The browser test's Chromium and CJK font, installed when missing (scripts/browser-deps).
+browser:
+	@sh scripts/browser-deps
+
 # ASSISTANT_TEST_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test runs on PostgreSQL.
-test: lint
+test: browser lint
 	$(BIN)/python -m pytest -q

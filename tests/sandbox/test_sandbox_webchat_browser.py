@@ -107,8 +107,8 @@ def chromium() -> Path:
     """Debian's Chromium, which Playwright drives (it may download no browser of its own here)."""
     if not CHROMIUM.exists():
         pytest.fail(
-            f"{CHROMIUM} is missing: .ci/run installs it (apt-get install -y chromium); "
-            "install it the same way to run this test"
+            f"{CHROMIUM} is missing: `make test` installs it (scripts/browser-deps); "
+            "run `sh scripts/browser-deps` to install it"
         )
     return CHROMIUM
 
