@@ -33,8 +33,9 @@ def _engine(context: BotContext) -> Engine:
     return engine
 
 
-def show(update: Update, context: BotContext, outcome: Outcome) -> None:
-    """Queue the outcome's messages, edit and toast for after the update commits."""
+def show(update: Update, context: BotContext, outcome: Outcome, *, strip: bool = True) -> None:
+    """Queue the outcome's messages, edit and toast for after the update commits; ``strip``
+    takes the pressed message's buttons away when the outcome moves on to a new question."""
     chat = update.effective_chat
     assert chat is not None
     scope, now = current_scope.get(), context.now()
@@ -53,7 +54,7 @@ def show(update: Update, context: BotContext, outcome: Outcome) -> None:
                 now=now,
                 keyboard=_keyboard(outcome.edit),
             )
-        elif outcome.send:
+        elif outcome.send and strip:
             # The step it belonged to is over: its buttons go, so no one presses them again.
             scope.strip_keyboard(chat.id, pressed.message_id, now=now)
     if query is not None:
@@ -120,7 +121,9 @@ async def begin(
         language=context.language,
         preset=preset,
     )
-    show(update, context, outcome)
+    # The pressed card belongs to its report or request, which rewrites it when it is decided;
+    # left as it is, it can still be pressed if this conversation is cancelled.
+    show(update, context, outcome, strip=False)
 
 
 async def cancel(update: Update, context: BotContext) -> None:

@@ -260,6 +260,11 @@ async def grid_pressed(update: Update, context: BotContext) -> None:
         cards=grid.Cards(texts, settings.language),
         now=context.now(),
     )
+    if outcome is grid.Handling.ASK:
+        await conversations.begin(
+            update, context, grid.ASKING[fields["action"]], preset={"issue": issue}
+        )
+        return
     toast = (
         ""
         if outcome is grid.Handling.DONE
@@ -267,8 +272,6 @@ async def grid_pressed(update: Update, context: BotContext) -> None:
     )
     alert = outcome is not grid.Handling.DONE
     context.after_commit(lambda: query.answer(toast or None, show_alert=alert))
-    if outcome is grid.Handling.DONE and fields["action"] == "reo":
-        context.edit(query.message, "grid_reopened", issue={"id": fields["issue"]})
 
 
 async def button_expired(update: Update, context: BotContext) -> None:

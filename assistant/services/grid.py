@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,11 +62,18 @@ async def my_dorm(context: FlowContext) -> list[Option]:
 
 
 def names(kit: Kit) -> Names:
-    """The location provider and the report action of ``conversations/report_issue.yaml``, and
-    the escalation of reports left unresolved."""
+    """The location provider and the report action of ``conversations/report_issue.yaml``, the
+    questions a card's buttons ask first (reopen, cannot resolve, not ours), and the escalation
+    of reports left unresolved."""
+    moves = Moves(kit.rules, kit.texts, kit.default, kit.campus)
     return Names(
-        providers={"my_dorm": my_dorm},
-        actions={"grid.report": report(kit.rules, kit.texts, kit.default, kit.campus)},
+        providers={"my_dorm": my_dorm, "grid.pass_targets": moves.pass_targets},
+        actions={
+            "grid.report": report(kit.rules, kit.texts, kit.default, kit.campus),
+            "grid.reopen": moves.reopen,
+            "grid.not_resolvable": moves.not_resolvable,
+            "grid.pass_on": moves.pass_on,
+        },
         firings={"grid.escalate": escalate(kit.rules, kit.texts, kit.default, kit.campus)},
     )
 
@@ -91,17 +99,20 @@ def above(role: Role) -> Role | None:
 async def plan_deadline(
     session: AsyncSession, rules: Rules, issue: GridIssue, subject: dict[str, object], tier: int
 ) -> datetime:
-    """Plan the next escalation of ``issue``, ``grid.escalate_hours.<urgency>`` from now."""
+    """Plan the next escalation of ``issue``, ``grid.escalate_hours.<urgency>`` from now, in
+    the report's current round."""
     hours = rules.policy(f"grid.escalate_hours.{issue.urgency}", subject).outcome.value
     deadline = issue.updated_at + timedelta(hours=float(hours))
+    # Round 0 keeps the key it always had; a reopened or passed-on report plans anew.
+    round_key = f"r{issue.round}:" if issue.round else ""
     await firings.plan(
         session,
         [
             {
-                "key": f"grid:{issue.id}:escalate:{tier}",
+                "key": f"grid:{issue.id}:{round_key}escalate:{tier}",
                 "kind": "grid.escalate",
                 "due_at": deadline,
-                "payload": {"issue": issue.id, "tier": tier},
+                "payload": {"issue": issue.id, "tier": tier, "round": issue.round},
             }
         ],
         now=issue.updated_at,
@@ -123,6 +134,8 @@ def escalate(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> H
             issue = await session.get(GridIssue, int(firing.payload["issue"]), with_for_update=True)
             if issue is None or issue.status not in _OPEN or issue.floor_id is None:
                 continue
+            if int(firing.payload.get("round", 0)) != issue.round:
+                continue  # planned before the report was reopened or passed on
             place = await repo.place_of_floor(session, issue.floor_id)
             assert place is not None
             reporter = await session.get(Person, issue.reporter_person_id)
@@ -269,6 +282,8 @@ class Handling(enum.StrEnum):
     NOT_ALLOWED = "not_allowed"
     ALREADY = "already"
     TOO_LATE = "too_late"
+    # The button asks a question first (:data:`ASKING`); nothing has changed yet.
+    ASK = "ask"
 
 
 CLOSING = {
@@ -278,6 +293,9 @@ CLOSING = {
     "dup": IssueStatus.DUPLICATE,
 }
 ACTIONS = frozenset({"ack", "reo", *CLOSING})
+ASKING = {"reo": "grid_reopen", "unr": "grid_unresolvable", "not": "grid_not_ours"}
+"""The buttons that ask first, and the conversation each starts: why the reporter reopens, why
+a report cannot be resolved, and where a report that is not ours belongs (or why)."""
 _OPEN = (IssueStatus.OPEN, IssueStatus.ACKNOWLEDGED)
 
 
@@ -431,8 +449,7 @@ def _keyboard(
 def may_handle(actor: Actor, issue: GridIssue, place: Place) -> bool:
     """The people a report is with, and the counsellors of its community, may move it on."""
     held = Grant(issue.assignee_role, issue.assignee_scope_kind, issue.assignee_scope_id)
-    counsellor = Grant(Role.COUNSELLOR, ScopeKind.COMMUNITY, place.community.id)
-    return held in actor.grants or counsellor in actor.grants
+    return held in actor.grants or _counsels(actor, place)
 
 
 async def handle(
@@ -448,9 +465,44 @@ async def handle(
     """Move report ``issue_id`` on as ``action`` says, if ``actor`` may; returns what happened.
 
     The button that asked is never the permission: authority is checked here, and a refusal is
-    audited. The first decision wins; a later press finds the report already moved on. The second
-    value is the reopen window in days, for messages that mention it.
+    audited. The first decision wins; a later press finds the report already moved on. A button
+    of :data:`ASKING` changes nothing yet (its conversation's Submit does, checked again). The
+    second value is the reopen window in days, for messages that mention it.
     """
+    checked = await _checked(session, actor, issue_id, action, rules=rules, now=now)
+    if isinstance(checked, tuple):
+        return checked
+    if action in ASKING:
+        return Handling.ASK, checked.reopen_days
+    issue = checked.issue
+    if action == "ack":
+        issue.status = IssueStatus.ACKNOWLEDGED
+    else:
+        issue.status, issue.closed_at = CLOSING[action], now
+    await _moved(session, actor, checked, cards, now=now)
+    return Handling.DONE, checked.reopen_days
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A report ``actor`` may move on as asked, where it is, and the reopen window."""
+
+    issue: GridIssue
+    place: Place
+    reporter: Person
+    reopen_days: int
+
+    @property
+    def shown(self) -> str | None:
+        """The reporter's name as cards show it."""
+        return None if self.issue.anonymous else self.reporter.name
+
+
+async def _checked(
+    session: AsyncSession, actor: Actor, issue_id: int, action: str, *, rules: Rules, now: datetime
+) -> _Checked | tuple[Handling, int]:
+    """The report, when ``actor`` may do ``action`` to it now; else what to say (refusals are
+    audited)."""
     issue = await session.get(GridIssue, issue_id, with_for_update=True)
     subject = people.rule_subject(actor)
     reopen_days = int(rules.policy("grid.reopen_days", subject).outcome.value)
@@ -477,15 +529,18 @@ async def handle(
             return Handling.ALREADY, reopen_days
         if issue.closed_at is None or now - issue.closed_at > timedelta(days=reopen_days):
             return Handling.TOO_LATE, reopen_days
-        issue.status, issue.closed_at = IssueStatus.OPEN, None
-    elif action == "ack":
-        if issue.status is not IssueStatus.OPEN:
-            return Handling.ALREADY, reopen_days
-        issue.status = IssueStatus.ACKNOWLEDGED
-    else:
-        if issue.status not in _OPEN:
-            return Handling.ALREADY, reopen_days
-        issue.status, issue.closed_at = CLOSING[action], now
+    elif issue.status not in (_OPEN if action != "ack" else (IssueStatus.OPEN,)):
+        return Handling.ALREADY, reopen_days
+    reporter = await session.get(Person, issue.reporter_person_id)
+    assert reporter is not None
+    return _Checked(issue, place, reporter, reopen_days)
+
+
+async def _moved(
+    session: AsyncSession, actor: Actor, checked: _Checked, cards: Cards, *, now: datetime
+) -> None:
+    """The report's status changed: audit it, bring its cards up to date, tell the reporter."""
+    issue = checked.issue
     issue.updated_at = now
     session.add(
         AuditEntry(
@@ -495,25 +550,191 @@ async def handle(
             detail={"issue": issue.id},
         )
     )
-    reporter = await session.get(Person, issue.reporter_person_id)
-    assert reporter is not None
     await cards.refresh(
-        session,
-        issue,
-        place,
-        reporter=None if issue.anonymous else reporter.name,
-        decided_by=actor.name,
-        now=now,
+        session, issue, checked.place, reporter=checked.shown, decided_by=actor.name, now=now
     )
-    if action != "reo":
-        account = await repo.account_of(session, reporter.id)
+    account = await repo.account_of(session, checked.reporter.id)
+    if account is not None:
+        cards.tell_reporter(
+            session,
+            issue,
+            account.telegram_user_id,
+            account.language,
+            reopen_days=checked.reopen_days,
+            now=now,
+        )
+
+
+def _note(issue: GridIssue, kind: str, by: str | None, text: str, now: datetime) -> None:
+    issue.notes = [
+        *issue.notes,
+        {"kind": kind, "by": by, "text": text, "at": now.isoformat(timespec="minutes")},
+    ]
+
+
+class Moves:
+    """The questions a card's buttons ask first, and what their answers do: reopen a closed
+    report (the reporter, with a reason), close one that cannot be resolved (with why), and pass
+    on one that is not ours to where it belongs (or close it, with why, where nobody else could
+    take it). A report passed on or reopened starts a new round: its holders get a new card and
+    it climbs the chain afresh."""
+
+    def __init__(self, rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> None:
+        self.rules = rules
+        self.texts = texts
+        self.default = default
+        self.campus = campus
+
+    async def _checked(self, context: FlowContext, action: str) -> _Checked:
+        checked = await _checked(
+            context.session,
+            context.actor,
+            int(context.answers["issue"]),
+            action,
+            rules=self.rules,
+            now=context.now,
+        )
+        if isinstance(checked, tuple):
+            handling, reopen_days = checked
+            raise Refused(f"grid_{handling}", reopen_days=reopen_days)
+        return checked
+
+    async def reopen(self, context: FlowContext) -> Submitted:
+        """``grid.reopen``: the reporter reopens a closed report, saying why."""
+        checked = await self._checked(context, "reo")
+        issue = checked.issue
+        issue.status, issue.closed_at = IssueStatus.OPEN, None
+        # An anonymous reporter stays anonymous in what the handlers read.
+        by = checked.shown
+        _note(issue, "reopened", by, str(context.answers["reason"]), context.now)
+        await self._new_round(context, checked, "grid.reopened")
+        return Submitted("grid_reopened", {"issue": issue})
+
+    async def not_resolvable(self, context: FlowContext) -> Submitted:
+        """``grid.not_resolvable``: the report is closed as one that cannot be resolved, and the
+        reporter is told why."""
+        checked = await self._checked(context, "unr")
+        issue = checked.issue
+        issue.status, issue.closed_at = IssueStatus.NOT_RESOLVABLE, context.now
+        _note(
+            issue, "not_resolvable", context.actor.name, str(context.answers["reason"]), context.now
+        )
+        await _moved(context.session, context.actor, checked, self._cards(), now=context.now)
+        return Submitted("grid_closed", {"issue": issue})
+
+    async def pass_targets(self, context: FlowContext) -> list[Option]:
+        """Where a report that is not ours may go: another floor of its building (not for a
+        private report), the community's counsellors, and for a counsellor, closing it."""
+        session = context.session
+        issue = await session.get(GridIssue, int(context.answers["issue"]))
+        if issue is None or issue.floor_id is None:
+            return []
+        place = await repo.place_of_floor(session, issue.floor_id)
+        assert place is not None
+        found: list[Option] = []
+        if not issue.private:
+            found += [
+                self._option(f"floor:{floor.floor_id}", "grid_not_ours/to_floor", place=floor)
+                for floor in await repo.floors_of_building(session, place.building.id)
+                if floor.floor_id != issue.floor_id
+            ]
+        if issue.assignee_role is not Role.COUNSELLOR:
+            found.append(self._option("counsellor", "grid_not_ours/to_counsellor", place=place))
+        if _counsels(context.actor, place):
+            found.append(self._option("close", "grid_not_ours/to_close", place=place))
+        return found
+
+    def _option(self, value: str, template: str, **variables: object) -> Option:
+        return Option(
+            value,
+            {
+                language: self.texts.render(language, template, **variables)
+                for language in self.texts.languages()
+            },
+        )
+
+    async def pass_on(self, context: FlowContext) -> Submitted:
+        """``grid.pass_on``: a report that is not ours goes where the handler says it belongs,
+        with why; never a dead end for the reporter."""
+        checked = await self._checked(context, "not")
+        if str(context.answers["to"]) not in {o.value for o in await self.pass_targets(context)}:
+            raise Refused("grid_not_allowed", reopen_days=checked.reopen_days)
+        session, issue, reason = context.session, checked.issue, str(context.answers["reason"])
+        target = str(context.answers["to"])
+        if target == "close":
+            issue.status, issue.closed_at = IssueStatus.NOT_OURS, context.now
+            _note(issue, "not_ours", context.actor.name, reason, context.now)
+            await _moved(session, context.actor, checked, self._cards(), now=context.now)
+            return Submitted("grid_closed", {"issue": issue})
+        place = checked.place
+        if target.startswith("floor:"):
+            floor = await repo.place_of_floor(session, int(target.removeprefix("floor:")))
+            assert floor is not None, "offered by pass_targets"
+            place = floor
+        role = Role.FLOOR_LEADER if target.startswith("floor:") else Role.COUNSELLOR
+        scope = scope_of(role, place)
+        assert scope is not None, "a floor and a community are always there"
+        if not any(h.telegram_user_id for h in await repo.holders(session, [(role, *scope)])):
+            # Nobody there can take it yet: the community's counsellors have it instead.
+            role, scope = Role.COUNSELLOR, (ScopeKind.COMMUNITY, place.community.id)
+        issue.floor_id = place.floor_id
+        issue.status = IssueStatus.OPEN
+        issue.assignee_role, issue.assignee_scope_kind, issue.assignee_scope_id = role, *scope
+        _note(issue, "passed_on", context.actor.name, reason, context.now)
+        moved = _Checked(issue, place, checked.reporter, checked.reopen_days)
+        holders = await self._new_round(context, moved, "grid.passed_on")
+        account = await repo.account_of(session, checked.reporter.id)
         if account is not None:
-            cards.tell_reporter(
-                session,
-                issue,
-                account.telegram_user_id,
-                account.language,
-                reopen_days=reopen_days,
-                now=now,
+            chosen = pick_language(account.language, self.default)
+            text = self.texts.render(
+                chosen, "grid_passed_on", issue=issue, place=place, role=str(role), reason=reason
             )
-    return Handling.DONE, reopen_days
+            outbox.enqueue(
+                session,
+                account.telegram_user_id,
+                "sendMessage",
+                {"text": text, "parse_mode": "HTML"},
+                priority=Priority.BULK,
+                now=context.now,
+            )
+        return Submitted(
+            "grid_passed", {"issue": issue, "place": place, "role": str(role), "holders": holders}
+        )
+
+    def _cards(self) -> Cards:
+        return Cards(self.texts, self.default)
+
+    async def _new_round(self, context: FlowContext, checked: _Checked, action: str) -> list[str]:
+        """The report starts afresh with whoever has it now: audited, the earlier cards lose
+        their buttons, the holders get a new card, the escalation is planned anew. Returns the
+        names of the holders who got it."""
+        session, issue, now = context.session, checked.issue, context.now
+        issue.round += 1
+        issue.updated_at = now
+        session.add(
+            AuditEntry(
+                at=now,
+                actor_person_id=context.actor.person_id,
+                action=action,
+                detail={"issue": issue.id, "to": issue.assignee_role, "round": issue.round},
+            )
+        )
+        cards = self._cards()
+        await cards.hand_over(session, issue, checked.place, reporter=checked.shown, now=now)
+        wanted = [(issue.assignee_role, issue.assignee_scope_kind, issue.assignee_scope_id)]
+        holders = [
+            h
+            for h in await repo.holders(session, wanted)
+            if h.telegram_user_id is not None and h.person_id != checked.reporter.id
+        ]
+        for holder in holders:
+            cards.send(
+                session, issue, checked.place, holder, owner=True, reporter=checked.shown, now=now
+            )
+        reporter = await identity.person_actor(session, checked.reporter)
+        await plan_deadline(session, self.rules, issue, people.rule_subject(reporter), tier=1)
+        return [h.name for h in holders]
+
+
+def _counsels(actor: Actor, place: Place) -> bool:
+    return Grant(Role.COUNSELLOR, ScopeKind.COMMUNITY, place.community.id) in actor.grants

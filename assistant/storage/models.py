@@ -420,6 +420,12 @@ class GridIssue(Base):
     routed_by: Mapped[str] = mapped_column(String(64))
     # The facts the routing rules decided on, so `assistant explain` can replay the decision.
     routing_subject: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What people said on the way, oldest first: {"kind": "reopened" | "not_resolvable" |
+    # "passed_on", "by": name, "text": ..., "at": ISO time}; cards and news show the latest.
+    notes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
+    # Raised when the report is reopened or passed on: it then climbs the chain afresh, and the
+    # escalation firings of an earlier round no longer count.
+    round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]

@@ -134,6 +134,14 @@ async def place_of_floor(session: AsyncSession, floor_id: int) -> Place | None:
     return _place(row) if row else None
 
 
+async def floors_of_building(session: AsyncSession, building_id: int) -> list[Place]:
+    """Every floor of a building as a place without a room, lowest first."""
+    rows = await session.execute(
+        _place_query().where(Floor.building_id == building_id).order_by(Floor.number)
+    )
+    return [_place(row) for row in rows]
+
+
 async def place_of_room(session: AsyncSession, dorm_room_id: int | None) -> Place | None:
     """Where a dorm room is."""
     if dorm_room_id is None:

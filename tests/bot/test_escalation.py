@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
+import textwrap
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
-from assistant.app import Edge
+from assistant.app import Edge, running
+from assistant.callbacks import GRID_ISSUE
+from assistant.config import REPO_ROOT
 from assistant.domain import IssueStatus, Role
 from assistant.sandbox import FakeTelegram
 from assistant.storage.db import Database
 from assistant.storage.models import AuditEntry, GridIssue
-from tests.bot.conftest import Chat, Clock
-from tests.bot.test_grid_lifecycle import card_of, edited, labels
+from tests.bot.conftest import Chat, Clock, make_application
+from tests.bot.test_grid_lifecycle import card_of, edited, forge, labels
 from tests.bot.test_identity import C1_COUNSELLOR, FLOOR_1_LEADER, STUDENT, linked
 from tests.bot.test_report import press, prompt
 
@@ -42,6 +47,11 @@ async def issue_of(db: Database) -> GridIssue:
         issue = await session.scalar(select(GridIssue))
     assert issue is not None
     return issue
+
+
+async def issues_of(db: Database) -> list[GridIssue]:
+    async with db.unit_of_work() as session:
+        return list(await session.scalars(select(GridIssue).order_by(GridIssue.id)))
 
 
 async def escalations(db: Database) -> list[dict[str, object]]:
@@ -125,18 +135,7 @@ async def test_a_private_report_never_leaves_the_counsellors(
     counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
     head = await linked(person, invite, C1_WORKSTATION_HEAD, language="en")
     student = await linked(person, invite, STUDENT, language="en")
-    await tg.user_send(student.user, "/report")
-    await prompt(tg, student)
-    category = await prompt(tg, student)
-    location = await press(tg, student, category, "A student needs help")
-    description = await press(tg, student, location, location.buttons[0][0]["text"])
-    assert description.text
-    await tg.user_send(student.user, "My roommate has not eaten for days")
-    photo = await prompt(tg, student)
-    urgency = await press(tg, student, photo, "Skip")
-    anonymous = await press(tg, student, urgency, "Urgent")
-    summary = await press(tg, student, anonymous, "Yes")
-    await press(tg, student, summary, "✔ Submit")
+    await report_in_need(tg, student)
     await card_of(tg, counsellor)
     clock.advance(timedelta(hours=2))
     await edge.scheduler.run_due()
@@ -146,3 +145,101 @@ async def test_a_private_report_never_leaves_the_counsellors(
     assert (await issue_of(campus)).assignee_role is Role.COUNSELLOR
     assert await escalations(campus) == []
     assert tg.state.bot_outbox.get(head.user.id, []) == []
+
+
+async def test_a_reopened_report_climbs_again(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database, clock: Clock
+) -> None:
+    leader = await linked(person, invite, FLOOR_1_LEADER, language="en")
+    counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+    student = await linked(person, invite, STUDENT, language="en")
+    await report_hygiene(tg, student)  # deadline 24 hours on, at 2026-09-02 16:00
+    card = await card_of(tg, leader)
+    await tg.user_press(leader.user, card, card.button_data("✅ Resolved"))
+    news = await prompt(tg, student)
+    # Two hours later the reporter reopens it: a new round, with a deadline of its own.
+    clock.advance(timedelta(hours=2))
+    await press(tg, student, news, "Reopen")
+    await prompt(tg, student)
+    await tg.user_send(student.user, "Still there")
+    summary = await prompt(tg, student)
+    await press(tg, student, summary, "✔ Submit")
+    assert "Reopened" in ((await card_of(tg, leader)).text or "")
+    # The first round's deadline no longer counts ...
+    clock.advance(timedelta(hours=22))
+    await edge.scheduler.run_due()
+    assert await escalations(campus) == []
+    # ... the new one does.
+    clock.advance(timedelta(hours=2))
+    await edge.scheduler.run_due()
+    assert "goes to the community counsellor" in ((await prompt(tg, student)).text or "")
+    taken = await card_of(tg, counsellor)
+    assert "Reopened (郑博嘉): Still there" in (taken.text or "")
+    assert await escalations(campus) == [{"issue": 1, "from": "floor_leader", "to": "counsellor"}]
+
+
+async def report_in_need(tg: FakeTelegram, student: Chat) -> None:
+    """The student reports, anonymously, a roommate in difficulty (a private report)."""
+    await tg.user_send(student.user, "/report")
+    await prompt(tg, student)
+    category = await prompt(tg, student)
+    location = await press(tg, student, category, "A student needs help")
+    await press(tg, student, location, location.buttons[0][0]["text"])
+    await tg.user_send(student.user, "My roommate has not eaten for days")
+    photo = await prompt(tg, student)
+    urgency = await press(tg, student, photo, "Skip")
+    anonymous = await press(tg, student, urgency, "Urgent")
+    summary = await press(tg, student, anonymous, "Yes")
+    await press(tg, student, summary, "✔ Submit")
+
+
+async def test_a_floor_leader_cannot_act_on_a_private_report_of_their_floor(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    leader = await linked(person, invite, FLOOR_1_LEADER, language="en")
+    counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+    student = await linked(person, invite, STUDENT, language="en")
+    await report_in_need(tg, student)
+    await card_of(tg, counsellor)
+    for action in ("ack", "res", "not", "unr"):
+        await forge(tg, leader, GRID_ISSUE.pack(issue=1, action=action))
+    issue = await issue_of(campus)
+    assert (issue.status, issue.assignee_role) == (IssueStatus.OPEN, Role.COUNSELLOR)
+    async with campus.unit_of_work() as session:
+        refused = await session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "grid.refused")
+        )
+        assert [a.detail["action"] for a in refused] == ["ack", "res", "not", "unr"]
+    # Nothing of the report reached the floor leader, not even a question about it.
+    told = [m.text or "" for m in tg.state.bot_outbox.get(leader.user.id, [])]
+    assert not any("roommate" in text or "Why" in text for text in told)
+
+
+PRIVATE_TO_FLOOR_LEADERS = """
+rules:
+  - id: everything-to-floor-leaders
+    description: a routing file that forgets private reports
+    when: 'true'
+    assign: floor_leader
+"""
+
+
+async def test_a_private_report_goes_to_the_counsellors_whatever_the_routing_file_says(
+    campus: Database, person: Person, invite: Invite, tg: FakeTelegram, clock: Clock, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO_ROOT / "rules", rules)
+    (rules / "routing.yaml").write_text(textwrap.dedent(PRIVATE_TO_FLOOR_LEADERS), encoding="utf-8")
+    async with running(make_application(campus, tg, clock, rules_dir=rules)):
+        leader = await linked(person, invite, FLOOR_1_LEADER, language="en")
+        counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+        student = await linked(person, invite, STUDENT, language="en")
+        await report_hygiene(tg, student)
+        assert "Rubbish" in ((await card_of(tg, leader)).text or "")
+        await report_in_need(tg, student)
+        assert "roommate" in ((await card_of(tg, counsellor)).text or "")
+        private = (await issues_of(campus))[1]
+        assert (private.private, private.assignee_role) == (True, Role.COUNSELLOR)
+        assert all(
+            "roommate" not in (m.text or "") for m in tg.state.bot_outbox.get(leader.user.id, [])
+        )
