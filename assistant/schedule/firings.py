@@ -140,6 +140,38 @@ async def record_failure(
     )
 
 
+async def failed(session: AsyncSession) -> Sequence[Firing]:
+    """Firings that failed for good, earliest due first, for the admins."""
+    result = await session.scalars(
+        select(Firing)
+        .where(Firing.status == FiringStatus.FAILED)
+        .order_by(Firing.due_at, Firing.id)
+    )
+    return result.all()
+
+
+async def rearm(session: AsyncSession, keys: Sequence[str] | None, now: datetime) -> list[str]:
+    """Make failed firings pending again, to be tried from ``now`` with a fresh count of tries;
+    those of ``keys``, or all of them when ``keys`` is None. Returns the keys re-armed."""
+    statement = update(Firing).where(Firing.status == FiringStatus.FAILED)
+    if keys is not None:
+        statement = statement.where(Firing.key.in_(keys))
+    result = await session.scalars(
+        statement.values(
+            status=FiringStatus.PENDING, attempts=0, next_attempt_at=now, fired_at=None
+        )
+        .returning(Firing.key)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(result.all())
+
+
+async def counts(session: AsyncSession) -> dict[FiringStatus, int]:
+    """How many firings are in each state."""
+    result = await session.execute(select(Firing.status, func.count()).group_by(Firing.status))
+    return {status: count for status, count in result.all()}
+
+
 async def next_due(session: AsyncSession) -> datetime | None:
     """When the earliest pending firing is to be tried."""
     return await session.scalar(
