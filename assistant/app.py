@@ -34,7 +34,7 @@ from assistant.flows.engine import Engine
 from assistant.rules import Rules, RulesError, load_rules
 from assistant.schedule import Handler, Job, Scheduler, Ticker
 from assistant.services import catalog, timed
-from assistant.services.admins import admin_chats
+from assistant.services.admins import admin_chats, firings_failed
 from assistant.services.approvals import Approvals
 from assistant.storage.models import Priority
 from assistant.texts import Texts, pick_language
@@ -196,7 +196,13 @@ async def running(application: AssistantApp, webhook: Webhook | None = None) -> 
 
     dispatcher = Dispatcher(application, deps, sender, on_parked)
     ticker = Ticker(deps.db, deps.clock, application.bot_data["jobs"], sender.kick)
-    scheduler = Scheduler(deps.db, deps.clock, application.bot_data["firings"], sender.kick)
+    scheduler = Scheduler(
+        deps.db,
+        deps.clock,
+        application.bot_data["firings"],
+        sender.kick,
+        report=firings_failed(deps.texts, deps.settings.language),
+    )
     async with application:
         await menus.publish_defaults(bot, deps.texts, deps.settings.language)
         await application.start()

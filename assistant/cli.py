@@ -20,12 +20,13 @@ from assistant.app import StartupError, load_files
 from assistant.bot.context import utc_now
 from assistant.config import Settings, SettingsError, load_settings
 from assistant.flows.check import mermaid
+from assistant.schedule import firings
 from assistant.services import identity
 from assistant.services.duty import HORIZON_WEEKS, Duty
 from assistant.storage import inbox, outbox, repo
 from assistant.storage.db import Database
 from assistant.storage.migrate import upgrade
-from assistant.storage.models import GridIssue, InboxStatus, OutboxStatus
+from assistant.storage.models import FiringStatus, GridIssue, InboxStatus, OutboxStatus
 from assistant.texts import Texts
 
 log = logging.getLogger("assistant")
@@ -188,6 +189,35 @@ async def cmd_outbox(settings: Settings, args: argparse.Namespace, out: TextIO) 
     print(" · ".join(f"{s}: {counts.get(s, 0)}" for s in OutboxStatus), file=out)
     for chat_id, error in unreachable:
         print(f"unreachable {chat_id} {names.get(chat_id, '?')}: {error}", file=out)
+
+
+async def cmd_firings(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
+    """Show what the scheduler holds and the firings that failed for good; re-arm some."""
+    retry: list[str] = args.retry or []
+    db = await _migrated(settings)
+    try:
+        async with db.unit_of_work() as session:
+            if retry:
+                keys = None if retry == ["all"] else retry
+                if keys is not None:
+                    known = {row.key for row in await firings.failed(session)}
+                    unknown = [key for key in keys if key not in known]
+                    if unknown:
+                        raise CommandError(
+                            f"not a failed firing: {', '.join(unknown)} (see `assistant firings`); "
+                            "nothing was re-armed"
+                        )
+                rearmed = await firings.rearm(session, keys, utc_now())
+                print(f"{len(rearmed)} firing(s) armed again", file=out)
+            counts = await firings.counts(session)
+            failed = await firings.failed(session)
+    finally:
+        await db.dispose()
+    print(" · ".join(f"{s}: {counts.get(s, 0)}" for s in FiringStatus), file=out)
+    for row in failed:
+        error = (row.last_error or "").strip().splitlines()[-1:] or [""]
+        due = row.due_at.astimezone(settings.tz).isoformat(sep=" ", timespec="minutes")
+        print(f"failed {row.key} ({row.kind}) due {due} ×{row.attempts}: {error[0]}", file=out)
 
 
 async def cmd_check(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
@@ -380,6 +410,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="Count the outgoing messages by state and list the recipients Telegram "
         "refused (they blocked the bot or removed it from the group).",
     ).set_defaults(handler=cmd_outbox)
+
+    firings_parser = commands.add_parser(
+        "firings",
+        help="scheduled firings: counts, and those that failed for good",
+        description="Count the scheduled firings (reminders, escalations, duty prompts, "
+        "scheduled broadcasts) by state and list those that failed for good: key, kind, when "
+        "it was due (campus time), how often it was tried, and its last error. A firing fails "
+        "for good when its handler failed on each of its five tries (1, 2, 4 and 8 minutes "
+        "apart) or when no handler knows its kind; the admins are told when it does. --retry "
+        "re-arms failed firings once the cause is fixed: each is tried again at once, with "
+        "fresh tries.",
+    )
+    firings_parser.add_argument(
+        "--retry",
+        nargs="+",
+        metavar="KEY",
+        help="re-arm these failed firings (their keys as listed), or `all` of them",
+    )
+    firings_parser.set_defaults(handler=cmd_firings)
 
     commands.add_parser(
         "check",

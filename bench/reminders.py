@@ -26,6 +26,7 @@ import asyncio
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from assistant.config import load_settings
 from assistant.rules import load_rules
 from assistant.sandbox import FakeTelegram
 from assistant.schedule import Scheduler, firings
-from assistant.services import catalog
+from assistant.services import admins, catalog
 from assistant.storage import repo
 from assistant.storage.db import Database
 from assistant.storage.models import Firing, FiringStatus, TelegramAccount
@@ -52,11 +53,14 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def handlers() -> dict[str, object]:
+def scheduler(db: Database, on_committed: Callable[[], None]) -> Scheduler:
+    """The real scheduler with the shipped handlers, on the wall clock."""
     settings = load_settings()
     texts = Texts(settings.conversations_dir)
     rules = load_rules(settings.rules_dir, timezone=settings.tz)
-    return dict(catalog.services(rules, texts, settings.language, settings.tz).firings)
+    handlers = catalog.services(rules, texts, settings.language, settings.tz).firings
+    report = admins.firings_failed(texts, settings.language)
+    return Scheduler(db, now, handlers, on_committed, report=report)
 
 
 async def baseline_lateness(count: int) -> list[float]:
@@ -101,8 +105,8 @@ async def reminders_lateness(db: Database, count: int) -> tuple[int, list[float]
         )
     # When each batch's transaction committed: its reminders are queued from then on.
     commits: list[datetime] = []
-    scheduler = Scheduler(db, now, handlers(), lambda: commits.append(now()))  # type: ignore[arg-type]
-    scheduler.start()
+    running = scheduler(db, lambda: commits.append(now()))
+    running.start()
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -116,7 +120,7 @@ async def reminders_lateness(db: Database, count: int) -> tuple[int, list[float]
                 break
             await asyncio.sleep(0.2)
     finally:
-        await scheduler.stop()
+        await running.stop()
     async with db.unit_of_work() as session:
         rows = (
             await session.execute(
@@ -153,10 +157,10 @@ async def rearm(db: Database, count: int) -> tuple[float, float]:
         await firings.plan(session, rows, now=start)
     planned = time.perf_counter() - began
     began = time.perf_counter()
-    scheduler = Scheduler(db, now, handlers(), lambda: None)  # type: ignore[arg-type]
-    done = await scheduler.run_due()
+    fresh = scheduler(db, lambda: None)
+    done = await fresh.run_due()
     assert done.fired == 0, "nothing is due yet"
-    pause = await scheduler._pause()
+    pause = await fresh._pause()
     armed = time.perf_counter() - began
     assert pause > 0
     return planned, armed

@@ -8,17 +8,28 @@ import io
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.cli import build_parser, main
 from assistant.domain import Role, ScopeKind
 from assistant.runner import DEMO_CAMPUS
+from assistant.schedule import Failure, Scheduler, firings
 from assistant.storage import inbox, outbox, repo
 from assistant.storage.db import Database
-from assistant.storage.models import GridIssue, OutboxStatus, Priority, TelegramAccount
+from assistant.storage.models import (
+    Firing,
+    FiringStatus,
+    GridIssue,
+    OutboxStatus,
+    Priority,
+    TelegramAccount,
+)
 
 LINK = re.compile(r"^https://t\.me/campus_test_bot\?start=[A-Za-z0-9_-]{32}$")
 
@@ -175,6 +186,77 @@ def test_inbox_and_outbox_reports(empty_database_url: str) -> None:
     code, said = run("outbox")
     assert "unreachable: 1" in said
     assert "unreachable 555 郑博嘉 (2023010001): Forbidden: bot was blocked by the user" in said
+
+
+def test_failed_firings_are_listed_and_re_armed(
+    empty_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    due = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
+
+    async def broken(session: AsyncSession, due: Sequence[Firing], now: datetime) -> None:
+        raise RuntimeError("the template is gone")
+
+    async def nobody(session: AsyncSession, failed: Sequence[Failure], now: datetime) -> None:
+        pass
+
+    async def seed() -> None:
+        db = Database(empty_database_url)
+        try:
+            async with db.unit_of_work() as session:
+                await firings.plan(
+                    session,
+                    [
+                        {"key": "note:a", "kind": "broken", "due_at": due},
+                        {"key": "note:b", "kind": "retired", "due_at": due},
+                        {"key": "note:c", "kind": "broken", "due_at": due + timedelta(days=1)},
+                    ],
+                    now=due,
+                )
+            # The real scheduler fails them: one on its only try, one of a kind nobody handles.
+            scheduler = Scheduler(
+                db, lambda: due, {"broken": broken}, lambda: None, report=nobody, max_attempts=1
+            )
+            await scheduler.run_due()
+        finally:
+            await db.dispose()
+
+    async def stored() -> dict[str, Firing]:
+        db = Database(empty_database_url)
+        try:
+            async with db.unit_of_work() as session:
+                return {row.key: row for row in await session.scalars(select(Firing))}
+        finally:
+            await db.dispose()
+
+    assert run("db", "upgrade")[0] == 0
+    asyncio.run(seed())
+    code, said = run("firings")
+    assert code == 0
+    assert said == (
+        "pending: 1 · fired: 0 · skipped: 0 · failed: 2\n"
+        "failed note:a (broken) due 2026-09-01 16:00+08:00 ×1: RuntimeError: the template is gone\n"
+        "failed note:b (retired) due 2026-09-01 16:00+08:00 ×1: "
+        "no handler for firings of kind 'retired'\n"
+    )
+    # A key that is not a failed firing: told so, and nothing changes.
+    assert run("firings", "--retry", "note:a", "note:c")[0] == 1
+    assert "not a failed firing: note:c" in capsys.readouterr().err
+    assert (asyncio.run(stored()))["note:a"].status is FiringStatus.FAILED
+
+    before = datetime.now(UTC)
+    code, said = run("firings", "--retry", "note:a")
+    assert code == 0
+    assert said.startswith(
+        "1 firing(s) armed again\npending: 2 · fired: 0 · skipped: 0 · failed: 1"
+    )
+    assert "note:a" not in said.split("\n", 2)[2]
+    again = (asyncio.run(stored()))["note:a"]
+    assert (again.status, again.attempts, again.due_at) == (FiringStatus.PENDING, 0, due)
+    assert again.next_attempt_at >= before
+
+    code, said = run("firings", "--retry", "all")
+    assert said == "1 firing(s) armed again\npending: 3 · fired: 0 · skipped: 0 · failed: 0\n"
+    assert (asyncio.run(stored()))["note:b"].status is FiringStatus.PENDING
 
 
 def test_explain_replays_a_routing_decision(empty_database_url: str) -> None:

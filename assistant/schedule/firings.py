@@ -1,4 +1,5 @@
-"""Scheduled firings: planned once by key, claimed once by a conditional update."""
+"""Scheduled firings: planned once by key, claimed once by a conditional update, tried again
+after a failure, failed for good after too many."""
 
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ async def plan(
             "missed": f.get("missed", MissedPolicy.LATE_ONCE),
             "status": FiringStatus.PENDING,
             "created_at": now,
+            "next_attempt_at": f["due_at"],
+            "attempts": 0,
         }
         for f in firings
     ]
@@ -73,12 +76,12 @@ async def replan(
 
 
 async def due(session: AsyncSession, now: datetime, *, limit: int) -> Sequence[Firing]:
-    """Pending firings due by ``now``, earliest first; on PostgreSQL rows another instance is
-    firing are skipped rather than waited for."""
+    """Pending firings to try by ``now`` (due, and not waiting to be tried again), earliest
+    first; on PostgreSQL rows another instance is firing are skipped rather than waited for."""
     result = await session.scalars(
         select(Firing)
-        .where(Firing.status == FiringStatus.PENDING, Firing.due_at <= now)
-        .order_by(Firing.due_at, Firing.id)
+        .where(Firing.status == FiringStatus.PENDING, Firing.next_attempt_at <= now)
+        .order_by(Firing.next_attempt_at, Firing.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -86,34 +89,91 @@ async def due(session: AsyncSession, now: datetime, *, limit: int) -> Sequence[F
 
 
 async def claim(
-    session: AsyncSession, due: Sequence[Firing], status: FiringStatus, now: datetime
+    session: AsyncSession,
+    due: Sequence[Firing],
+    status: FiringStatus,
+    now: datetime,
+    *,
+    error: str | None = None,
 ) -> list[int]:
-    """Move the pending firings among ``due`` to ``status``; returns the ids this call moved
-    (those someone else moved first are left out)."""
+    """Move the pending firings among ``due`` to ``status`` (with ``error``: as a failed try that
+    says so); returns the ids this call moved (those someone else moved first are left out)."""
     if not due:
         return []
+    values: dict[str, Any] = {"status": status, "fired_at": now}
+    if error is not None:
+        values.update(attempts=Firing.attempts + 1, last_error=error)
     result = await session.scalars(
         update(Firing)
         .where(Firing.id.in_([f.id for f in due]), Firing.status == FiringStatus.PENDING)
-        .values(status=status, fired_at=now)
+        .values(values)
         .returning(Firing.id)
         .execution_options(synchronize_session=False)
     )
     return list(result.all())
 
 
-async def release(session: AsyncSession, firing: Firing) -> None:
-    """Put a claimed firing back to pending (its handler failed; it is tried again later)."""
+async def record_failure(
+    session: AsyncSession,
+    claimed: Sequence[Firing],
+    error: str,
+    now: datetime,
+    *,
+    retry_at: datetime | None,
+) -> None:
+    """Count a failed try of firings this transaction claimed, and keep ``error``: pending
+    again from ``retry_at``, or failed for good without one."""
+    values: dict[str, Any] = {
+        "attempts": Firing.attempts + 1,
+        # The end of a traceback says what went wrong.
+        "last_error": error[-4000:],
+    }
+    if retry_at is None:
+        values.update(status=FiringStatus.FAILED, fired_at=now)
+    else:
+        values.update(status=FiringStatus.PENDING, fired_at=None, next_attempt_at=retry_at)
     await session.execute(
         update(Firing)
-        .where(Firing.id == firing.id)
-        .values(status=FiringStatus.PENDING, fired_at=None)
+        .where(Firing.id.in_([f.id for f in claimed]))
+        .values(values)
         .execution_options(synchronize_session=False)
     )
 
 
+async def failed(session: AsyncSession) -> Sequence[Firing]:
+    """Firings that failed for good, earliest due first, for the admins."""
+    result = await session.scalars(
+        select(Firing)
+        .where(Firing.status == FiringStatus.FAILED)
+        .order_by(Firing.due_at, Firing.id)
+    )
+    return result.all()
+
+
+async def rearm(session: AsyncSession, keys: Sequence[str] | None, now: datetime) -> list[str]:
+    """Make failed firings pending again, to be tried from ``now`` with a fresh count of tries;
+    those of ``keys``, or all of them when ``keys`` is None. Returns the keys re-armed."""
+    statement = update(Firing).where(Firing.status == FiringStatus.FAILED)
+    if keys is not None:
+        statement = statement.where(Firing.key.in_(keys))
+    result = await session.scalars(
+        statement.values(
+            status=FiringStatus.PENDING, attempts=0, next_attempt_at=now, fired_at=None
+        )
+        .returning(Firing.key)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(result.all())
+
+
+async def counts(session: AsyncSession) -> dict[FiringStatus, int]:
+    """How many firings are in each state."""
+    result = await session.execute(select(Firing.status, func.count()).group_by(Firing.status))
+    return {status: count for status, count in result.all()}
+
+
 async def next_due(session: AsyncSession) -> datetime | None:
-    """When the earliest pending firing is due."""
+    """When the earliest pending firing is to be tried."""
     return await session.scalar(
-        select(func.min(Firing.due_at)).where(Firing.status == FiringStatus.PENDING)
+        select(func.min(Firing.next_attempt_at)).where(Firing.status == FiringStatus.PENDING)
     )

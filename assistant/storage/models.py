@@ -600,6 +600,8 @@ class FiringStatus(enum.StrEnum):
     PENDING = "pending"
     FIRED = "fired"
     SKIPPED = "skipped"
+    # Its handler failed every try, or no handler knows its kind; the admins were told.
+    FAILED = "failed"
 
 
 class Firing(Base):
@@ -608,11 +610,15 @@ class Firing(Base):
     Every firing is a row, committed with the change that planned it, so a restart re-arms it by
     reading the table. ``key`` names the firing (its source and due time), so planning the same
     thing twice stores it once; a firing is claimed by a conditional update, so two running
-    instances never both fire it.
+    instances never both fire it. A failed try is tried again after a growing delay, from
+    ``next_attempt_at``; ``due_at`` stays the moment the firing is about.
     """
 
     __tablename__ = "firings"
-    __table_args__ = (Index("ix_firings_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_firings_due", "status", "due_at"),
+        Index("ix_firings_next", "status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -628,6 +634,10 @@ class Firing(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime]
     fired_at: Mapped[datetime | None]
+    # When it is tried (again): its due time until a try fails.
+    next_attempt_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class DutyShift(Base):
