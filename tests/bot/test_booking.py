@@ -4,13 +4,16 @@ rules' checks, approval and who may decide it, my bookings, check-in and release
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
 from assistant.app import Edge, running
 from assistant.callbacks import APPROVAL
+from assistant.config import REPO_ROOT
 from assistant.domain import BookingStatus, RequestStatus, Role, ScopeKind
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeMessage
@@ -54,6 +57,27 @@ OUTSIDERS = {
     "expert": "T0022",
     "admin": "T0027",
 }
+
+
+TEACHERS_ONE_HOUR = """\
+rules:
+  - id: booking-slot-hours-teachers
+    policy: booking.slot_hours
+    when: status in ['teacher', 'staff']
+    value: 1
+"""
+
+
+def one_hour_for_teachers(tmp_path: Path) -> Path:
+    """The shipped rules, with a policy that gives teachers and staff one-hour slots: the same
+    room is then booked in slots of two lengths."""
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO_ROOT / "rules", rules, dirs_exist_ok=True)
+    policies = rules / "policies.yaml"
+    shipped = policies.read_text(encoding="utf-8")
+    assert shipped.count("\nrules:\n") == 1
+    policies.write_text(shipped.replace("\nrules:\n", "\n" + TEACHERS_ONE_HOUR), encoding="utf-8")
+    return rules
 
 
 async def to_summary(
@@ -332,6 +356,43 @@ async def test_the_weekly_quota_and_a_taken_slot(
         "Send /book to pick another slot."
     )
     assert len(await bookings_in(campus)) == 4
+
+
+async def test_a_shorter_slot_inside_a_booked_one_is_just_taken(
+    campus: Database,
+    tg: FakeTelegram,
+    person: Person,
+    invite: Invite,
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    # Teachers book in one-hour slots, students in two-hour ones: one room, two slot lengths.
+    async with running(
+        make_application(campus, tg, clock, rules_dir=one_hour_for_teachers(tmp_path))
+    ):
+        teacher = await linked(person, invite, C1_COUNSELLOR, language="en")
+        student = await linked(person, invite, STUDENT, language="en")
+        growth = ("Growth service centre", "Growth Service Centre")
+        # The teacher gets to the summary of 09:00-10:00 while it is free...
+        theirs = await to_summary(tg, teacher, *growth, slot="09:00–10:00")
+        assert "Slot: 09:00–10:00" in (theirs.text or "")
+        # ...then the student books 08:00-10:00, which was free too...
+        mine = await to_summary(tg, student, *growth, slot="08:00–10:00")
+        booked = await press(tg, student, mine, "✔ Submit")
+        assert (booked.text or "").startswith(
+            "Booked (#1): Growth Service Centre, 2026-09-02 08:00–10:00."
+        )
+        # ...and the teacher's Submit finds the hour inside the student's booking.
+        taken = await press(tg, teacher, theirs, "✔ Submit")
+        assert taken.text == (
+            "Just taken: someone booked Growth Service Centre at 09:00–10:00 a moment ago. "
+            "Send /book to pick another slot."
+        )
+    [booking] = await bookings_in(campus)
+    assert (booking.starts_at, booking.ends_at) == (WEDNESDAY_8, WEDNESDAY_8 + timedelta(hours=2))
+    async with campus.unit_of_work() as session:
+        student_actor = await actor_for(session, student.user.id)
+    assert student_actor is not None and booking.person_id == student_actor.person_id
 
 
 async def test_my_bookings_cancel_and_nobody_else_may(
