@@ -6,6 +6,8 @@ strict and returns None for anything malformed; authority is always checked agai
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass
 
 MAX_BYTES = 64
@@ -31,8 +33,8 @@ class CallbackCodec:
         if any(_SEPARATOR in part for part in parts):
             raise CallbackDataError(f"{self.prefix}: a field contains {_SEPARATOR!r}")
         data = _SEPARATOR.join([self.prefix, *parts])
-        if len(data.encode()) > MAX_BYTES:
-            raise CallbackDataError(f"{self.prefix}: {len(data.encode())} bytes > {MAX_BYTES}")
+        if not fits(data):
+            raise CallbackDataError(f"{self.prefix}: {data!r} is not 1-{MAX_BYTES} bytes of UTF-8")
         return data
 
     def unpack(self, data: object) -> dict[str, str] | None:
@@ -52,6 +54,22 @@ class CallbackCodec:
 LANGUAGE = CallbackCodec("lang", ("code",))
 GRID_ISSUE = CallbackCodec("gi", ("issue", "action"))
 APPROVAL = CallbackCodec("ap", ("request", "stage", "action"))
+
+
+def fits(data: str) -> bool:
+    """Whether ``data`` can be a button's callback data: 1 to 64 bytes of UTF-8."""
+    try:
+        return 0 < len(data.encode()) <= MAX_BYTES
+    except UnicodeEncodeError:
+        return False
+
+
+def digest(value: str) -> str:
+    """A short stand-in for ``value`` where the value itself does not fit in callback data:
+    12 URL-safe characters (72 bits) of its SHA-256, never the separator."""
+    hashed = hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
+    return base64.urlsafe_b64encode(hashed[:9]).decode()
+
 
 MAX_ID = 2**31 - 1
 """The largest id a column holds; a forged larger one is simply unknown."""

@@ -19,7 +19,7 @@ import rule_engine
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.callbacks import number
+from assistant.callbacks import digest, fits, number
 from assistant.domain import Actor, Language
 from assistant.flows.spec import Catalogue, Conversation, Kind, Option, Step
 from assistant.storage.models import ConversationState, ConversationStatus
@@ -498,6 +498,11 @@ class _Run:
             outcome.edit = await self._ask(step, month=arg)
             return outcome
         value = await self._pressed_value(step, op, arg)
+        if value is _GONE:
+            # Taken or withdrawn since it was shown: say so, with the list as it is now.
+            self._touch()
+            outcome.send.append(await self._ask(step, problem=_Problem("flow_no_longer_available")))
+            return outcome
         if value is _INVALID:
             outcome.toast = self.texts.render(self.language, "button_expired")
             outcome.alert = True
@@ -505,9 +510,11 @@ class _Run:
         return await self._accept(step, value, outcome)
 
     async def _pressed_value(self, step: Step, op: str, arg: str) -> Any:
-        if op == "o" and (index := number(arg)) is not None:
-            options = await self._options(step)
-            return options[index].value if index < len(options) else _INVALID
+        if op in (_VALUE, _DIGEST) and (step.kind in (Kind.CHOICE, Kind.SLOT) or step.default_from):
+            # The item the button showed, or nothing: never whatever now stands in its place.
+            offered = [o.value for o in await self._offered(step)]
+            found = {v for v in offered if (v if op == _VALUE else digest(v)) == arg}
+            return found.pop() if len(found) == 1 else _GONE
         if op == "y" and step.kind is Kind.YES_NO and arg in ("0", "1"):
             return arg == "1"
         if op == "d" and step.kind is Kind.DATE:
@@ -515,9 +522,6 @@ class _Run:
             return parsed.isoformat() if parsed else _INVALID
         if op == "k" and step.optional:
             return None
-        if op == "u" and step.default_from:
-            suggestions = await self._provided(step.default_from)
-            return suggestions[0].value if suggestions else _INVALID
         return _INVALID
 
     async def _parse_typed(self, step: Step, text: str) -> tuple[Any, str | None]:
@@ -614,8 +618,23 @@ class _Run:
             return await self._provided(step.options_from)
         return list(step.options)
 
+    async def _offered(self, step: Step) -> list[Option]:
+        """What the step's buttons offer now: its options and its suggestion."""
+        offered = await self._options(step) if step.kind in (Kind.CHOICE, Kind.SLOT) else []
+        if step.default_from:
+            offered += (await self._provided(step.default_from))[:1]
+        return offered
+
     def _data(self, op: str, arg: str | int = "") -> str:
         return f"{PREFIX}:{self.state.id}:{self.state.version}:{op}:{arg}"
+
+    def _pick(self, option: Option) -> Button:
+        """The button of an item: it carries the item's value, or the value's digest where the
+        value would not fit in callback data, so a press means that item and no other."""
+        data = self._data(_VALUE, option.value)
+        if not (option.value.isprintable() and fits(data)):
+            data = self._data(_DIGEST, digest(option.value))
+        return Button(option.label.get(self.language, option.value), data)
 
     def _nav(self, step: Step | None) -> tuple[Button, ...]:
         buttons = []
@@ -649,8 +668,8 @@ class _Run:
         if step.default_from:
             suggestions = await self._provided(step.default_from)
             if suggestions:
-                label = suggestions[0].label.get(self.language, suggestions[0].value)
-                rows.append((Button(f"✔ {label}", self._data("u")),))
+                button = self._pick(suggestions[0])
+                rows.append((Button(f"✔ {button.label}", button.data),))
         rows.append(self._nav(step))
         return Screen(text, tuple(rows))
 
@@ -658,12 +677,9 @@ class _Run:
         pages = max(1, -(-len(options) // PAGE_SIZE))
         page = min(self.state.page, pages - 1)
         start = page * PAGE_SIZE
-        shown = list(enumerate(options))[start : start + PAGE_SIZE]
+        shown = options[start : start + PAGE_SIZE]
         rows = [
-            tuple(
-                Button(option.label.get(self.language, option.value), self._data("o", index))
-                for index, option in shown[i : i + 2]
-            )
+            tuple(self._pick(option) for option in shown[i : i + 2])
             for i in range(0, len(shown), 2)
         ]
         if pages > 1:
@@ -734,6 +750,10 @@ def labels(
 
 
 _INVALID = object()
+# A pressed item that is no longer offered.
+_GONE = object()
+# The ops of an item's button: it carries the value itself, or the value's digest.
+_VALUE, _DIGEST = "o", "h"
 _YES_NO = {
     "yes": True,
     "y": True,
@@ -750,7 +770,8 @@ _YES_NO = {
 
 
 def _parse(data: str) -> tuple[int, int, str, str] | None:
-    parts = data.split(":")
+    # The argument is last and may itself hold the separator (a slot's "08:00").
+    parts = data.split(":", 4)
     if len(parts) != 5 or parts[0] != PREFIX:
         return None
     _, state_id, version, op, arg = parts

@@ -2,8 +2,9 @@
 and the shared studios, booked by the slot.
 
 Two bookings of a room can never overlap: the store refuses the second insert (a unique slot
-start everywhere, an exclusion constraint over the time range on PostgreSQL), so when two people
-press Submit at the same moment one gets the room and the other is told it was just taken. The
+start everywhere; over the time range, an exclusion constraint on PostgreSQL and triggers on
+SQLite), so when two people press Submit at the same moment, or ask for slots of two lengths
+that overlap, one gets the room and the other is told it was just taken. The
 booking window, the weekly quota, blackout days, opening hours and who approves come from the
 rules (``booking.*`` in rules/access.yaml and rules/policies.yaml) and are checked again here
 when a booking is made, whatever the conversation showed.

@@ -499,8 +499,10 @@ class Booking(Base):
     """A functional room held for one slot (预约功能房).
 
     Two bookings that hold a room can never overlap: the store refuses the second one (a unique
-    slot start on every database; on PostgreSQL also an exclusion constraint over the time
-    range), so two people pressing at the same moment cannot both get it.
+    slot start on every database; over the time range, an exclusion constraint on PostgreSQL and
+    on SQLite the triggers of migration 0011, run on insert and update under its write lock),
+    so two people pressing at the same moment cannot both get it, whatever the slots' lengths.
+    SQLite drops triggers with their table: a batch migration of bookings creates them again.
     """
 
     __tablename__ = "bookings"

@@ -4,13 +4,16 @@ rules' checks, approval and who may decide it, my bookings, check-in and release
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
 from assistant.app import Edge, running
 from assistant.callbacks import APPROVAL
+from assistant.config import REPO_ROOT
 from assistant.domain import BookingStatus, RequestStatus, Role, ScopeKind
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeMessage
@@ -54,6 +57,27 @@ OUTSIDERS = {
     "expert": "T0022",
     "admin": "T0027",
 }
+
+
+TEACHERS_ONE_HOUR = """\
+rules:
+  - id: booking-slot-hours-teachers
+    policy: booking.slot_hours
+    when: status in ['teacher', 'staff']
+    value: 1
+"""
+
+
+def one_hour_for_teachers(tmp_path: Path) -> Path:
+    """The shipped rules, with a policy that gives teachers and staff one-hour slots: the same
+    room is then booked in slots of two lengths."""
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO_ROOT / "rules", rules, dirs_exist_ok=True)
+    policies = rules / "policies.yaml"
+    shipped = policies.read_text(encoding="utf-8")
+    assert shipped.count("\nrules:\n") == 1
+    policies.write_text(shipped.replace("\nrules:\n", "\n" + TEACHERS_ONE_HOUR), encoding="utf-8")
+    return rules
 
 
 async def to_summary(
@@ -332,6 +356,176 @@ async def test_the_weekly_quota_and_a_taken_slot(
         "Send /book to pick another slot."
     )
     assert len(await bookings_in(campus)) == 4
+
+
+async def test_a_shorter_slot_inside_a_booked_one_is_just_taken(
+    campus: Database,
+    tg: FakeTelegram,
+    person: Person,
+    invite: Invite,
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    # Teachers book in one-hour slots, students in two-hour ones: one room, two slot lengths.
+    async with running(
+        make_application(campus, tg, clock, rules_dir=one_hour_for_teachers(tmp_path))
+    ):
+        teacher = await linked(person, invite, C1_COUNSELLOR, language="en")
+        student = await linked(person, invite, STUDENT, language="en")
+        growth = ("Growth service centre", "Growth Service Centre")
+        # The teacher gets to the summary of 09:00-10:00 while it is free...
+        theirs = await to_summary(tg, teacher, *growth, slot="09:00–10:00")
+        assert "Slot: 09:00–10:00" in (theirs.text or "")
+        # ...then the student books 08:00-10:00, which was free too...
+        mine = await to_summary(tg, student, *growth, slot="08:00–10:00")
+        booked = await press(tg, student, mine, "✔ Submit")
+        assert (booked.text or "").startswith(
+            "Booked (#1): Growth Service Centre, 2026-09-02 08:00–10:00."
+        )
+        # ...and the teacher's Submit finds the hour inside the student's booking.
+        taken = await press(tg, teacher, theirs, "✔ Submit")
+        assert taken.text == (
+            "Just taken: someone booked Growth Service Centre at 09:00–10:00 a moment ago. "
+            "Send /book to pick another slot."
+        )
+    [booking] = await bookings_in(campus)
+    assert (booking.starts_at, booking.ends_at) == (WEDNESDAY_8, WEDNESDAY_8 + timedelta(hours=2))
+    async with campus.unit_of_work() as session:
+        student_actor = await actor_for(session, student.user.id)
+    assert student_actor is not None and booking.person_id == student_actor.person_id
+
+
+async def slot_list(tg: FakeTelegram, chat: Chat, kind: str, room: str, day: str) -> FakeMessage:
+    """/book up to the free slots of ``room`` on ``day``."""
+    await tg.user_send(chat.user, "/book")
+    await prompt(tg, chat)
+    kinds = await prompt(tg, chat)
+    rooms = await press(tg, chat, kinds, kind)
+    days = await press(tg, chat, rooms, room)
+    return await press(tg, chat, days, day)
+
+
+def labels_of(message: FakeMessage) -> list[str]:
+    """The labels of a message's buttons, row by row."""
+    return [b["text"] for row in message.buttons for b in row]
+
+
+async def state_of(db: Database, chat: Chat) -> ConversationState:
+    """The conversation ``chat``'s person has running."""
+    async with db.unit_of_work() as session:
+        actor = await actor_for(session, chat.user.id)
+        assert actor is not None
+        state = await session.scalar(
+            select(ConversationState).where(
+                ConversationState.person_id == actor.person_id,
+                ConversationState.status == ConversationStatus.ACTIVE,
+            )
+        )
+    assert state is not None
+    return state
+
+
+async def test_a_slot_taken_while_shown_is_refused_and_never_swapped_for_another(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    late = await linked(person, invite, STUDENT, language="en")
+    quick = await linked(person, invite, "2023010002", language="en")
+    growth = ("Growth service centre", "Growth Service Centre")
+    shown = await slot_list(tg, late, *growth, day="2")
+    assert labels_of(shown)[:2] == ["08:00–10:00", "10:00–12:00"]
+    # Someone else books 08:00-10:00 while the list is on the screen.
+    theirs = await to_summary(tg, quick, *growth, slot="08:00–10:00")
+    assert (await press(tg, quick, theirs, "✔ Submit")).text.startswith("Booked (#1)")
+
+    refused = await press(tg, late, shown, "08:00–10:00")
+    assert refused.text == (
+        "That choice is no longer available: it was taken or withdrawn a moment ago. "
+        "Please pick again from the list as it is now.\n\nPick a free time slot:"
+    )
+    assert labels_of(refused)[:2] == ["10:00–12:00", "12:00–14:00"]
+    assert "08:00–10:00" not in labels_of(refused)
+    state = await state_of(campus, late)
+    assert state.step == "slot" and "slot" not in state.answers
+    # The list that was pressed loses its buttons; the fresh one is the one to pick from.
+    await tg.wait_until(lambda: tg.message(late.user.id, shown.message_id).buttons == [])
+
+    purpose = await press(tg, late, refused, "12:00–14:00")
+    assert (purpose.text or "").startswith("What is it for?")
+    await late.say("Class meeting")
+    summary = await late.say("12")
+    assert "Slot: 12:00–14:00" in summary
+    done = await press(tg, late, last_message(tg, late), "✔ Submit")
+    assert (done.text or "").startswith(
+        "Booked (#2): Growth Service Centre, 2026-09-02 12:00–14:00."
+    )
+    starts = [(b.person_id, b.starts_at) for b in await bookings_in(campus)]
+    assert starts == [
+        (starts[0][0], WEDNESDAY_8),
+        (state.person_id, WEDNESDAY_8 + timedelta(hours=4)),
+    ]
+    assert starts[0][0] != state.person_id
+
+
+async def test_slots_page_by_page_and_a_taken_one_on_the_second_page(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database, clock: Clock
+) -> None:
+    student = await linked(person, invite, STUDENT, language="en")
+    # The psychological health studio has one-hour slots: 14 a day, on two pages.
+    studio = ("Psychological health studio", "Psychological Health Studio")
+    first = await slot_list(tg, student, *studio, day="2")
+    assert labels_of(first) == [
+        *(f"{h:02}:00–{h + 1:02}:00" for h in range(8, 16)),
+        "1/2",
+        "›",
+        "« Back",
+        "✖ Cancel",
+    ]
+    await tg.user_press(student.user, first, first.button_data("›"))
+    second = await tg.wait_for_bot_message(
+        student.user.id,
+        predicate=lambda m: m.message_id == first.message_id and m.edit_date is not None,
+    )
+    assert labels_of(second)[:8] == [
+        *(f"{h:02}:00–{h + 1:02}:00" for h in range(16, 22)),
+        "‹",
+        "2/2",
+    ]
+    # 17:00-18:00 is booked by someone else while the second page is on the screen.
+    someone = await linked(person, invite, "2023010002")
+    async with campus.unit_of_work() as session:
+        other = await actor_for(session, someone.user.id)
+        assert other is not None
+        await service(edge).create(
+            session,
+            other,
+            room_code="PSYCH",
+            day=date(2026, 9, 2),
+            slot="17:00",
+            purpose="Talk",
+            attendees=2,
+            now=clock(),
+        )
+    refused = await press(tg, student, second, "17:00–18:00")
+    assert (refused.text or "").startswith("That choice is no longer available")
+    # Still the second page, as it is now.
+    assert labels_of(refused)[:7] == [
+        *(f"{h:02}:00–{h + 1:02}:00" for h in (16, 18, 19, 20, 21)),
+        "‹",
+        "2/2",
+    ]
+    await tg.user_press(student.user, refused, refused.button_data("‹"))
+    back = await tg.wait_for_bot_message(
+        student.user.id,
+        predicate=lambda m: m.message_id == refused.message_id and m.edit_date is not None,
+    )
+    assert labels_of(back)[:2] == ["08:00–09:00", "09:00–10:00"]
+    await press(tg, student, back, "09:00–10:00")
+    await student.say("Counselling")
+    assert "Slot: 09:00–10:00" in await student.say("2")
+    done = await press(tg, student, last_message(tg, student), "✔ Submit")
+    assert (done.text or "").startswith("Booking request sent (#2)")
+    mine = [b for b in await bookings_in(campus) if b.purpose == "Counselling"]
+    assert [b.starts_at for b in mine] == [WEDNESDAY_8 + timedelta(hours=1)]
 
 
 async def test_my_bookings_cancel_and_nobody_else_may(

@@ -8,12 +8,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from assistant.app import Edge, running
 from assistant.config import REPO_ROOT
 from assistant.domain import Role
+from assistant.flows.engine import Engine
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeMessage
+from assistant.services.identity import actor_for
 from assistant.storage.db import Database
 from assistant.storage.models import ConversationState, ConversationStatus, GridIssue
 from tests.bot.conftest import Chat, Clock, make_application
@@ -153,6 +156,59 @@ async def test_a_button_of_a_finished_conversation_is_refused_kindly(
     answer = await tg.wait_for_callback_answer(query)
     assert answer.text == "This button has expired; please send the command again."
     assert answer.show_alert
+
+
+async def test_only_its_owner_moves_a_conversation_with_its_buttons(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database, clock: Clock
+) -> None:
+    owner = await linked(person, invite, STUDENT, language="en")
+    neighbour = await linked(person, invite, "2023010002", language="en")
+    group = await tg.add_group("B1 floor 1", [owner.user, neighbour.user])
+    await tg.wait_for_bot_message(group.id)  # the greeting on being added
+    # Conversations start in private chats; should one's question ever stand in a group, its
+    # buttons are there for everyone to press. The owner's /report, asked in the group:
+    engine: Engine = edge.application.bot_data["engine"]
+    conversation = engine.for_command("report")
+    assert conversation is not None
+    async with campus.unit_of_work() as session:
+        actor = await actor_for(session, owner.user.id)
+        assert actor is not None
+        started = await engine.start(
+            session, actor, group.id, conversation, now=clock(), language="en"
+        )
+    question = started.send[-1]
+    sent = await edge.application.bot.send_message(
+        group.id,
+        question.text,
+        reply_markup=InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+                for row in question.buttons
+            ]
+        ),
+    )
+    shown = tg.message(group.id, sent.message_id)
+    before = await state_of(campus)
+
+    query = await tg.user_press(neighbour.user, shown, shown.button_data("Safety hazard"))
+    answer = await tg.wait_for_callback_answer(query)
+    assert answer.text == "This button has expired; please send the command again."
+    assert answer.show_alert
+    assert await state_of(campus) == before
+    assert tg.message(group.id, shown.message_id).buttons == shown.buttons
+
+    # The same button, pressed by its owner, was live all along.
+    query = await tg.user_press(owner.user, shown, shown.button_data("Safety hazard"))
+    assert (await tg.wait_for_callback_answer(query)).text is None
+    step, _, answers, _ = await state_of(campus)
+    assert (step, answers) == ("location", {"category": "safety"})
+
+
+async def state_of(db: Database) -> tuple[str, int, dict[str, object], list[str]]:
+    """(step, version, answers, history) of the one conversation there is."""
+    async with db.unit_of_work() as session:
+        [state] = (await session.scalars(select(ConversationState))).all()
+        return state.step, state.version, dict(state.answers), list(state.history)
 
 
 async def test_a_conversation_expires_after_its_timeout(

@@ -37,8 +37,11 @@ booking_data = st.one_of(
         lambda state, version, op, arg: f"cv:{state}:{version}:{op}:{arg}",
         st.integers(1, 3),
         st.integers(1, 12),
-        st.sampled_from([*"obxpmdyksun"]),
-        st.one_of(st.integers(-2, 20).map(str), st.sampled_from(["20260902", "202609", "x"])),
+        st.sampled_from([*"obxpmdyksunh"]),
+        st.one_of(
+            st.integers(-2, 20).map(str),
+            st.sampled_from(["20260902", "202609", "x", "08:00", "GROWTH", "reading_room"]),
+        ),
     ),
 )
 
@@ -55,7 +58,7 @@ async def _walk(
     outcome = await engine.start(session, actor, TELEGRAM_ID, conversation, now=NOW, language="en")
     for answer in WALK[:steps]:
         screen = outcome.send[-1]
-        options = [b for row in screen.buttons for b in row if b.data.split(":")[3] == "o"]
+        options = [b for row in screen.buttons for b in row if b.data.split(":")[3] in "oh"]
         if answer == "press" and options:
             chosen = options[pick % len(options)].data
             outcome = await engine.press(

@@ -44,7 +44,7 @@ forged_data = st.one_of(
         lambda state, version, op, arg: f"cv:{state}:{version}:{op}:{arg}",
         st.integers(-5, 10**12),
         st.integers(-5, 10**6),
-        st.sampled_from([*"obxpmdyksun", "zz", ""]),
+        st.sampled_from([*"obxpmdyksunh", "zz", ""]),
         st.text(max_size=12),
     ),
 )
@@ -77,7 +77,7 @@ async def _walk_to(engine: Engine, session: AsyncSession, steps: int) -> tuple[O
     outcome = await engine.start(session, actor, TELEGRAM_ID, conversation, now=NOW, language="en")
     for _ in range(steps):
         screen = outcome.send[-1]
-        choices = [b for row in screen.buttons for b in row if b.data.split(":")[3] in "oyku"]
+        choices = [b for row in screen.buttons for b in row if b.data.split(":")[3] in "oykh"]
         if choices:
             outcome = await engine.press(
                 session, actor, TELEGRAM_ID, choices[0].data, now=NOW, language="en"
