@@ -56,7 +56,8 @@ async def pending(update: Update, context: BotContext) -> None:
     """/pending: what waits for me to decide or handle."""
     if context.actor is None:
         return
-    items = await listing.waiting_for(context.session, context.actor)
+    approvals: Approvals = context.application.bot_data["approvals"]
+    items = await listing.waiting_for(context.session, context.actor, approvals)
     context.reply(update, "pending", items=items)
 
 

@@ -379,6 +379,7 @@ class Bookings:
             },
             stage=stage,
             now=now,
+            lapses_at=booking.starts_at,
         )
         booking.request_id = request.id
         return booking, room

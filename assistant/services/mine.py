@@ -8,20 +8,22 @@ from datetime import datetime, tzinfo
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.domain import Actor, IssueStatus, RequestKind
-from assistant.services.approvals import pending_for
+from assistant.domain import Actor, IssueStatus, RequestKind, RequestStatus
+from assistant.services import projects
+from assistant.services.approvals import Approvals
 from assistant.storage.models import (
     Booking,
     FunctionalRoom,
     GridIssue,
     Person,
+    ProjectScore,
     Request,
     StarAward,
     StarNomination,
 )
 
 LIMIT = 20
-"""The most items of each kind listed; older ones are left out."""
+"""The most items of each kind listed; older ones are left out (of /pending: newer ones)."""
 
 
 @dataclass(frozen=True)
@@ -35,10 +37,21 @@ class Item:
     at: datetime
     # The stage a request in review is at, for "pending" lines.
     stage: str = ""
+    # Who a request of mine still waits for (a role), for "mine" lines.
+    waiting: str = ""
+
+
+def _waiting(request: Request | None) -> str:
+    """The role a pending request waits for, if it waits for a role's approval cards."""
+    if request is None or request.status is not RequestStatus.PENDING:
+        return ""
+    if request.approver_role is None or request.stage == projects.EXPERTS:
+        return ""
+    return str(request.approver_role)
 
 
 async def started_by(session: AsyncSession, person_id: int, campus: tzinfo) -> list[Item]:
-    """Everything ``person_id`` started, newest first."""
+    """Everything ``person_id`` started, newest first; a request in review says who has it."""
     items: list[Item] = []
     issues = await session.scalars(
         select(GridIssue)
@@ -48,8 +61,9 @@ async def started_by(session: AsyncSession, person_id: int, campus: tzinfo) -> l
     )
     items += [Item("grid", i.id, i.category, i.status, i.created_at) for i in issues]
     bookings = await session.execute(
-        select(Booking, FunctionalRoom)
+        select(Booking, FunctionalRoom, Request)
         .join(FunctionalRoom, FunctionalRoom.id == Booking.room_id)
+        .outerjoin(Request, Request.id == Booking.request_id)
         .where(Booking.person_id == person_id)
         .order_by(Booking.starts_at.desc())
         .limit(LIMIT)
@@ -61,16 +75,20 @@ async def started_by(session: AsyncSession, person_id: int, campus: tzinfo) -> l
             f"{room.code} {b.starts_at.astimezone(campus):%Y-%m-%d %H:%M}",
             "no_show" if b.no_show else b.status,
             b.created_at,
+            waiting=_waiting(request),
         )
-        for b, room in bookings
+        for b, room, request in bookings
     ]
-    projects = await session.scalars(
+    requests = await session.scalars(
         select(Request)
         .where(Request.requester_person_id == person_id, Request.kind == RequestKind.PROJECT)
         .order_by(Request.created_at.desc())
         .limit(LIMIT)
     )
-    items += [Item("project", r.id, r.title, r.status, r.created_at, r.stage) for r in projects]
+    items += [
+        Item("project", r.id, r.title, r.status, r.created_at, r.stage, _waiting(r))
+        for r in requests
+    ]
     nominations = await session.execute(
         select(StarNomination, Person.name, StarAward.id)
         .join(Person, Person.id == StarNomination.nominee_person_id)
@@ -86,13 +104,26 @@ async def started_by(session: AsyncSession, person_id: int, campus: tzinfo) -> l
     return sorted(items, key=lambda item: item.at, reverse=True)
 
 
-async def waiting_for(session: AsyncSession, actor: Actor) -> list[Item]:
-    """What waits for ``actor``: requests at a stage they decide, reports they have, oldest
-    first."""
+async def waiting_for(session: AsyncSession, actor: Actor, approvals: Approvals) -> list[Item]:
+    """What waits for ``actor``, oldest first, at most :data:`LIMIT`: requests at a stage they
+    decide (never their own), projects they have still to score, reports they have."""
     items = [
         Item(r.kind, r.id, r.title, r.status, r.created_at, r.stage)
-        for r in await pending_for(session, actor)
+        for r in (await approvals.pending_for(session, actor))[:LIMIT]
     ]
+    scoring = await session.scalars(
+        select(Request)
+        .join(ProjectScore, ProjectScore.request_id == Request.id)
+        .where(
+            ProjectScore.expert_person_id == actor.person_id,
+            ProjectScore.total.is_(None),
+            Request.status == RequestStatus.PENDING,
+            Request.stage == projects.EXPERTS,
+        )
+        .order_by(Request.created_at)
+        .limit(LIMIT)
+    )
+    items += [Item(r.kind, r.id, r.title, r.status, r.created_at, r.stage) for r in scoring]
     grants = [(g.role, g.scope_kind, g.scope_id) for g in actor.grants]
     if grants:
         issues = await session.scalars(
@@ -109,4 +140,4 @@ async def waiting_for(session: AsyncSession, actor: Actor) -> list[Item]:
             .limit(LIMIT)
         )
         items += [Item("grid", i.id, i.category, i.status, i.created_at) for i in issues]
-    return sorted(items, key=lambda item: item.at)
+    return sorted(items, key=lambda item: item.at)[:LIMIT]
