@@ -1,6 +1,6 @@
-"""Approvals reach people who can act on them: when nobody holding the stage's role can be reached,
-the request goes up the chain at once and the requester hears who really has it; an approval
-nobody decides is nudged, then offered to the next holder up, before it can lapse."""
+"""Work reaches people who can act on it: when nobody holding the role the work is for can be
+reached, it goes up the chain at once and the reporter or requester hears who really has it; an
+approval nobody decides is nudged, then offered to the next holder up, before it can lapse."""
 
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ from tests.bot.test_booking import (
     shows_lapsed,
     to_summary,
 )
+from tests.bot.test_escalation import issue_of
 from tests.bot.test_grid_lifecycle import edited, labels
-from tests.bot.test_identity import C1_COUNSELLOR, STUDENT, linked
+from tests.bot.test_identity import C1_COUNSELLOR, FLOOR_1_LEADER, STUDENT, linked
 from tests.bot.test_report import press, prompt
 
 Invite = Callable[[str], Awaitable[str]]
@@ -36,6 +37,21 @@ Person = Callable[..., Chat]
 ACTIVITY_ROOM = ("Party and League activity room", "Business School Party & League Activity Room")
 # The Tuesday a week after the clock's start: far enough that nothing lapses first.
 NEXT_TUESDAY_8 = WEDNESDAY_8 + timedelta(days=6)
+
+
+async def report(tg: FakeTelegram, student: Chat, category: str) -> str:
+    """The student reports a ``category`` problem in their dorm (normal urgency); returns the
+    bot's answer to Submit."""
+    await tg.user_send(student.user, "/report")
+    await prompt(tg, student)
+    categories = await prompt(tg, student)
+    location = await press(tg, student, categories, category)
+    await press(tg, student, location, location.buttons[0][0]["text"])
+    await tg.user_send(student.user, "The door of the washroom is broken")
+    photo = await prompt(tg, student)
+    urgency = await press(tg, student, photo, "Skip")
+    summary = await press(tg, student, urgency, "Normal")
+    return (await press(tg, student, summary, "✔ Submit")).text or ""
 
 
 async def book(tg: FakeTelegram, student: Chat, day: str = "2") -> str:
@@ -89,6 +105,37 @@ async def news_for(tg: FakeTelegram, chat: Chat, words: str) -> FakeMessage:
 
 
 # Nobody reachable: up the chain at once --------------------------------------------------------
+
+
+@pytest.mark.parametrize("why", ["not linked", "blocked the bot"])
+async def test_a_report_nobody_in_its_role_can_get_goes_up_at_once(
+    edge: Edge,
+    person: Person,
+    invite: Invite,
+    tg: FakeTelegram,
+    campus: Database,
+    clock: Clock,
+    why: str,
+) -> None:
+    counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+    if why == "blocked the bot":
+        await blocked(tg, campus, await linked(person, invite, FLOOR_1_LEADER), clock)
+    student = await linked(person, invite, STUDENT, language="en")
+    # Hygiene is the floor leader's, who cannot be reached.
+    done = await report(tg, student, "Hygiene")
+    assert done.startswith(
+        "Submitted as #1. No floor leader (student party member) can be reached just now, so it "
+        "went straight up to the community counsellor (朱晓雪); you will hear how it goes."
+    )
+    card = await prompt(tg, counsellor)
+    assert "Grid issue for you" in (card.text or "") and "✅ Resolved" in labels(card)
+    issue = await issue_of(campus)
+    assert issue.assignee_role is Role.COUNSELLOR and issue.routed_by == "hygiene"
+    assert await audited(campus, "grid.rerouted") == [
+        {"issue": 1, "from": "floor_leader", "to": "counsellor"}
+    ]
+    await tg.user_press(counsellor.user, card, card.button_data("✅ Resolved"))
+    await news_for(tg, student, "resolved")
 
 
 @pytest.mark.parametrize("why", ["not linked", "blocked the bot"])
