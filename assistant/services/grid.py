@@ -3,9 +3,10 @@
 "人往网中走、事在格中办": the grid party member, floor leader or counsellor responsible for the
 reporter's floor gets the report through the outbox, and the reporter is told who has it. When
 nobody holding the role the rules name can be reached (nobody linked to Telegram, or everyone
-blocked the bot), the report goes at once up the chain to the first role with someone who can.
-A report about a student in difficulty is private: whatever the rules say, it goes to the
-community's counsellors only, and may be anonymous.
+blocked the bot), the report goes at once up the chain to the first role with someone who can;
+people not linked yet get the cards of what they hold when they link (services/mine.py). A report
+about a student in difficulty is private: whatever the rules say, it goes to the community's
+counsellors only, and may be anonymous.
 """
 
 from __future__ import annotations
@@ -396,9 +397,33 @@ class Cards:
         """Queue the card of ``issue`` to one of the people who have it or should know."""
         assert holder.telegram_user_id is not None
         language = pick_language(holder.language, self.default)
+        self.send_to(
+            session,
+            issue,
+            place,
+            holder.telegram_user_id,
+            language,
+            owner=owner,
+            reporter=reporter,
+            now=now,
+        )
+
+    def send_to(
+        self,
+        session: AsyncSession,
+        issue: GridIssue,
+        place: Place,
+        chat_id: int,
+        language: Language,
+        *,
+        owner: bool,
+        reporter: str | None,
+        now: datetime,
+    ) -> None:
+        """Queue the card of ``issue`` to one chat, in ``language``; a change rewrites it."""
         outbox.enqueue(
             session,
-            holder.telegram_user_id,
+            chat_id,
             "sendMessage",
             self._card(language, issue, place, owner=owner, reporter=reporter),
             priority=Priority.BULK,

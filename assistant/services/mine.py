@@ -1,4 +1,10 @@
-""" "My requests" and "pending for me": one list across every kind of thing a person starts."""
+""" "My requests" and "pending for me": one list across every kind of thing a person starts, and
+the cards of what waits for a person, each with its buttons.
+
+A card goes out when a report or a request comes to someone; /pending sends each waiting item's
+card again, and a person who links their Telegram account gets the cards of everything they
+already hold (routed to them before they could be reached) in the same transaction.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +14,16 @@ from datetime import datetime, tzinfo
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.domain import Actor, IssueStatus, RequestKind, RequestStatus
-from assistant.services import projects
+from assistant.domain import Actor, IssueStatus, Language, RequestKind, RequestStatus
+from assistant.services import grid, projects
 from assistant.services.approvals import Approvals
+from assistant.storage import outbox, repo
 from assistant.storage.models import (
     Booking,
     FunctionalRoom,
     GridIssue,
     Person,
+    Priority,
     ProjectScore,
     Request,
     StarAward,
@@ -141,3 +149,67 @@ async def waiting_for(session: AsyncSession, actor: Actor, approvals: Approvals)
         )
         items += [Item("grid", i.id, i.category, i.status, i.created_at) for i in issues]
     return sorted(items, key=lambda item: item.at)[:LIMIT]
+
+
+async def send_cards(
+    session: AsyncSession,
+    actor: Actor,
+    items: list[Item],
+    chat_id: int,
+    language: Language,
+    *,
+    approvals: Approvals,
+    cards: grid.Cards,
+    now: datetime,
+) -> None:
+    """Queue to ``chat_id`` the card of each item waiting for ``actor``, with its buttons: a
+    request's approval card, a project's scoring card, a report's card. A decision rewrites it
+    like every other card of the same thing."""
+    review = approvals.workflows.get(RequestKind.PROJECT)
+    for item in items:
+        if item.kind == "grid":
+            issue = await session.get(GridIssue, item.id)
+            assert issue is not None and issue.floor_id is not None
+            place = await repo.place_of_floor(session, issue.floor_id)
+            reporter = await session.get(Person, issue.reporter_person_id)
+            assert place is not None and reporter is not None
+            shown = None if issue.anonymous else reporter.name
+            cards.send_to(
+                session, issue, place, chat_id, language, owner=True, reporter=shown, now=now
+            )
+            continue
+        request = await session.get(Request, item.id)
+        assert request is not None
+        if item.stage != projects.EXPERTS:
+            await approvals.send_card(session, request, chat_id, language, now=now)
+            continue
+        row = await session.scalar(
+            select(ProjectScore).where(
+                ProjectScore.request_id == request.id,
+                ProjectScore.expert_person_id == actor.person_id,
+            )
+        )
+        assert row is not None and isinstance(review, projects.Review)
+        card = await review.card(session, language, request, row, open_=True)
+        outbox.enqueue(
+            session, chat_id, "sendMessage", card.payload(), priority=Priority.BULK, now=now
+        )
+
+
+async def deliver_held(
+    session: AsyncSession,
+    actor: Actor,
+    chat_id: int,
+    language: Language,
+    *,
+    approvals: Approvals,
+    cards: grid.Cards,
+    now: datetime,
+) -> int:
+    """``actor`` has just linked ``chat_id``: queue the cards of everything already waiting
+    for them; returns how many."""
+    items = await waiting_for(session, actor, approvals)
+    await send_cards(
+        session, actor, items, chat_id, language, approvals=approvals, cards=cards, now=now
+    )
+    return len(items)

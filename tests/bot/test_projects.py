@@ -602,3 +602,31 @@ async def test_nobody_decides_a_stage_of_their_own_project(
     await tg.user_press(org.user, card, card.button_data("✅ Approve"))
     following = await card_of(tg, org, "Request #1 for your approval")
     assert "Stage: Organisation Department review" in (following.text or "")
+
+
+async def test_an_experts_pending_list_brings_their_scoring_card(
+    edge: Edge, person: Person_, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    leader = await linked(person, invite, BUS_LEADER, language="en")
+    org = await linked(person, invite, ORG, language="en")
+    expert = await linked(person, invite, EXPERT_A, language="en")
+    other = await linked(person, invite, EXPERT_B, language="en")
+    head = await linked(person, invite, HEAD, language="en")
+    await apply_in_english(tg, head)
+    await pass_stage(tg, leader)
+    await pass_stage(tg, org)
+    first = await card_of(tg, expert, "Score project #1")
+    pending = await expert.say("/pending")
+    assert "Project #1 · Red Service Team in Building 1 · expert panel scoring" in pending
+    again = await card_of(tg, expert, "Score project #1")
+    assert again.text == first.text
+    assert [b["text"] for row in again.buttons for b in row] == ["1", "2", "3", "4", "5"]
+    # Scored on the card /pending brought: nothing waits for this expert while the panel sits.
+    await score(tg, expert, again, 4, 4, 4)
+    assert await expert.say("/pending") == "Nothing is waiting for you."
+    # An expert who linked after the panel opened is not on it: nothing waits for them either.
+    late = await linked(person, invite, "T0024", language="en")
+    assert await late.say("/pending") == "Nothing is waiting for you."
+    await score(tg, other, await card_of(tg, other, "Score project #1"), 3, 3, 3)
+    decision = await card_of(tg, org, "Organisation Department decision")
+    assert "Expert score (weighted average): 3.50 (2 experts)" in (decision.text or "")

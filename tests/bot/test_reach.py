@@ -1,6 +1,7 @@
-"""Work reaches people who can act on it: when nobody holding the role the work is for can be
-reached, it goes up the chain at once and the reporter or requester hears who really has it; an
-approval nobody decides is nudged, then offered to the next holder up, before it can lapse."""
+"""Work reaches people who can act on it: the cards of people not linked yet come when they link;
+when nobody holding the role the work is for can be reached, it goes up the chain at once and the
+reporter or requester hears who really has it; an approval nobody decides is nudged, then offered
+to the next holder up, before it can lapse."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import select, update
 
 from assistant.app import Edge
 from assistant.callbacks import APPROVAL
-from assistant.domain import BookingStatus, RequestStatus, Role
+from assistant.domain import BookingStatus, IssueStatus, RequestStatus, Role
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeMessage
 from assistant.storage.db import Database
@@ -34,6 +35,7 @@ from tests.bot.test_report import press, prompt
 
 Invite = Callable[[str], Awaitable[str]]
 Person = Callable[..., Chat]
+B1_BUILDING_LEADER = "2021010003"  # 王琪华
 ACTIVITY_ROOM = ("Party and League activity room", "Business School Party & League Activity Room")
 # The Tuesday a week after the clock's start: far enough that nothing lapses first.
 NEXT_TUESDAY_8 = WEDNESDAY_8 + timedelta(days=6)
@@ -51,6 +53,8 @@ async def report(tg: FakeTelegram, student: Chat, category: str) -> str:
     photo = await prompt(tg, student)
     urgency = await press(tg, student, photo, "Skip")
     summary = await press(tg, student, urgency, "Normal")
+    if category == "A student needs help":
+        summary = await press(tg, student, summary, "No")  # not anonymous
     return (await press(tg, student, summary, "✔ Submit")).text or ""
 
 
@@ -104,6 +108,49 @@ async def news_for(tg: FakeTelegram, chat: Chat, words: str) -> FakeMessage:
     )
 
 
+# Cards for people not linked yet ----------------------------------------------------------------
+
+
+async def test_a_report_for_a_leader_not_linked_yet_reaches_them_when_they_link(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    student = await linked(person, invite, STUDENT, language="en")
+    # A repair is the building leader's; nobody above them has linked either: it waits for them.
+    done = await report(tg, student, "Repair")
+    assert done.startswith(
+        "Submitted as #1. It is with the building leader (student party member) (王琪华), who "
+        "cannot be reached on this bot yet and will get it as soon as they can; "
+    )
+    assert (await issue_of(campus)).assignee_role is Role.BUILDING_LEADER
+
+    leader = person(B1_BUILDING_LEADER, language_code="en")
+    greeting = await leader.say(f"/start {await invite(B1_BUILDING_LEADER)}")
+    assert "王琪华" in greeting
+    card = await prompt(tg, leader)
+    assert "Grid issue for you" in (card.text or "") and "washroom" in (card.text or "")
+    assert "✅ Resolved" in labels(card)
+    await tg.user_press(leader.user, card, card.button_data("✅ Resolved"))
+    assert labels(await edited(tg, leader, card)) == []
+    await news_for(tg, student, "resolved")
+    assert (await issue_of(campus)).status is IssueStatus.RESOLVED
+
+
+async def test_a_request_for_a_counsellor_not_linked_yet_reaches_them_when_they_link(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    student = await linked(person, invite, STUDENT, language="en")
+    done = await book(tg, student)
+    assert "while the community counsellor decides" in done
+    counsellor = person(C1_COUNSELLOR, language_code="en")
+    assert "朱晓雪" in await counsellor.say(f"/start {await invite(C1_COUNSELLOR)}")
+    card = await prompt(tg, counsellor)
+    assert "Request #1 for your approval" in (card.text or "")
+    await tg.user_press(counsellor.user, card, card.button_data("✅ Approve"))
+    await news_for(tg, student, "Your request #1 is approved.")
+    [booking] = await bookings_in(campus)
+    assert booking.status is BookingStatus.CONFIRMED
+
+
 # Nobody reachable: up the chain at once --------------------------------------------------------
 
 
@@ -136,6 +183,27 @@ async def test_a_report_nobody_in_its_role_can_get_goes_up_at_once(
     ]
     await tg.user_press(counsellor.user, card, card.button_data("✅ Resolved"))
     await news_for(tg, student, "resolved")
+
+
+async def test_a_private_report_waits_for_the_counsellors_even_when_none_can_be_reached(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    head = await linked(person, invite, C1_WORKSTATION_HEAD, language="en")
+    student = await linked(person, invite, STUDENT, language="en")
+    done = await report(tg, student, "A student needs help")
+    assert done.startswith(
+        "Submitted as #1. It is with the community counsellor (朱晓雪), who cannot be reached on "
+        "this bot yet and will get it as soon as they can; "
+    )
+    assert (await issue_of(campus)).assignee_role is Role.COUNSELLOR
+    assert await audited(campus, "grid.rerouted") == []
+    # The counsellor gets it on linking; the workstation head never sees it.
+    counsellor = person(C1_COUNSELLOR, language_code="en")
+    await counsellor.say(f"/start {await invite(C1_COUNSELLOR)}")
+    card = await prompt(tg, counsellor)
+    assert "washroom" in (card.text or "") and "✅ Resolved" in labels(card)
+    assert await head.say("/pending") == "Nothing is waiting for you."
+    assert not any("washroom" in (m.text or "") for m in tg.messages(head.user.id))
 
 
 @pytest.mark.parametrize("why", ["not linked", "blocked the bot"])
