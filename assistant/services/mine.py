@@ -119,14 +119,20 @@ async def waiting_for(session: AsyncSession, actor: Actor, approvals: Approvals)
         Item(r.kind, r.id, r.title, r.status, r.created_at, r.stage)
         for r in (await approvals.pending_for(session, actor))[:LIMIT]
     ]
+    panel = projects.EXPERTS_STAGE
+    # Found through the requests at the panel's stage (their approver index), then this
+    # expert's row of each (the unique request and expert pair).
     scoring = await session.scalars(
         select(Request)
         .join(ProjectScore, ProjectScore.request_id == Request.id)
         .where(
+            Request.status == RequestStatus.PENDING,
+            Request.approver_role == panel.role,
+            Request.approver_scope_kind == panel.scope_kind,
+            Request.approver_scope_id == panel.scope_id,
+            Request.stage == panel.name,
             ProjectScore.expert_person_id == actor.person_id,
             ProjectScore.total.is_(None),
-            Request.status == RequestStatus.PENDING,
-            Request.stage == projects.EXPERTS,
         )
         .order_by(Request.created_at)
         .limit(LIMIT)
