@@ -438,21 +438,26 @@ async def test_a_no_show_is_released_and_recorded(
     assert "no-show" not in await student.say("/bookings")
 
 
-async def test_approval_authority_first_decision_wins_and_the_requester_is_told(
-    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
-) -> None:
-    async with campus.unit_of_work() as session:
+async def second_counsellor(db: Database) -> None:
+    """Make SECOND_C1_COUNSELLOR a counsellor of community 1 too."""
+    async with db.unit_of_work() as session:
         second = await repo.person_by_number(session, SECOND_C1_COUNSELLOR)
-        community = await repo.building_by_code(session, "B1")
-        assert second is not None and community is not None
+        building = await repo.building_by_code(session, "B1")
+        assert second is not None and building is not None
         session.add(
             RoleAssignment(
                 person_id=second.id,
                 role=Role.COUNSELLOR,
                 scope_kind=ScopeKind.COMMUNITY,
-                scope_id=community.community_id,
+                scope_id=building.community_id,
             )
         )
+
+
+async def test_approval_authority_first_decision_wins_and_the_requester_is_told(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    await second_counsellor(campus)
     counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
     other_counsellor = await linked(person, invite, SECOND_C1_COUNSELLOR, language="en")
     student = await linked(person, invite, STUDENT, language="en")
@@ -601,18 +606,7 @@ async def test_nobody_decides_their_own_booking(
 async def test_a_requester_who_shares_the_role_is_never_one_of_its_approvers(
     edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
 ) -> None:
-    async with campus.unit_of_work() as session:
-        second = await repo.person_by_number(session, SECOND_C1_COUNSELLOR)
-        building = await repo.building_by_code(session, "B1")
-        assert second is not None and building is not None
-        session.add(
-            RoleAssignment(
-                person_id=second.id,
-                role=Role.COUNSELLOR,
-                scope_kind=ScopeKind.COMMUNITY,
-                scope_id=building.community_id,
-            )
-        )
+    await second_counsellor(campus)
     other = await linked(person, invite, SECOND_C1_COUNSELLOR, language="en")
     counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
     await press(tg, counsellor, await to_approved_room_summary(tg, counsellor), "✔ Submit")
