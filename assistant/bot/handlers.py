@@ -32,7 +32,7 @@ from assistant.bot import (
 from assistant.bot.context import BotContext, current_scope
 from assistant.domain import Language, Role
 from assistant.flows.engine import Engine
-from assistant.services import grid, groups, identity, people
+from assistant.services import grid, groups, identity, mine, people
 from assistant.storage import repo
 from assistant.texts import pick_language
 
@@ -106,6 +106,19 @@ async def start(update: Update, context: BotContext) -> None:
             )
         )
     context.reply(update, f"link_{result.outcome}", person=result.person)
+    if result.outcome is identity.LinkOutcome.LINKED:
+        # What was routed to them before they could be reached comes now, after the greeting.
+        actor = await identity.actor_for(context.session, user.id)
+        assert actor is not None
+        await mine.deliver_held(
+            context.session,
+            actor,
+            user.id,
+            context.language,
+            approvals=context.application.bot_data["approvals"],
+            cards=grid.Cards(context.deps.texts, context.deps.settings.language),
+            now=context.now(),
+        )
 
 
 async def help_command(update: Update, context: BotContext) -> None:

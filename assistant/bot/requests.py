@@ -8,6 +8,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from assistant import callbacks
 from assistant.bot import conversations
 from assistant.bot.context import BotContext
+from assistant.services import grid
 from assistant.services import mine as listing
 from assistant.services.approvals import Approvals, Handling
 
@@ -53,11 +54,24 @@ async def mine(update: Update, context: BotContext) -> None:
 
 
 async def pending(update: Update, context: BotContext) -> None:
-    """/pending: what waits for me to decide or handle."""
-    if context.actor is None:
+    """/pending: what waits for me to decide or handle, then each one's card with its buttons
+    (in my private chat, wherever I asked)."""
+    user = update.effective_user
+    if context.actor is None or user is None:
         return
-    items = await listing.waiting_for(context.session, context.actor)
+    approvals: Approvals = context.application.bot_data["approvals"]
+    items = await listing.waiting_for(context.session, context.actor, approvals)
     context.reply(update, "pending", items=items)
+    await listing.send_cards(
+        context.session,
+        context.actor,
+        items,
+        user.id,
+        context.language,
+        approvals=approvals,
+        cards=grid.Cards(context.deps.texts, context.deps.settings.language),
+        now=context.now(),
+    )
 
 
 HANDLERS: list[BaseHandler[Update, BotContext, None]] = [

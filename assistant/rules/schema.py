@@ -17,7 +17,7 @@ from typing import Any
 
 import rule_engine
 
-from assistant.domain import FunctionalRoomKind, PersonStatus, Role, ScopeKind
+from assistant.domain import FunctionalRoomKind, PersonStatus, RequestKind, Role, ScopeKind
 from assistant.rules.errors import SubjectError
 
 ISSUE_CATEGORIES = (
@@ -143,6 +143,11 @@ _PERSON = (
 # What some actions are about, given only by the services that ask about them.
 _ROOM_KIND = Symbol(
     "room_kind", Shape.TEXT, nullable=True, optional=True, choices=_values(FunctionalRoomKind)
+)
+# What a policy about a request (its nudge, who is above its approver) is judged on.
+_REQUEST = (
+    Symbol("request_kind", Shape.TEXT, nullable=True, optional=True, choices=_values(RequestKind)),
+    Symbol("approver_role", Shape.TEXT, nullable=True, optional=True, choices=_ROLES),
 )
 _ABOUT = (
     Symbol("target_roles", Shape.TEXTS, nullable=True, optional=True, choices=_ROLES),
@@ -272,7 +277,7 @@ class Schema:
 SCHEMAS: dict[Kind, Schema] = {
     Kind.ROUTING: Schema(Kind.ROUTING, _ROUTING),
     Kind.ACCESS: Schema(Kind.ACCESS, _ACCESS, given=("action",)),
-    Kind.POLICIES: Schema(Kind.POLICIES, (*_PERSON, _ROOM_KIND)),
+    Kind.POLICIES: Schema(Kind.POLICIES, (*_PERSON, _ROOM_KIND, *_REQUEST)),
 }
 """The schema of each kind of rule file."""
 

@@ -380,6 +380,7 @@ class Bookings:
             },
             stage=stage,
             now=now,
+            lapses_at=booking.starts_at,
         )
         booking.request_id = request.id
         return booking, room

@@ -1,7 +1,10 @@
 """Grid issues (网格问题): a report is routed by the rules to a role of the reporter's grid.
 
 "人往网中走、事在格中办": the grid party member, floor leader or counsellor responsible for the
-reporter's floor gets the report through the outbox, and the reporter is told who has it. A report
+reporter's floor gets the report through the outbox, and the reporter is told who has it. When
+nobody holding the role the rules name can be reached (nobody linked to Telegram, or everyone
+blocked the bot), the report goes at once up the chain to the first role with someone who can;
+people not linked yet get the cards of what they hold when they link (services/mine.py). A report
 about a student in difficulty is private: whatever the rules say, it goes to the community's
 counsellors only, and may be anonymous.
 """
@@ -94,6 +97,50 @@ def above(role: Role) -> Role | None:
     """The next role up the chain from ``role``, or None at the top."""
     rank = _RANK.get(role, len(CHAIN))
     return next((r for r in CHAIN if _RANK[r] > rank), None)
+
+
+@dataclass(frozen=True)
+class Taken:
+    """Who has a new report: a role at a scope, and the people holding it (but the reporter)."""
+
+    role: Role
+    scope: tuple[ScopeKind, int]
+    holders: list[repo.Holder]
+
+    @property
+    def reachable(self) -> bool:
+        """Whether anyone who has it can be written to now."""
+        return any(holder.reachable for holder in self.holders)
+
+
+async def taken_by(
+    session: AsyncSession,
+    role: Role,
+    scope: tuple[ScopeKind, int],
+    place: Place,
+    *,
+    reporter_id: int,
+    climb: bool,
+) -> Taken:
+    """Who has a new report routed to ``role`` at ``scope``: that role when someone holding it
+    can be reached; else (if it may ``climb``) the first role up the chain where someone can;
+    when nobody can anywhere, ``role`` itself, whose cards wait for its holders to link."""
+    wanted = current = Taken(role, scope, await _holders_but(session, role, scope, reporter_id))
+    while climb and not current.reachable:
+        higher = above(current.role)
+        while higher is not None and scope_of(higher, place) is None:
+            higher = above(higher)
+        found = scope_of(higher, place) if higher is not None else None
+        if higher is None or found is None:
+            break
+        current = Taken(higher, found, await _holders_but(session, higher, found, reporter_id))
+    return current if current.reachable else wanted
+
+
+async def _holders_but(
+    session: AsyncSession, role: Role, scope: tuple[ScopeKind, int], person_id: int
+) -> list[repo.Holder]:
+    return [h for h in await repo.holders(session, [(role, *scope)]) if h.person_id != person_id]
 
 
 async def plan_deadline(
@@ -221,9 +268,14 @@ def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Act
         decision = rules.route(subject)
         assigned = decision.outcome.assign
         assert assigned is not None, "the routing file ends with a rule that assigns"
-        role = Role.COUNSELLOR if private else assigned
-        scope = scope_of(role, place) or scope_of(Role.FLOOR_LEADER, place)
-        assert scope is not None, "every place has a floor"
+        routed = Role.COUNSELLOR if private else assigned
+        routed_scope = scope_of(routed, place) or scope_of(Role.FLOOR_LEADER, place)
+        assert routed_scope is not None, "every place has a floor"
+        # Private matters stay with the counsellors, reachable or not.
+        taken = await taken_by(
+            session, routed, routed_scope, place, reporter_id=actor.person_id, climb=not private
+        )
+        role, scope = taken.role, taken.scope
         issue = GridIssue(
             reporter_person_id=actor.person_id,
             category=category,
@@ -245,6 +297,15 @@ def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Act
         )
         session.add(issue)
         await session.flush()
+        if role is not routed:
+            session.add(
+                AuditEntry(
+                    at=context.now,
+                    actor_person_id=None,
+                    action="grid.rerouted",
+                    detail={"issue": issue.id, "from": routed, "to": role},
+                )
+            )
         wanted = [(role, *scope)]
         if not private:
             wanted += [(r, *s) for r in decision.outcome.notify if (s := scope_of(r, place))]
@@ -267,7 +328,9 @@ def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Act
             {
                 "issue": issue,
                 "role": str(role),
-                "assignees": [h.name for h in holders if h.role == role],
+                "rerouted_from": str(routed) if role is not routed else None,
+                "reachable": taken.reachable,
+                "assignees": [h.name for h in taken.holders if h.reachable or not taken.reachable],
                 "deadline": f"{deadline.astimezone(campus):%Y-%m-%d %H:%M}",
             },
         )
@@ -351,9 +414,33 @@ class Cards:
         """Queue the card of ``issue`` to one of the people who have it or should know."""
         assert holder.telegram_user_id is not None
         language = pick_language(holder.language, self.default)
+        self.send_to(
+            session,
+            issue,
+            place,
+            holder.telegram_user_id,
+            language,
+            owner=owner,
+            reporter=reporter,
+            now=now,
+        )
+
+    def send_to(
+        self,
+        session: AsyncSession,
+        issue: GridIssue,
+        place: Place,
+        chat_id: int,
+        language: Language,
+        *,
+        owner: bool,
+        reporter: str | None,
+        now: datetime,
+    ) -> None:
+        """Queue the card of ``issue`` to one chat, in ``language``; a change rewrites it."""
         outbox.enqueue(
             session,
-            holder.telegram_user_id,
+            chat_id,
             "sendMessage",
             self._card(language, issue, place, owner=owner, reporter=reporter),
             priority=Priority.BULK,

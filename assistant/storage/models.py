@@ -471,6 +471,8 @@ class Request(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
+    # When it lapses undecided (a booking's start): its nudge and fallback come before then.
+    lapses_at: Mapped[datetime | None]
 
 
 class RequestDecision(Base):

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.domain import Named, PersonStatus, Place, Role, ScopeKind
+from assistant.domain import SCHOOL_SCOPE_ID, Named, PersonStatus, Place, Role, ScopeKind
 from assistant.storage.models import (
     Building,
     College,
@@ -35,6 +35,13 @@ class Holder:
     name: str
     telegram_user_id: int | None
     language: str | None = None
+    # Telegram refused a message to them (they blocked the bot) and they have not written since.
+    unreachable: bool = False
+
+    @property
+    def reachable(self) -> bool:
+        """Whether a message to them can arrive: linked, and not known to have blocked the bot."""
+        return self.telegram_user_id is not None and not self.unreachable
 
 
 def _named(row: College | Community | Building) -> Named:
@@ -247,6 +254,7 @@ _HOLDERS = (
         Person.name,
         TelegramAccount.telegram_user_id,
         TelegramAccount.language,
+        TelegramAccount.unreachable_since.is_not(None),
     )
     .join(Person, Person.id == RoleAssignment.person_id)
     .outerjoin(TelegramAccount, TelegramAccount.person_id == Person.id)
@@ -269,8 +277,38 @@ async def holders(
     if not order:
         return []
     rows = await session.execute(_HOLDERS, {"wanted": list(order)})
-    found = [Holder(*row) for row in rows]
+    found = [Holder(*row[:-1], unreachable=bool(row[-1])) for row in rows]
     return sorted(found, key=lambda h: (order[(h.role, h.scope_kind, h.scope_id)], h.name))
+
+
+# Each kind of unit, the column naming the unit that holds it, and that unit's kind. A floor's
+# grid is beside its building: taken only when a grid is asked for.
+_HELD_BY: dict[ScopeKind, tuple[Any, Any, ScopeKind]] = {
+    ScopeKind.ROOM: (DormRoom.id, DormRoom.floor_id, ScopeKind.FLOOR),
+    ScopeKind.FLOOR: (Floor.id, Floor.building_id, ScopeKind.BUILDING),
+    ScopeKind.GRID: (GridCell.id, GridCell.building_id, ScopeKind.BUILDING),
+    ScopeKind.BUILDING: (Building.id, Building.community_id, ScopeKind.COMMUNITY),
+    ScopeKind.COMMUNITY: (Community.id, Community.college_id, ScopeKind.COLLEGE),
+}
+
+
+async def unit_above(
+    session: AsyncSession, kind: ScopeKind, unit_id: int, wanted: ScopeKind
+) -> int | None:
+    """The unit of kind ``wanted`` that holds unit ``unit_id`` of ``kind`` (the unit itself
+    when the kinds are the same, 0 for the school), or None when there is none: ``wanted`` is
+    below or beside ``kind``, or the campus files leave the link out."""
+    if wanted is ScopeKind.SCHOOL:
+        return SCHOOL_SCOPE_ID
+    current: int | None = unit_id
+    while current is not None and kind is not wanted:
+        if kind not in _HELD_BY:
+            return None
+        key, parent, kind = _HELD_BY[kind]
+        if kind is ScopeKind.BUILDING and key is Floor.id and wanted is ScopeKind.GRID:
+            parent, kind = Floor.grid_id, ScopeKind.GRID
+        current = await session.scalar(select(parent).where(key == current))
+    return current
 
 
 async def party_members_on_floor(session: AsyncSession, floor_id: int) -> list[tuple[str, str]]:

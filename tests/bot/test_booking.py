@@ -632,21 +632,26 @@ async def test_a_no_show_is_released_and_recorded(
     assert "no-show" not in await student.say("/bookings")
 
 
-async def test_approval_authority_first_decision_wins_and_the_requester_is_told(
-    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
-) -> None:
-    async with campus.unit_of_work() as session:
+async def second_counsellor(db: Database) -> None:
+    """Make SECOND_C1_COUNSELLOR a counsellor of community 1 too."""
+    async with db.unit_of_work() as session:
         second = await repo.person_by_number(session, SECOND_C1_COUNSELLOR)
-        community = await repo.building_by_code(session, "B1")
-        assert second is not None and community is not None
+        building = await repo.building_by_code(session, "B1")
+        assert second is not None and building is not None
         session.add(
             RoleAssignment(
                 person_id=second.id,
                 role=Role.COUNSELLOR,
                 scope_kind=ScopeKind.COMMUNITY,
-                scope_id=community.community_id,
+                scope_id=building.community_id,
             )
         )
+
+
+async def test_approval_authority_first_decision_wins_and_the_requester_is_told(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    await second_counsellor(campus)
     counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
     other_counsellor = await linked(person, invite, SECOND_C1_COUNSELLOR, language="en")
     student = await linked(person, invite, STUDENT, language="en")
@@ -749,3 +754,61 @@ async def test_a_card_decided_while_on_its_way_is_brought_up_to_date(
     await edge.ticker.run_once()
     held.release()
     await shows_lapsed(tg, counsellor, card)
+
+
+async def test_nobody_decides_their_own_booking(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    head = await linked(person, invite, C1_WORKSTATION_HEAD, language="en")
+    # The community's only counsellor books a room a counsellor approves.
+    counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+    done = await press(tg, counsellor, await to_approved_room_summary(tg, counsellor), "✔ Submit")
+    assert "while the community party-building workstation head decides" in (done.text or "")
+    assert await counsellor.say("/pending") == "Nothing is waiting for you."
+    # Their own Approve and Reject, pressed on a card they were never sent, are refused.
+    for action in ("a", "r"):
+        await forge(tg, counsellor, APPROVAL.pack(request=1, stage=1, action=action))
+    refused = await refusals(campus, "approval.refused")
+    assert [(a.actor_person_id, a.detail["action"]) for a in refused] == [
+        (refused[0].actor_person_id, "a"),
+        (refused[0].actor_person_id, "r"),
+    ]
+    [booking] = await bookings_in(campus)
+    assert booking.status is BookingStatus.PENDING
+    assert not any("for your approval" in (m.text or "") for m in tg.messages(counsellor.user.id))
+
+    # The next holder up has it, and decides.
+    card = await tg.wait_for_bot_message(head.user.id)
+    assert "Request #1 for your approval" in (card.text or "") and "From: 朱晓雪" in (
+        card.text or ""
+    )
+    await tg.user_press(head.user, card, card.button_data("✅ Approve"))
+    news = await prompt(tg, counsellor)
+    assert "Your request #1 is approved." in (news.text or "")
+    [booking] = await bookings_in(campus)
+    assert booking.status is BookingStatus.CONFIRMED
+    async with campus.unit_of_work() as session:
+        request = await session.get(Request, 1)
+        decided = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "approval.approve")
+        )
+    assert request is not None and request.approver_role is Role.WORKSTATION_HEAD
+    assert request.routed_by == "approval-fallback-counsellor"
+    assert decided is not None and decided.actor_person_id != refused[0].actor_person_id
+
+
+async def test_a_requester_who_shares_the_role_is_never_one_of_its_approvers(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    await second_counsellor(campus)
+    other = await linked(person, invite, SECOND_C1_COUNSELLOR, language="en")
+    counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+    await press(tg, counsellor, await to_approved_room_summary(tg, counsellor), "✔ Submit")
+    card = await tg.wait_for_bot_message(other.user.id)
+    assert "Request #1 for your approval" in (card.text or "")
+    await forge(tg, counsellor, APPROVAL.pack(request=1, stage=1, action="a"))
+    assert len(await refusals(campus, "approval.refused")) == 1
+    assert await counsellor.say("/pending") == "Nothing is waiting for you."
+    assert "Booking #1" in await other.say("/pending")
+    await tg.user_press(other.user, card, card.button_data("✅ Approve"))
+    assert "Your request #1 is approved." in ((await prompt(tg, counsellor)).text or "")

@@ -13,18 +13,20 @@ from sqlalchemy import select
 
 from assistant.app import Edge, running
 from assistant.callbacks import APPROVAL
-from assistant.domain import RequestStatus
+from assistant.domain import RequestStatus, Role, ScopeKind
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeMessage
 from assistant.services.projects import SCORE
 from assistant.storage.db import Database
 from assistant.storage.models import (
     AuditEntry,
+    Community,
     ConversationState,
     ConversationStatus,
     Person,
     ProjectScore,
     Request,
+    RoleAssignment,
 )
 from tests.bot.conftest import Chat, Clock, make_application
 from tests.bot.test_identity import linked
@@ -563,3 +565,68 @@ async def chat_of(tg: FakeTelegram, number: str) -> Chat | None:
         if user.first_name == number:
             return Chat(tg, user)
     return None
+
+
+async def test_nobody_decides_a_stage_of_their_own_project(
+    edge: Edge, person: Person_, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    # The college's only party organisation leader also counsels a community of it, and applies.
+    async with campus.unit_of_work() as session:
+        leader_id = await session.scalar(select(Person.id).where(Person.number == BUS_LEADER))
+        community = await session.scalar(select(Community.id).where(Community.code == "C1"))
+        assert leader_id is not None and community is not None
+        session.add(
+            RoleAssignment(
+                person_id=leader_id,
+                role=Role.COUNSELLOR,
+                scope_kind=ScopeKind.COMMUNITY,
+                scope_id=community,
+            )
+        )
+    org = await linked(person, invite, ORG, language="en")
+    leader = await linked(person, invite, BUS_LEADER, language="en")
+    done = await apply_in_english(tg, leader)
+    assert "is submitted and now with the Organisation Department;" in done
+    # The college stage is the Organisation Department's: the next holder up the plan's chain.
+    card = await card_of(tg, org, "Request #1 for your approval")
+    assert "Stage: college party organisation review" in (card.text or "")
+    await forge(tg, leader, APPROVAL.pack(request=1, stage=1, action="a"), 1)
+    assert await leader.say("/pending") == "Nothing is waiting for you."
+    async with campus.unit_of_work() as session:
+        refused = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "approval.refused"))
+        ).all()
+    assert [a.actor_person_id for a in refused] == [leader_id]
+    request = await the_request(campus)
+    assert (request.stage_no, request.approver_role) == (1, Role.ORG_DEPARTMENT)
+    await tg.user_press(org.user, card, card.button_data("✅ Approve"))
+    following = await card_of(tg, org, "Request #1 for your approval")
+    assert "Stage: Organisation Department review" in (following.text or "")
+
+
+async def test_an_experts_pending_list_brings_their_scoring_card(
+    edge: Edge, person: Person_, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    leader = await linked(person, invite, BUS_LEADER, language="en")
+    org = await linked(person, invite, ORG, language="en")
+    expert = await linked(person, invite, EXPERT_A, language="en")
+    other = await linked(person, invite, EXPERT_B, language="en")
+    head = await linked(person, invite, HEAD, language="en")
+    await apply_in_english(tg, head)
+    await pass_stage(tg, leader)
+    await pass_stage(tg, org)
+    first = await card_of(tg, expert, "Score project #1")
+    pending = await expert.say("/pending")
+    assert "Project #1 · Red Service Team in Building 1 · expert panel scoring" in pending
+    again = await card_of(tg, expert, "Score project #1")
+    assert again.text == first.text
+    assert [b["text"] for row in again.buttons for b in row] == ["1", "2", "3", "4", "5"]
+    # Scored on the card /pending brought: nothing waits for this expert while the panel sits.
+    await score(tg, expert, again, 4, 4, 4)
+    assert await expert.say("/pending") == "Nothing is waiting for you."
+    # An expert who linked after the panel opened is not on it: nothing waits for them either.
+    late = await linked(person, invite, "T0024", language="en")
+    assert await late.say("/pending") == "Nothing is waiting for you."
+    await score(tg, other, await card_of(tg, other, "Score project #1"), 3, 3, 3)
+    decision = await card_of(tg, org, "Organisation Department decision")
+    assert "Expert score (weighted average): 3.50 (2 experts)" in (decision.text or "")

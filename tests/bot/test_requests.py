@@ -15,6 +15,7 @@ from assistant.storage.models import AuditEntry, Request
 from tests.bot.conftest import Chat
 from tests.bot.test_booking import to_summary
 from tests.bot.test_escalation import report_hygiene
+from tests.bot.test_grid_lifecycle import labels
 from tests.bot.test_identity import (
     C1_COUNSELLOR,
     FLOOR_1_LEADER,
@@ -44,23 +45,43 @@ async def test_mine_and_pending_follow_a_request_to_its_decision(
     await press(tg, student, summary, "✔ Submit")
     card = await tg.wait_for_bot_message(counsellor.user.id)
     await report_hygiene(tg, student)
-    await tg.wait_for_bot_message(leader.user.id)
+    report_card = await tg.wait_for_bot_message(leader.user.id)
 
     mine = await student.say("/mine")
     assert mine.splitlines()[0] == "My requests"
     assert "Grid issue #1 · Hygiene · open" in mine
-    assert "Booking #1 · BUS-ACT 2026-09-02 08:00 · waiting for approval" in mine
+    assert (
+        "Booking #1 · BUS-ACT 2026-09-02 08:00 · waiting for approval"
+        " · with the community counsellor"
+    ) in mine
     pending = await counsellor.say("/pending")
     assert "Booking #1 · BUS-ACT 2026-09-02 08:00–10:00 · approval" in pending
     assert "Grid issue" not in pending  # hygiene is the floor leader's
+    # Every item comes again as its card, with its buttons.
+    again = await prompt(tg, counsellor)
+    assert "Request #1 for your approval" in (again.text or "")
+    assert labels(again) == ["✅ Approve", "❌ Reject"]
     assert "Grid issue #1 · Hygiene · open" in await leader.say("/pending")
+    issue_again = await prompt(tg, leader)
+    assert (issue_again.text or "") == (report_card.text or "")
+    assert labels(issue_again) == labels(report_card) and "✅ Resolved" in labels(issue_again)
     # What others started is not in my list.
     assert await student.say("/pending") == "Nothing is waiting for you."
 
-    await tg.user_press(counsellor.user, card, card.button_data("✅ Approve"))
+    # The card /pending sent decides, and every card of the request loses its buttons.
+    await tg.user_press(counsellor.user, again, again.button_data("✅ Approve"))
     await prompt(tg, student)
+    for shown in (card, again):
+        decided = await tg.wait_for_bot_message(
+            counsellor.user.id, predicate=lambda m, shown=shown: m.message_id == shown.message_id
+        )
+        assert decided.buttons == [] and ": approved" in (decided.text or "")
     assert "Booking #1 · BUS-ACT 2026-09-02 08:00 · confirmed" in await student.say("/mine")
     assert await counsellor.say("/pending") == "Nothing is waiting for you."
+    # The report's /pending card moves it on like the first one.
+    await tg.user_press(leader.user, issue_again, issue_again.button_data("✅ Resolved"))
+    await tg.wait_for_bot_message(student.user.id, predicate=lambda m: "resolved" in (m.text or ""))
+    assert await leader.say("/pending") == "Nothing is waiting for you."
 
 
 async def test_people_who_hold_a_role_see_its_commands_in_their_menu(

@@ -283,7 +283,7 @@ CASES = [
         4,
         "night",
         "unknown symbol 'hour' (policies rules may use: status, roles, college, community, "
-        "building, floor, room_kind)",
+        "building, floor, room_kind, request_kind, approver_role)",
     ),
     Broken(
         "equality-across-types",

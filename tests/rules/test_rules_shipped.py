@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from assistant.domain import Role
@@ -36,6 +38,9 @@ def test_shipped_files_load(shipped: Rules) -> None:
         "grid.escalate_hours.high",
         "grid.escalate_hours.normal",
         "grid.escalate_hours.low",
+        "approval.nudge_hours",
+        "approval.fallback_hours",
+        "approval.fallback",
     }
 
 
@@ -233,3 +238,47 @@ def test_shipped_policies(shipped: Rules, name: str, status: str, value: int | f
     decision = shipped.policy(name, person(status=status))
     assert decision.outcome.value == value
     assert type(decision.outcome.value) is type(value)
+
+
+# The plan's chain of responsibility (§三), bottom to top, with the Organisation Department,
+# which leads party building in the communities, above the colleges.
+PLAN_CHAIN = (
+    "dorm_head",
+    "floor_leader",
+    "building_leader",
+    "building_manager",
+    "counsellor",
+    "workstation_head",
+    "college_party_leader",
+    "org_department",
+)
+
+
+def test_the_approval_fallback_follows_the_plans_chain(shipped: Rules) -> None:
+    for lower, upper in itertools.pairwise(PLAN_CHAIN):
+        decision = shipped.policy("approval.fallback", person(approver_role=lower))
+        assert decision.outcome.value == upper, lower
+    top = shipped.policy("approval.fallback", person(approver_role="org_department"))
+    assert top.outcome.value == "none" and top.rule_id == "approval-fallback"
+    grid = shipped.policy("approval.fallback", person(approver_role="grid_party_member"))
+    assert grid.outcome.value == "floor_leader"
+    for name in ("approval.nudge_hours", "approval.fallback_hours"):
+        assert isinstance(shipped.policy(name, person()).outcome.value, int)
+
+
+def test_whoever_a_booking_goes_up_to_may_decide_it(shipped: Rules) -> None:
+    approvers = {
+        str(rule.outcome.value)
+        for rule in shipped.policies
+        if rule.outcome.policy == "booking.approver" and rule.outcome.value != "none"
+    }
+    for approver in approvers:
+        role = approver
+        while True:
+            allowed = shipped.allowed("approval.booking", person(roles=[role])).outcome.allowed
+            if role == "college_party_leader" or not allowed:
+                break
+            up = shipped.policy("approval.fallback", person(approver_role=role)).outcome.value
+            role = str(up)
+        # Up to the college party organisation leader, everyone on the way may decide.
+        assert allowed and role == "college_party_leader", approver
