@@ -280,9 +280,14 @@ class Poller:
         await asyncio.wait({self._task}, timeout=2.0)
         self._task = None
         if self._offset is not None:
-            with contextlib.suppress(TelegramError):
-                await self._bot.call_raw(
-                    "getUpdates", {"offset": self._offset, "timeout": 0, "limit": 1}
+            # Bounded: a 429 halt must not hold up the stop (the updates come again, and are
+            # dropped as repeats).
+            with contextlib.suppress(TelegramError, TimeoutError):
+                await asyncio.wait_for(
+                    self._bot.call_raw(
+                        "getUpdates", {"offset": self._offset, "timeout": 0, "limit": 1}
+                    ),
+                    2.0,
                 )
 
     async def _run(self) -> None:

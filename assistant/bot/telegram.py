@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from telegram._utils.defaultvalue import DEFAULT_NONE
+from telegram._utils.types import JSONDict, ODVInput
+from telegram.error import RetryAfter
 from telegram.ext import ExtBot
 
+from assistant.bot.ratelimit import FloodLimiter
 from assistant.storage.models import Priority
 
 
@@ -14,6 +18,7 @@ class AssistantBot(ExtBot[dict[str, Any]]):
 
     The inbox keeps updates as Telegram sent them, so that one PTB cannot parse is parked on its
     own instead of failing the whole getUpdates batch; the outbox keeps calls as Bot API JSON.
+    getUpdates, which PTB sends past the rate limiter, is held to the limiter's halts here.
     """
 
     async def call_raw(
@@ -31,3 +36,34 @@ class AssistantBot(ExtBot[dict[str, Any]]):
             api_kwargs=self._merge_api_rl_kwargs(dict(params), limits),
             read_timeout=read_timeout,
         )
+
+    async def _do_post(
+        self,
+        endpoint: str,
+        data: JSONDict,
+        *,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+    ) -> bool | JSONDict | list[JSONDict]:
+        limiter = self.rate_limiter
+        # PTB sends getUpdates past the rate limiter: it waits out a halt here instead.
+        poll_limiter = (
+            limiter if endpoint == "getUpdates" and isinstance(limiter, FloodLimiter) else None
+        )
+        if poll_limiter is not None:
+            await poll_limiter.resumed()
+        try:
+            return await super()._do_post(
+                endpoint,
+                data,
+                read_timeout=read_timeout,
+                write_timeout=write_timeout,
+                connect_timeout=connect_timeout,
+                pool_timeout=pool_timeout,
+            )
+        except RetryAfter as exc:
+            if poll_limiter is not None:
+                poll_limiter.refused(endpoint, exc)
+            raise
