@@ -197,6 +197,13 @@ async def running(application: AssistantApp, webhook: Webhook | None = None) -> 
     dispatcher = Dispatcher(application, deps, sender, on_parked)
     ticker = Ticker(deps.db, deps.clock, application.bot_data["jobs"], sender.kick)
     scheduler = Scheduler(deps.db, deps.clock, application.bot_data["firings"], sender.kick)
+    try:
+        await application.initialize()
+    except Exception:
+        # PTB shuts down only an Application that finished initializing: a bot refused at
+        # start (getMe: a wrong token, no network) would leave its connections open.
+        await bot.shutdown()
+        raise
     async with application:
         await menus.publish_defaults(bot, deps.texts, deps.settings.language)
         await application.start()

@@ -264,7 +264,6 @@ class Poller:
         self._limit = limit
         self._offset: int | None = None
         self._task: asyncio.Task[None] | None = None
-        self.fatal: BaseException | None = None
 
     def start(self) -> None:
         """Start polling."""
@@ -304,9 +303,9 @@ class Poller:
                     },
                     read_timeout=self._timeout + 10,
                 )
-            except InvalidToken as exc:
-                self.fatal = exc
-                log.error("Telegram refused the bot token; polling stops")
+            except InvalidToken:
+                # The bot's token_refused is set: whoever runs the bot stops it.
+                log.info("getUpdates answered 401 Unauthorized; polling stops")
                 return
             except RetryAfter as exc:
                 await asyncio.sleep(_seconds(exc.retry_after) + 0.5)

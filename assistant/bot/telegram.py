@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import JSONDict, ODVInput
-from telegram.error import RetryAfter
+from telegram.error import InvalidToken, RetryAfter
 from telegram.ext import ExtBot
 
 from assistant.bot.ratelimit import FloodLimiter
@@ -18,8 +19,18 @@ class AssistantBot(ExtBot[dict[str, Any]]):
 
     The inbox keeps updates as Telegram sent them, so that one PTB cannot parse is parked on its
     own instead of failing the whole getUpdates batch; the outbox keeps calls as Bot API JSON.
-    getUpdates, which PTB sends past the rate limiter, is held to the limiter's halts here.
+    Every call passes :meth:`_do_post`, which notices a refused token (:attr:`token_refused`)
+    and holds getUpdates, which PTB sends past the rate limiter, to the limiter's halts.
     """
+
+    def __init__(self, token: str, **kwargs: Any) -> None:
+        super().__init__(token, **kwargs)
+        self._token_refused = asyncio.Event()
+
+    @property
+    def token_refused(self) -> asyncio.Event:
+        """Set once Telegram refuses the token (401): it was revoked, and no call can succeed."""
+        return self._token_refused
 
     async def call_raw(
         self,
@@ -66,4 +77,7 @@ class AssistantBot(ExtBot[dict[str, Any]]):
         except RetryAfter as exc:
             if poll_limiter is not None:
                 poll_limiter.refused(endpoint, exc)
+            raise
+        except InvalidToken:
+            self._token_refused.set()
             raise

@@ -263,7 +263,8 @@ async def unreachable(session: AsyncSession) -> Sequence[tuple[int, str | None]]
 
 
 async def release(session: AsyncSession, message_ids: Sequence[int]) -> None:
-    """Hand claimed rows that were never tried back to the outbox (the sender is stopping)."""
+    """Hand claimed rows back to the outbox as they were: never tried (the sender is stopping),
+    or refused with the token, which is no fault of theirs."""
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == OutboxStatus.SENDING)
