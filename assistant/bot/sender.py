@@ -11,6 +11,7 @@ sent never queues behind the database and under load costs one transaction for m
 crash leaves at most that interval's rows sent but unrecorded. A recipient who
 blocked the bot is marked unreachable and reported, never retried forever; network trouble is
 retried with backoff; a call Telegram refuses as malformed fails at once with its error kept.
+A group that became a supergroup gets the row in its new chat, and keeps its binding there.
 A refused token (revoked) is no fault of the row's: it goes back to the outbox as it was, and
 nothing more is tried until the bot runs with a token that works.
 """
@@ -30,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, TelegramError
 
 from assistant.bot.telegram import AssistantBot
+from assistant.services import groups
 from assistant.storage import outbox
 from assistant.storage.db import Database
 from assistant.storage.models import OutboxMessage, OutboxStatus, Priority
@@ -49,6 +51,8 @@ class _Outcome:
     # False when the call was never answered on its merits (the token was refused): the row
     # goes back to the outbox as it was, with no attempt counted.
     attempted: bool = True
+    # The supergroup the row's group became: the row, no attempt counted, goes there instead.
+    migrated_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -240,7 +244,7 @@ class OutboxSender:
         except InvalidToken:
             return self._outcome(row, OutboxStatus.PENDING, attempted=False)
         except ChatMigrated as exc:
-            return self._outcome(row, OutboxStatus.FAILED, error=str(exc))
+            return _Outcome(row, OutboxStatus.PENDING, self._clock(), migrated_to=exc.new_chat_id)
         except TelegramError as exc:
             return self._outcome(row, OutboxStatus.PENDING, error=str(exc) or type(exc).__name__)
         except Exception as exc:
@@ -293,7 +297,14 @@ class OutboxSender:
                 backoff = min(backoff * 2, 5.0)
         for outcome in done:
             self._held.discard(outcome.row.id)
-            if outcome.status is not OutboxStatus.SENT and outcome.attempted:
+            if outcome.migrated_to is not None:
+                log.info(
+                    "chat %s became the supergroup %s; outbox row %s goes there",
+                    outcome.row.chat_id,
+                    outcome.migrated_to,
+                    outcome.row.id,
+                )
+            elif outcome.status is not OutboxStatus.SENT and outcome.attempted:
                 log.warning(
                     "outbox row %s to chat %s: %s (%s)",
                     outcome.row.id,
@@ -324,6 +335,16 @@ class OutboxSender:
             await outbox.release(session, released)
         for outcome in done:
             error = outcome.error or ""
+            if outcome.migrated_to is not None:
+                await groups.migrate(
+                    session,
+                    outcome.row.chat_id,
+                    outcome.migrated_to,
+                    now=now,
+                    claimed=[outcome.row.id],
+                )
+                queued = True
+                continue
             if not outcome.attempted:
                 continue
             if outcome.status is OutboxStatus.PENDING:

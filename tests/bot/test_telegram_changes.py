@@ -7,12 +7,13 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
 
-from assistant.app import running
+from assistant.app import Edge, running
 from assistant.sandbox import FakeTelegram
+from assistant.sandbox.state import FakeChat
 from assistant.storage.db import Database
-from assistant.storage.models import OutboxMessage, OutboxStatus
+from assistant.storage.models import AuditEntry, GroupChat, OutboxMessage, OutboxStatus
 from tests.bot.conftest import Chat, Clock, make_application
-from tests.bot.test_identity import STUDENT, linked, personal_menu
+from tests.bot.test_identity import FLOOR_1_LEADER, STUDENT, linked, personal_menu
 
 Invite = Callable[[str], Awaitable[str]]
 Person = Callable[..., Chat]
@@ -49,3 +50,61 @@ async def test_a_revoked_token_stops_the_bot_and_its_messages_wait_for_a_new_one
         await edge.sender.stop()
     [_, answer] = await outbox_rows(campus, student.user.id)
     assert (answer.status, answer.attempts) == (OutboxStatus.SENT, 0)
+
+
+async def bound_group(tg: FakeTelegram, leader: Chat) -> FakeChat:
+    """A basic group with ``leader`` in it, bound to their floor, whose creator never linked."""
+    group = await tg.add_group("1号楼1层", [tg.add_user("Owner"), leader.user])
+    await tg.wait_for_bot_message(group.id)
+    assert "已绑定到1号楼 1 层" in await leader.say("/bind", group.id)
+    return group
+
+
+async def bindings(db: Database) -> tuple[list[int], list[dict[str, int]]]:
+    """The bound chats, and the audit of upgrades."""
+    async with db.unit_of_work() as session:
+        chats = (await session.scalars(select(GroupChat.chat_id))).all()
+        upgrades = (
+            await session.scalars(
+                select(AuditEntry.detail).where(AuditEntry.action == "group.migrate")
+            )
+        ).all()
+    return list(chats), list(upgrades)
+
+
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_floor(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    leader = await linked(person, invite, FLOOR_1_LEADER)
+    group = await bound_group(tg, leader)
+    supergroup = tg.migrate_to_supergroup(group)
+    # The binding followed: /leaders in the supergroup knows its floor.
+    assert "徐梦" in await leader.say("/leaders", supergroup.id)
+    assert await bindings(campus) == ([supergroup.id], [{"from": group.id, "to": supergroup.id}])
+
+
+async def test_a_message_to_a_group_upgraded_meanwhile_reaches_the_supergroup(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    leader = await linked(person, invite, FLOOR_1_LEADER)
+    group = await bound_group(tg, leader)
+    upgraded: list[FakeChat] = []
+    # Upgraded just as the answer reaches Telegram, before the bot hears of it.
+    tg.on_call(
+        "sendMessage", lambda: upgraded.append(tg.migrate_to_supergroup(group)), chat_id=group.id
+    )
+    await tg.user_send(leader.user, "/leaders", group)
+    await tg.wait_until(lambda: bool(upgraded))
+    [supergroup] = upgraded
+    answer = await tg.wait_for_bot_message(supergroup.id)
+    assert answer.text is not None and "徐梦" in answer.text
+    assert [c.status for c in tg.calls_to("sendMessage")][-2:] == [400, 200]
+    await edge.sender.stop()
+    [*_, row] = await outbox_rows(campus, supergroup.id)
+    assert (row.status, row.attempts, row.payload["chat_id"]) == (
+        OutboxStatus.SENT,
+        0,
+        supergroup.id,
+    )
+    assert await outbox_rows(campus, group.id) != []
+    assert await bindings(campus) == ([supergroup.id], [{"from": group.id, "to": supergroup.id}])
