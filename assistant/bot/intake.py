@@ -297,6 +297,9 @@ class Dispatcher:
         for action in actions:
             try:
                 await action()
+            except InvalidToken:
+                # The token was revoked: the bot stops, and its runner says why.
+                return
             except Exception:
                 log.exception("a call after update %s committed failed", update_id)
 

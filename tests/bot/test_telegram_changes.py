@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
+import pytest
 from sqlalchemy import select
 
 from assistant.app import Edge, running
@@ -50,6 +52,25 @@ async def test_a_revoked_token_stops_the_bot_and_its_messages_wait_for_a_new_one
         await edge.sender.stop()
     [_, answer] = await outbox_rows(campus, student.user.id)
     assert (answer.status, answer.attempts) == (OutboxStatus.SENT, 0)
+
+
+async def test_a_token_revoked_as_a_press_is_answered_stops_the_bot_without_a_traceback(
+    edge: Edge,
+    person: Person,
+    invite: Invite,
+    tg: FakeTelegram,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    student = await linked(person, invite, STUDENT, language="en")
+    await personal_menu(tg, student)
+    await tg.user_send(student.user, "/lang")
+    choice = await tg.wait_for_bot_message(student.user.id)
+    tg.on_call("answerCallbackQuery", tg.revoke_token)
+    await tg.user_press(student.user, choice, choice.button_data("English"))
+    await asyncio.wait_for(edge.application.bot.token_refused.wait(), 5)
+    await edge.dispatcher.stop()
+    # The runner says it in one line; nothing else complains.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def bound_group(tg: FakeTelegram, leader: Chat) -> FakeChat:
