@@ -23,7 +23,7 @@ from telegram.request import BaseRequest
 
 from assistant.bot import handlers, menus
 from assistant.bot.context import BotContext, Deps, UpdateScope
-from assistant.bot.intake import ALL_UPDATE_TYPES, Dispatcher, Poller, WebhookIntake
+from assistant.bot.intake import ALL_UPDATE_TYPES, Dispatcher, Parked, Poller, WebhookIntake
 from assistant.bot.ratelimit import FloodLimiter, FloodPolicy
 from assistant.bot.sender import OutboxSender
 from assistant.bot.telegram import AssistantBot
@@ -33,7 +33,7 @@ from assistant.flows.check import check_conversations
 from assistant.flows.engine import Engine
 from assistant.rules import Rules, RulesError, load_rules
 from assistant.schedule import Handler, Job, Scheduler, Ticker
-from assistant.services import catalog, timed
+from assistant.services import catalog, identity, timed
 from assistant.services.admins import admin_chats, firings_failed
 from assistant.services.approvals import Approvals
 from assistant.storage.models import Priority
@@ -178,18 +178,20 @@ async def running(application: AssistantApp, webhook: Webhook | None = None) -> 
     bot = application.bot
     sender = OutboxSender(deps.db, bot, deps.clock)
 
-    async def on_parked(
-        scope: UpdateScope, update_id: int, chat_id: int | None, error: str
-    ) -> None:
+    async def on_parked(scope: UpdateScope, parked: Parked) -> None:
         now = deps.clock()
-        if chat_id is not None:
-            scope.send(chat_id, deps.texts.render(deps.settings.language, "error"), now=now)
-        summary = error.strip().splitlines()[-1][:300]
+        if parked.chat_id is not None:
+            # In the language of the person whose update it was, as the bot's answer would be.
+            chosen = await identity.language_of(scope.session, parked.user_id)
+            language = pick_language(chosen, deps.settings.language)
+            scope.send(parked.chat_id, deps.texts.render(language, "error"), now=now)
+        summary = parked.error.strip().splitlines()[-1][:300]
         for admin, chosen in await admin_chats(scope.session):
             text = deps.texts.render(
                 pick_language(chosen, deps.settings.language),
                 "admin_update_parked",
-                update_id=update_id,
+                update_id=parked.update_id,
+                attempts=parked.attempts,
                 error=summary,
             )
             scope.send(admin, text, now=now, priority=Priority.BULK)
@@ -203,6 +205,13 @@ async def running(application: AssistantApp, webhook: Webhook | None = None) -> 
         sender.kick,
         report=firings_failed(deps.texts, deps.settings.language),
     )
+    try:
+        await application.initialize()
+    except Exception:
+        # PTB shuts down only an Application that finished initializing: a bot refused at
+        # start (getMe: a wrong token, no network) would leave its connections open.
+        await bot.shutdown()
+        raise
     async with application:
         await menus.publish_defaults(bot, deps.texts, deps.settings.language)
         await application.start()

@@ -141,7 +141,7 @@ async def cmd_invite(settings: Settings, args: argparse.Namespace, out: TextIO) 
 async def cmd_run(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
     """Run the bot against Telegram (or the Bot API server named in the settings)."""
     from assistant.demo import run_sandbox
-    from assistant.runner import run_bot
+    from assistant.runner import TokenRefused, run_bot
 
     if args.webhook:
         settings = settings.model_copy(update={"webhook_url": args.webhook})
@@ -156,6 +156,8 @@ async def cmd_run(settings: Settings, args: argparse.Namespace, out: TextIO) -> 
         raise CommandError(
             "the rule or conversation files have problems; nothing started"
         ) from None
+    except TokenRefused as exc:
+        raise CommandError(str(exc)) from None
 
 
 async def cmd_inbox(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:

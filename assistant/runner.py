@@ -7,6 +7,8 @@ import signal
 from pathlib import Path
 from typing import TextIO
 
+from telegram.error import InvalidToken
+
 from assistant import directory
 from assistant.app import Webhook, build_application, new_webhook_secret, running, settle
 from assistant.bot.context import Deps
@@ -39,13 +41,38 @@ def webhook_from(settings: Settings) -> Webhook | None:
     )
 
 
+class TokenRefused(Exception):
+    """Telegram refused the bot's token (401): it was revoked or is wrong; nothing can work."""
+
+    def __init__(self) -> None:
+        # One line, and never the token: it is a secret, and this goes to the terminal and logs.
+        super().__init__(
+            "Telegram refused the bot token (401 Unauthorized): it was revoked or is wrong. "
+            "Unsent messages wait in the outbox; set TELEGRAM_BOT_TOKEN to the token "
+            "@BotFather gives now and start again"
+        )
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
 async def run_bot(settings: Settings, out: TextIO, *, ready: str = "") -> None:
-    """Run until SIGINT or SIGTERM, then stop cleanly: intake first, then work in hand."""
+    """Run until SIGINT or SIGTERM, then stop cleanly: intake first, then work in hand.
+
+    Raises TokenRefused, after the same clean stop, once Telegram refuses the token.
+    """
     assert settings.telegram_bot_token, "run_bot needs a token"
     db = Database(settings.database_url)
     await upgrade(db)
     deps = Deps(settings=settings, db=db, texts=Texts(settings.conversations_dir))
     application = build_application(deps, token=settings.telegram_bot_token)
+    refused = application.bot.token_refused
     webhook = webhook_from(settings)
     stop = _stop_on_signals()
     try:
@@ -59,9 +86,14 @@ async def run_bot(settings: Settings, out: TextIO, *, ready: str = "") -> None:
             if ready:
                 print(ready, file=out)
             out.flush()
-            await stop.wait()
+            await _first(stop, refused)
+    except InvalidToken:
+        # Refused at start (getMe): PTB's message names the token, so it goes no further.
+        pass
     finally:
         await db.dispose()
+    if refused.is_set():
+        raise TokenRefused
 
 
 async def load_demo_campus(db: Database, campus: Path = DEMO_CAMPUS) -> None:

@@ -160,7 +160,7 @@ def test_inbox_and_outbox_reports(empty_database_url: str) -> None:
                 )
                 await inbox.store(session, [{"update_id": 9, "message": {}}], now)
                 await inbox.record_failure(
-                    session, 9, "Traceback\nKeyError: 'date'", max_attempts=1, now=now
+                    session, 9, "Traceback\nKeyError: 'date'", now=now, next_try=lambda _: None
                 )
                 row = outbox.enqueue(
                     session, 555, "sendMessage", {"text": "hi"}, priority=Priority.BULK, now=now

@@ -52,8 +52,8 @@ def _command(message: Message | None) -> str | None:
 async def identify(update: Update, context: BotContext) -> None:
     """Handler group -1: resolve the person behind the update; strangers stop here."""
     user = update.effective_user
-    if user is None or update.my_chat_member is not None:
-        # Membership changes are about the chat, not the person: let them through.
+    if user is None or update.my_chat_member is not None or _upgrade(update) is not None:
+        # Membership changes and upgrades are about the chat, not the person: let them through.
         return
     actor = await identity.actor_for(context.session, user.id)
     context.actor = actor
@@ -252,6 +252,25 @@ async def membership_changed(update: Update, context: BotContext) -> None:
         current_scope.get().send(change.chat.id, context.text("group_added"), now=context.now())
 
 
+def _upgrade(update: Update) -> tuple[int, int] | None:
+    """(old id, new id) when the update tells that a group became a supergroup."""
+    message = update.message
+    if message is None:
+        return None
+    if message.migrate_to_chat_id is not None:
+        return message.chat_id, message.migrate_to_chat_id
+    if message.migrate_from_chat_id is not None:
+        return message.migrate_from_chat_id, message.chat_id
+    return None
+
+
+async def group_upgraded(update: Update, context: BotContext) -> None:
+    """A group became a supergroup (a service message in either): its binding follows."""
+    upgrade = _upgrade(update)
+    if upgrade is not None:
+        await groups.migrate(context.session, *upgrade, now=context.now())
+
+
 async def grid_pressed(update: Update, context: BotContext) -> None:
     """A button of a grid issue card (or of a closed report's news): move the report on."""
     query = update.callback_query
@@ -339,6 +358,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any], engi
             CallbackQueryHandler(lang_pressed, pattern=callbacks.LANGUAGE.matches),
             CommandHandler("bind", bind),
             ChatMemberHandler(membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
+            MessageHandler(filters.StatusUpdate.MIGRATE, group_upgraded),
             CallbackQueryHandler(grid_pressed, pattern=callbacks.GRID_ISSUE.matches),
             *requests.HANDLERS,
             *bookings.HANDLERS,

@@ -23,7 +23,8 @@ import logging
 import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -35,7 +36,7 @@ from assistant.bot.sender import Handover, OutboxSender
 from assistant.bot.telegram import AssistantBot
 from assistant.storage import inbox
 from assistant.storage.db import Database
-from assistant.storage.models import InboxStatus, InboxUpdate
+from assistant.storage.models import InboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,37 @@ class _HandlerFailed(Exception):
     """A handler raised; PTB reported it to the error handler instead of to us."""
 
 
+class _Unreadable(Exception):
+    """PTB cannot read the stored update: no second try can change that."""
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: str
+    lasting: bool
+
+
+@dataclass(frozen=True)
+class Parked:
+    """An update given up on: its chat and sender (for the apology), its attempts, its error."""
+
+    update_id: int
+    chat_id: int | None
+    user_id: int | None
+    attempts: int
+    error: str
+
+
 class Dispatcher:
     """Handles stored updates: in order within a chat, chats concurrently, each in one transaction.
 
-    An update whose handling fails is tried again at once (most such failures are a lost
-    connection or a lock timeout), and after ``max_attempts`` it is parked with its error and
-    the admins are told.
+    An update whose handling fails (most often a lock that was not freed in time, or a lost
+    connection: gone a little later) is tried again after ``first_retry``, then after twice
+    that, and so on; meanwhile the chat's later updates wait behind it, in order, while other
+    chats go on (the wait holds no handling slot). The time of the next try is kept with the
+    update, so that a restart keeps to it. After ``max_attempts`` it is parked with its error,
+    and ``on_parked`` tells the chat and the admins; an update PTB cannot read is parked at once,
+    as waiting cannot mend it.
     """
 
     def __init__(
@@ -59,10 +85,11 @@ class Dispatcher:
         application: Any,
         deps: Deps,
         sender: OutboxSender,
-        on_parked: Callable[[UpdateScope, int, int | None, str], Any],
+        on_parked: Callable[[UpdateScope, Parked], Awaitable[None]],
         *,
         concurrency: int = 8,
-        max_attempts: int = 3,
+        max_attempts: int = 6,
+        first_retry: timedelta = timedelta(seconds=1),
         batch: int = 200,
         idle_poll: float = 1.0,
     ) -> None:
@@ -73,10 +100,13 @@ class Dispatcher:
         self._on_parked = on_parked
         self._slots = asyncio.Semaphore(concurrency)
         self._max_attempts = max_attempts
+        self._first_retry = first_retry
         self._batch = batch
         self._idle_poll = idle_poll
         self._wake = asyncio.Event()
-        self._queues: dict[Hashable, deque[int]] = {}
+        # Set (and replaced) by kick(): updates waiting for their next try look at the clock.
+        self._tick = asyncio.Event()
+        self._queues: dict[Hashable, deque[inbox.Stored]] = {}
         self._workers: dict[Hashable, asyncio.Task[None]] = {}
         self._known: set[int] = set()
         # Calls made after an update committed (answering a press, menus), still under way.
@@ -87,7 +117,13 @@ class Dispatcher:
     def take(self, stored: Sequence[inbox.Stored]) -> None:
         """Handle these just-committed updates, without reading them back from the inbox."""
         for update in stored:
-            self._add(update.update_id, update.chat_id)
+            self._add(update)
+
+    def kick(self) -> None:
+        """Look at the inbox now, and at the clock for updates waiting for their next try."""
+        tick, self._tick = self._tick, asyncio.Event()
+        tick.set()
+        self._wake.set()
 
     async def start(self) -> None:
         """Queue the updates already waiting in the inbox, oldest first, then keep looking.
@@ -106,7 +142,7 @@ class Dispatcher:
     async def stop(self, grace: float = 5.0) -> None:
         """Start nothing new; let updates in hand finish (their rows stay pending otherwise)."""
         self._stopping = True
-        self._wake.set()
+        self.kick()
         if self._task is not None:
             await self._task
             self._task = None
@@ -142,16 +178,18 @@ class Dispatcher:
     async def _fetch(self) -> None:
         async with self._db.unit_of_work() as session:
             rows = await inbox.pending(session, limit=self._batch + len(self._known))
-        for update_id, chat_id in rows:
-            self._add(update_id, chat_id)
+        for row in rows:
+            self._add(row)
 
-    def _add(self, update_id: int, chat_id: int | None) -> None:
-        if update_id in self._known or self._stopping:
+    def _add(self, update: inbox.Stored) -> None:
+        if update.update_id in self._known or self._stopping:
             return
-        self._known.add(update_id)
+        self._known.add(update.update_id)
         # Updates without a chat have no order to keep.
-        key: Hashable = chat_id if chat_id is not None else ("update", update_id)
-        self._queues.setdefault(key, deque()).append(update_id)
+        key: Hashable = (
+            update.chat_id if update.chat_id is not None else ("update", update.update_id)
+        )
+        self._queues.setdefault(key, deque()).append(update)
         if key not in self._workers:
             self._workers[key] = asyncio.create_task(self._drain(key))
 
@@ -159,44 +197,76 @@ class Dispatcher:
         queue = self._queues[key]
         try:
             while queue and not self._stopping:
-                update_id = queue.popleft()
+                update = queue.popleft()
                 try:
-                    async with self._slots:
-                        await self._handle(update_id)
+                    await self._handle(update.update_id, update.retry_at)
                 finally:
-                    self._known.discard(update_id)
+                    self._known.discard(update.update_id)
         finally:
             del self._workers[key]
             if not queue:
                 self._queues.pop(key, None)
 
-    async def _handle(self, update_id: int) -> None:
-        while True:
-            error = await self._attempt(update_id)
-            if error is None:
-                return
-            log.warning("update %s failed: %s", update_id, error.splitlines()[-1])
-            async with self._db.unit_of_work() as session:
-                outcome = await inbox.record_failure(
-                    session, update_id, error, max_attempts=self._max_attempts, now=self._clock()
-                )
-                if outcome is InboxStatus.PARKED:
-                    row = await session.get(InboxUpdate, update_id)
-                    scope = UpdateScope(session)
-                    await self._on_parked(scope, update_id, row.chat_id if row else None, error)
-            if outcome is not InboxStatus.PENDING:
-                self._sender.kick()
+    async def _handle(self, update_id: int, due: datetime | None) -> None:
+        """Handle the update, trying again when it is due after each failure, until it is
+        handled or parked (or the dispatcher stops: it stays pending, due when it was)."""
+        while due is None or await self._until(due):
+            started = self._clock()
+            async with self._slots:
+                failure = await self._attempt(update_id)
+                if failure is None:
+                    return
+                due = await self._failed(update_id, failure, started)
+            if due is None:
                 return
 
-    async def _attempt(self, update_id: int) -> str | None:
-        """Handle the update once; None on success (or if someone else has it), else the error."""
+    async def _until(self, due: datetime) -> bool:
+        """Wait, holding no slot, until ``due`` on the bot's clock; False if stopping first."""
+        while not self._stopping:
+            left = (due - self._clock()).total_seconds()
+            if left <= 0:
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._tick.wait(), min(left, self._idle_poll))
+        return False
+
+    async def _failed(
+        self, update_id: int, failure: _Failure, started: datetime
+    ) -> datetime | None:
+        """Record a failed attempt; when to try again, or None (parked, or handled elsewhere)."""
+        log.warning("update %s failed: %s", update_id, failure.error.splitlines()[-1])
+
+        def next_try(attempts: int) -> datetime | None:
+            if failure.lasting or attempts >= self._max_attempts:
+                return None
+            # Counted from the failed attempt's start, not from when it is recorded.
+            return started + self._first_retry * int(2 ** (attempts - 1))
+
+        async with self._db.unit_of_work() as session:
+            row = await inbox.record_failure(
+                session, update_id, failure.error, now=self._clock(), next_try=next_try
+            )
+            if row is not None and row.status is InboxStatus.PARKED:
+                sender = inbox.sender_of(row.payload)
+                parked = Parked(update_id, row.chat_id, sender, row.attempts, failure.error)
+                await self._on_parked(UpdateScope(session), parked)
+        if row is None or row.status is InboxStatus.PARKED:
+            self._sender.kick()
+            return None
+        return row.retry_at
+
+    async def _attempt(self, update_id: int) -> _Failure | None:
+        """Handle the update once; None on success (or if someone else has it), else why not."""
         handover = Handover([], left=False)
         try:
             async with self._db.unit_of_work(busy=True) as session:
                 payload = await inbox.take(session, update_id, now=self._clock())
                 if payload is None:
                     return None
-                update = Update.de_json(payload, self._application.bot)
+                try:
+                    update = Update.de_json(payload, self._application.bot)
+                except Exception as exc:
+                    raise _Unreadable from exc
                 scope = UpdateScope(session)
                 token = current_scope.set(scope)
                 try:
@@ -210,8 +280,9 @@ class Dispatcher:
                 handover = self._sender.claim_queued(session)
         except Exception as exc:
             self._sender.withdraw(handover)
-            cause = exc.__cause__ if isinstance(exc, _HandlerFailed) else None
-            return _describe(cause or exc)
+            wrapped = isinstance(exc, _HandlerFailed | _Unreadable)
+            cause = exc.__cause__ if wrapped else None
+            return _Failure(_describe(cause or exc), lasting=isinstance(exc, _Unreadable))
         self._sender.hand_over(handover)
         if scope.after_commit:
             # Telegram's round trip must not hold a handling slot or the chat's next update.
@@ -226,6 +297,9 @@ class Dispatcher:
         for action in actions:
             try:
                 await action()
+            except InvalidToken:
+                # The token was revoked: the bot stops, and its runner says why.
+                return
             except Exception:
                 log.exception("a call after update %s committed failed", update_id)
 
@@ -264,7 +338,6 @@ class Poller:
         self._limit = limit
         self._offset: int | None = None
         self._task: asyncio.Task[None] | None = None
-        self.fatal: BaseException | None = None
 
     def start(self) -> None:
         """Start polling."""
@@ -280,9 +353,14 @@ class Poller:
         await asyncio.wait({self._task}, timeout=2.0)
         self._task = None
         if self._offset is not None:
-            with contextlib.suppress(TelegramError):
-                await self._bot.call_raw(
-                    "getUpdates", {"offset": self._offset, "timeout": 0, "limit": 1}
+            # Bounded: a 429 halt must not hold up the stop (the updates come again, and are
+            # dropped as repeats).
+            with contextlib.suppress(TelegramError, TimeoutError):
+                await asyncio.wait_for(
+                    self._bot.call_raw(
+                        "getUpdates", {"offset": self._offset, "timeout": 0, "limit": 1}
+                    ),
+                    2.0,
                 )
 
     async def _run(self) -> None:
@@ -299,9 +377,9 @@ class Poller:
                     },
                     read_timeout=self._timeout + 10,
                 )
-            except InvalidToken as exc:
-                self.fatal = exc
-                log.error("Telegram refused the bot token; polling stops")
+            except InvalidToken:
+                # The bot's token_refused is set: whoever runs the bot stops it.
+                log.info("getUpdates answered 401 Unauthorized; polling stops")
                 return
             except RetryAfter as exc:
                 await asyncio.sleep(_seconds(exc.retry_after) + 0.5)

@@ -6,8 +6,10 @@ their chat (about 1 per second in a private chat with a small burst, 20 per minu
 A call finding a slot free takes it at once; the others are granted by one gatekeeper task,
 evenly spaced, replies to the person in front of the bot before notifications and broadcasts,
 so a running broadcast never makes the bot feel frozen: bulk messages also leave a reserved
-share of every window to replies. A 429 that gets through anyway halts every send for the time
-Telegram asks, then the call is retried.
+share of every window to replies. A 429 that gets through anyway, to whatever call, halts every
+call for the time Telegram asks (answers to button presses, edits, menus and getUpdates too,
+which :class:`~assistant.bot.telegram.AssistantBot` sends past PTB's limiter hook), then the
+call is retried.
 """
 
 from __future__ import annotations
@@ -96,6 +98,9 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
         self._state = _State()
         self._queues: dict[Priority, deque[_Waiter]] = {p: deque() for p in Priority}
         self._wake = asyncio.Event()
+        # Set while no halt is on; calls that take no slot wait on it.
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self._gatekeeper: asyncio.Task[None] | None = None
         self.retries_after_429 = 0
 
@@ -124,28 +129,45 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
         data: dict[str, Any],
         rate_limit_args: dict[str, Any] | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        """Wait for a slot, make the call, and ride out a 429 if one still comes."""
-        if endpoint not in _SENDS and endpoint not in _EDITS:
-            return await callback(*args, **kwargs)
+        """Wait for a slot, make the call, and ride out a 429 if one still comes.
+
+        Calls that put nothing in a chat's or the bot's message count (answers to presses,
+        menus, chat information) take no slot, but wait out a halt all the same.
+        """
+        counted = endpoint in _SENDS or endpoint in _EDITS
         priority = Priority((rate_limit_args or {}).get("priority", Priority.INTERACTIVE))
         chat_id = data.get("chat_id")
         chat = chat_id if isinstance(chat_id, int) else None
         for attempt in range(self.policy.max_retries + 1):
-            await self._acquire(chat, endpoint in _SENDS, priority, first=attempt == 0)
+            if counted:
+                await self._acquire(chat, endpoint in _SENDS, priority, first=attempt == 0)
+            else:
+                await self.resumed()
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
+                self.refused(endpoint, exc)
                 if attempt == self.policy.max_retries:
                     raise
                 self.retries_after_429 += 1
-                self.halt(_seconds(exc.retry_after))
-                log.warning("Telegram asked to wait %s s; all sending halted", exc.retry_after)
         raise AssertionError("unreachable")
 
+    def refused(self, endpoint: str, error: RetryAfter) -> None:
+        """Telegram answered ``endpoint`` with a 429: halt every call for the time it asks."""
+        self.halt(_seconds(error.retry_after))
+        log.warning(
+            "Telegram asked to wait %s s after %s; every call halted", error.retry_after, endpoint
+        )
+
     def halt(self, seconds: float) -> None:
-        """Send nothing for ``seconds``."""
+        """Make no call for ``seconds``."""
         self._state.halted_until = max(self._state.halted_until, self._clock() + seconds)
+        self._flowing.clear()
         self._wake.set()
+
+    async def resumed(self) -> None:
+        """Return once no halt is on: at once, or when the gatekeeper sees the last one end."""
+        await self._flowing.wait()
 
     async def _acquire(
         self, chat_id: int | None, counts_in_chat: bool, priority: Priority, *, first: bool
@@ -179,6 +201,7 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
             now = self._clock()
             if now < state.halted_until:
                 return state.halted_until - now
+            self._flowing.set()
             for window in (state.sent, state.bulk_sent):
                 while window and window[0] <= now - self.policy.window:
                     window.popleft()

@@ -11,6 +11,9 @@ sent never queues behind the database and under load costs one transaction for m
 crash leaves at most that interval's rows sent but unrecorded. A recipient who
 blocked the bot is marked unreachable and reported, never retried forever; network trouble is
 retried with backoff; a call Telegram refuses as malformed fails at once with its error kept.
+A group that became a supergroup gets the row in its new chat, and keeps its binding there.
+A refused token (revoked) is no fault of the row's: it goes back to the outbox as it was, and
+nothing more is tried until the bot runs with a token that works.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, TelegramError
 
 from assistant.bot.telegram import AssistantBot
+from assistant.services import groups
 from assistant.storage import outbox
 from assistant.storage.db import Database
 from assistant.storage.models import OutboxMessage, OutboxStatus, Priority
@@ -44,6 +48,11 @@ class _Outcome:
     at: datetime
     telegram_message_id: int | None = None
     error: str | None = None
+    # False when the call was never answered on its merits (the token was refused): the row
+    # goes back to the outbox as it was, with no attempt counted.
+    attempted: bool = True
+    # The supergroup the row's group became: the row, no attempt counted, goes there instead.
+    migrated_to: int | None = None
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,8 @@ class OutboxSender:
         now = self._clock()
         rows = outbox.queued(session, now=now)
         room = self._batch - len(self._held) - self._reserved
-        if not rows or not self._caught_up or self._stopping or len(rows) > room:
+        waiting = self._stopping or self._bot.token_refused.is_set()
+        if not rows or not self._caught_up or waiting or len(rows) > room:
             return Handover([], left=bool(rows))
         outbox.claim(rows, now=now, lease=self._lease)
         self._reserved += len(rows)
@@ -173,6 +183,9 @@ class OutboxSender:
         while not self._stopping:
             self._wake.clear()
             room = self._batch - len(self._held) - self._reserved
+            if self._bot.token_refused.is_set():
+                # Every call would be refused: leave the rows in the outbox for the next run.
+                room = 0
             claimed = 0
             if room > 0:
                 kicks = self._kicks
@@ -216,6 +229,8 @@ class OutboxSender:
         self._have_outcomes.set()
 
     async def _deliver(self, row: OutboxMessage) -> _Outcome:
+        if self._bot.token_refused.is_set():
+            return self._outcome(row, OutboxStatus.PENDING, attempted=False)
         try:
             result = await self._bot.call_raw(
                 row.method, row.payload, priority=Priority(row.priority)
@@ -226,8 +241,10 @@ class OutboxSender:
             if _NOT_MODIFIED in str(exc).lower():
                 return self._outcome(row, OutboxStatus.SENT)
             return self._outcome(row, OutboxStatus.FAILED, error=str(exc))
-        except (ChatMigrated, InvalidToken) as exc:
-            return self._outcome(row, OutboxStatus.FAILED, error=str(exc))
+        except InvalidToken:
+            return self._outcome(row, OutboxStatus.PENDING, attempted=False)
+        except ChatMigrated as exc:
+            return _Outcome(row, OutboxStatus.PENDING, self._clock(), migrated_to=exc.new_chat_id)
         except TelegramError as exc:
             return self._outcome(row, OutboxStatus.PENDING, error=str(exc) or type(exc).__name__)
         except Exception as exc:
@@ -243,9 +260,10 @@ class OutboxSender:
         *,
         error: str | None = None,
         message_id: int | None = None,
+        attempted: bool = True,
     ) -> _Outcome:
         # Stamped now, not when recorded: a retry's delay counts from the failure.
-        return _Outcome(row, status, self._clock(), message_id, error)
+        return _Outcome(row, status, self._clock(), message_id, error, attempted)
 
     async def _record_forever(self) -> None:
         loop = asyncio.get_running_loop()
@@ -279,7 +297,14 @@ class OutboxSender:
                 backoff = min(backoff * 2, 5.0)
         for outcome in done:
             self._held.discard(outcome.row.id)
-            if outcome.status is not OutboxStatus.SENT:
+            if outcome.migrated_to is not None:
+                log.info(
+                    "chat %s became the supergroup %s; outbox row %s goes there",
+                    outcome.row.chat_id,
+                    outcome.migrated_to,
+                    outcome.row.id,
+                )
+            elif outcome.status is not OutboxStatus.SENT and outcome.attempted:
                 log.warning(
                     "outbox row %s to chat %s: %s (%s)",
                     outcome.row.id,
@@ -305,8 +330,23 @@ class OutboxSender:
             (o.row, o.telegram_message_id) for o in sent if o.row.ref and o.telegram_message_id
         ]
         queued = await outbox.bring_up_to_date(session, cards, now=now)
+        released = [o.row.id for o in done if not o.attempted]
+        if released:
+            await outbox.release(session, released)
         for outcome in done:
             error = outcome.error or ""
+            if outcome.migrated_to is not None:
+                await groups.migrate(
+                    session,
+                    outcome.row.chat_id,
+                    outcome.migrated_to,
+                    now=now,
+                    claimed=[outcome.row.id],
+                )
+                queued = True
+                continue
+            if not outcome.attempted:
+                continue
             if outcome.status is OutboxStatus.PENDING:
                 attempts = outcome.row.attempts + 1
                 if attempts >= self._max_attempts:

@@ -8,7 +8,8 @@ string, non-string values JSON-encoded.
 The common error texts are exactly Telegram's: chat not found, blocked / can't initiate (403),
 message is not modified, message to edit / delete not found, message can't be deleted, query is
 too old, message text is empty, message is too long, BUTTON_DATA_INVALID, reply markup is too
-long, can't parse entities, the 409 conflicts, 429 and 401/404. Rarer cases (malformed JSON
+long, can't parse entities, group chat was upgraded to a supergroup chat (with
+``migrate_to_chat_id``), the 409 conflicts, 429 and 401/404. Rarer cases (malformed JSON
 parameters, bot command scopes and language codes, unsupported file kinds and the like) use
 Telegram's style, but their exact wording may differ from Telegram's.
 ``Markdown``/``MarkdownV2`` are not parsed: the sandbox answers HTTP 501 for them, as it does for
@@ -132,6 +133,16 @@ def too_many_requests(retry_after: int) -> ApiError:
     )
 
 
+def group_upgraded(supergroup_id: int) -> ApiError:
+    """The 400 Telegram answers to any call naming a group that became a supergroup."""
+    return ApiError(
+        400,
+        "Bad Request: group chat was upgraded to a supergroup chat",
+        {"migrate_to_chat_id": supergroup_id},
+    )
+
+
+UNAUTHORIZED = ApiError(401, "Unauthorized")
 BLOCKED = ApiError(403, "Forbidden: bot was blocked by the user")
 CANNOT_INITIATE = ApiError(403, "Forbidden: bot can't initiate conversation with a user")
 CHAT_NOT_FOUND = bad_request("chat not found")
@@ -258,6 +269,8 @@ def resolve_chat(state: SandboxState, raw: str | None) -> FakeChat:
         chat = state.private_chat(state.users[chat_id])
     if chat is None:
         raise CHAT_NOT_FOUND
+    if chat.migrated_to is not None:
+        raise group_upgraded(chat.migrated_to)
     return chat
 
 
@@ -450,6 +463,8 @@ async def get_updates(state: SandboxState, params: Params) -> list[JSONDict]:
     """Pending updates; a long poll returns as soon as one arrives."""
     if state.webhook is not None:
         raise CONFLICT_WEBHOOK
+    # The token this poll came with: revoked meanwhile, the poll ends refused.
+    token = state.token
     offset = params.integer("offset") or 0
     limit = params.integer("limit")
     limit = 100 if limit is None else min(max(limit, 1), 100)
@@ -465,7 +480,9 @@ async def get_updates(state: SandboxState, params: Params) -> list[JSONDict]:
     if not (state.updates or state.redeliveries) and timeout > 0:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
-                await state.wait_for(lambda: _poll_ends(state, generation))
+                await state.wait_for(lambda: _poll_ends(state, generation, token))
+    if state.token != token:
+        raise UNAUTHORIZED
     if state.poll_generation != generation:
         raise CONFLICT_POLL
     if state.webhook is not None:
@@ -474,10 +491,11 @@ async def get_updates(state: SandboxState, params: Params) -> list[JSONDict]:
     return again + state.updates[: limit - len(again)]
 
 
-def _poll_ends(state: SandboxState, generation: int) -> bool | None:
+def _poll_ends(state: SandboxState, generation: int, token: str) -> bool | None:
     """True once a long poll has something to answer; None while it should keep waiting."""
     pending = state.updates or state.redeliveries
-    if pending or state.webhook is not None or state.poll_generation != generation:
+    superseded = state.poll_generation != generation or state.token != token
+    if pending or state.webhook is not None or superseded:
         return True
     return None
 

@@ -3,8 +3,10 @@
 :class:`FakeTelegram` answers Bot API calls (:meth:`FakeTelegram.call`, used by both faces:
 :class:`~assistant.sandbox.FakeRequest` in-process and
 :class:`~assistant.sandbox.FakeTelegramServer` over HTTP) and lets tests act as people
-(``add_user``, ``add_group``, ``user_send``, ``user_press``, ``block_bot``) and observe the bot
-(``wait_for_bot_message``, ``messages``, ``message``, ``subscribe``, ``calls``).
+(``add_user``, ``add_group``, ``user_send``, ``user_press``, ``block_bot``,
+``migrate_to_supergroup``) and as @BotFather (``revoke_token``), make something happen at the
+moment a call arrives (``on_call``) and observe the bot (``wait_for_bot_message``, ``messages``,
+``message``, ``subscribe``, ``calls``).
 
 Group chats follow Telegram's privacy mode (on by default, as for a new bot): unless the bot is
 an administrator or ``privacy_mode`` is off, the bot gets only commands meant for it
@@ -20,6 +22,7 @@ import asyncio
 import itertools
 import json
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -78,6 +81,21 @@ class Hold:
     def release(self) -> None:
         """Let every waiting answer go, and hold no more."""
         self._released.set()
+
+
+@dataclass
+class Trigger:
+    """Something that happens on Telegram's side the moment a matching call arrives."""
+
+    method: str
+    chat_id: int | None
+    action: Callable[[], object]
+
+    def matches(self, method: str, params: Mapping[str, str]) -> bool:
+        """Whether a call of ``method`` with ``params`` sets it off."""
+        if self.method != method.lower():
+            return False
+        return self.chat_id is None or params.get("chat_id") == str(self.chat_id)
 
 
 @dataclass
@@ -150,6 +168,7 @@ class FakeTelegram:
         """How many 429 answers the sandbox gave (flood limits and injected faults)."""
         self._faults: list[Fault] = []
         self._holds: list[Hold] = []
+        self._triggers: list[Trigger] = []
         self._user_ids = itertools.count(_FIRST_USER_ID)
         self._group_ids = itertools.count(-_FIRST_GROUP_ID)
         self._supergroup_ids = itertools.count(-_FIRST_SUPERGROUP_ID)
@@ -159,6 +178,17 @@ class FakeTelegram:
     @property
     def token(self) -> str:
         """The bot's token; calls with any other token get 401."""
+        return self.state.token
+
+    def revoke_token(self) -> str:
+        """Revoke the bot's token, as @BotFather's /revoke does; returns the new one.
+
+        From now on the old token gets 401 ``Unauthorized``, a long poll still open with it
+        included; the bot's id, chats and pending updates stay.
+        """
+        bot_id = self.state.token.split(":")[0]
+        self.state.token = f"{bot_id}:{secrets.token_urlsafe(26)}"
+        self.state.notify()
         return self.state.token
 
     @property
@@ -217,13 +247,17 @@ class FakeTelegram:
         values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
         uploads = {k: v if isinstance(v, Upload) else Upload(v) for k, v in (files or {}).items()}
         if token != self.token:
-            status = 401 if _TOKEN.fullmatch(token) else 404
-            return self._fail(
-                None, ApiError(status, "Unauthorized" if status == 401 else "Not Found")
-            )
+            error = botapi.UNAUTHORIZED if _TOKEN.fullmatch(token) else ApiError(404, "Not Found")
+            return self._fail(None, error)
         name = botapi.METHOD_NAMES.get(method.lower(), method)
         record = RecordedCall(name, values, tuple(uploads), self.state.clock())
         self.calls.append(record)
+        trigger = next((t for t in self._triggers if t.matches(method, values)), None)
+        if trigger is not None:
+            self._triggers.remove(trigger)
+            trigger.action()
+            if token != self.token:
+                return self._fail(record, botapi.UNAUTHORIZED)
         handler = botapi.METHODS.get(method.lower())
         if handler is None:
             if method.lower() in _KNOWN_METHODS:
@@ -306,6 +340,18 @@ class FakeTelegram:
         self._holds.append(hold)
         return hold
 
+    def on_call(
+        self, method: str, action: Callable[[], object], chat_id: int | None = None
+    ) -> Trigger:
+        """Run ``action`` once, when the next ``method`` call (to ``chat_id``) arrives.
+
+        It runs before the call is handled, so the call meets what it did: a group upgraded to a
+        supergroup, or the token revoked, just as the bot's message reached Telegram.
+        """
+        trigger = Trigger(method.lower(), chat_id, action)
+        self._triggers.append(trigger)
+        return trigger
+
     def calls_to(self, method: str) -> list[RecordedCall]:
         """The recorded calls of one method (case-insensitive)."""
         return [call for call in self.calls if call.method.lower() == method.lower()]
@@ -360,6 +406,38 @@ class FakeTelegram:
         self.state.chats[chat.id] = chat
         await self._set_bot_status(chat, adder, "administrator" if bot_is_admin else "member")
         return chat
+
+    def migrate_to_supergroup(self, chat: FakeChat, by: FakeUser | None = None) -> FakeChat:
+        """An administrator upgrades a basic group to a supergroup; returns the supergroup.
+
+        As on Telegram: the supergroup has a new id and the group's title and members (the bot
+        among them); the bot gets a service message with ``migrate_to_chat_id`` in the old group
+        and one with ``migrate_from_chat_id`` in the new; from then on every Bot API call naming
+        the old id is refused with 400 and ``parameters.migrate_to_chat_id``, which
+        python-telegram-bot raises as ``ChatMigrated``. ``by`` defaults to the group's creator.
+        """
+        if chat.type != "group" or chat.migrated_to is not None:
+            raise ValueError(f"chat {chat.id} is not a basic group")
+        upgrader = by or next(
+            self.state.users[uid] for uid, status in chat.members.items() if status == "creator"
+        )
+        supergroup = FakeChat(
+            id=-next(self._supergroup_ids),
+            type="supergroup",
+            title=chat.title,
+            members=dict(chat.members),
+        )
+        self.state.chats[supergroup.id] = supergroup
+        chat.migrated_to = supergroup.id
+        self._deliver(
+            "message",
+            self.state.add_message(chat, upgrader, migrate_to_chat_id=supergroup.id),
+        )
+        self._deliver(
+            "message",
+            self.state.add_message(supergroup, upgrader, migrate_from_chat_id=chat.id),
+        )
+        return supergroup
 
     def add_member(self, chat: FakeChat, user: FakeUser) -> None:
         """``user`` joins an existing group (no service message: the sandbox sends none)."""
@@ -469,6 +547,8 @@ class FakeTelegram:
         if chat.user is not None:
             if chat.user is not user:
                 raise ValueError(f"{user.first_name} is not in chat {chat.id}")
+        elif chat.migrated_to is not None:
+            raise ValueError(f"{chat.title!r} is now the supergroup {chat.migrated_to}")
         elif chat.members.get(user.id) in (None, "left", "kicked"):
             raise ValueError(f"{user.first_name} is not a member of {chat.title!r}")
 
@@ -483,7 +563,9 @@ class FakeTelegram:
         status = chat.members.get(self.bot.id)
         if status in (None, "left", "kicked"):
             return False
-        if not self.state.privacy_mode or status in ("administrator", "creator"):
+        if message.is_service or not self.state.privacy_mode:
+            return True
+        if status in ("administrator", "creator"):
             return True
         if message.reply_to is not None and message.reply_to.from_bot:
             return True

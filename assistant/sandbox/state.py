@@ -96,6 +96,8 @@ class FakeChat:
     reply_keyboard: JSONDict | None = None
     """The custom keyboard the bot last showed here (``ReplyKeyboardMarkup``), if any."""
     menu_button: JSONDict | None = None
+    migrated_to: int | None = None
+    """The supergroup this group became; the Bot API refuses the old id from then on."""
 
     @property
     def is_group(self) -> bool:
@@ -136,6 +138,13 @@ class FakeMessage:
     """The inline keyboard under the message, if any."""
     reply_to: FakeMessage | None = None
     edit_date: int | None = None
+    migrate_to_chat_id: int | None = None
+    migrate_from_chat_id: int | None = None
+
+    @property
+    def is_service(self) -> bool:
+        """Whether this is a service message (a group's upgrade), which every bot receives."""
+        return self.migrate_to_chat_id is not None or self.migrate_from_chat_id is not None
 
     @property
     def from_bot(self) -> bool:
@@ -189,6 +198,10 @@ class FakeMessage:
                 data["caption_entities"] = self.caption_entities
         if self.reply_markup is not None:
             data["reply_markup"] = self.reply_markup
+        for key in ("migrate_to_chat_id", "migrate_from_chat_id"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
         return data
 
 

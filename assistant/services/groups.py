@@ -1,17 +1,19 @@
-"""Group chats bound to a floor or a building, where that floor's announcements land."""
+"""Group chats bound to a floor or a building, where that floor's announcements land; a group
+keeps its binding when Telegram upgrades it to a supergroup."""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.domain import Actor, Grant, Named, Place, Role, ScopeKind
 from assistant.services.people import find_floor
-from assistant.storage import repo
+from assistant.storage import outbox, repo
 from assistant.storage.models import AuditEntry, GroupChat
 
 
@@ -109,6 +111,47 @@ async def bind(
         )
     )
     return BindResult(BindOutcome.BOUND, target.place, target.building)
+
+
+async def migrate(
+    session: AsyncSession,
+    old_chat_id: int,
+    new_chat_id: int,
+    *,
+    now: datetime,
+    claimed: Collection[int] = (),
+) -> None:
+    """A group became a supergroup, with a new chat id: its binding and the messages still
+    waiting for it follow; ``claimed`` are outbox rows a sender gives back, refused in the old
+    chat.
+
+    Telegram tells of one upgrade in several ways (a service message in each chat, a refused
+    send), in any order: the first moves the binding and leaves the audit row, the others find
+    nothing more to move.
+    """
+    bound_again = await session.scalar(select(GroupChat.id).where(GroupChat.chat_id == new_chat_id))
+    if bound_again is None:
+        result = await session.execute(
+            update(GroupChat)
+            .where(GroupChat.chat_id == old_chat_id)
+            .values(chat_id=new_chat_id)
+            .returning(GroupChat.id)
+        )
+    else:
+        # Someone bound the supergroup before the upgrade reached us: theirs is the newer word.
+        result = await session.execute(
+            delete(GroupChat).where(GroupChat.chat_id == old_chat_id).returning(GroupChat.id)
+        )
+    await outbox.move_chat(session, old_chat_id, new_chat_id, claimed=claimed)
+    if result.scalar() is not None:
+        session.add(
+            AuditEntry(
+                at=now,
+                actor_person_id=None,
+                action="group.migrate",
+                detail={"from": old_chat_id, "to": new_chat_id},
+            )
+        )
 
 
 async def bound_floor(session: AsyncSession, chat_id: int) -> Place | None:

@@ -198,6 +198,16 @@ async def person_actor(
     )
 
 
+async def language_of(session: AsyncSession, telegram_user_id: int | None) -> str | None:
+    """The language the person behind a Telegram user chose, if they are linked and chose."""
+    if telegram_user_id is None:
+        return None
+    language: str | None = await session.scalar(
+        select(TelegramAccount.language).where(TelegramAccount.telegram_user_id == telegram_user_id)
+    )
+    return language
+
+
 async def set_language(session: AsyncSession, person_id: int, language: str) -> None:
     """Remember the language a person chose."""
     account = await session.scalar(

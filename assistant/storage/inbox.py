@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,12 +44,25 @@ def chat_of(payload: dict[str, Any]) -> int | None:
     return None
 
 
+def sender_of(payload: dict[str, Any]) -> int | None:
+    """The Telegram user an update comes from, if it says."""
+    for value in payload.values():
+        if isinstance(value, dict) and isinstance(value.get("from"), dict):
+            sender = value["from"].get("id")
+            return sender if isinstance(sender, int) else None
+    return None
+
+
 @dataclass(frozen=True)
 class Stored:
-    """An update this transaction stored: enough to queue it without reading it back."""
+    """An update to handle, with enough to queue it: stored by this transaction, or pending.
+
+    ``retry_at``: an update that failed before waits until then.
+    """
 
     update_id: int
     chat_id: int | None
+    retry_at: datetime | None = None
 
 
 @functools.cache
@@ -87,15 +100,15 @@ async def store(
     return [Stored(r["update_id"], r["chat_id"]) for r in rows if r["update_id"] in new]
 
 
-async def pending(session: AsyncSession, *, limit: int) -> Sequence[tuple[int, int | None]]:
-    """(update_id, chat_id) of the oldest pending updates."""
+async def pending(session: AsyncSession, *, limit: int) -> Sequence[Stored]:
+    """The oldest pending updates."""
     result = await session.execute(
-        select(InboxUpdate.update_id, InboxUpdate.chat_id)
+        select(InboxUpdate.update_id, InboxUpdate.chat_id, InboxUpdate.retry_at)
         .where(InboxUpdate.status == InboxStatus.PENDING)
         .order_by(InboxUpdate.update_id)
         .limit(limit)
     )
-    return [(uid, chat) for uid, chat in result.all()]
+    return [Stored(uid, chat, retry_at) for uid, chat, retry_at in result.all()]
 
 
 # Run for every update: built once. The row is marked done as it is read, in the transaction
@@ -131,22 +144,29 @@ async def take(session: AsyncSession, update_id: int, *, now: datetime) -> dict[
 
 
 async def record_failure(
-    session: AsyncSession, update_id: int, error: str, *, max_attempts: int, now: datetime
-) -> InboxStatus | None:
-    """Count a failed attempt and park the update after ``max_attempts``.
+    session: AsyncSession,
+    update_id: int,
+    error: str,
+    *,
+    now: datetime,
+    next_try: Callable[[int], datetime | None],
+) -> InboxUpdate | None:
+    """Count a failed attempt: the update waits until ``next_try(attempts so far)``, or is
+    parked when that is None.
 
-    Returns the update's state afterwards: PENDING to try again, PARKED, or None when it is no
-    longer pending (another process handled it).
+    Returns the row afterwards (PENDING with its ``retry_at``, or PARKED), or None when it is
+    no longer pending (another process handled it).
     """
     row = await session.get(InboxUpdate, update_id, with_for_update=True)
     if row is None or row.status != InboxStatus.PENDING:
         return None
     row.attempts += 1
     row.last_error = error[:4000]
-    if row.attempts >= max_attempts:
+    row.retry_at = next_try(row.attempts)
+    if row.retry_at is None:
         row.status = InboxStatus.PARKED
         row.handled_at = now
-    return row.status
+    return row
 
 
 async def parked(session: AsyncSession) -> Sequence[InboxUpdate]:
@@ -172,6 +192,6 @@ async def retry_parked(session: AsyncSession, update_ids: Sequence[int]) -> int:
     result = await session.execute(
         update(InboxUpdate)
         .where(InboxUpdate.update_id.in_(update_ids), InboxUpdate.status == InboxStatus.PARKED)
-        .values(status=InboxStatus.PENDING, attempts=0)
+        .values(status=InboxStatus.PENDING, attempts=0, retry_at=None)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -293,6 +293,8 @@ class InboxUpdate(Base):
     received_at: Mapped[datetime]
     handled_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # After a failed attempt: not to be tried again before this time.
+    retry_at: Mapped[datetime | None]
 
 
 class OutboxStatus(enum.StrEnum):

@@ -263,12 +263,40 @@ async def unreachable(session: AsyncSession) -> Sequence[tuple[int, str | None]]
 
 
 async def release(session: AsyncSession, message_ids: Sequence[int]) -> None:
-    """Hand claimed rows that were never tried back to the outbox (the sender is stopping)."""
+    """Hand claimed rows back to the outbox as they were: never tried (the sender is stopping),
+    or refused with the token, which is no fault of theirs."""
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == OutboxStatus.SENDING)
         .values(status=OutboxStatus.PENDING, claimed_until=None)
     )
+
+
+async def move_chat(
+    session: AsyncSession, old: int, new: int, *, claimed: Collection[int] = ()
+) -> int:
+    """Address to chat ``new`` what still waits for chat ``old`` (a group that became a
+    supergroup), and the ``claimed`` rows a sender gives back, pending again; how many moved.
+
+    Rows another sender holds are left to it: sending them, it learns of the new chat too.
+    """
+    rows = await session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.chat_id == old,
+            or_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.id.in_(claimed)),
+        )
+        .order_by(OutboxMessage.id)
+        .with_for_update()
+    )
+    moved = 0
+    for row in rows:
+        row.chat_id = new
+        row.payload = {**row.payload, "chat_id": new}
+        row.status = OutboxStatus.PENDING
+        row.claimed_until = None
+        moved += 1
+    return moved
 
 
 async def by_ref(session: AsyncSession, prefix: str) -> Sequence[OutboxMessage]:

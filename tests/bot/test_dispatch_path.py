@@ -53,7 +53,7 @@ async def quiet_edge(
     reads = Reads()
     pending, claim_due = inbox.pending, outbox.claim_due
 
-    async def counted_pending(*args: Any, **kwargs: Any) -> Sequence[tuple[int, int | None]]:
+    async def counted_pending(*args: Any, **kwargs: Any) -> Sequence[inbox.Stored]:
         reads.pending += 1
         return await pending(*args, **kwargs)
 
@@ -118,10 +118,12 @@ async def test_a_commit_that_fails_after_the_claim_sends_the_answer_once(
     person: Person,
     invite: Invite,
     tg: FakeTelegram,
+    clock: Clock,
     campus: Database,
 ) -> None:
     student = await linked(person, invite, STUDENT, language="en")
     failures: list[int] = []
+    failed = asyncio.Event()
 
     def fail_once(session: Session) -> None:
         claimed = [
@@ -131,15 +133,21 @@ async def test_a_commit_that_fails_after_the_claim_sends_the_answer_once(
         ]
         if claimed and not failures:
             failures.append(len(claimed))
+            failed.set()
             raise RuntimeError("the database went away during the commit")
 
     event.listen(Session, "before_commit", fail_once)
     try:
-        reply = await student.say("/me")
+        await tg.user_send(student.user, "/me")
+        await asyncio.wait_for(failed.wait(), 5)
+        # Tried again a second later on the bot's clock.
+        clock.advance(timedelta(seconds=1))
+        quiet_edge[0].dispatcher.kick()
+        reply = (await tg.wait_for_bot_message(student.user.id)).text or ""
     finally:
         event.remove(Session, "before_commit", fail_once)
     assert failures == [1] and STUDENT in reply
-    # Handled again at once, and still handed over.
+    # Handled again, and still handed over.
     assert student.user.id not in quiet_edge[1].claimed
     await quiet_edge[0].sender.stop()  # records the send
     rows = await replies_to(campus, student.user.id)

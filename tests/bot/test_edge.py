@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from assistant.app import Edge
@@ -18,7 +19,7 @@ from assistant.storage.models import (
     TelegramAccount,
 )
 from tests.bot.conftest import Chat, Clock
-from tests.bot.test_identity import STUDENT, linked
+from tests.bot.test_identity import STUDENT, linked, personal_menu
 
 Invite = Callable[[str], Awaitable[str]]
 Person = Callable[..., Chat]
@@ -57,11 +58,12 @@ async def test_a_poison_update_is_parked_and_the_admins_told(
     poison = tg.inject_update({"message": {"message_id": 7, "text": "no chat, no date"}})
     notice = await tg.wait_for_bot_message(admin.user.id)
     assert notice.text is not None
-    assert f"Update {poison['update_id']} failed repeatedly and was parked" in notice.text
+    # PTB cannot read it: no later try would either, so it is parked at once.
+    assert f"Update {poison['update_id']} could not be handled (1 attempt)" in notice.text
     async with campus.unit_of_work() as session:
         row = await session.get(InboxUpdate, poison["update_id"])
     assert row is not None and row.status is InboxStatus.PARKED
-    assert row.attempts == 3 and row.last_error
+    assert row.attempts == 1 and row.last_error and row.retry_at is None
     # Everything else goes on.
     assert "郑博嘉" in await (await linked(person, invite, STUDENT)).say("/me")
 
@@ -124,3 +126,42 @@ async def test_a_429_halts_all_sending_for_the_time_asked(
     refused = next(c for c in sends if c.status == 429)
     after = [c for c in sends if c.time > refused.time]
     assert after and all(c.time >= refused.time + 1 for c in after)
+
+
+@pytest.mark.parametrize("refused_method", ["answerCallbackQuery", "sendMessage"])
+async def test_a_429_to_any_call_halts_every_call(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, refused_method: str
+) -> None:
+    student = await linked(person, invite, STUDENT, language="en")
+    await personal_menu(tg, student)
+    keyboards = []
+    for _ in range(2):
+        await tg.user_send(student.user, "/lang")
+        keyboards.append(await tg.wait_for_bot_message(student.user.id))
+    first, second = keyboards
+    tg.inject_fault(refused_method, "429", retry_after=1)
+    presses = []
+    if refused_method == "answerCallbackQuery":
+        presses.append(await tg.user_press(student.user, first, first.button_data("English")))
+    else:
+        await tg.user_send(student.user, "/me")
+    await tg.wait_until(lambda: any(c.status == 429 for c in tg.calls))
+    refused = next(c for c in tg.calls if c.status == 429)
+    # Then everything else: a new poll, an edit, a menu, an answer to a press, a reply.
+    presses.append(await tg.user_press(student.user, second, second.button_data("中文")))
+    await tg.user_send(student.user, "/help")
+    for query_id in presses:
+        await tg.wait_for_callback_answer(query_id)
+    await tg.wait_for_bot_message(student.user.id, predicate=lambda m: "社区助手" in (m.text or ""))
+    after = tg.calls[tg.calls.index(refused) + 1 :]
+    assert {c.method for c in after} >= {
+        refused_method,
+        "getUpdates",
+        "editMessageText",
+        "setMyCommands",
+        "answerCallbackQuery",
+        "sendMessage",
+    }
+    halted = [c for c in after if c.time < refused.time + 1]
+    assert [(c.method, round(c.time - refused.time, 3)) for c in halted] == []
+    assert any(c.method == refused_method and c.status == 200 for c in after)

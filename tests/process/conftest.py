@@ -82,6 +82,12 @@ class BotProcess:
         async with asyncio.timeout(timeout):
             return await self.process.wait()
 
+    async def exited(self, timeout: float = 10.0) -> int:  # noqa: ASYNC109 - one deadline
+        """The exit code of a bot that stops by itself, within ``timeout``."""
+        assert self.process is not None
+        async with asyncio.timeout(timeout):
+            return await self.process.wait()
+
     def stderr(self) -> str:
         """Everything the runs logged."""
         return "\n".join(log.read_text(errors="replace") for log in self.logs)

@@ -180,3 +180,54 @@ async def test_429_403_and_5xx_lose_nothing_and_report_the_blocked(
     said, _ = await report.communicate()
     assert report.returncode == 0
     assert f"unreachable {blocked.id} {blocked.first_name}" in said.decode()
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_a_revoked_token_ends_the_run_with_one_line_and_loses_nothing(
+    mode: str, bot_process: BotProcess, residents: Residents
+) -> None:
+    tg = bot_process.tg
+    [user] = await residents(1)
+    if mode == "webhook":
+        port = free_port()
+        bot_process.env.update(
+            ASSISTANT_WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram",
+            ASSISTANT_WEBHOOK_LISTEN=f"127.0.0.1:{port}",
+        )
+    await bot_process.start()
+    revoked = tg.token
+    tg.on_call("sendMessage", tg.revoke_token, chat_id=user.id)
+    await tg.user_send(user, "/me")
+    assert await bot_process.exited() == 1
+    said = bot_process.stderr()
+    lines = said.strip().splitlines()
+    assert lines[-1].startswith("assistant: Telegram refused the bot token (401 Unauthorized)")
+    # That one line says it all: no other complaint, no traceback.
+    assert said.count("refused the bot token") == 1
+    assert [line for line in lines if " WARNING " in line or " ERROR " in line] == [], said
+    assert "Traceback" not in said
+    # The token is a secret: neither the old one nor the new one is printed.
+    assert revoked.split(":")[1] not in said and tg.token.split(":")[1] not in said
+    assert tg.messages(user.id)[-1].sender.is_bot is False
+
+    # Started again with the revoked token, it is refused at once, the same way.
+    again = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "assistant",
+        "run",
+        env=bot_process.env,
+        cwd=bot_process.cwd,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, refused = await again.communicate()
+    assert again.returncode == 1
+    assert refused.decode().strip().splitlines()[-1] == lines[-1]
+    assert revoked.split(":")[1] not in refused.decode()
+
+    bot_process.env["TELEGRAM_BOT_TOKEN"] = tg.token
+    await bot_process.start()
+    answer = await tg.wait_for_bot_message(user.id, timeout=30)
+    assert answer.text is not None and user.first_name in answer.text
+    assert await bot_process.terminate() == 0, bot_process.stderr()

@@ -1,4 +1,5 @@
-"""getUpdates semantics, update JSON as PTB parses it, webhooks settings, privacy mode."""
+"""getUpdates semantics, update JSON as PTB parses it, webhooks settings, privacy mode, a group's
+upgrade to a supergroup, a revoked token."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.error import BadRequest, Conflict
+from telegram.error import BadRequest, ChatMigrated, Conflict, InvalidToken
 
 from assistant.sandbox import FakeTelegram
 
@@ -182,3 +183,94 @@ async def test_privacy_mode_in_groups(tg: FakeTelegram, bot: Bot) -> None:
     admin_group = await tg.add_group("Admins", [alice], bot_is_admin=True)
     await tg.user_send(alice, "admins see all", admin_group)
     assert tg.pending_updates()[-1]["message"]["text"] == "admins see all"
+
+
+async def test_a_group_upgraded_to_a_supergroup_moves_to_a_new_id(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    owner, member = tg.add_user("Owner"), tg.add_user("Member")
+    group = await tg.add_group("Floor 3", [owner, member])
+    await bot.send_message(group.id, "before")
+    supergroup = tg.migrate_to_supergroup(group)
+    assert (supergroup.type, supergroup.title) == ("supergroup", "Floor 3")
+    assert supergroup.id < -1_000_000_000_000 and supergroup.members == group.members
+
+    # Service messages reach the bot even with privacy mode on, one in each chat.
+    updates = await bot.get_updates()
+    service = [u.message for u in updates if u.message]
+    assert [(m.chat.id, m.migrate_to_chat_id, m.migrate_from_chat_id) for m in service] == [
+        (group.id, supergroup.id, None),
+        (supergroup.id, None, group.id),
+    ]
+    assert all(m.from_user is not None and m.from_user.id == owner.id for m in service)
+
+    with pytest.raises(ChatMigrated) as caught:
+        await bot.send_message(group.id, "after")
+    assert caught.value.new_chat_id == supergroup.id
+    assert tg.calls[-1].status == 400
+    status, envelope = await tg.call(tg.token, "sendMessage", {"chat_id": group.id, "text": "x"})
+    assert (status, envelope) == (
+        400,
+        {
+            "ok": False,
+            "error_code": 400,
+            "description": "Bad Request: group chat was upgraded to a supergroup chat",
+            "parameters": {"migrate_to_chat_id": supergroup.id},
+        },
+    )
+    assert (await bot.send_message(supergroup.id, "after")).chat.id == supergroup.id
+    with pytest.raises(ValueError, match="now the supergroup"):
+        await tg.user_send(member, "/help", group)
+    with pytest.raises(ValueError, match="not a basic group"):
+        tg.migrate_to_supergroup(supergroup)
+
+
+async def test_something_can_happen_the_moment_a_call_arrives(tg: FakeTelegram, bot: Bot) -> None:
+    owner = tg.add_user("Owner")
+    group = await tg.add_group("Floor 3", [owner])
+    upgraded: list[int] = []
+    tg.on_call(
+        "sendMessage",
+        lambda: upgraded.append(tg.migrate_to_supergroup(group).id),
+        chat_id=group.id,
+    )
+    await bot.get_chat(group.id)
+    assert upgraded == []
+    with pytest.raises(ChatMigrated):
+        await bot.send_message(group.id, "just too late")
+    assert len(upgraded) == 1
+    # Once only.
+    assert (await bot.send_message(upgraded[0], "there")).text == "there"
+    assert len(upgraded) == 1
+
+
+async def test_a_revoked_token_is_refused_even_in_an_open_long_poll(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    old = tg.token
+    poll = asyncio.create_task(bot.get_updates(timeout=30))
+    await tg.wait_until(lambda: len(tg.calls_to("getUpdates")) == 1)
+    new = tg.revoke_token()
+    assert new != old and new.split(":")[0] == old.split(":")[0]
+    with pytest.raises(InvalidToken):
+        await poll
+    with pytest.raises(InvalidToken):
+        await bot.get_me()
+    assert await tg.call(old, "getMe", {}) == (
+        401,
+        {"ok": False, "error_code": 401, "description": "Unauthorized"},
+    )
+    status, envelope = await tg.call(new, "getMe", {})
+    assert status == 200 and envelope["result"]["id"] == tg.bot.id
+
+
+async def test_a_token_revoked_as_a_call_arrives_refuses_that_call(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    alice = tg.add_user("Alice")
+    await tg.user_send(alice, "hi")
+    tg.on_call("sendMessage", tg.revoke_token)
+    with pytest.raises(InvalidToken):
+        await bot.send_message(alice.id, "never sent")
+    assert tg.calls[-1].status == 401
+    assert [m.text for m in tg.messages(alice.id)] == ["hi"]
