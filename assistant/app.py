@@ -82,6 +82,8 @@ def build_application(
     )
     application.bot_data["deps"] = deps
     files = load_files(deps.settings, deps.texts)
+    for gap in files.rules.calendar.gaps():
+        log.warning(gap)
     application.bot_data["engine"] = files.engine
     application.bot_data["rules"] = files.rules
     application.bot_data["approvals"] = files.approvals

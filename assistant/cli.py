@@ -225,14 +225,15 @@ async def cmd_firings(settings: Settings, args: argparse.Namespace, out: TextIO)
 async def cmd_check(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
     """Check every rule and conversation file; list all problems."""
     try:
-        engine = load_files(settings, Texts(settings.conversations_dir)).engine
+        files = load_files(settings, Texts(settings.conversations_dir))
     except StartupError as exc:
         for problem in exc.problems:
             print(problem, file=out)
         raise CommandError(f"{len(exc.problems)} problem(s) found") from None
-    print(
-        f"ok: {len(engine.conversations)} conversation(s), rules in {settings.rules_dir}", file=out
-    )
+    for gap in files.rules.calendar.gaps():
+        print(gap, file=out)
+    count = len(files.engine.conversations)
+    print(f"ok: {count} conversation(s), rules in {settings.rules_dir}", file=out)
 
 
 async def cmd_graph(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:

@@ -18,14 +18,19 @@ from pathlib import Path
 from typing import Any
 
 from assistant.rules.errors import RuleProblem
-from assistant.rules.holidays import is_holiday
+from assistant.rules.holidays import is_holiday, package_years
 from assistant.yamlfile import Located, LocatedList, YamlError, line_of
 from assistant.yamlfile import load as load_yaml
 
 FILE_NAME = "calendar.yaml"
 _TERM_FACTS = ("semester", "week", "teaching_week", "is_exam_week", "is_vacation", "periods")
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
-_TOP = {"semesters": "a list of semesters", "periods": "a list of special periods"}
+_TOP = {
+    "semesters": "a list of semesters",
+    "periods": "a list of special periods",
+    "holidays": "public holidays the package does not know yet: [{id, name, from, to}, ...]",
+    "workdays": "make-up workdays the package does not know yet: [2027-02-20, ...]",
+}
 _SEMESTER = {
     "id": "a short id like 2026-autumn",
     "name": "the name in both languages: {zh: ..., en: ...}",
@@ -52,6 +57,7 @@ class Semester:
     teaching_weeks: int
     exam_weeks: frozenset[int]
     last_day: date
+    line: int = 0
 
     def week(self, day: date) -> int | None:
         """The week of the semester ``day`` falls in (1 is the first), or None outside it."""
@@ -76,6 +82,30 @@ class Calendar:
 
     semesters: tuple[Semester, ...] = ()
     periods: tuple[Period, ...] = ()
+    # Public holidays and make-up workdays the file lists: they come before chinese-calendar.
+    days_off: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+    file: str = FILE_NAME
+
+    def is_holiday(self, day: date) -> bool:
+        """Whether ``day`` is a public holiday or a weekend (make-up workdays are not)."""
+        return is_holiday(day, self.days_off, self.workdays)
+
+    def gaps(self) -> list[str]:
+        """One warning per semester year whose public holidays nobody knows: chinese-calendar
+        has no data for it and the file lists none. Only weekends count as days off there."""
+        listed = {day.year for day in (*self.days_off, *self.workdays)}
+        found = []
+        for semester in self.semesters:
+            for year in range(semester.first_day.year, semester.last_day.year + 1):
+                if year not in package_years() and year not in listed:
+                    found.append(
+                        f"{self.file}:{semester.line} [{semester.id}]: warning: chinese-calendar "
+                        f"has no public holidays for {year} and this file lists none, so only "
+                        f"weekends count as days off in {year}; add that year's holidays: and "
+                        "workdays: from the State Council's notice (see README, once a year)"
+                    )
+        return found
 
     def semester_of(self, day: date) -> Semester | None:
         """The semester ``day`` is in, if any."""
@@ -85,12 +115,12 @@ class Calendar:
         """What rules may ask about ``day`` (a campus date)."""
         if not self.semesters:
             # Without a calendar nothing is known about semesters: neither term nor vacation.
-            return {"is_holiday": is_holiday(day), **dict.fromkeys(_TERM_FACTS)}
+            return {"is_holiday": self.is_holiday(day), **dict.fromkeys(_TERM_FACTS)}
         semester = self.semester_of(day)
         week = semester.week(day) if semester else None
         teaching = week if semester and week and week <= semester.teaching_weeks else None
         return {
-            "is_holiday": is_holiday(day),
+            "is_holiday": self.is_holiday(day),
             "semester": semester.id if semester else None,
             "week": week,
             "teaching_week": teaching if semester and week not in semester.exam_weeks else None,
@@ -118,8 +148,23 @@ def load_calendar(directory: Path, problems: list[RuleProblem]) -> Calendar:
     reader.keys(data, _TOP, None)
     semesters = [s for s in map(reader.semester, reader.items(data, "semesters")) if s]
     periods = [p for p in map(reader.period, reader.items(data, "periods")) if p]
+    holidays = [p for p in map(reader.period, reader.items(data, "holidays")) if p]
+    workdays = reader.dates(data, "workdays")
     reader.no_overlap(semesters, data)
-    return Calendar(tuple(sorted(semesters, key=lambda s: s.first_day)), tuple(periods))
+    days_off = {
+        p.first + timedelta(days=n) for p in holidays for n in range((p.last - p.first).days + 1)
+    }
+    for day in sorted(days_off & workdays):
+        reader.problem(
+            data.lines["workdays"], None, f"{day} is listed both as a holiday and as a workday"
+        )
+    return Calendar(
+        tuple(sorted(semesters, key=lambda s: s.first_day)),
+        tuple(periods),
+        frozenset(days_off),
+        frozenset(workdays),
+        reader.file,
+    )
 
 
 class _Reader:
@@ -164,6 +209,18 @@ class _Reader:
             else:
                 self.problem(line, None, f"each of '{key}' must be a mapping with id, name, ...")
         return found
+
+    def dates(self, data: Located, key: str) -> set[date]:
+        """A list of dates under ``key`` (none: empty)."""
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(d, date) for d in value):
+            self.problem(
+                data.lines.get(key, data.line),
+                None,
+                f"'{key}' must be a list of dates, like [2027-02-20, 2027-02-28]",
+            )
+            return set()
+        return set(value)
 
     def _id(self, item: Located) -> str | None:
         value = item.get("id")
@@ -255,7 +312,7 @@ class _Reader:
         if None in (item_id, name, first, last, teaching) or len(self.problems) > start:
             return None
         assert item_id and name and first and last and teaching
-        return Semester(item_id, name, first, teaching, frozenset(exams), last)
+        return Semester(item_id, name, first, teaching, frozenset(exams), last, item.line)
 
     def period(self, item: Located) -> Period | None:
         item_id = self._id(item)

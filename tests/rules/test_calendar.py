@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import textwrap
 from datetime import date
 from pathlib import Path
 
@@ -236,8 +237,92 @@ def test_assistant_check_rejects_a_broken_calendar(
         encoding="utf-8",
     )
     monkeypatch.setenv("ASSISTANT_RULES_DIR", str(rules))
+    line = calendar.read_text(encoding="utf-8").splitlines().index("    first_day: 2026-09-08") + 1
     out = io.StringIO()
     assert main(["check"], out=out) == 1
-    assert "rules/calendar.yaml:17 [2026-autumn]: first_day 2026-09-08 is not a Monday" in (
+    assert f"rules/calendar.yaml:{line} [2026-autumn]: first_day 2026-09-08 is not a Monday" in (
         out.getvalue()
     )
+
+
+# A year chinese-calendar has no data for, with made-up holidays as the file would list them.
+SPRING_2027 = """
+    semesters:
+      - id: 2027-spring
+        name: {zh: 春季学期, en: Spring}
+        first_day: 2027-03-01
+        teaching_weeks: 18
+        exam_weeks: [19, 20]
+        last_day: 2027-07-18
+    holidays:
+      - id: 2027-qingming
+        name: {zh: 清明节, en: Qingming Festival}
+        from: 2027-04-03
+        to: 2027-04-05
+    workdays: [2027-04-10]
+"""
+
+
+@pytest.mark.parametrize(
+    ("day", "holiday"),
+    [
+        (date(2027, 4, 2), False),  # a Friday before the listed days off
+        (date(2027, 4, 3), True),  # a Saturday, listed anyway
+        (date(2027, 4, 5), True),  # a Monday off, as listed
+        (date(2027, 4, 6), False),
+        (date(2027, 4, 10), False),  # a Saturday worked instead, as listed
+        (date(2027, 4, 11), True),  # an ordinary Sunday
+    ],
+)
+def test_listed_holidays_and_workdays_come_before_the_package(
+    tmp_path: Path, day: date, holiday: bool
+) -> None:
+    calendar = load_rules(write_rules(tmp_path, calendar=SPRING_2027)).calendar
+    assert calendar.facts(day)["is_holiday"] is holiday
+    assert calendar.gaps() == []
+
+
+def test_check_warns_of_a_semester_year_without_holidays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO_ROOT / "rules", rules)
+    unlisted = textwrap.dedent(SPRING_2027).split("holidays:")[0]
+    (rules / "calendar.yaml").write_text(unlisted, encoding="utf-8")
+    monkeypatch.setenv("ASSISTANT_RULES_DIR", str(rules))
+    out = io.StringIO()
+    assert main(["check"], out=out) == 0
+    first, ok = out.getvalue().splitlines()
+    assert first.startswith(
+        "rules/calendar.yaml:3 [2027-spring]: warning: chinese-calendar has no public holidays "
+        "for 2027 and this file lists none"
+    )
+    assert ok.startswith("ok: ")
+    (rules / "calendar.yaml").write_text(textwrap.dedent(SPRING_2027), encoding="utf-8")
+    out = io.StringIO()
+    assert main(["check"], out=out) == 0
+    assert out.getvalue().startswith("ok: ")
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ("workdays: [2027-04-10]", "'workdays' must be a list of dates"),
+        ("workdays: [2027-04-10, saturday]", "'workdays' must be a list of dates"),
+        ("workdays: [2027-04-04]", "2027-04-04 is listed both as a holiday and as a workday"),
+        ("        to: 2027-04-05", "'to' must not come before 'from'"),
+    ],
+)
+def test_broken_holidays_are_refused(tmp_path: Path, change: str, says: str) -> None:
+    broken = {
+        "workdays: [2027-04-10]": SPRING_2027.replace("[2027-04-10]", "2027-04-10"),
+        "workdays: [2027-04-10, saturday]": SPRING_2027.replace(
+            "[2027-04-10]", "[2027-04-10, saturday]"
+        ),
+        "workdays: [2027-04-04]": SPRING_2027.replace("[2027-04-10]", "[2027-04-04]"),
+        "        to: 2027-04-05": SPRING_2027.replace("to: 2027-04-05", "to: 2027-04-01"),
+    }[change]
+    with pytest.raises(RulesError) as caught:
+        load_rules(write_rules(tmp_path, calendar=broken))
+    assert [says in p.message for p in caught.value.problems] == [True]
+    assert all(p.file == "rules/calendar.yaml" and p.line > 0 for p in caught.value.problems)
