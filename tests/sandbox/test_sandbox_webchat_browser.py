@@ -1,8 +1,8 @@
 """The web chat in a real browser (Debian's Chromium driven by Playwright).
 
-Some tests run the real sandbox (`assistant run` without a token) as a first-time visitor would;
-one runs the page in-process to check how it shows what the bot sends. The screenshots each test
-saves under its tmp_path are there to be looked at.
+Some tests run the real sandbox (`assistant run` without a token) as a first-time visitor would,
+on a phone and on a desktop; one runs the page in-process to check how it shows what the bot
+sends. The screenshots each test saves under its tmp_path are there to be looked at.
 """
 
 from __future__ import annotations
@@ -192,6 +192,7 @@ class Screen:
     phone: bool
 
 
+PHONE = Screen("phone", 390, 844, "zh-CN", phone=True)
 DESKTOP = Screen("desktop", 1280, 800, "en-US", phone=False)
 # What the page shows for the words the tests look for, in each of its languages.
 WORDS = {
@@ -241,7 +242,7 @@ async def _in_view(page: Page, test_id: str) -> None:
     await expect(page.get_by_test_id(test_id)).to_be_in_viewport(ratio=1)
 
 
-@pytest.mark.parametrize("screen", [DESKTOP], ids=lambda screen: screen.name)
+@pytest.mark.parametrize("screen", [PHONE, DESKTOP], ids=lambda screen: screen.name)
 async def test_a_first_time_visitor_finds_people_tries_things_and_chats(
     browser: Browser, sandbox: Sandbox, tmp_path: Path, screen: Screen
 ) -> None:
@@ -274,7 +275,7 @@ async def test_a_first_time_visitor_finds_people_tries_things_and_chats(
     await expect(page.get_by_test_id("chat-title")).to_have_text("Community Assistant")
     await expect(page.get_by_test_id("composer")).to_have_value("/report")
     # Who is being played stays in sight, and so does the whole message box.
-    acting = "me-name"
+    acting = "acting-name" if screen.phone else "me-name"
     await expect(page.get_by_test_id(acting)).to_have_text(student["name"])
     await _in_view(page, acting)
     for part in ("composer-bar", "composer", "send", "commands"):
@@ -298,8 +299,12 @@ async def test_a_first_time_visitor_finds_people_tries_things_and_chats(
     await expect(bot_messages.last).to_be_in_viewport()
     await page.screenshot(path=tmp_path / f"help-{second}.png")
 
-    # The chat list in sight, and the language switch with it.
+    # The chat list: on a phone one tap away, on a desktop in sight; the language switch with it.
     group = page.locator('[data-testid^="chat--"]')
+    if screen.phone:
+        await expect(group).to_be_hidden()
+        await page.get_by_test_id("open-chats").click()
+        await page.screenshot(path=tmp_path / f"chats-{second}.png")
     await expect(group).to_be_visible()
     await page.get_by_test_id("language").click()
     await expect(page.locator("html")).to_have_attribute("lang", first)
@@ -310,7 +315,7 @@ async def test_a_first_time_visitor_finds_people_tries_things_and_chats(
     await _in_view(page, "composer-bar")
     await page.screenshot(path=tmp_path / f"group-{first}.png")
 
-    await page.get_by_test_id("switch-person").click()
+    await page.get_by_test_id("acting-switch" if screen.phone else "switch-person").click()
     counsellor = people[tries["approve"]["key"]]
     await page.get_by_test_id("try-approve").click()
     await expect(page.get_by_test_id(acting)).to_have_text(counsellor["name"])

@@ -11,8 +11,10 @@ const TEXTS = {
     brand: "社区助手 · 沙盒",
     brandNote: "模拟的 Telegram，放心试",
     sidebarNote: "选好一个人后，这里会列出他的对话：和机器人的私聊，还有他所在楼层的群。",
+    close: "关闭",
     actingAs: "你现在是",
     switchPerson: "换一个人",
+    switchShort: "换人",
     chats: "对话",
     pickTitle: "选一个人来扮演",
     pickIntro:
@@ -56,8 +58,10 @@ const TEXTS = {
     brandNote: "A pretend Telegram: try anything",
     sidebarNote:
       "Once you pick someone, their chats are listed here: the private chat with the bot, and their floor's group.",
+    close: "Close",
     actingAs: "You are",
     switchPerson: "Be someone else",
+    switchShort: "Switch person",
     chats: "Chats",
     pickTitle: "Pick someone to be",
     pickIntro:
@@ -378,7 +382,9 @@ async function become(person) {
   showIdentity();
   $("identity").hidden = $("chat-nav").hidden = $("chat").hidden = false;
   $("picker").hidden = true;
+  $("app").classList.add("acting");
   $("sidebar-note").hidden = true;
+  closeDrawer();
   $("text").value = "";
   showReady(null);
   renderChats();
@@ -391,8 +397,8 @@ async function become(person) {
 function showIdentity() {
   const { person } = state;
   $("me-avatar").replaceWith(Object.assign(avatar(person.name), { id: "me-avatar" }));
-  $("me-name").textContent = person.name;
-  $("me-label").textContent = pick(person.label);
+  $("me-name").textContent = $("acting-name").textContent = person.name;
+  $("me-label").textContent = $("acting-label").textContent = pick(person.label);
   $("me-home").textContent = pick(person.home);
 }
 
@@ -407,8 +413,19 @@ function showPicker() {
   history.replaceState(null, "", location.pathname);
   $("identity").hidden = $("chat-nav").hidden = $("chat").hidden = true;
   $("picker").hidden = false;
+  $("app").classList.remove("acting");
   $("sidebar-note").hidden = false;
+  closeDrawer();
   $("search").focus();
+}
+
+// On a phone the chat list is a panel over the chat, opened from the chat's header.
+function openDrawer() {
+  $("app").classList.add("drawer-open");
+}
+
+function closeDrawer() {
+  $("app").classList.remove("drawer-open");
 }
 
 // Chats --------------------------------------------------------------------------------------
@@ -447,6 +464,8 @@ function renderChats() {
       );
     }),
   );
+  const total = [...state.unread.values()].reduce((sum, count) => sum + count, 0);
+  Object.assign($("unread-total"), { hidden: !total, textContent: String(total) });
 }
 
 async function refresh() {
@@ -465,6 +484,7 @@ async function openChat(chatId) {
   state.unread.delete(chatId);
   $("command-menu").hidden = true;
   showReady(null);
+  closeDrawer();
   renderChats();
   renderChat();
   if (!state.loaded.has(chatId)) {
@@ -854,6 +874,9 @@ async function start() {
   $("language").addEventListener("click", switchLanguage);
   $("search").addEventListener("input", renderPeople);
   $("switch").addEventListener("click", showPicker);
+  $("acting-switch").addEventListener("click", showPicker);
+  $("open-chats").addEventListener("click", openDrawer);
+  $("close-chats").addEventListener("click", closeDrawer);
   $("composer").addEventListener("submit", submit);
   $("photo").addEventListener("change", sendPhoto);
   $("menu").addEventListener("click", () => toggleCommands().catch(complain));
