@@ -1,8 +1,9 @@
 """The sandbox run: the bot on a local fake Telegram, the demo campus, and a web chat.
 
 The bot reaches the fake over HTTP exactly as it reaches Telegram; only the base URL differs.
-Picking a person in the web chat creates their Telegram user, who opens their invite link
-(``/start <token>``) as a real student would, and joins their floor's group chat.
+As the sandbox starts, every demo person gets a Telegram user who opens their invite link
+(``/start <token>``) as a real resident would, and joins their floor's group chat; so work routed
+to anyone reaches them whether or not someone has been them on the page yet.
 """
 
 from __future__ import annotations
@@ -68,7 +69,10 @@ _STATUS: dict[PersonStatus, Words] = {
 }
 _OFF_CAMPUS = Words("不住校", "Off campus")
 _Key = tuple[ScopeKind, int]
+# An invite lives long enough for the bot to take it however slowly the machine starts.
 _INVITE_TTL = timedelta(days=1)
+# How long the bot may take to answer everyone's invite before the page is announced anyway.
+_LINK_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ class _Resident:
 
 
 class DemoPeople:
-    """The web chat's people: everyone on the demo campus, linked on first use."""
+    """The web chat's people: everyone on the demo campus, each with their own Telegram user."""
 
     def __init__(self, tg: FakeTelegram, db: Database) -> None:
         self._tg = tg
@@ -116,6 +120,32 @@ class DemoPeople:
         self._users: dict[str, FakeUser] = {}
         self._floor_groups: dict[int, FakeChat] = {}
         self._lock = asyncio.Lock()
+
+    async def link_everyone(self) -> int:
+        """Every active person not linked yet opens their invite link and joins their floor's
+        group, as residents do on their first day; the bot answers once it runs. Returns how
+        many did."""
+        async with self._lock:
+            async with self._db.unit_of_work() as session:
+                residents, _ = await _roster(session)
+                invites = [
+                    (resident, await _invite(session, resident.number))
+                    for resident in residents
+                    if resident.number not in self._users
+                ]
+            for resident, token in invites:
+                await self._link(resident, token)
+            return len(invites)
+
+    async def settled(self, timeout: float) -> None:  # noqa: ASYNC109 - one deadline for all
+        """Waits until the bot has answered every invite opened so far."""
+        waiting = set(self._users.values())
+
+        def answered() -> bool:
+            waiting.difference_update([user for user in waiting if self._answered(user)])
+            return not waiting
+
+        await self._tg.wait_until(answered, timeout)
 
     async def list_people(self) -> list[SandboxPerson]:
         """Everyone on the campus, by section, then by number."""
@@ -159,7 +189,7 @@ class DemoPeople:
         ]
 
     async def become(self, key: str) -> FakeUser:
-        """The Telegram user of person ``key``: created, invited and seated on first call."""
+        """The Telegram user of person ``key``; someone added since the start is linked now."""
         async with self._lock:
             if key in self._users:
                 return self._users[key]
@@ -183,6 +213,9 @@ class DemoPeople:
             else:
                 self._tg.add_member(group, user)
         return user
+
+    def _answered(self, user: FakeUser) -> bool:
+        return any(message.sender.is_bot for message in self._tg.messages(user.id))
 
 
 async def _invite(session: AsyncSession, number: str) -> str:
@@ -330,13 +363,21 @@ async def run_sandbox(
     await load_demo_campus(db)
     tg = FakeTelegram()
     server = FakeTelegramServer(tg)
-    webchat = WebChat(tg, DemoPeople(tg, db))
+    people = DemoPeople(tg, db)
+    webchat = WebChat(tg, people)
+    announcing: asyncio.Task[None] | None = None
     try:
         url = await webchat.start(host, web_port)
         base = await server.start(host, port)
-        print(f"网页聊天 / Web chat: {url}", file=out)
         print(f"Sandbox Bot API: {base}/bot<token>/<method> · demo campus in {database}", file=out)
+        linking = await people.link_everyone()
+        print(
+            f"{linking} 位演示居民正在关联机器人，好了就给出网页地址。/ "
+            f"{linking} demo residents are linking to the bot; the web chat's address follows.",
+            file=out,
+        )
         out.flush()
+        announcing = asyncio.create_task(_announce(people, url, out))
         sandboxed = settings.model_copy(
             update={
                 "database_url": db.url,
@@ -347,6 +388,19 @@ async def run_sandbox(
         )
         await run_bot(sandboxed, out, ready="Press Ctrl+C to stop. 按 Ctrl+C 停止。")
     finally:
+        if announcing is not None:
+            announcing.cancel()
         await webchat.stop()
         await server.stop()
         await db.dispose()
+
+
+async def _announce(people: DemoPeople, url: str, out: TextIO) -> None:
+    """Prints the web chat's address once the bot has linked everyone, so that whatever the first
+    person picked does reaches whoever it is for."""
+    try:
+        await people.settled(_LINK_TIMEOUT)
+    except TimeoutError:
+        print("有些居民还没关联好。/ Some residents are not linked yet.", file=out)
+    print(f"网页聊天 / Web chat: {url}", file=out)
+    out.flush()

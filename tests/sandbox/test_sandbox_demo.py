@@ -1,23 +1,30 @@
-"""The sandbox's demo people (`assistant/demo.py`): named in the picker by what they do and where,
-and the first things to try."""
+"""The sandbox's demo people (`assistant/demo.py`): everyone linked from the start, named in the
+picker by what they do and where, and the first things to try."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import delete, select
 
-from assistant import directory
+from assistant import callbacks, directory
+from assistant.app import running
 from assistant.demo import DemoPeople
 from assistant.domain import PersonStatus, Role, ScopeKind
 from assistant.runner import DEMO_CAMPUS
 from assistant.sandbox import FakeTelegram
+from assistant.sandbox.state import FakeMessage
 from assistant.sandbox.webchat import SandboxPerson, Words
 from assistant.storage import repo
 from assistant.storage.db import Database
 from assistant.storage.models import Floor, RoleAssignment
-from tests.bot.test_identity import C1_COUNSELLOR, STUDENT
+from tests.bot.conftest import Chat, Clock, make_application
+from tests.bot.test_identity import C1_COUNSELLOR, FLOOR_1_LEADER, STUDENT
+from tests.bot.test_reach import report
+from tests.bot.test_report import prompt
 
 B1_FLOOR_3_LEADER = "2023020001"  # 高艳芳
+# Two hundred people link at once on a machine that may be busy.
+SETTLE_TIMEOUT = 60.0
 
 
 @pytest.fixture
@@ -37,6 +44,63 @@ def telegram() -> FakeTelegram:
 @pytest.fixture
 def people(campus: Database, telegram: FakeTelegram) -> DemoPeople:
     return DemoPeople(telegram, campus)
+
+
+def is_card(message: FakeMessage) -> bool:
+    """A grid report's card: it carries the buttons that act on the report."""
+    return any(
+        callbacks.GRID_ISSUE.unpack(button.get("callback_data", "")) is not None
+        for row in message.buttons
+        for button in row
+    )
+
+
+async def name_of(db: Database, number: str) -> str:
+    async with db.unit_of_work() as session:
+        person = await repo.person_by_number(session, number)
+    assert person is not None
+    return person.name
+
+
+async def test_a_report_reaches_a_floor_leader_nobody_has_been_on_the_page(
+    campus: Database, telegram: FakeTelegram, people: DemoPeople
+) -> None:
+    tg = telegram
+    assert await people.link_everyone() == len(await people.list_people())
+    async with running(make_application(campus, tg, Clock())):
+        await people.settled(SETTLE_TIMEOUT)
+        student = Chat(tg, await people.become(STUDENT))
+        for _ in tg.pending_bot_messages(student.user.id):
+            await prompt(tg, student)  # the greeting of their link
+        await tg.user_send(student.user, "/lang")
+        offer = await prompt(tg, student)
+        await tg.user_press(student.user, offer, offer.button_data("English"))
+        await tg.wait_for_bot_message(student.user.id, predicate=lambda m: m.edit_date is not None)
+        done = await report(tg, student, "Hygiene")
+        leader_name = await name_of(campus, FLOOR_1_LEADER)
+        assert leader_name in done and "cannot be reached" not in done
+
+        # Found by name, not through the page: nobody has been the leader there.
+        [leader] = [user for user in tg.users() if user.first_name == leader_name]
+        card = await tg.wait_for_bot_message(leader.id, timeout=10, predicate=is_card)
+        assert "washroom" in (card.text or "")
+        assert await people.become(FLOOR_1_LEADER) is leader
+
+
+async def test_everyone_links_once_and_sits_in_their_floors_group(
+    telegram: FakeTelegram, people: DemoPeople
+) -> None:
+    tg = telegram
+    linked = await people.link_everyone()
+    assert await people.link_everyone() == 0
+    users = [user for user in tg.users() if not user.is_bot]
+    assert len(users) == linked == len(await people.list_people())
+    # Each opened their invite link, which the bot takes once it runs.
+    assert all((tg.messages(user.id)[0].text or "").startswith("/start ") for user in users)
+    student = await people.become(STUDENT)
+    leader = await people.become(FLOOR_1_LEADER)
+    [group] = [chat for chat in tg.chats() if chat.is_group and student.id in chat.members]
+    assert leader.id in group.members and group.title == "1号楼1层 · Building 1 floor 1"
 
 
 def person(people: list[SandboxPerson], key: str) -> SandboxPerson:

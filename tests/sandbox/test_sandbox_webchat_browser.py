@@ -35,8 +35,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 STUDENT = "2023010001"  # 郑博嘉 of the demo campus
+FLOOR_1_LEADER = "2023010004"  # 徐梦, floor leader of B1-1
 B1_FLOOR_3_LEADER = "2023020001"  # 高艳芳
-START_TIMEOUT = 60.0  # migrating and importing the demo campus on a slow machine
+# Migrating and importing the demo campus, then linking everyone, on a slow machine.
+START_TIMEOUT = 120.0
 UI_TIMEOUT = 15_000  # milliseconds, as Playwright counts
 
 
@@ -81,13 +83,15 @@ class Sandbox:
 
     url: str
     """The web chat's."""
+    api: str
+    """The fake Telegram's, whose /sandbox/ client API shows its users and chats."""
     process: asyncio.subprocess.Process
 
 
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
     """`assistant run` without a token in a fresh folder, once it has given the page's address."""
-    web_port = _free_port()
+    web_port, api_port = _free_port(), _free_port()
     url = f"http://127.0.0.1:{web_port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
     env["PYTHONUNBUFFERED"] = "1"
@@ -95,7 +99,7 @@ async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
     with stderr.open("wb") as errors:
         process = await asyncio.create_subprocess_exec(
             *[sys.executable, "-m", "assistant", "run"],
-            *["--port", str(_free_port()), "--web-port", str(web_port)],
+            *["--port", str(api_port), "--web-port", str(web_port)],
             cwd=tmp_path,
             env=env,
             stdin=asyncio.subprocess.DEVNULL,
@@ -107,7 +111,7 @@ async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
     try:
         await _wait_for_line(process, url, stderr)
         drain = asyncio.create_task(_drain(process.stdout))
-        yield Sandbox(url, process)
+        yield Sandbox(url, f"http://127.0.0.1:{api_port}", process)
     finally:
         if process.returncode is None:
             process.kill()
@@ -179,6 +183,17 @@ async def _get(url: str) -> Any:
     async with aiohttp.ClientSession() as http, http.get(url) as response:
         assert response.status == 200, url
         return await response.json()
+
+
+async def test_everyone_is_linked_before_the_page_is_announced(sandbox: Sandbox) -> None:
+    people = (await _get(f"{sandbox.url}/api/people"))["people"]
+    users = [user for user in await _get(f"{sandbox.api}/sandbox/users") if not user["is_bot"]]
+    assert len(users) == len(people) and all(user["started_bot"] for user in users)
+    # Nobody has been on the page yet, and the floor leader's link is already answered.
+    [leader] = [p["name"] for p in people if p["key"] == FLOOR_1_LEADER]
+    [user_id] = [user["id"] for user in users if user["first_name"] == leader]
+    messages = await _get(f"{sandbox.api}/sandbox/chats/{user_id}/messages")
+    assert [m["from"]["is_bot"] for m in messages][:2] == [False, True]
 
 
 @dataclass(frozen=True)
