@@ -1,14 +1,17 @@
 """The sandbox web chat: a page on which anyone can be any demo resident and talk to the bot.
 
-The page (``webchat_static/``: plain HTML, JavaScript and CSS) lists the people a
-:class:`PeopleProvider` offers, acts as the one chosen through the sandbox's
+The page (``webchat_static/``: plain HTML, JavaScript and CSS, in Chinese or English after the
+browser, with a switch) lists the people a :class:`PeopleProvider` offers, searchable by every
+word it gives for them, with the first things to try; acts as the one chosen through the sandbox's
 :class:`~assistant.sandbox.FakeTelegram`, and shows that person's chats: the private chat with
 the bot and the group chats they are in. Changes reach it live over Server-Sent Events fed by
 :meth:`FakeTelegram.subscribe`.
 
 HTTP API (JSON in and out; errors are ``{"error": "..."}`` with status 400, 404 or 413):
 
-* ``GET /api/people``: ``{"people": [{"key", "name", "label", "group"}]}``.
+* ``GET /api/people``: ``{"people": [Person], "suggestions": [{"kind", "key", "command"}]}``; a
+  Person is ``{"key", "name", "group", "label", "home", "terms"}``, its words in both languages
+  (``{"zh", "en"}``; ``terms`` is one string of both); a suggestion is a first thing to try.
 * ``POST /api/people/{key}/become``: ``{"user": User, "chats": [Chat]}``; the same user on every
   call for the same person.
 * ``GET /api/users/{user_id}/chats``: ``{"chats": [Chat]}``: the private chat with the bot first
@@ -66,6 +69,14 @@ _CLOSE: JSONDict = {"type": "close"}
 
 
 @dataclass(frozen=True)
+class Words:
+    """A text in both languages of the page, which shows the one its reader chose."""
+
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
 class SandboxPerson:
     """Someone the web chat lets you be."""
 
@@ -73,10 +84,25 @@ class SandboxPerson:
     """A stable id, such as the student or staff number."""
     name: str
     """The person's name, e.g. 郑博嘉."""
-    label: str
-    """One line shown in the picker, e.g. "学生 · 1号楼 101 / student · Building 1, room 101"."""
-    group: str
-    """The picker section the person is listed under, e.g. "层长 Floor leaders"."""
+    group: Words
+    """The picker section the person is listed under, e.g. 层长 / Floor leaders."""
+    label: Words
+    """What they are, and where: e.g. 1号楼3层 层长 / Floor leader, Building 1 floor 3."""
+    home: Words
+    """Where they live, e.g. 1号楼101室 · 第一社区 / Building 1 room 101 · Community 1."""
+    terms: str = ""
+    """More that the picker's search finds them by, in both languages: codes such as B1-3,
+    their floor, college, status."""
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A first thing to try: be person ``key`` and send ``command``."""
+
+    kind: str
+    """What it shows, which the page words: ``report``, ``approve`` or ``broadcast``."""
+    key: str
+    command: str
 
 
 class PeopleProvider(Protocol):
@@ -86,12 +112,12 @@ class PeopleProvider(Protocol):
         """Everyone who can be picked, in the order the picker shows them."""
         ...
 
-    async def become(self, key: str) -> FakeUser:
-        """The fake Telegram user acting as this person.
+    async def suggestions(self) -> list[Suggestion]:
+        """What a newcomer might try first, each as the person best placed to try it."""
+        ...
 
-        Created on first call (and linked to the bot, and added to their floor's group chat),
-        the same user on later calls.
-        """
+    async def become(self, key: str) -> FakeUser:
+        """The fake Telegram user acting as this person: the same user on every call."""
         ...
 
 
@@ -156,7 +182,13 @@ class WebChat:
 
     async def _list_people(self, request: web.Request) -> web.Response:
         people = await self._people.list_people()
-        return _json({"people": [dataclasses.asdict(person) for person in people]})
+        suggestions = await self._people.suggestions()
+        return _json(
+            {
+                "people": [dataclasses.asdict(person) for person in people],
+                "suggestions": [dataclasses.asdict(each) for each in suggestions],
+            }
+        )
 
     async def _become(self, request: web.Request) -> web.Response:
         key = request.match_info["key"]

@@ -23,16 +23,25 @@ from telegram.ext import (
 
 from assistant.sandbox import FakeChat, FakeTelegram, FakeUser
 from assistant.sandbox.entities import JSONDict
-from assistant.sandbox.webchat import SandboxPerson, WebChat
+from assistant.sandbox.webchat import SandboxPerson, Suggestion, WebChat, Words
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 Polling = Callable[[AnyApplication], AbstractAsyncContextManager[None]]
 
 STUDENT = SandboxPerson(
-    "2023010001", "郑博嘉", "学生 · 1号楼 301 / student · B1 301", "学生 Students"
+    "2023010001",
+    "郑博嘉",
+    group=Words("学生", "Students"),
+    label=Words("学生", "Student"),
+    home=Words("1号楼301室", "Building 1 room 301"),
+    terms="B1-3 | 1号楼3层 | Building 1 floor 3",
 )
 LEADER = SandboxPerson(
-    "2022010007", "林晓", "层长 · 1号楼 3层 / floor leader · B1-3", "层长 Floor leaders"
+    "2022010007",
+    "林晓",
+    group=Words("层长", "Floor leaders"),
+    label=Words("1号楼3层 层长", "Floor leader, Building 1 floor 3"),
+    home=Words("1号楼302室", "Building 1 room 302"),
 )
 
 
@@ -46,6 +55,9 @@ class FloorPeople:
 
     async def list_people(self) -> list[SandboxPerson]:
         return [LEADER, STUDENT]
+
+    async def suggestions(self) -> list[Suggestion]:
+        return [Suggestion("report", STUDENT.key, "/report")]
 
     async def become(self, key: str) -> FakeUser:
         if not self.users:
@@ -139,23 +151,28 @@ async def running_bot(app: AnyApplication, polling: Polling) -> AsyncIterator[No
 async def test_the_page_and_its_files_are_served(http: aiohttp.ClientSession) -> None:
     async with http.get("/") as response:
         assert response.status == 200
-        assert "选择身份 / Pick a person" in await response.text()
+        assert '<html lang="zh-CN">' in await response.text()
     for name in ("app.js", "style.css"):
         async with http.get(f"/static/{name}") as response:
             assert response.status == 200
 
 
-async def test_people_are_listed_with_their_picker_lines(http: aiohttp.ClientSession) -> None:
+async def test_people_are_listed_in_both_languages_with_what_to_try(
+    http: aiohttp.ClientSession,
+) -> None:
     async with http.get("/api/people") as response:
         assert response.status == 200
         body = await response.json()
     assert body["people"][1] == {
         "key": "2023010001",
         "name": "郑博嘉",
-        "label": "学生 · 1号楼 301 / student · B1 301",
-        "group": "学生 Students",
+        "group": {"zh": "学生", "en": "Students"},
+        "label": {"zh": "学生", "en": "Student"},
+        "home": {"zh": "1号楼301室", "en": "Building 1 room 301"},
+        "terms": "B1-3 | 1号楼3层 | Building 1 floor 3",
     }
     assert [p["key"] for p in body["people"]] == [LEADER.key, STUDENT.key]
+    assert body["suggestions"] == [{"kind": "report", "key": STUDENT.key, "command": "/report"}]
 
 
 async def test_becoming_a_person_gives_the_same_user_and_their_chats(

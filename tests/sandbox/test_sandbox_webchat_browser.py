@@ -1,7 +1,8 @@
 """The web chat in a real browser (Debian's Chromium driven by Playwright).
 
-One test runs the real sandbox (`assistant run` without a token) as a demo student would; one runs
-the page in-process to check how it shows what the bot sends.
+Some tests run the real sandbox (`assistant run` without a token) as a first-time visitor would,
+on a phone and on a desktop; one runs the page in-process to check how it shows what the bot
+sends. The screenshots each test saves under its tmp_path are there to be looked at.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
-from playwright.async_api import Browser, FilePayload, async_playwright, expect
+from playwright.async_api import Browser, FilePayload, Page, async_playwright, expect
 from telegram import Bot
 
 from assistant.sandbox import FakeChat, FakeTelegram, FakeUser
-from assistant.sandbox.webchat import SandboxPerson, WebChat
+from assistant.sandbox.webchat import SandboxPerson, Suggestion, WebChat, Words
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -31,7 +35,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 STUDENT = "2023010001"  # 郑博嘉 of the demo campus
-START_TIMEOUT = 60.0  # migrating and importing the demo campus on a slow machine
+FLOOR_1_LEADER = "2023010004"  # 徐梦, floor leader of B1-1
+B1_FLOOR_3_LEADER = "2023020001"  # 高艳芳
+# Migrating and importing the demo campus, then linking everyone, on a slow machine.
+START_TIMEOUT = 120.0
 UI_TIMEOUT = 15_000  # milliseconds, as Playwright counts
 
 
@@ -70,10 +77,21 @@ async def _drain(stream: asyncio.StreamReader) -> None:
         pass
 
 
+@dataclass(frozen=True)
+class Sandbox:
+    """A running `assistant run` without a token."""
+
+    url: str
+    """The web chat's."""
+    api: str
+    """The fake Telegram's, whose /sandbox/ client API shows its users and chats."""
+    process: asyncio.subprocess.Process
+
+
 @pytest.fixture
-async def sandbox(tmp_path: Path) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
-    """`assistant run` without a token in a fresh folder: the web chat's URL and the process."""
-    web_port = _free_port()
+async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    """`assistant run` without a token in a fresh folder, once it has given the page's address."""
+    web_port, api_port = _free_port(), _free_port()
     url = f"http://127.0.0.1:{web_port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
     env["PYTHONUNBUFFERED"] = "1"
@@ -81,7 +99,7 @@ async def sandbox(tmp_path: Path) -> AsyncIterator[tuple[str, asyncio.subprocess
     with stderr.open("wb") as errors:
         process = await asyncio.create_subprocess_exec(
             *[sys.executable, "-m", "assistant", "run"],
-            *["--port", str(_free_port()), "--web-port", str(web_port)],
+            *["--port", str(api_port), "--web-port", str(web_port)],
             cwd=tmp_path,
             env=env,
             stdin=asyncio.subprocess.DEVNULL,
@@ -93,7 +111,7 @@ async def sandbox(tmp_path: Path) -> AsyncIterator[tuple[str, asyncio.subprocess
     try:
         await _wait_for_line(process, url, stderr)
         drain = asyncio.create_task(_drain(process.stdout))
-        yield url, process
+        yield Sandbox(url, f"http://127.0.0.1:{api_port}", process)
     finally:
         if process.returncode is None:
             process.kill()
@@ -127,12 +145,11 @@ async def browser(chromium: Path) -> AsyncIterator[Browser]:
 
 
 async def test_a_student_changes_the_language_in_the_browser(
-    browser: Browser, sandbox: tuple[str, asyncio.subprocess.Process], tmp_path: Path
+    browser: Browser, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    url, process = sandbox
     screenshot = tmp_path / "webchat.png"
     page = await browser.new_page()
-    await page.goto(url)
+    await page.goto(sandbox.url)
     await page.get_by_test_id("search").fill(STUDENT)
     await page.get_by_test_id(f"person-{STUDENT}").click()
     await expect(page.get_by_test_id("me-name")).to_have_text("郑博嘉")
@@ -157,16 +174,180 @@ async def test_a_student_changes_the_language_in_the_browser(
     assert screenshot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert screenshot.stat().st_size > 1000
 
-    process.send_signal(signal.SIGTERM)
+    sandbox.process.send_signal(signal.SIGTERM)
     async with asyncio.timeout(10):
-        assert await process.wait() == 0
+        assert await sandbox.process.wait() == 0
+
+
+async def _get(url: str) -> Any:
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        assert response.status == 200, url
+        return await response.json()
+
+
+async def test_everyone_is_linked_before_the_page_is_announced(sandbox: Sandbox) -> None:
+    people = (await _get(f"{sandbox.url}/api/people"))["people"]
+    users = [user for user in await _get(f"{sandbox.api}/sandbox/users") if not user["is_bot"]]
+    assert len(users) == len(people) and all(user["started_bot"] for user in users)
+    # Nobody has been on the page yet, and the floor leader's link is already answered.
+    [leader] = [p["name"] for p in people if p["key"] == FLOOR_1_LEADER]
+    [user_id] = [user["id"] for user in users if user["first_name"] == leader]
+    messages = await _get(f"{sandbox.api}/sandbox/chats/{user_id}/messages")
+    assert [m["from"]["is_bot"] for m in messages][:2] == [False, True]
+
+
+@dataclass(frozen=True)
+class Screen:
+    """A browser window a first-time visitor might use."""
+
+    name: str
+    width: int
+    height: int
+    locale: str
+    phone: bool
+
+
+PHONE = Screen("phone", 390, 844, "zh-CN", phone=True)
+DESKTOP = Screen("desktop", 1280, 800, "en-US", phone=False)
+# What the page shows for the words the tests look for, in each of its languages.
+WORDS = {
+    "zh-CN": {
+        "title": "选一个人来扮演",
+        "counsellor": "辅导员",
+        "floor": "1号楼3层 层长",
+        "leader": "1号楼3层 层长",
+    },
+    "en": {
+        "title": "Pick someone to be",
+        "counsellor": "counsellor",
+        "floor": "building 1 floor 3 floor leader",
+        "leader": "Floor leader, Building 1 floor 3",
+    },
+}
+
+
+async def _find(page: Page, language: str, shots: Path) -> None:
+    """Searches the picker for the counsellors, then for the leader of one floor."""
+    words = WORDS[language]
+    await expect(page.locator("h1")).to_have_text(words["title"])
+    await page.get_by_test_id("search").fill(words["counsellor"])
+    found = page.locator('[data-testid^="person-"]')
+    await expect(found.first).to_be_visible()
+    counsellors = await found.all_inner_texts()
+    assert len(counsellors) >= 6 and all(words["counsellor"] in t.lower() for t in counsellors)
+    await expect(page.get_by_test_id("person-T0005")).to_contain_text(
+        "第一社区" if language == "zh-CN" else "Community 1"
+    )
+    await page.screenshot(path=shots / f"search-counsellor-{language}.png")
+    await page.get_by_test_id("search").fill(words["floor"])
+    await expect(found).to_have_count(1)
+    await expect(page.get_by_test_id(f"person-{B1_FLOOR_3_LEADER}")).to_contain_text(
+        words["leader"]
+    )
+    await page.screenshot(path=shots / f"search-floor-{language}.png")
+    # A room's number finds who lives there, not everyone whose student number holds it.
+    await page.get_by_test_id("search").fill("301")
+    await expect(found.first).to_be_visible()
+    homes = await found.get_by_test_id("home").all_inner_texts()
+    assert homes and all("301" in home for home in homes)
+    await page.get_by_test_id("search").fill("")
+
+
+async def _in_view(page: Page, test_id: str) -> None:
+    await expect(page.get_by_test_id(test_id)).to_be_in_viewport(ratio=1)
+
+
+@pytest.mark.parametrize("screen", [PHONE, DESKTOP], ids=lambda screen: screen.name)
+async def test_a_first_time_visitor_finds_people_tries_things_and_chats(
+    browser: Browser, sandbox: Sandbox, tmp_path: Path, screen: Screen
+) -> None:
+    listing = await _get(f"{sandbox.url}/api/people")
+    people = {p["key"]: p for p in listing["people"]}
+    tries = {s["kind"]: s for s in listing["suggestions"]}
+    context = await browser.new_context(
+        viewport={"width": screen.width, "height": screen.height},
+        locale=screen.locale,
+        is_mobile=screen.phone,
+        has_touch=screen.phone,
+    )
+    page = await context.new_page()
+    await page.goto(sandbox.url)
+    # The page speaks the browser's language, and the other one at a tap.
+    first = "zh-CN" if screen.locale == "zh-CN" else "en"
+    second = "en" if first == "zh-CN" else "zh-CN"
+    await expect(page.locator("html")).to_have_attribute("lang", first)
+    await page.screenshot(path=tmp_path / f"picker-{first}.png")
+    await page.locator("#everyone").evaluate("heading => heading.scrollIntoView()")
+    await page.screenshot(path=tmp_path / f"picker-{first}-everyone.png")
+    await _find(page, first, tmp_path)
+    await page.get_by_test_id("language").click()
+    await expect(page.locator("html")).to_have_attribute("lang", second)
+    await page.screenshot(path=tmp_path / f"picker-{second}.png")
+    await _find(page, second, tmp_path)
+
+    student = people[tries["report"]["key"]]
+    await page.get_by_test_id("try-report").click()
+    await expect(page.get_by_test_id("chat-title")).to_have_text("Community Assistant")
+    await expect(page.get_by_test_id("composer")).to_have_value("/report")
+    # Who is being played stays in sight, and so does the whole message box.
+    acting = "acting-name" if screen.phone else "me-name"
+    await expect(page.get_by_test_id(acting)).to_have_text(student["name"])
+    await _in_view(page, acting)
+    for part in ("composer-bar", "composer", "send", "commands"):
+        await _in_view(page, part)
+    await expect(page.get_by_test_id("ready-hint")).to_be_visible()
+    await page.screenshot(path=tmp_path / f"try-report-{second}.png")
+    bot_messages = page.locator('[data-testid="message"][data-from="bot"]')
+    before = await bot_messages.count()
+    await page.get_by_test_id("send").click()
+    await expect(page.locator('[data-from="me"]').last).to_contain_text("/report")
+    await expect(bot_messages).not_to_have_count(before, timeout=UI_TIMEOUT)
+    await expect(page.get_by_test_id("ready-hint")).to_be_hidden()
+    await page.screenshot(path=tmp_path / f"reporting-{second}.png")
+    # However long the chat grows, the message box stays put and the newest message in sight.
+    before = await bot_messages.count()
+    await page.get_by_test_id("composer").fill("/help")
+    await page.get_by_test_id("composer").press("Enter")
+    await expect(bot_messages).not_to_have_count(before, timeout=UI_TIMEOUT)
+    for part in ("composer-bar", "composer", "send"):
+        await _in_view(page, part)
+    await expect(bot_messages.last).to_be_in_viewport()
+    await page.screenshot(path=tmp_path / f"help-{second}.png")
+
+    # The chat list: on a phone one tap away, on a desktop in sight; the language switch with it.
+    group = page.locator('[data-testid^="chat--"]')
+    if screen.phone:
+        await expect(group).to_be_hidden()
+        await page.get_by_test_id("open-chats").click()
+        await page.screenshot(path=tmp_path / f"chats-{second}.png")
+    await expect(group).to_be_visible()
+    await page.get_by_test_id("language").click()
+    await expect(page.locator("html")).to_have_attribute("lang", first)
+    await page.screenshot(path=tmp_path / f"chats-{first}.png")
+    title = (await group.locator(".name").inner_text()).strip()
+    await group.click()
+    await expect(page.get_by_test_id("chat-title")).to_have_text(title)
+    await _in_view(page, "composer-bar")
+    await page.screenshot(path=tmp_path / f"group-{first}.png")
+
+    await page.get_by_test_id("acting-switch" if screen.phone else "switch-person").click()
+    counsellor = people[tries["approve"]["key"]]
+    await page.get_by_test_id("try-approve").click()
+    await expect(page.get_by_test_id(acting)).to_have_text(counsellor["name"])
+    await expect(page.get_by_test_id("composer")).to_have_value("/pending")
+    await page.screenshot(path=tmp_path / f"try-approve-{first}.png")
+    await context.close()
 
 
 class OneStudent:
     """One student, alone with the bot in their floor's group chat."""
 
     person = SandboxPerson(
-        STUDENT, "郑博嘉", "学生 · 1号楼 301 / student · B1 301", "学生 Students"
+        STUDENT,
+        "郑博嘉",
+        group=Words("学生", "Students"),
+        label=Words("学生", "Student"),
+        home=Words("1号楼301室", "Building 1 room 301"),
     )
 
     def __init__(self, tg: FakeTelegram) -> None:
@@ -176,6 +357,9 @@ class OneStudent:
 
     async def list_people(self) -> list[SandboxPerson]:
         return [self.person]
+
+    async def suggestions(self) -> list[Suggestion]:
+        return []
 
     async def become(self, key: str) -> FakeUser:
         if self.user is None:

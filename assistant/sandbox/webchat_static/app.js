@@ -2,8 +2,112 @@
 // Message text is only ever put into the page as text nodes, never parsed as HTML.
 "use strict";
 
+// The page's own words; what the bot says comes from the bot, in the language it keeps for each
+// person. t() fills in the {names} in braces.
+const TEXTS = {
+  "zh-CN": {
+    otherLanguage: "English",
+    switchLanguage: "Switch the page to English",
+    brand: "社区助手 · 沙盒",
+    brandNote: "模拟的 Telegram，放心试",
+    sidebarNote: "选好一个人后，这里会列出他的对话：和机器人的私聊，还有他所在楼层的群。",
+    close: "关闭",
+    actingAs: "你现在是",
+    switchPerson: "换一个人",
+    switchShort: "换人",
+    chats: "对话",
+    pickTitle: "选一个人来扮演",
+    pickIntro:
+      "这里是演示校园：学生、层长、辅导员……每个人都已经加好了机器人。选一个人，就能用他的身份和机器人聊天，和在 Telegram 里一样；换个人，就能看到他收到了什么。",
+    botLanguage: "",
+    tryTitle: "试试这些",
+    everyone: "所有人",
+    searchPlaceholder: "搜索姓名、学号、角色、楼栋、楼层、社区",
+    searchHint: "例如：辅导员、层长、1号楼3层、第一社区、2023010001",
+    found: "找到 {n} 人",
+    nobody: "没有找到。试试姓名、学号、“层长”或“1号楼3层”。",
+    "try.report": "以学生身份上报问题",
+    "try.report.hint": "发送 /report，回答机器人的几个问题；问题会交给负责的层长或楼长。",
+    "try.approve": "以辅导员身份审批",
+    "try.approve.hint": "学生用 /book 预约党团活动室后，辅导员发送 /pending 查看并审批。",
+    "try.broadcast": "向一个楼层发通知",
+    "try.broadcast.hint": "以辅导员身份发送 /broadcast，选“楼层”和哪一层，再写通知。",
+    openChat: "打开对话",
+    ready: "已经替你填好了 {command}，按“发送”开始。",
+    bot: "机器人",
+    groupMembers: "群组 · {n} 位成员",
+    typing: "正在输入…",
+    loading: "加载中…",
+    emptyPrivate: "发送 /help 看看能做什么",
+    emptyGroup: "还没有消息",
+    writeMessage: "输入消息…",
+    send: "发送",
+    commands: "命令",
+    sendPhoto: "发送图片",
+    noCommands: "暂无命令",
+    error: "出错了：",
+    edited: "已编辑",
+    photo: "图片",
+    unsupported: "沙盒不支持这种按钮",
+    reveal: "点击显示",
+  },
+  en: {
+    otherLanguage: "中文",
+    switchLanguage: "切换到中文",
+    brand: "Community Assistant · sandbox",
+    brandNote: "A pretend Telegram: try anything",
+    sidebarNote:
+      "Once you pick someone, their chats are listed here: the private chat with the bot, and their floor's group.",
+    close: "Close",
+    actingAs: "You are",
+    switchPerson: "Be someone else",
+    switchShort: "Switch person",
+    chats: "Chats",
+    pickTitle: "Pick someone to be",
+    pickIntro:
+      "This is the demo campus: students, floor leaders, counsellors… everyone has already added the bot. Pick someone to chat with the bot as them, just as in Telegram; pick someone else to see what reached them.",
+    botLanguage: "The bot speaks Chinese to everyone at first: send /lang to switch it to English.",
+    tryTitle: "Try this",
+    everyone: "Everyone",
+    searchPlaceholder: "Search name, number, role, building, floor, community",
+    searchHint: "e.g. counsellor, floor leader, Building 1 floor 3, Community 1, 2023010001",
+    found: "{n} found",
+    nobody: "Nobody found. Try a name, a number, “floor leader” or “Building 1 floor 3”.",
+    "try.report": "Report a problem as a student",
+    "try.report.hint":
+      "Send /report and answer the bot's few questions; the report goes to the floor or building leader in charge.",
+    "try.approve": "Approve as a counsellor",
+    "try.approve.hint":
+      "Once a student books the activity room with /book, send /pending to see it and approve it.",
+    "try.broadcast": "Send a notice to a floor",
+    "try.broadcast.hint":
+      "As a counsellor, send /broadcast, choose “A floor” and which one, then write the notice.",
+    openChat: "Open chat",
+    ready: "{command} is typed in for you: press Send to start.",
+    bot: "bot",
+    groupMembers: "group · {n} members",
+    typing: "typing…",
+    loading: "Loading…",
+    emptyPrivate: "Send /help to see what you can do",
+    emptyGroup: "No messages yet",
+    writeMessage: "Write a message…",
+    send: "Send",
+    commands: "Commands",
+    sendPhoto: "Send a photo",
+    noCommands: "No commands yet",
+    error: "Error: ",
+    edited: "edited",
+    photo: "photo",
+    unsupported: "Not supported in the sandbox",
+    reveal: "Click to reveal",
+  },
+};
+
 const state = {
+  lang: pageLanguage(),
   people: [],
+  suggestions: [],
+  ready: null, // the command a "try this" put in the message box, until it is sent
   person: null, // the SandboxPerson being acted as
   me: null, // their Telegram User
   chats: [],
@@ -16,6 +120,60 @@ const state = {
 };
 
 const $ = (id) => document.getElementById(id);
+
+// Languages ----------------------------------------------------------------------------------
+
+// The one chosen with the switch, else the first of the browser's that the page speaks.
+function pageLanguage() {
+  const chosen = localStorage.getItem("language");
+  if (chosen in TEXTS) return chosen;
+  for (const tag of navigator.languages || [navigator.language]) {
+    if (/^zh\b/i.test(tag)) return "zh-CN";
+    if (/^en\b/i.test(tag)) return "en";
+  }
+  return "zh-CN";
+}
+
+function t(key, values = {}) {
+  return TEXTS[state.lang][key].replace(/\{(\w+)\}/g, (_, name) => String(values[name]));
+}
+
+// A text the server gives in both languages.
+const pick = (words) => (state.lang === "en" ? words.en : words.zh);
+
+function applyLanguage() {
+  document.documentElement.lang = state.lang;
+  document.title = t("brand");
+  for (const node of document.querySelectorAll("[data-i18n]")) {
+    node.textContent = t(node.dataset.i18n);
+  }
+  for (const node of document.querySelectorAll("[data-i18n-placeholder]")) {
+    node.placeholder = t(node.dataset.i18nPlaceholder);
+  }
+  for (const node of document.querySelectorAll("[data-i18n-label]")) {
+    node.title = t(node.dataset.i18nLabel);
+    node.setAttribute("aria-label", node.title);
+  }
+  const other = state.lang === "en" ? "zh-CN" : "en";
+  Object.assign($("language"), { textContent: t("otherLanguage"), title: t("switchLanguage") });
+  $("language").lang = other;
+  $("bot-language").hidden = !t("botLanguage");
+}
+
+function switchLanguage() {
+  state.lang = state.lang === "en" ? "zh-CN" : "en";
+  localStorage.setItem("language", state.lang);
+  applyLanguage();
+  renderTries();
+  renderPeople();
+  if (state.person) {
+    showIdentity();
+    renderChats();
+    renderChat();
+    showReady(state.ready);
+    $("command-menu").hidden = true;
+  }
+}
 
 // Builds an element; children may be nodes or strings (which become text nodes).
 function el(tag, attrs = {}, ...children) {
@@ -61,7 +219,7 @@ function toast(text, { alert = false } = {}) {
   toastTimer = setTimeout(() => (box.hidden = true), alert ? 6000 : 2500);
 }
 
-const complain = (error) => toast(`出错了 / Error: ${error.message}`, { alert: true });
+const complain = (error) => toast(`${t("error")}${error.message}`, { alert: true });
 
 // People -------------------------------------------------------------------------------------
 
@@ -69,24 +227,73 @@ function avatar(name) {
   let hue = 0;
   for (const char of name) hue = (hue * 31 + char.codePointAt(0)) % 360;
   const node = el("span", { class: "avatar", "aria-hidden": "true" }, [...name][0] || "?");
-  node.style.background = `hsl(${hue} 55% 55%)`;
+  node.style.background = `hsl(${hue} 55% 45%)`;
   return node;
 }
 
+// Search ignores case, spaces and the separators between a place's parts, so "1号楼 3层" finds
+// "1号楼3层" and "building 1, floor 3" finds "Building 1 floor 3".
+const compact = (text) => text.toLowerCase().replace(/[\s,，、·;；/()（）]+/g, "");
+
+function haystack(person) {
+  const words = [person.group, person.label, person.home].flatMap((w) => [w.zh, w.en]);
+  return compact([person.name, person.key, ...words, person.terms].join("|"));
+}
+
+// A word that starts with a digit must start a number too: "3层" is not found in "13层", nor
+// "301" in a student number.
+function holds(hay, word) {
+  if (!/^\d/.test(word)) return hay.includes(word);
+  for (let at = hay.indexOf(word); at !== -1; at = hay.indexOf(word, at + 1)) {
+    if (at === 0 || !/\d/.test(hay[at - 1])) return true;
+  }
+  return false;
+}
+
+// The whole query as one phrase, or else every word of it somewhere; a number stays with the
+// English word before it, so "building 1 floor 3" asks for "building1" and "floor3".
+function matches(person, query) {
+  const hay = haystack(person);
+  const words = [];
+  for (const word of query.split(/\s+/).map(compact).filter(Boolean)) {
+    if (/^\d+$/.test(word) && /[a-z]$/.test(words.at(-1) ?? "")) words.push(words.pop() + word);
+    else words.push(word);
+  }
+  return holds(hay, compact(query)) || words.every((word) => holds(hay, word));
+}
+
 function renderPeople() {
-  const query = $("search").value.trim().toLowerCase();
+  const query = $("search").value.trim();
   const groups = new Map();
+  let found = 0;
   for (const person of state.people) {
-    const haystack = `${person.name} ${person.key} ${person.label}`.toLowerCase();
-    if (query && !haystack.includes(query)) continue;
-    if (!groups.has(person.group)) groups.set(person.group, []);
-    groups.get(person.group).push(person);
+    if (query && !matches(person, query)) continue;
+    found++;
+    const group = pick(person.group);
+    if (!groups.has(group)) groups.set(group, []);
+    groups.get(group).push(person);
   }
   const sections = [...groups].map(([group, people]) =>
-    el("section", {}, el("h2", {}, group), el("div", { class: "people" }, ...people.map(personButton))),
+    el(
+      "section",
+      {},
+      el("h3", {}, group),
+      el("div", { class: "people" }, ...people.map(personButton)),
+    ),
   );
-  if (!sections.length) sections.push(el("p", { class: "muted" }, "没有找到 / Nobody found"));
+  const hint = !query ? t("searchHint") : found ? t("found", { n: found }) : t("nobody");
+  $("search-hint").textContent = hint;
+  // While searching, the results come right under the search box.
+  $("tries").hidden = Boolean(query) || !$("try-list").childElementCount;
+  $("everyone").hidden = Boolean(query);
   $("people").replaceChildren(...sections);
+}
+
+function personLines(person) {
+  return [
+    el("span", { class: "small" }, pick(person.label)),
+    el("span", { class: "muted small", "data-testid": "home" }, pick(person.home)),
+  ];
 }
 
 function personButton(person) {
@@ -98,10 +305,69 @@ function personButton(person) {
     el(
       "span",
       { class: "person-text" },
-      el("span", { class: "name" }, person.name),
-      el("span", { class: "muted small" }, person.label),
+      el(
+        "span",
+        {},
+        el("span", { class: "name" }, person.name),
+        " ",
+        el("span", { class: "muted small" }, person.key),
+      ),
+      ...personLines(person),
     ),
   );
+}
+
+// The first things to try, each opening the chat of the one best placed to try it with the
+// command ready in the message box: sending it stays the reader's own step.
+function renderTries() {
+  const tiles = [];
+  for (const suggestion of state.suggestions) {
+    const person = state.people.find((candidate) => candidate.key === suggestion.key);
+    // Only what the page has words for, as someone the picker lists.
+    if (!person || !(`try.${suggestion.kind}` in TEXTS[state.lang])) continue;
+    const onclick = () => tryOut(person, suggestion.command).catch(complain);
+    tiles.push(
+      el(
+        "button",
+        { type: "button", class: "try", "data-testid": `try-${suggestion.kind}`, onclick },
+        el("span", { class: "try-title" }, t(`try.${suggestion.kind}`)),
+        el(
+          "span",
+          { class: "try-person" },
+          avatar(person.name),
+          el(
+            "span",
+            { class: "person-text" },
+            el("span", { class: "name" }, person.name),
+            personLines(person)[0],
+          ),
+        ),
+        el("span", { class: "muted small" }, t(`try.${suggestion.kind}.hint`)),
+        el(
+          "span",
+          { class: "try-open" },
+          `${t("openChat")} · `,
+          el("code", {}, suggestion.command),
+          " ›",
+        ),
+      ),
+    );
+  }
+  $("try-list").replaceChildren(...tiles);
+}
+
+async function tryOut(person, command) {
+  await become(person);
+  $("text").value = command;
+  showReady(command);
+  $("text").focus();
+}
+
+// Says that a command waits in the message box for the reader to send (null: nothing does).
+function showReady(command) {
+  state.ready = command;
+  $("ready-hint").hidden = !command;
+  if (command) $("ready-hint").textContent = t("ready", { command });
 }
 
 async function become(person) {
@@ -113,16 +379,27 @@ async function become(person) {
   state.loaded.clear();
   state.unread.clear();
   history.replaceState(null, "", `#${encodeURIComponent(person.key)}`);
-  $("me-avatar").replaceWith(Object.assign(avatar(person.name), { id: "me-avatar" }));
-  $("me-name").textContent = person.name;
-  $("me-label").textContent = person.label;
+  showIdentity();
   $("identity").hidden = $("chat-nav").hidden = $("chat").hidden = false;
   $("picker").hidden = true;
+  $("app").classList.add("acting");
+  $("sidebar-note").hidden = true;
+  closeDrawer();
+  $("text").value = "";
+  showReady(null);
   renderChats();
   renderChat();
   // Everything is loaded once the stream says "ready", so no event falls between load and stream.
   state.events = new EventSource(`${userPath()}/events`);
   state.events.onmessage = (message) => receive(JSON.parse(message.data));
+}
+
+function showIdentity() {
+  const { person } = state;
+  $("me-avatar").replaceWith(Object.assign(avatar(person.name), { id: "me-avatar" }));
+  $("me-name").textContent = $("acting-name").textContent = person.name;
+  $("me-label").textContent = $("acting-label").textContent = pick(person.label);
+  $("me-home").textContent = pick(person.home);
 }
 
 function closeEvents() {
@@ -136,7 +413,19 @@ function showPicker() {
   history.replaceState(null, "", location.pathname);
   $("identity").hidden = $("chat-nav").hidden = $("chat").hidden = true;
   $("picker").hidden = false;
+  $("app").classList.remove("acting");
+  $("sidebar-note").hidden = false;
+  closeDrawer();
   $("search").focus();
+}
+
+// On a phone the chat list is a panel over the chat, opened from the chat's header.
+function openDrawer() {
+  $("app").classList.add("drawer-open");
+}
+
+function closeDrawer() {
+  $("app").classList.remove("drawer-open");
 }
 
 // Chats --------------------------------------------------------------------------------------
@@ -144,8 +433,8 @@ function showPicker() {
 const currentChat = () => state.chats.find((chat) => chat.id === state.chatId);
 
 function chatSubtitle(chat) {
-  if (chat.type === "private") return "机器人 / bot";
-  return `群组 / group · ${chat.members} 位成员 / members`;
+  if (chat.type === "private") return t("bot");
+  return t("groupMembers", { n: chat.members });
 }
 
 function renderChats() {
@@ -175,6 +464,8 @@ function renderChats() {
       );
     }),
   );
+  const total = [...state.unread.values()].reduce((sum, count) => sum + count, 0);
+  Object.assign($("unread-total"), { hidden: !total, textContent: String(total) });
 }
 
 async function refresh() {
@@ -192,6 +483,8 @@ async function openChat(chatId) {
   state.chatId = chatId;
   state.unread.delete(chatId);
   $("command-menu").hidden = true;
+  showReady(null);
+  closeDrawer();
   renderChats();
   renderChat();
   if (!state.loaded.has(chatId)) {
@@ -269,7 +562,7 @@ function store(chatId, message, isNew) {
 }
 
 function showTyping() {
-  $("chat-status").textContent = "正在输入… / typing…";
+  $("chat-status").textContent = t("typing");
   clearTimeout(typingTimer);
   // Telegram shows a chat action for five seconds or until the next message.
   typingTimer = setTimeout(hideTyping, 5000);
@@ -292,15 +585,12 @@ function renderChat() {
   const box = $("messages");
   const loaded = state.loaded.get(state.chatId);
   if (!loaded) {
-    box.replaceChildren(el("p", { class: "empty muted" }, "加载中… / Loading…"));
+    box.replaceChildren(el("p", { class: "empty muted" }, t("loading")));
     return;
   }
   const messages = [...loaded.values()];
   if (!messages.length) {
-    const hint =
-      chat && chat.type === "private"
-        ? "发送 /help 看看能做什么 / Send /help to see what you can do"
-        : "还没有消息 / No messages yet";
+    const hint = chat && chat.type === "private" ? t("emptyPrivate") : t("emptyGroup");
     box.replaceChildren(el("p", { class: "empty muted" }, hint));
     return;
   }
@@ -341,7 +631,7 @@ function messageNode(message) {
       el("img", {
         class: "photo",
         src: fileUrl(size.file_id),
-        alt: "图片 / photo",
+        alt: t("photo"),
         width: size.width,
         height: size.height,
         "data-testid": "photo",
@@ -359,7 +649,7 @@ function messageNode(message) {
     const entities = (isText ? message.entities : message.caption_entities) || [];
     bubble.append(el("div", { class: "text", "data-testid": "message-text" }, formatText(text, entities)));
   }
-  const edited = message.edit_date ? "已编辑 / edited · " : "";
+  const edited = message.edit_date ? `${t("edited")} · ` : "";
   bubble.append(el("div", { class: "meta" }, edited, clock(message.date)));
   return el(
     "div",
@@ -377,11 +667,11 @@ function messageNode(message) {
 const fileUrl = (fileId) => `/api/files/${encodeURIComponent(fileId)}`;
 
 function clock(date) {
-  return new Date(date * 1000).toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit" });
+  return new Date(date * 1000).toLocaleTimeString(state.lang, { hour: "2-digit", minute: "2-digit" });
 }
 
 function quote(message) {
-  const text = message.text ?? message.caption ?? (message.photo ? "图片 / photo" : "");
+  const text = message.text ?? message.caption ?? (message.photo ? t("photo") : "");
   return el("div", { class: "quote" }, el("div", { class: "sender" }, fullName(message.from)), text);
 }
 
@@ -407,7 +697,7 @@ function keyboardButton(message, button) {
     const onclick = (event) => press(event.currentTarget, message, button.callback_data);
     return el("button", { ...attrs, type: "button", onclick }, button.text);
   }
-  const unsupported = "沙盒不支持这种按钮 / Not supported in the sandbox";
+  const unsupported = t("unsupported");
   return el("button", { ...attrs, type: "button", disabled: true, title: unsupported }, button.text);
 }
 
@@ -487,7 +777,7 @@ function entityNode(entity, content) {
     case "spoiler":
       return el("span", {
         class: "spoiler",
-        title: "点击显示 / Click to reveal",
+        title: t("reveal"),
         onclick: (event) => event.currentTarget.classList.add("revealed"),
       });
     case "text_link":
@@ -527,6 +817,7 @@ async function submit(event) {
   const text = input.value;
   if (!text.trim()) return;
   input.value = "";
+  showReady(null);
   try {
     await send(text);
   } catch (error) {
@@ -572,20 +863,26 @@ async function toggleCommands() {
       el("span", { class: "muted" }, description),
     ),
   );
-  menu.replaceChildren(...(items.length ? items : [el("p", { class: "muted" }, "暂无命令 / No commands yet")]));
+  menu.replaceChildren(...(items.length ? items : [el("p", { class: "muted" }, t("noCommands"))]));
   menu.hidden = false;
 }
 
 // Start --------------------------------------------------------------------------------------
 
 async function start() {
+  applyLanguage();
+  $("language").addEventListener("click", switchLanguage);
   $("search").addEventListener("input", renderPeople);
   $("switch").addEventListener("click", showPicker);
+  $("acting-switch").addEventListener("click", showPicker);
+  $("open-chats").addEventListener("click", openDrawer);
+  $("close-chats").addEventListener("click", closeDrawer);
   $("composer").addEventListener("submit", submit);
   $("photo").addEventListener("change", sendPhoto);
   $("menu").addEventListener("click", () => toggleCommands().catch(complain));
   $("toast").addEventListener("click", () => ($("toast").hidden = true));
-  state.people = (await api("/api/people")).people;
+  Object.assign(state, await api("/api/people"));
+  renderTries();
   renderPeople();
   // A reload keeps being the same person (their key is in the address).
   const key = decodeURIComponent(location.hash.slice(1));
