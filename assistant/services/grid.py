@@ -93,6 +93,13 @@ _RANK = {
 }
 
 
+def handling_roles(rules: Rules) -> frozenset[Role]:
+    """The roles a report can be with: those the routing rules assign, those it climbs to, and
+    the counsellors (private reports, and any report passed on to them)."""
+    assigned = {rule.outcome.assign for rule in rules.routing if rule.outcome.assign is not None}
+    return frozenset({*assigned, *CHAIN, Role.COUNSELLOR})
+
+
 def above(role: Role) -> Role | None:
     """The next role up the chain from ``role``, or None at the top."""
     rank = _RANK.get(role, len(CHAIN))
