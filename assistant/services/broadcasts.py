@@ -11,6 +11,11 @@ People send them with /broadcast (conversations/broadcast.yaml) within the place
 authority over, as rules/access.yaml allows (``broadcast.send``); the sender's progress message
 ("bc:<id>:progress") is edited as the messages leave, has a Cancel button while they do, and ends
 as the delivery report. Scheduled ones come from rules/broadcasts.yaml as firings.
+
+Every broadcast is followed by a firing of its own ("bc:<id>:progress", kind
+``broadcast.progress``), due every :data:`FOLLOW_EVERY` while it is sent: it edits the progress
+message when the counts changed, and ends it, and the broadcast, once nothing waits. It is a row,
+so a restart picks it up where it was; the ticker's sweep closes any a failing firing left.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import enum
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -31,6 +36,7 @@ from assistant.flows.engine import MAX_TEXT, FlowContext, Refused, Submitted
 from assistant.flows.spec import Option
 from assistant.rules import Rules
 from assistant.rules.broadcasts import CHANNELS, SCOPE_KINDS, Audience
+from assistant.schedule import firings
 from assistant.services import people, timed
 from assistant.services.kit import Kit, Names
 from assistant.storage import outbox, repo
@@ -58,6 +64,12 @@ log = logging.getLogger(__name__)
 
 CANCEL = CallbackCodec("bc", ("broadcast",))
 """The Cancel button of a progress message; only its sender may use it (checked on the server)."""
+
+FOLLOW = "broadcast.progress"
+"""The kind of the firing that follows a broadcast while it is sent."""
+FOLLOW_EVERY = timedelta(seconds=1)
+"""How often a broadcast being sent is looked at: its progress message is never more than this
+(and the time to record a delivery) behind, and ends that soon after the last delivery."""
 
 VOICES = frozenset(
     {
@@ -476,6 +488,18 @@ class Broadcaster:
                 detail={"broadcast": broadcast.id, "source": source, "total": found.total},
             )
         )
+        await firings.plan(
+            session,
+            [
+                {
+                    "key": f"{ref}:progress",
+                    "kind": FOLLOW,
+                    "due_at": now + FOLLOW_EVERY,
+                    "payload": {"broadcast": broadcast.id},
+                }
+            ],
+            now=now,
+        )
         return broadcast
 
     # The sender's progress message ---------------------------------------------------------
@@ -547,9 +571,37 @@ class Broadcaster:
             )
         return _Shown.CHANGED
 
+    async def _step(self, session: AsyncSession, broadcast: Broadcast, now: datetime) -> int:
+        """Bring one running broadcast's progress message up to date, and close the broadcast
+        once nothing waits; how many things that changed (0 when nothing did)."""
+        shown = await counts(session, broadcast)
+        final = not shown.waiting
+        result = await self._show(session, broadcast, shown, final=final, now=now)
+        changed = int(result is _Shown.CHANGED)
+        if final and result is not _Shown.NOT_YET:
+            broadcast.status = BroadcastStatus.DONE
+            broadcast.finished_at = broadcast.updated_at = now
+            changed += 1
+        return changed
+
+    async def follow(self, session: AsyncSession, due: Sequence[Firing], now: datetime) -> None:
+        """The firings that follow broadcasts: each running one's progress brought up to date,
+        and its firing due again in :data:`FOLLOW_EVERY` until the broadcast is over."""
+        again: list[Firing] = []
+        for firing in due:
+            broadcast = await session.get(
+                Broadcast, int(firing.payload["broadcast"]), with_for_update=True
+            )
+            if broadcast is None or broadcast.status is not BroadcastStatus.SENDING:
+                continue
+            await self._step(session, broadcast, now)
+            if broadcast.status is BroadcastStatus.SENDING:
+                again.append(firing)
+        await firings.again(session, again, now + FOLLOW_EVERY)
+
     async def progress(self, session: AsyncSession, now: datetime) -> int:
-        """The ticker's sweep: progress messages of running broadcasts edited ("1,240 / 5,000
-        sent"), and finished ones closed with their delivery report."""
+        """The ticker's sweep: what the firings of :meth:`follow` do, for every running
+        broadcast at once, so that one whose firing failed for good still ends."""
         changed = 0
         running = await session.scalars(
             select(Broadcast)
@@ -558,14 +610,7 @@ class Broadcaster:
             .with_for_update()
         )
         for broadcast in running.all():
-            shown = await counts(session, broadcast)
-            final = not shown.waiting
-            result = await self._show(session, broadcast, shown, final=final, now=now)
-            changed += int(result is _Shown.CHANGED)
-            if final and result is not _Shown.NOT_YET:
-                broadcast.status = BroadcastStatus.DONE
-                broadcast.finished_at = broadcast.updated_at = now
-                changed += 1
+            changed += await self._step(session, broadcast, now)
         return changed
 
     # Cancelling ------------------------------------------------------------------------------
@@ -698,7 +743,7 @@ async def channels(context: FlowContext) -> list[Option]:
 
 def names(kit: Kit) -> Names:
     """/broadcast's providers and Submit, the scheduled broadcasts' firings and planning, and
-    the sweep that keeps progress messages current."""
+    the firings and the sweep that keep progress messages current."""
     broadcaster = Broadcaster(kit.rules, kit.texts, kit.default, kit.campus)
     return Names(
         providers={
@@ -713,5 +758,5 @@ def names(kit: Kit) -> Names:
             ),
             "broadcasts.progress": broadcaster.progress,
         },
-        firings={"broadcast": broadcaster.fire},
+        firings={"broadcast": broadcaster.fire, FOLLOW: broadcaster.follow},
     )
