@@ -63,7 +63,12 @@ from assistant.texts import Texts, pick_language
 log = logging.getLogger(__name__)
 
 CANCEL = CallbackCodec("bc", ("broadcast",))
-"""The Cancel button of a progress message; only its sender may use it (checked on the server)."""
+"""The Cancel button of a progress message; only its sender may use it (checked on the server).
+It only asks: the progress message shows "really cancel?" with the two buttons below."""
+CANCEL_SURE = CallbackCodec("bcy", ("broadcast",))
+"""The question's "yes": what is not sent yet is dropped (checked again in full)."""
+KEEP_SENDING = CallbackCodec("bcn", ("broadcast",))
+"""The question's "no": the progress message shows Cancel again."""
 
 FOLLOW = "broadcast.progress"
 """The kind of the firing that follows a broadcast while it is sent."""
@@ -340,12 +345,15 @@ def _fit(text: object) -> bool:
 
 
 class Cancelling(enum.StrEnum):
-    """How a press of Cancel ended; each has its own answer."""
+    """How a press of Cancel or of its question's buttons ended; each has its own answer."""
 
     DONE = "done"
     NOT_ALLOWED = "not_allowed"
     ALREADY = "already"
     GONE = "gone"
+    # Cancel asked "really?", or its "no" was pressed: nothing was dropped.
+    ASKED = "asked"
+    KEPT = "kept"
 
 
 class _Shown(enum.Enum):
@@ -518,12 +526,24 @@ class Broadcaster:
             ),
             "parse_mode": "HTML",
         }
+        if not final and broadcast.cancel_asked:
+            question = self.texts.render(language, "broadcast_cancel_confirm", number=broadcast.id)
+            payload["text"] = f"{payload['text']}\n\n{question}"
+            buttons = [
+                ("broadcast_button_cancel_sure", CANCEL_SURE),
+                ("broadcast_button_keep_sending", KEEP_SENDING),
+            ]
+        else:
+            buttons = [("broadcast/button_cancel", CANCEL)]
         if not final:
-            button = {
-                "text": self.texts.render(language, "broadcast/button_cancel"),
-                "callback_data": CANCEL.pack(broadcast=broadcast.id),
-            }
-            payload["reply_markup"] = {"inline_keyboard": [[button]]}
+            row = [
+                {
+                    "text": self.texts.render(language, template),
+                    "callback_data": codec.pack(broadcast=broadcast.id),
+                }
+                for template, codec in buttons
+            ]
+            payload["reply_markup"] = {"inline_keyboard": [row]}
         return payload
 
     async def _show(
@@ -615,13 +635,11 @@ class Broadcaster:
 
     # Cancelling ------------------------------------------------------------------------------
 
-    async def cancel(
-        self, session: AsyncSession, actor: Actor, broadcast_id: int, *, now: datetime
-    ) -> Cancelling:
-        """Cancel ``broadcast_id`` if ``actor`` sent it: its messages not yet sent are dropped.
-
-        The button is never the permission: anyone else is refused and audited.
-        """
+    async def _sent_by(
+        self, session: AsyncSession, actor: Actor, broadcast_id: int, action: str, now: datetime
+    ) -> Broadcast | Cancelling:
+        """The running broadcast ``actor`` sent, locked; else what to answer. Anyone but its
+        sender is refused and audited: a button is never the permission."""
         broadcast = await session.get(Broadcast, broadcast_id, with_for_update=True)
         if broadcast is None:
             return Cancelling.GONE
@@ -631,12 +649,52 @@ class Broadcaster:
                     at=now,
                     actor_person_id=actor.person_id,
                     action="broadcast.refused",
-                    detail={"broadcast": broadcast.id, "action": "cancel"},
+                    detail={"broadcast": broadcast.id, "action": action},
                 )
             )
             return Cancelling.NOT_ALLOWED
         if broadcast.status is not BroadcastStatus.SENDING:
             return Cancelling.ALREADY
+        return broadcast
+
+    async def ask_cancel(
+        self, session: AsyncSession, actor: Actor, broadcast_id: int, *, now: datetime
+    ) -> Cancelling:
+        """Cancel, pressed by the sender: the progress message asks "really cancel?", and goes
+        on counting; nothing is dropped yet."""
+        return await self._asking(session, actor, broadcast_id, True, now=now)
+
+    async def keep_sending(
+        self, session: AsyncSession, actor: Actor, broadcast_id: int, *, now: datetime
+    ) -> Cancelling:
+        """The question's "no": the progress message shows its Cancel button again."""
+        return await self._asking(session, actor, broadcast_id, False, now=now)
+
+    async def _asking(
+        self, session: AsyncSession, actor: Actor, broadcast_id: int, asked: bool, *, now: datetime
+    ) -> Cancelling:
+        found = await self._sent_by(session, actor, broadcast_id, "cancel", now)
+        if isinstance(found, Cancelling):
+            return found
+        found.cancel_asked = asked
+        await self._step(session, found, now)
+        if found.status is not BroadcastStatus.SENDING:
+            # Its last message left meanwhile: the progress message is its report now.
+            return Cancelling.ALREADY
+        return Cancelling.ASKED if asked else Cancelling.KEPT
+
+    async def cancel(
+        self, session: AsyncSession, actor: Actor, broadcast_id: int, *, now: datetime
+    ) -> Cancelling:
+        """Cancel ``broadcast_id`` if ``actor`` sent it: its messages not yet sent are dropped.
+
+        Pressed as the question's "yes", it is checked again in full: the button is never the
+        permission, and anyone else is refused and audited.
+        """
+        found = await self._sent_by(session, actor, broadcast_id, "cancel", now)
+        if isinstance(found, Cancelling):
+            return found
+        broadcast = found
         await session.execute(
             delete(OutboxMessage).where(
                 OutboxMessage.ref == f"bc:{broadcast.id}",
