@@ -636,7 +636,7 @@ class Broadcaster:
     # Cancelling ------------------------------------------------------------------------------
 
     async def _sent_by(
-        self, session: AsyncSession, actor: Actor, broadcast_id: int, action: str, now: datetime
+        self, session: AsyncSession, actor: Actor, broadcast_id: int, now: datetime
     ) -> Broadcast | Cancelling:
         """The running broadcast ``actor`` sent, locked; else what to answer. Anyone but its
         sender is refused and audited: a button is never the permission."""
@@ -649,7 +649,7 @@ class Broadcaster:
                     at=now,
                     actor_person_id=actor.person_id,
                     action="broadcast.refused",
-                    detail={"broadcast": broadcast.id, "action": action},
+                    detail={"broadcast": broadcast.id, "action": "cancel"},
                 )
             )
             return Cancelling.NOT_ALLOWED
@@ -673,7 +673,7 @@ class Broadcaster:
     async def _asking(
         self, session: AsyncSession, actor: Actor, broadcast_id: int, asked: bool, *, now: datetime
     ) -> Cancelling:
-        found = await self._sent_by(session, actor, broadcast_id, "cancel", now)
+        found = await self._sent_by(session, actor, broadcast_id, now)
         if isinstance(found, Cancelling):
             return found
         found.cancel_asked = asked
@@ -691,7 +691,7 @@ class Broadcaster:
         Pressed as the question's "yes", it is checked again in full: the button is never the
         permission, and anyone else is refused and audited.
         """
-        found = await self._sent_by(session, actor, broadcast_id, "cancel", now)
+        found = await self._sent_by(session, actor, broadcast_id, now)
         if isinstance(found, Cancelling):
             return found
         broadcast = found
