@@ -36,6 +36,7 @@ from assistant.schedule import Handler, Job, Scheduler, Ticker
 from assistant.services import catalog, identity, timed
 from assistant.services.admins import admin_chats, firings_failed
 from assistant.services.approvals import Approvals
+from assistant.services.menus import Menus
 from assistant.storage.models import Priority
 from assistant.texts import Texts, pick_language
 
@@ -89,6 +90,7 @@ def build_application(
     application.bot_data["approvals"] = files.approvals
     application.bot_data["jobs"] = files.jobs
     application.bot_data["firings"] = files.firings
+    application.bot_data["menus"] = files.menus
     handlers.register(application, files.engine)
     return application
 
@@ -103,13 +105,15 @@ class StartupError(Exception):
 
 @dataclass(frozen=True)
 class Files:
-    """The loaded rule and conversation files, and the approvals they drive."""
+    """The loaded rule and conversation files, the approvals they drive, and the menus the
+    access rules and the conversations' commands make."""
 
     rules: Rules
     engine: Engine
     approvals: Approvals
     jobs: Mapping[str, Job]
     firings: Mapping[str, Handler]
+    menus: Menus
 
 
 def load_files(settings: Settings, texts: Texts) -> Files:
@@ -125,8 +129,14 @@ def load_files(settings: Settings, texts: Texts) -> Files:
     lines += timed.missing_templates([*rules.reminders.values(), *rules.broadcasts.values()], texts)
     if lines:
         raise StartupError(lines)
+    asks = {c.command: c.access for c in found.values() if c.command}
     return Files(
-        rules, Engine(found, registry, texts), services.approvals, services.jobs, services.firings
+        rules,
+        Engine(found, registry, texts),
+        services.approvals,
+        services.jobs,
+        services.firings,
+        Menus(rules, texts, asks),
     )
 
 

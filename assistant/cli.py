@@ -60,20 +60,30 @@ async def cmd_db_upgrade(settings: Settings, args: argparse.Namespace, out: Text
 
 
 async def cmd_org_import(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
-    """Validate a campus file and its CSVs, then import them in one transaction."""
+    """Validate a campus file and its CSVs, then import them in one transaction, with the new
+    menus of the linked people whose roles, status or home it changed."""
     try:
         data = directory.load_org(Path(args.file))
     except directory.OrgFileError as exc:
         for problem in exc.problems:
             print(problem, file=out)
         raise CommandError(f"{len(exc.problems)} problem(s) found; nothing was imported") from None
+    try:
+        menus = load_files(settings, Texts(settings.conversations_dir)).menus
+    except StartupError as exc:
+        raise CommandError("the rule files have problems; run `assistant check`") from exc
     db = await _migrated(settings)
     try:
         async with db.unit_of_work() as session:
             report = await directory.import_org(session, data)
+            refreshed = await menus.refresh(
+                session, report.people_changed, default=settings.language, now=utc_now()
+            )
     finally:
         await db.dispose()
     print(report, file=out)
+    if refreshed:
+        print(f"menus to refresh: {refreshed} (sent by the running bot)", file=out)
 
 
 async def cmd_org_export(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:

@@ -24,16 +24,15 @@ from assistant.bot import (
     broadcasts,
     conversations,
     duty,
-    menus,
     projects,
     requests,
     stars,
 )
 from assistant.bot.context import BotContext, current_scope
-from assistant.domain import Language, Role
+from assistant.domain import Language
 from assistant.flows.engine import Engine
 from assistant.services import grid, groups, identity, mine, people
-from assistant.storage import repo
+from assistant.services.menus import Menus
 from assistant.texts import pick_language
 
 log = logging.getLogger(__name__)
@@ -95,21 +94,15 @@ async def start(update: Update, context: BotContext) -> None:
         language=context.language,
         now=context.now(),
     )
+    actor = None
     if result.outcome is identity.LinkOutcome.LINKED:
-        # The menu first: by the time the person reads the answer, their commands are there.
-        language = context.language
-        assert result.person is not None
-        holds = bool(await repo.roles_of(context.session, result.person.id))
-        context.after_commit(
-            lambda: menus.publish_personal(
-                context.bot, context.deps.texts, user.id, language, holds_roles=holds
-            )
-        )
-    context.reply(update, f"link_{result.outcome}", person=result.person)
-    if result.outcome is identity.LinkOutcome.LINKED:
-        # What was routed to them before they could be reached comes now, after the greeting.
         actor = await identity.actor_for(context.session, user.id)
         assert actor is not None
+        # The menu first: by the time the person reads the answer, their commands are there.
+        _menus(context).queue(context.session, actor, user.id, context.language, now=context.now())
+    context.reply(update, f"link_{result.outcome}", person=result.person)
+    if actor is not None:
+        # What was routed to them before they could be reached comes now, after the greeting.
         await mine.deliver_held(
             context.session,
             actor,
@@ -121,16 +114,21 @@ async def start(update: Update, context: BotContext) -> None:
         )
 
 
+def _menus(context: BotContext) -> Menus:
+    menus: Menus = context.application.bot_data["menus"]
+    return menus
+
+
 async def help_command(update: Update, context: BotContext) -> None:
-    """/help: what this person may do."""
+    """/help: what this person may do, as the access rules say (their menu lists the same)."""
     actor = context.actor
     if update.effective_message is None:
         return
-    may_bind = actor is not None and (
-        actor.holds(Role.FLOOR_LEADER) or actor.holds(Role.COUNSELLOR)
-    )
+    menus = _menus(context)
+    commands = menus.commands(actor) if actor else ()
+    may_bind = actor is not None and menus.may(actor, "bind")
     roles = sorted({g.role for g in actor.grants}) if actor else []
-    context.reply(update, "help", actor=actor, may_bind=may_bind, roles=roles)
+    context.reply(update, "help", actor=actor, commands=commands, may_bind=may_bind, roles=roles)
 
 
 async def me(update: Update, context: BotContext) -> None:
@@ -204,12 +202,7 @@ async def _switch_language(user_id: int, context: BotContext, language: Language
     assert context.actor is not None
     context.language = language
     await identity.set_language(context.session, context.actor.person_id, language)
-    holds = bool(context.actor.grants)
-    context.after_commit(
-        lambda: menus.publish_personal(
-            context.bot, context.deps.texts, user_id, language, holds_roles=holds
-        )
-    )
+    _menus(context).queue(context.session, context.actor, user_id, language, now=context.now())
 
 
 async def bind(update: Update, context: BotContext) -> None:

@@ -1,8 +1,9 @@
-"""Command menus per audience through ``set_my_commands`` scopes.
+"""The menus for everyone, published at start through ``set_my_commands`` scopes.
 
-Strangers see how to start, linked people see their commands in their language, and group
-administrators (floor leaders and counsellors) also see /bind. Telegram being unreachable for a
-moment must never stop the bot, so every failure here is logged and swallowed.
+Strangers see how to start, groups /leaders, and group administrators also /bind. A linked
+person's own menu, in their language and with what the access rules let them do, is queued in
+the outbox by :mod:`assistant.services.menus`. Telegram being unreachable for a moment must
+never stop the bot, so every failure here is logged and swallowed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from telegram import (
     BotCommandScope,
     BotCommandScopeAllChatAdministrators,
     BotCommandScopeAllGroupChats,
-    BotCommandScopeChat,
     BotCommandScopeDefault,
 )
 from telegram.error import TelegramError
@@ -26,22 +26,6 @@ from assistant.texts import Texts
 log = logging.getLogger(__name__)
 
 STRANGER = ("start", "help")
-MEMBER = (
-    "report",
-    "book",
-    "bookings",
-    "nominate",
-    "mine",
-    "me",
-    "leaders",
-    "lang",
-    "cancel",
-    "help",
-)
-# People who hold a role also decide or handle things; as /help says, the rules decide which of
-# these a role may use, and a refusal names the rule's reason.
-ROLE_COMMANDS = ("pending", "apply", "broadcast", "stars")
-HOLDER = (*MEMBER[:5], *ROLE_COMMANDS, *MEMBER[5:])
 GROUP = ("leaders", "help")
 GROUP_ADMIN = ("leaders", "bind", "help")
 
@@ -76,11 +60,3 @@ async def publish_defaults(bot: Bot, texts: Texts, default: Language) -> bool:
         for scope, names in scopes:
             ok &= await _publish(bot, scope, commands(texts, language, names), code)
     return ok
-
-
-async def publish_personal(
-    bot: Bot, texts: Texts, user_id: int, language: Language, *, holds_roles: bool
-) -> bool:
-    """The menu of one linked person in their private chat (with /pending if they hold a role)."""
-    names = HOLDER if holds_roles else MEMBER
-    return await _publish(bot, BotCommandScopeChat(user_id), commands(texts, language, names), None)

@@ -1,4 +1,5 @@
-"""The Star of the Month selector: /stars lists this month's nominations, a Pick button chooses."""
+"""The Star of the Month selector: /stars lists this month's nominations; a Pick button asks
+"make X the Star?" in the board's own message, and its "yes" chooses."""
 
 from __future__ import annotations
 
@@ -8,16 +9,20 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from assistant.bot.context import BotContext
 from assistant.callbacks import CallbackCodec
 from assistant.services import stars
-from assistant.services.stars import Board, Picking
+from assistant.services.stars import Board, Picked, Picking
 
-# A Pick button carries only the nomination; who may pick is decided on the server.
+# A Pick button carries only the nomination; who may pick is decided on the server. It only
+# asks: the question's buttons pick for good (checked again in full) or go back to the board.
 STAR_PICK = CallbackCodec("st", ("nomination",))
+STAR_SURE = CallbackCodec("sty", ("nomination",))
+STAR_BACK = CallbackCodec("stb", ("nomination",))
 _MAX_ID = 2**31 - 1
 
 
-def picked_nomination(data: object) -> int:
-    """The nomination a Pick button names; 0, which no nomination has, for anything forged."""
-    fields = STAR_PICK.unpack(data)
+def nomination_of(codec: CallbackCodec, data: object) -> int:
+    """The nomination a button of ``codec`` names; 0, which no nomination has, for anything
+    forged."""
+    fields = codec.unpack(data)
     text = fields["nomination"] if fields else ""
     # Forged ids beyond what the column holds are simply unknown, not a database error.
     if text.isascii() and text.isdigit() and int(text) <= _MAX_ID:
@@ -71,30 +76,96 @@ async def list_nominations(update: Update, context: BotContext) -> None:
 
 
 async def pick_pressed(update: Update, context: BotContext) -> None:
-    """A Pick button: make that nominee the Star, if the presser may."""
+    """A Pick button only asks: the board's message becomes "make X the Star?" if the presser
+    may pick; nothing is chosen yet."""
+    query = update.callback_query
+    if query is None or context.actor is None:
+        return
+    considered = await _selector(context).considered(
+        context.session,
+        context.actor,
+        nomination_of(STAR_PICK, query.data),
+        now=context.now(),
+        language=context.language,
+    )
+    if considered.handling is Picking.DONE:
+        assert considered.board is not None and considered.entry is not None
+        nomination = considered.entry.nomination_id
+        keyboard = InlineKeyboardMarkup.from_row(
+            [
+                InlineKeyboardButton(
+                    context.text("star_button_sure"),
+                    callback_data=STAR_SURE.pack(nomination=nomination),
+                ),
+                InlineKeyboardButton(
+                    context.text("confirm_back"),
+                    callback_data=STAR_BACK.pack(nomination=nomination),
+                ),
+            ]
+        )
+        context.edit(
+            query.message,
+            "star_pick_confirm",
+            keyboard=keyboard,
+            board=considered.board,
+            entry=considered.entry,
+        )
+    _answer(update, context, considered)
+
+
+async def sure_pressed(update: Update, context: BotContext) -> None:
+    """The question's "yes": make that nominee the Star, checked again in full."""
     query = update.callback_query
     if query is None or context.actor is None:
         return
     picked = await _selector(context).pick(
         context.session,
         context.actor,
-        picked_nomination(query.data),
+        nomination_of(STAR_SURE, query.data),
         now=context.now(),
         language=context.language,
     )
-    if picked.handling is Picking.DONE:
+    _answer(update, context, picked)
+
+
+async def back_pressed(update: Update, context: BotContext) -> None:
+    """The question's "back": the board again, as it now stands."""
+    query = update.callback_query
+    if query is None or context.actor is None:
+        return
+    considered = await _selector(context).considered(
+        context.session,
+        context.actor,
+        nomination_of(STAR_BACK, query.data),
+        now=context.now(),
+        language=context.language,
+    )
+    if considered.handling is Picking.DONE:
+        assert considered.board is not None
+        board = considered.board
+        context.edit(query.message, "star_board", keyboard=_keyboard(context, board), board=board)
+    _answer(update, context, considered)
+
+
+def _answer(update: Update, context: BotContext, outcome: Picked) -> None:
+    """Answer the press; a board that changed (its Star chosen) is shown as it now is."""
+    query = update.callback_query
+    assert query is not None
+    if outcome.handling is Picking.DONE:
         toast = None
-    elif picked.handling is Picking.GONE:
+    elif outcome.handling is Picking.GONE:
         toast = context.text("button_expired")
     else:
-        toast = context.text(f"star_{picked.handling}", reason=picked.reason, board=picked.board)
-    alert = picked.handling is not Picking.DONE
+        toast = context.text(f"star_{outcome.handling}", reason=outcome.reason, board=outcome.board)
+    alert = outcome.handling is not Picking.DONE
     context.after_commit(lambda: query.answer(toast, show_alert=alert))
-    if picked.board is not None:
-        context.edit(query.message, "star_board", board=picked.board)
+    if outcome.board is not None and outcome.entry is None:
+        context.edit(query.message, "star_board", board=outcome.board)
 
 
 HANDLERS: list[BaseHandler[Update, BotContext, None]] = [
     CommandHandler("stars", list_nominations),
     CallbackQueryHandler(pick_pressed, pattern=STAR_PICK.matches),
+    CallbackQueryHandler(sure_pressed, pattern=STAR_SURE.matches),
+    CallbackQueryHandler(back_pressed, pattern=STAR_BACK.matches),
 ]

@@ -71,6 +71,9 @@ class ImportReport:
     roles_added: int = 0
     roles_removed: int = 0
     roles_unchanged: int = 0
+    people_changed: set[int] = field(default_factory=set)
+    """The ids of people already stored whose status, college, dorm, presence on the roster or
+    roles changed: what they may do may have changed with them."""
 
     @property
     def changed(self) -> bool:
@@ -353,6 +356,8 @@ async def _sync_people(
     if leaving:
         await session.execute(update(Person), leaving)
     report.people_deactivated = len(leaving)
+    # A changed name alone changes nothing one may do, but is too rare to be worth telling apart.
+    report.people_changed.update(row["id"] for row in (*changed, *leaving))
     ids = {number: r.id for number, r in existing.items()}
     if created:
         ids.update(
@@ -380,6 +385,7 @@ async def _sync_roles(
     existing = {(r.person_id, r.role, r.scope_kind, r.scope_id): r.id for r in rows}
     keep = set(wanted)
     removed = [role_id for key, role_id in existing.items() if key not in keep]
+    report.people_changed.update(key[0] for key in existing if key not in keep)
     for start in range(0, len(removed), _DELETE_CHUNK):
         chunk = removed[start : start + _DELETE_CHUNK]
         statement = delete(RoleAssignment).where(RoleAssignment.id.in_(chunk))
@@ -391,6 +397,7 @@ async def _sync_roles(
     ]
     if added:
         await session.execute(insert(RoleAssignment), added)
+    report.people_changed.update(key[0] for key in wanted if key not in existing)
     report.roles_added = len(added)
     report.roles_removed = len(removed)
     report.roles_unchanged = len(wanted) - len(added)

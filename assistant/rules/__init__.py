@@ -32,10 +32,19 @@ from assistant.rules.errors import (
     SubjectError,
 )
 from assistant.rules.loader import CAMPUS_TIMEZONE, load_rules
-from assistant.rules.schema import ISSUE_CATEGORIES, SCHEMAS, URGENCIES, Kind, Schema, Symbol
+from assistant.rules.schema import (
+    DAY_SYMBOLS,
+    ISSUE_CATEGORIES,
+    SCHEMAS,
+    URGENCIES,
+    Kind,
+    Schema,
+    Symbol,
+)
 
 __all__ = [
     "CAMPUS_TIMEZONE",
+    "DAY_SYMBOLS",
     "DEFAULT_DENIAL",
     "ISSUE_CATEGORIES",
     "SCHEMAS",

@@ -24,7 +24,7 @@ from assistant.rules.duty import DutyRoom
 from assistant.rules.errors import NoRuleMatched, RuleEvaluationError, SubjectError
 from assistant.rules.expressions import Guard
 from assistant.rules.reminders import Reminder
-from assistant.rules.schema import SCHEMAS, Kind
+from assistant.rules.schema import DAY_SYMBOLS, SCHEMAS, Kind
 
 PolicyValue = int | float | bool | str
 
@@ -115,7 +115,8 @@ class CompiledRule(Generic[OutcomeT]):
 
     ``selector`` is the action pattern of an access rule or the policy of a policy rule (None
     for routing). ``condition`` is the compiled rule-engine rule; ``guard`` a quick test the
-    subject must pass for the rule to have a chance to match.
+    subject must pass for the rule to have a chance to match; ``symbols`` the names its
+    ``when`` reads.
     """
 
     id: str
@@ -128,6 +129,7 @@ class CompiledRule(Generic[OutcomeT]):
     guard: Guard | None = field(default=None, repr=False)
     continues: bool = False
     unconditional: bool = False
+    symbols: frozenset[str] = field(default=frozenset(), repr=False)
 
     def selects(self, name: str) -> bool:
         """Whether this rule applies to the action or policy ``name``.
@@ -322,12 +324,16 @@ class Rules:
             outcome = Route(outcome.assign, tuple(notify))
         return Decision(Kind.ROUTING, outcome, rule, self.routing, continued)
 
-    def allowed(self, action: str, subject: Mapping[str, Any]) -> AccessDecision:
+    def allowed(
+        self, action: str, subject: Mapping[str, Any], *, any_day: bool = False
+    ) -> AccessDecision:
         """Whether the person described by ``subject`` may do ``action``.
 
         The first rule for the action that matches decides; when none does, the answer is no,
         with :data:`DEFAULT_DENIAL` as the reason. The ``action`` symbol of the rules is this
-        argument. Raises :class:`SubjectError` for a bad subject or action name.
+        argument. With ``any_day``, the question is who may do it at all (a menu, /help): rules
+        that read the day (:data:`~assistant.rules.schema.DAY_SYMBOLS`) say when, not who, and
+        are passed over. Raises :class:`SubjectError` for a bad subject or action name.
         """
         rules = self._by_action.get(action)
         if rules is None:
@@ -337,6 +343,8 @@ class Rules:
             if len(self._by_action) >= _ACTION_CACHE_SIZE:
                 self._by_action.clear()
             self._by_action[action] = rules
+        if any_day:
+            rules = tuple(rule for rule in rules if not rule.symbols & DAY_SYMBOLS)
         values = self._access_schema.subject(subject)
         values["action"] = action
         rule, _ = _run(rules, values)

@@ -45,11 +45,12 @@ _LIST_CHOICES_UP_TO = 12
 @dataclass(frozen=True)
 class Compiled:
     """A compiled ``when``: the rule-engine rule, the quick test a subject must pass for it to
-    match (see :func:`_guard`), and whether it matches every subject."""
+    match (see :func:`_guard`), whether it matches every subject, and the symbols it reads."""
 
     condition: Any
     guard: Guard | None
     unconditional: bool
+    symbols: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,19 @@ def compile_when(
     if problems:
         return None, problems
     unconditional = isinstance(expression, ast.BooleanExpression) and expression.value is True
-    return Compiled(condition, _guard(expression, schema), unconditional), []
+    return Compiled(condition, _guard(expression, schema), unconditional, _symbols(expression)), []
+
+
+def _symbols(expression: Any) -> frozenset[str]:
+    """The subject's symbols ``expression`` reads (built-ins are not the subject's)."""
+    found: set[str] = set()
+    pending = [expression]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.SymbolExpression) and node.scope != _BUILTIN_SCOPE:
+            found.add(str(node.name))
+        pending.extend(_children(node))
+    return frozenset(found)
 
 
 def _find(text: str, part: str) -> int | None:

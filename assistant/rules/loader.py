@@ -279,6 +279,7 @@ class _FileLoader:
             guard=result.guard,
             continues=continues,
             unconditional=result.unconditional,
+            symbols=result.symbols,
         )
 
     def _id(self, node: MappingNode) -> str | None:

@@ -166,6 +166,11 @@ _ABOUT = (
     Symbol("same_community", Shape.FLAG, nullable=True, optional=True),
     Symbol("recent_winner", Shape.FLAG, nullable=True, optional=True),
 )
+DAY_SYMBOLS = frozenset(
+    {"date", "weekday", "day_of_month", "is_holiday", *(symbol.name for symbol in _CALENDAR)}
+)
+"""The access symbols that describe the day asked about, not the person: rules reading them
+open and close windows (the call for projects, the nomination days, days off)."""
 _ACCESS = (
     # Given by Rules.allowed from its action argument, never by the subject.
     Symbol("action", Shape.TEXT),

@@ -140,6 +140,26 @@ async def record_failure(
     )
 
 
+async def again(session: AsyncSession, fired: Sequence[Firing], at: datetime) -> None:
+    """Make firings this transaction fired pending again, due ``at`` with a fresh count of
+    tries: one row that comes back until its work is done."""
+    if not fired:
+        return
+    await session.execute(
+        update(Firing)
+        .where(Firing.id.in_([f.id for f in fired]))
+        .values(
+            status=FiringStatus.PENDING,
+            due_at=at,
+            next_attempt_at=at,
+            fired_at=None,
+            attempts=0,
+            last_error=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def failed(session: AsyncSession) -> Sequence[Firing]:
     """Firings that failed for good, earliest due first, for the admins."""
     result = await session.scalars(

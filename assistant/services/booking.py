@@ -63,6 +63,8 @@ from assistant.texts import pick_language
 BOOKING = CallbackCodec("bk", ("booking", "action"))
 """The buttons of "my bookings" (cancel) and of the check-in message (I'm here)."""
 CANCEL, CHECK_IN = "x", "in"
+# Cancel only asks; the question's buttons cancel for good or go back to the list.
+CANCEL_SURE, BACK = "xy", "ls"
 NO_APPROVER = "none"
 LIMIT = 20
 """The most upcoming bookings "my bookings" lists."""
@@ -489,10 +491,40 @@ class Bookings:
         )
         return [Listed(b, room, **self._times(b)) for b, room in rows.all()]
 
+    async def cancellable(
+        self, session: AsyncSession, actor: Actor, booking_id: int, *, now: datetime
+    ) -> tuple[Handling, Listed | None]:
+        """Whether ``actor`` may cancel ``booking_id`` now (DONE), and the booking to ask about;
+        nothing changes. Anyone but the booker is refused and audited."""
+        booking = await session.get(Booking, booking_id)
+        if booking is None:
+            return Handling.ALREADY, None
+        handling = self._may_cancel(session, actor, booking, now)
+        if handling is not Handling.DONE:
+            return handling, None
+        room = await session.get(FunctionalRoom, booking.room_id)
+        assert room is not None
+        return Handling.DONE, Listed(booking, room, **self._times(booking))
+
+    def _may_cancel(
+        self, session: AsyncSession, actor: Actor, booking: Booking, now: datetime
+    ) -> Handling:
+        if booking.person_id != actor.person_id:
+            _refused(session, actor, booking, CANCEL, now)
+            return Handling.NOT_ALLOWED
+        waiting = (BookingStatus.PENDING, BookingStatus.CONFIRMED)
+        if booking.status not in waiting or booking.ends_at <= now:
+            return Handling.ALREADY
+        return Handling.DONE
+
     async def cancel(
         self, session: AsyncSession, actor: Actor, booking_id: int, *, now: datetime
     ) -> Handling:
-        """The booker withdraws a booking that has not ended; a waiting request goes with it."""
+        """The booker withdraws a booking that has not ended; a waiting request goes with it.
+
+        Checked again in full when the question's "Yes, cancel" is pressed: that button, like
+        every other, is no permission.
+        """
         booking = await session.get(Booking, booking_id)
         if booking is None:
             return Handling.ALREADY
@@ -504,12 +536,9 @@ class Bookings:
             Booking, booking_id, with_for_update=True, populate_existing=True
         )
         assert booking is not None
-        if booking.person_id != actor.person_id:
-            _refused(session, actor, booking, CANCEL, now)
-            return Handling.NOT_ALLOWED
-        waiting = (BookingStatus.PENDING, BookingStatus.CONFIRMED)
-        if booking.status not in waiting or booking.ends_at <= now:
-            return Handling.ALREADY
+        handling = self._may_cancel(session, actor, booking, now)
+        if handling is not Handling.DONE:
+            return handling
         booking.status, booking.updated_at = BookingStatus.CANCELLED, now
         if request is not None and request.status is RequestStatus.PENDING:
             await self.kit.approvals.cancel(session, request, actor, now=now)

@@ -11,6 +11,11 @@ People send them with /broadcast (conversations/broadcast.yaml) within the place
 authority over, as rules/access.yaml allows (``broadcast.send``); the sender's progress message
 ("bc:<id>:progress") is edited as the messages leave, has a Cancel button while they do, and ends
 as the delivery report. Scheduled ones come from rules/broadcasts.yaml as firings.
+
+Every broadcast is followed by a firing of its own ("bc:<id>:progress", kind
+``broadcast.progress``), due every :data:`FOLLOW_EVERY` while it is sent: it edits the progress
+message when the counts changed, and ends it, and the broadcast, once nothing waits. It is a row,
+so a restart picks it up where it was; the ticker's sweep closes any a failing firing left.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import enum
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -31,6 +36,7 @@ from assistant.flows.engine import MAX_TEXT, FlowContext, Refused, Submitted
 from assistant.flows.spec import Option
 from assistant.rules import Rules
 from assistant.rules.broadcasts import CHANNELS, SCOPE_KINDS, Audience
+from assistant.schedule import firings
 from assistant.services import people, timed
 from assistant.services.kit import Kit, Names
 from assistant.storage import outbox, repo
@@ -57,7 +63,18 @@ from assistant.texts import Texts, pick_language
 log = logging.getLogger(__name__)
 
 CANCEL = CallbackCodec("bc", ("broadcast",))
-"""The Cancel button of a progress message; only its sender may use it (checked on the server)."""
+"""The Cancel button of a progress message; only its sender may use it (checked on the server).
+It only asks: the progress message shows "really cancel?" with the two buttons below."""
+CANCEL_SURE = CallbackCodec("bcy", ("broadcast",))
+"""The question's "yes": what is not sent yet is dropped (checked again in full)."""
+KEEP_SENDING = CallbackCodec("bcn", ("broadcast",))
+"""The question's "no": the progress message shows Cancel again."""
+
+FOLLOW = "broadcast.progress"
+"""The kind of the firing that follows a broadcast while it is sent."""
+FOLLOW_EVERY = timedelta(seconds=1)
+"""How often a broadcast being sent is looked at: its progress message is never more than this
+(and the time to record a delivery) behind, and ends that soon after the last delivery."""
 
 VOICES = frozenset(
     {
@@ -328,12 +345,15 @@ def _fit(text: object) -> bool:
 
 
 class Cancelling(enum.StrEnum):
-    """How a press of Cancel ended; each has its own answer."""
+    """How a press of Cancel or of its question's buttons ended; each has its own answer."""
 
     DONE = "done"
     NOT_ALLOWED = "not_allowed"
     ALREADY = "already"
     GONE = "gone"
+    # Cancel asked "really?", or its "no" was pressed: nothing was dropped.
+    ASKED = "asked"
+    KEPT = "kept"
 
 
 class _Shown(enum.Enum):
@@ -476,6 +496,18 @@ class Broadcaster:
                 detail={"broadcast": broadcast.id, "source": source, "total": found.total},
             )
         )
+        await firings.plan(
+            session,
+            [
+                {
+                    "key": f"{ref}:progress",
+                    "kind": FOLLOW,
+                    "due_at": now + FOLLOW_EVERY,
+                    "payload": {"broadcast": broadcast.id},
+                }
+            ],
+            now=now,
+        )
         return broadcast
 
     # The sender's progress message ---------------------------------------------------------
@@ -494,12 +526,24 @@ class Broadcaster:
             ),
             "parse_mode": "HTML",
         }
+        if not final and broadcast.cancel_asked:
+            question = self.texts.render(language, "broadcast_cancel_confirm", number=broadcast.id)
+            payload["text"] = f"{payload['text']}\n\n{question}"
+            buttons = [
+                ("broadcast_button_cancel_sure", CANCEL_SURE),
+                ("broadcast_button_keep_sending", KEEP_SENDING),
+            ]
+        else:
+            buttons = [("broadcast/button_cancel", CANCEL)]
         if not final:
-            button = {
-                "text": self.texts.render(language, "broadcast/button_cancel"),
-                "callback_data": CANCEL.pack(broadcast=broadcast.id),
-            }
-            payload["reply_markup"] = {"inline_keyboard": [[button]]}
+            row = [
+                {
+                    "text": self.texts.render(language, template),
+                    "callback_data": codec.pack(broadcast=broadcast.id),
+                }
+                for template, codec in buttons
+            ]
+            payload["reply_markup"] = {"inline_keyboard": [row]}
         return payload
 
     async def _show(
@@ -547,9 +591,37 @@ class Broadcaster:
             )
         return _Shown.CHANGED
 
+    async def _step(self, session: AsyncSession, broadcast: Broadcast, now: datetime) -> int:
+        """Bring one running broadcast's progress message up to date, and close the broadcast
+        once nothing waits; how many things that changed (0 when nothing did)."""
+        shown = await counts(session, broadcast)
+        final = not shown.waiting
+        result = await self._show(session, broadcast, shown, final=final, now=now)
+        changed = int(result is _Shown.CHANGED)
+        if final and result is not _Shown.NOT_YET:
+            broadcast.status = BroadcastStatus.DONE
+            broadcast.finished_at = broadcast.updated_at = now
+            changed += 1
+        return changed
+
+    async def follow(self, session: AsyncSession, due: Sequence[Firing], now: datetime) -> None:
+        """The firings that follow broadcasts: each running one's progress brought up to date,
+        and its firing due again in :data:`FOLLOW_EVERY` until the broadcast is over."""
+        again: list[Firing] = []
+        for firing in due:
+            broadcast = await session.get(
+                Broadcast, int(firing.payload["broadcast"]), with_for_update=True
+            )
+            if broadcast is None or broadcast.status is not BroadcastStatus.SENDING:
+                continue
+            await self._step(session, broadcast, now)
+            if broadcast.status is BroadcastStatus.SENDING:
+                again.append(firing)
+        await firings.again(session, again, now + FOLLOW_EVERY)
+
     async def progress(self, session: AsyncSession, now: datetime) -> int:
-        """The ticker's sweep: progress messages of running broadcasts edited ("1,240 / 5,000
-        sent"), and finished ones closed with their delivery report."""
+        """The ticker's sweep: what the firings of :meth:`follow` do, for every running
+        broadcast at once, so that one whose firing failed for good still ends."""
         changed = 0
         running = await session.scalars(
             select(Broadcast)
@@ -558,25 +630,16 @@ class Broadcaster:
             .with_for_update()
         )
         for broadcast in running.all():
-            shown = await counts(session, broadcast)
-            final = not shown.waiting
-            result = await self._show(session, broadcast, shown, final=final, now=now)
-            changed += int(result is _Shown.CHANGED)
-            if final and result is not _Shown.NOT_YET:
-                broadcast.status = BroadcastStatus.DONE
-                broadcast.finished_at = broadcast.updated_at = now
-                changed += 1
+            changed += await self._step(session, broadcast, now)
         return changed
 
     # Cancelling ------------------------------------------------------------------------------
 
-    async def cancel(
-        self, session: AsyncSession, actor: Actor, broadcast_id: int, *, now: datetime
-    ) -> Cancelling:
-        """Cancel ``broadcast_id`` if ``actor`` sent it: its messages not yet sent are dropped.
-
-        The button is never the permission: anyone else is refused and audited.
-        """
+    async def _sent_by(
+        self, session: AsyncSession, actor: Actor, broadcast_id: int, now: datetime
+    ) -> Broadcast | Cancelling:
+        """The running broadcast ``actor`` sent, locked; else what to answer. Anyone but its
+        sender is refused and audited: a button is never the permission."""
         broadcast = await session.get(Broadcast, broadcast_id, with_for_update=True)
         if broadcast is None:
             return Cancelling.GONE
@@ -592,6 +655,46 @@ class Broadcaster:
             return Cancelling.NOT_ALLOWED
         if broadcast.status is not BroadcastStatus.SENDING:
             return Cancelling.ALREADY
+        return broadcast
+
+    async def ask_cancel(
+        self, session: AsyncSession, actor: Actor, broadcast_id: int, *, now: datetime
+    ) -> Cancelling:
+        """Cancel, pressed by the sender: the progress message asks "really cancel?", and goes
+        on counting; nothing is dropped yet."""
+        return await self._asking(session, actor, broadcast_id, True, now=now)
+
+    async def keep_sending(
+        self, session: AsyncSession, actor: Actor, broadcast_id: int, *, now: datetime
+    ) -> Cancelling:
+        """The question's "no": the progress message shows its Cancel button again."""
+        return await self._asking(session, actor, broadcast_id, False, now=now)
+
+    async def _asking(
+        self, session: AsyncSession, actor: Actor, broadcast_id: int, asked: bool, *, now: datetime
+    ) -> Cancelling:
+        found = await self._sent_by(session, actor, broadcast_id, now)
+        if isinstance(found, Cancelling):
+            return found
+        found.cancel_asked = asked
+        await self._step(session, found, now)
+        if found.status is not BroadcastStatus.SENDING:
+            # Its last message left meanwhile: the progress message is its report now.
+            return Cancelling.ALREADY
+        return Cancelling.ASKED if asked else Cancelling.KEPT
+
+    async def cancel(
+        self, session: AsyncSession, actor: Actor, broadcast_id: int, *, now: datetime
+    ) -> Cancelling:
+        """Cancel ``broadcast_id`` if ``actor`` sent it: its messages not yet sent are dropped.
+
+        Pressed as the question's "yes", it is checked again in full: the button is never the
+        permission, and anyone else is refused and audited.
+        """
+        found = await self._sent_by(session, actor, broadcast_id, now)
+        if isinstance(found, Cancelling):
+            return found
+        broadcast = found
         await session.execute(
             delete(OutboxMessage).where(
                 OutboxMessage.ref == f"bc:{broadcast.id}",
@@ -698,7 +801,7 @@ async def channels(context: FlowContext) -> list[Option]:
 
 def names(kit: Kit) -> Names:
     """/broadcast's providers and Submit, the scheduled broadcasts' firings and planning, and
-    the sweep that keeps progress messages current."""
+    the firings and the sweep that keep progress messages current."""
     broadcaster = Broadcaster(kit.rules, kit.texts, kit.default, kit.campus)
     return Names(
         providers={
@@ -713,5 +816,5 @@ def names(kit: Kit) -> Names:
             ),
             "broadcasts.progress": broadcaster.progress,
         },
-        firings={"broadcast": broadcaster.fire},
+        firings={"broadcast": broadcaster.fire, FOLLOW: broadcaster.follow},
     )

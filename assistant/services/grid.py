@@ -93,6 +93,13 @@ _RANK = {
 }
 
 
+def handling_roles(rules: Rules) -> frozenset[Role]:
+    """The roles a report can be with: those the routing rules assign, those it climbs to, and
+    the counsellors (private reports, and any report passed on to them)."""
+    assigned = {rule.outcome.assign for rule in rules.routing if rule.outcome.assign is not None}
+    return frozenset({*assigned, *CHAIN, Role.COUNSELLOR})
+
+
 def above(role: Role) -> Role | None:
     """The next role up the chain from ``role``, or None at the top."""
     rank = _RANK.get(role, len(CHAIN))
@@ -437,7 +444,10 @@ class Cards:
         reporter: str | None,
         now: datetime,
     ) -> None:
-        """Queue the card of ``issue`` to one chat, in ``language``; a change rewrites it."""
+        """Queue the card of ``issue`` to one chat, in ``language``; a change rewrites it. The
+        photo the reporter attached follows it, so whoever gets the card sees it, and nobody
+        else: a private report's photo goes only where its cards go, and cannot be forwarded or
+        saved from there."""
         outbox.enqueue(
             session,
             chat_id,
@@ -447,6 +457,16 @@ class Cards:
             now=now,
             ref=f"grid:{issue.id}:{'owner' if owner else 'info'}",
         )
+        if issue.photo_file_id:
+            photo: dict[str, object] = {
+                "photo": issue.photo_file_id,
+                "caption": self.texts.render(language, "grid_photo", issue=issue, place=place),
+                "parse_mode": "HTML",
+            }
+            if issue.private:
+                photo.update(protect_content=True, has_spoiler=True)
+            # No ref: the card is what a change rewrites; the photo stays as it was.
+            outbox.enqueue(session, chat_id, "sendPhoto", photo, priority=Priority.BULK, now=now)
 
     async def refresh(
         self,

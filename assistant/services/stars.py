@@ -335,6 +335,8 @@ class Picked:
     board: Board | None = None
     # Why a pick was refused, in the presser's language.
     reason: str = ""
+    # The nominee a pick is about.
+    entry: Entry | None = None
 
 
 @dataclass(frozen=True)
@@ -421,6 +423,53 @@ class Selector:
             )
         return sorted(boards, key=lambda b: b.community.code)
 
+    async def considered(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        nomination_id: int,
+        *,
+        now: datetime,
+        language: Language,
+    ) -> Picked:
+        """Whether ``actor`` may make the nominee of ``nomination_id`` the Star (DONE), with the
+        community's board and the nominee; nothing changes. Anyone the rules do not let pick is
+        refused and audited, as for :meth:`pick`; a board whose Star is chosen is ALREADY."""
+        refused = await self._refused(session, actor, nomination_id, now=now, language=language)
+        if refused is not None:
+            return refused
+        nomination = await session.get(StarNomination, nomination_id)
+        if nomination is None:
+            return Picked(Picking.GONE)
+        [board] = await self._boards(session, nomination.month, nomination.community_id)
+        if board.star is not None:
+            return Picked(Picking.ALREADY, board)
+        entry = next(e for e in board.entries if e.person_id == nomination.nominee_person_id)
+        return Picked(Picking.DONE, board, entry=entry)
+
+    async def _refused(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        nomination_id: int,
+        *,
+        now: datetime,
+        language: Language,
+    ) -> Picked | None:
+        """The refusal of someone the rules do not let pick (audited), or None."""
+        allowed, reason = await self._may_select(session, actor, language)
+        if allowed:
+            return None
+        session.add(
+            AuditEntry(
+                at=now,
+                actor_person_id=actor.person_id,
+                action="star.refused",
+                detail={"nomination": nomination_id},
+            )
+        )
+        return Picked(Picking.NOT_ALLOWED, reason=reason)
+
     async def pick(
         self,
         session: AsyncSession,
@@ -432,20 +481,13 @@ class Selector:
     ) -> Picked:
         """Make the nominee of ``nomination_id`` the Star of their community and month.
 
-        Anyone the rules do not let pick is refused and audited, whatever button they pressed;
-        the first pick of a community's month wins, a later one finds it already chosen.
+        Anyone the rules do not let pick is refused and audited, whatever button they pressed
+        (the question's "yes" too: it is checked again in full); the first pick of a
+        community's month wins, a later one finds it already chosen.
         """
-        allowed, reason = await self._may_select(session, actor, language)
-        if not allowed:
-            session.add(
-                AuditEntry(
-                    at=now,
-                    actor_person_id=actor.person_id,
-                    action="star.refused",
-                    detail={"nomination": nomination_id},
-                )
-            )
-            return Picked(Picking.NOT_ALLOWED, reason=reason)
+        refused = await self._refused(session, actor, nomination_id, now=now, language=language)
+        if refused is not None:
+            return refused
         nomination = await session.get(StarNomination, nomination_id)
         if nomination is None:
             return Picked(Picking.GONE)

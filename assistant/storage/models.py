@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
@@ -706,6 +707,8 @@ class Broadcast(Base):
     # The sender's chat and the message edited to show progress.
     progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     progress_message_ref: Mapped[str | None] = mapped_column(String(64))
+    # The sender pressed Cancel and has not answered "really cancel?" yet.
+    cancel_asked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from assistant.app import Edge, running
@@ -18,7 +19,7 @@ from assistant.domain import BookingStatus, RequestStatus, Role, ScopeKind
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeMessage
 from assistant.services.approvals import Approvals
-from assistant.services.booking import BOOKING, CANCEL, Bookings
+from assistant.services.booking import BOOKING, CANCEL, CANCEL_SURE, Bookings
 from assistant.services.identity import actor_for
 from assistant.services.kit import Kit
 from assistant.storage import repo
@@ -569,7 +570,8 @@ async def test_my_bookings_cancel_and_nobody_else_may(
     await student.say("/bookings")
     stale = last_message(tg, student)
 
-    query = await tg.user_press(student.user, shown, shown.button_data("Cancel #2"))
+    question = await asked_to_cancel(tg, student, shown, "Cancel #2")
+    query = await tg.user_press(student.user, question, question.button_data("Yes, cancel it"))
     answer = await tg.wait_for_callback_answer(query)
     assert answer.text == "Booking #2 is cancelled."
     edited = await tg.wait_for_bot_message(
@@ -584,6 +586,8 @@ async def test_my_bookings_cancel_and_nobody_else_may(
     assert (await tg.wait_for_callback_answer(query)).text == (
         "This booking has already been dealt with."
     )
+    # Nothing was asked: the stale list stays as it was.
+    assert tg.message(student.user.id, stale.message_id).buttons == stale.buttons
 
     bookings = await bookings_in(campus)
     assert [b.status for b in bookings] == [BookingStatus.CONFIRMED, BookingStatus.CANCELLED]
@@ -602,6 +606,110 @@ async def test_my_bookings_cancel_and_nobody_else_may(
         attendees="3",
     )
     assert "Slot: 09:00–10:00" in (summary.text or "")
+
+
+async def asked_to_cancel(
+    tg: FakeTelegram, chat: Chat, listing: FakeMessage, button: str
+) -> FakeMessage:
+    """Press ``button`` (a Cancel) of ``listing``; the list's message as it asks, once edited."""
+    query = await tg.user_press(chat.user, listing, listing.button_data(button))
+    assert (await tg.wait_for_callback_answer(query)).text is None
+    return await tg.wait_for_bot_message(
+        chat.user.id,
+        predicate=lambda m: m.message_id == listing.message_id and m.edit_date is not None,
+    )
+
+
+@pytest.mark.parametrize(
+    "language, words",
+    [
+        (
+            "zh",
+            {
+                "cancel": "取消 #1",
+                "question": "确定取消 1号楼阅览室 9月2日 08:00–10:00 的预约吗？",
+                "sure": "确定取消",
+                "back": "返回",
+                "cancelled": "预约 #1 已取消。",
+                "already": "这个预约已经处理过了。",
+                "empty": "您目前没有将要进行的预约。发送 /book 预约功能房。",
+            },
+        ),
+        (
+            "en",
+            {
+                "cancel": "Cancel #1",
+                "question": "Cancel your booking of Building 1 Reading Room on 2 Sep, 08:00–10:00?",
+                "sure": "Yes, cancel it",
+                "back": "Back",
+                "cancelled": "Booking #1 is cancelled.",
+                "already": "This booking has already been dealt with.",
+                "empty": "You have no upcoming bookings. Send /book to book a room.",
+            },
+        ),
+    ],
+)
+async def test_cancelling_a_booking_asks_once_and_the_second_tap_is_checked_again(
+    edge: Edge,
+    person: Person,
+    invite: Invite,
+    tg: FakeTelegram,
+    campus: Database,
+    language: str,
+    words: dict[str, str],
+) -> None:
+    student = await linked(person, invite, STUDENT, language="en")
+    other = await linked(person, invite, "2023010002", language="en")
+    await press(
+        tg,
+        student,
+        await to_summary(tg, student, "Reading room", "Building 1 Reading Room"),
+        "✔ Submit",
+    )
+    await student.say(f"/lang {language}")
+    await student.say("/bookings")
+    first = last_message(tg, student)
+    await student.say("/bookings")
+    second = last_message(tg, student)
+
+    # Cancel asks, in the list's own message, and changes nothing.
+    question = await asked_to_cancel(tg, student, first, words["cancel"])
+    assert question.text == words["question"]
+    assert [b["text"] for row in question.buttons for b in row] == [words["sure"], words["back"]]
+    assert [b.status for b in await bookings_in(campus)] == [BookingStatus.CONFIRMED]
+    # Back is the list again, still with its Cancel.
+    query = await tg.user_press(student.user, question, question.button_data(words["back"]))
+    assert (await tg.wait_for_callback_answer(query)).text is None
+    back = await tg.wait_for_bot_message(
+        student.user.id, predicate=lambda m: m.message_id == first.message_id
+    )
+    assert back.text == first.text and back.buttons == first.buttons
+    assert [b.status for b in await bookings_in(campus)] == [BookingStatus.CONFIRMED]
+
+    # Someone else's forged "yes" is checked on the server: refused and recorded.
+    await forge(tg, other, BOOKING.pack(booking=1, action=CANCEL_SURE))
+    assert [b.status for b in await bookings_in(campus)] == [BookingStatus.CONFIRMED]
+    assert len(await refusals(campus, "booking.refused")) == 1
+
+    # Asked in both lists; the first "yes" cancels.
+    asked = await asked_to_cancel(tg, student, back, words["cancel"])
+    also = await asked_to_cancel(tg, student, second, words["cancel"])
+    query = await tg.user_press(student.user, asked, asked.button_data(words["sure"]))
+    assert (await tg.wait_for_callback_answer(query)).text == words["cancelled"]
+    emptied = await tg.wait_for_bot_message(
+        student.user.id, predicate=lambda m: m.message_id == first.message_id
+    )
+    assert emptied.text == words["empty"] and emptied.buttons == []
+    assert [b.status for b in await bookings_in(campus)] == [BookingStatus.CANCELLED]
+    # The second "yes" is checked again in full: already done, and its question gives way.
+    query = await tg.user_press(student.user, also, also.button_data(words["sure"]))
+    answer = await tg.wait_for_callback_answer(query)
+    assert answer.text == words["already"] and answer.show_alert
+    shown = await tg.wait_for_bot_message(
+        student.user.id, predicate=lambda m: m.message_id == second.message_id
+    )
+    assert shown.text == words["empty"]
+    assert len(await refusals(campus, "booking.cancelled")) == 1
 
 
 async def test_a_no_show_is_released_and_recorded(

@@ -5,16 +5,26 @@ mid-way, and nobody else can cancel it."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
-from assistant.app import Edge
+from assistant.app import Edge, running
 from assistant.domain import BroadcastStatus
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeChat, FakeMessage
+from assistant.services.broadcasts import CANCEL_SURE
 from assistant.storage.db import Database
-from assistant.storage.models import AuditEntry, Broadcast, OutboxMessage, OutboxStatus
-from tests.bot.conftest import Chat
+from assistant.storage.models import (
+    AuditEntry,
+    Broadcast,
+    Firing,
+    FiringStatus,
+    OutboxMessage,
+    OutboxStatus,
+)
+from tests.bot.conftest import Chat, Clock, make_application
 from tests.bot.test_identity import C1_COUNSELLOR, FLOOR_1_LEADER, FLOOR_3_LEADER, STUDENT, linked
 from tests.bot.test_report import press, prompt
 
@@ -96,6 +106,18 @@ async def reported(edge: Edge, tg: FakeTelegram, chat: Chat, word: str) -> FakeM
         except TimeoutError:
             continue
     raise AssertionError(f"the progress message never said {word!r}")
+
+
+async def asked_to_cancel(
+    tg: FakeTelegram, chat: Chat, progress: FakeMessage, button: str
+) -> FakeMessage:
+    """Press Cancel (``button``) on the progress message; the message as it asks, once edited."""
+    query = await tg.user_press(chat.user, progress, progress.button_data(button))
+    assert (await tg.wait_for_callback_answer(query)).text is None
+    return await tg.wait_for_bot_message(
+        chat.user.id,
+        predicate=lambda m: m.message_id == progress.message_id and len(labels(m)) == 2,
+    )
 
 
 def got_notice(tg: FakeTelegram, chat_id: int) -> bool:
@@ -206,9 +228,8 @@ async def test_the_sender_watches_progress_and_cancels_what_is_not_sent_yet(
     assert len(await audited(campus, "broadcast.refused")) == 2
     assert (await stored(campus))[0].status is BroadcastStatus.SENDING
 
-    query = await tg.user_press(
-        counsellor.user, progress, progress.button_data("✖ Cancel broadcast")
-    )
+    asked = await asked_to_cancel(tg, counsellor, edited, "✖ Cancel broadcast")
+    query = await tg.user_press(counsellor.user, asked, asked.button_data("Yes, cancel it"))
     assert (await tg.wait_for_callback_answer(query)).text == "Cancelled."
     report = await tg.wait_for_bot_message(
         counsellor.user.id,
@@ -225,3 +246,238 @@ async def test_the_sender_watches_progress_and_cancels_what_is_not_sent_yet(
     assert len(await audited(campus, "broadcast.cancel")) == 1
     # Their messages are gone from the outbox: when the retry comes due there is nothing to send.
     assert not any(got_notice(tg, resident.user.id) for resident in waiting)
+
+
+async def edited_within(
+    tg: FakeTelegram, clock: Clock, chat: Chat, text: str, *, seconds: int = 2
+) -> FakeMessage:
+    """Move the bot's clock on a second at a time, at most ``seconds``, until the bot edits a
+    message of ``chat`` to ``text``; each second's edit is waited for with a timeout."""
+    for _ in range(seconds):
+        clock.advance(timedelta(seconds=1))
+        try:
+            return await tg.wait_for_bot_message(
+                chat.user.id,
+                timeout=3,
+                predicate=lambda m: m.edit_date is not None and m.text == text,
+            )
+        except TimeoutError:
+            continue
+    raise AssertionError(f"not edited to {text!r} within {seconds} s of the bot's clock")
+
+
+def edits_to(tg: FakeTelegram, chat: Chat) -> int:
+    """How many edits the bot asked for in ``chat``, refused or not."""
+    return len(
+        [c for c in tg.calls_to("editMessageText") if c.params["chat_id"] == str(chat.user.id)]
+    )
+
+
+async def follower(db: Database) -> Firing:
+    async with db.unit_of_work() as session:
+        firing = await session.scalar(select(Firing).where(Firing.key == "bc:1:progress"))
+        assert firing is not None
+        return firing
+
+
+@pytest.mark.parametrize(
+    "language, words",
+    [
+        (
+            "zh",
+            {
+                "four": "📣 群发 #1：已发送 4 / 6",
+                "cancel": "✖ 取消群发",
+                "done": "📣 群发 #1 已完成\n送达：6\n已屏蔽机器人：0\n发送失败：0",
+            },
+        ),
+        (
+            "en",
+            {
+                "four": "📣 Broadcast #1: 4 / 6 sent",
+                "cancel": "✖ Cancel broadcast",
+                "done": "📣 Broadcast #1 done\nDelivered: 6\nBlocked the bot: 0\nFailed: 0",
+            },
+        ),
+    ],
+)
+async def test_progress_follows_the_messages_every_second_and_ends_soon_after_the_last(
+    edge: Edge,
+    person: Person,
+    invite: Invite,
+    tg: FakeTelegram,
+    campus: Database,
+    clock: Clock,
+    language: str,
+    words: dict[str, str],
+) -> None:
+    residents = [await linked(person, invite, number) for number in FLOOR_3]
+    counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+    # Two answers are slow to come back: those messages are still on their way.
+    slow = [tg.hold("sendMessage", chat_id=resident.user.id) for resident in residents[:2]]
+    progress = await broadcast_to_floor_3(tg, counsellor, "People (6)", groups=0)
+    if language == "zh":
+        await counsellor.say("/lang zh")
+    for resident in residents[2:]:
+        await tg.wait_for_bot_message(
+            resident.user.id, predicate=lambda m: NOTICE in (m.text or "")
+        )
+
+    # Within two seconds of the bot's clock, with no sweep run, the count is there.
+    shown = await edited_within(tg, clock, counsellor, words["four"])
+    assert shown.message_id == progress.message_id and labels(shown) == [words["cancel"]]
+
+    # Nothing changes: the broadcast is looked at every second, and nothing is edited.
+    await edge.scheduler.stop()
+    edits = edits_to(tg, counsellor)
+    for _ in range(3):
+        clock.advance(timedelta(seconds=1))
+        assert (await edge.scheduler.run_due()).fired == 1
+    # A chat's messages leave in order: once this is answered, any edit queued before it left.
+    await counsellor.say("/me")
+    assert edits_to(tg, counsellor) == edits
+    edge.scheduler.start()
+
+    # The last two arrive: within two seconds the message is the delivery report.
+    for hold in slow:
+        hold.release()
+    report = await edited_within(tg, clock, counsellor, words["done"])
+    assert report.message_id == progress.message_id and report.buttons == []
+    broadcast, statuses = await stored(campus)
+    assert broadcast.status is BroadcastStatus.DONE and statuses == [OutboxStatus.SENT] * 6
+    # Over: its firing is not due again.
+    assert (await follower(campus)).status is FiringStatus.FIRED
+    clock.advance(timedelta(seconds=5))
+    assert (await edge.scheduler.run_due()).fired == 0
+
+
+async def test_a_restart_mid_broadcast_still_ends_its_progress_message(
+    campus: Database, tg: FakeTelegram, clock: Clock, person: Person, invite: Invite
+) -> None:
+    async with running(make_application(campus, tg, clock)):
+        residents = [await linked(person, invite, number) for number in FLOOR_3]
+        counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+        # Telegram fails two of them once: they wait for a retry.
+        for resident in residents[:2]:
+            tg.inject_fault("sendMessage", "5xx", chat_id=resident.user.id)
+        progress = await broadcast_to_floor_3(tg, counsellor, "People (6)", groups=0)
+        for resident in residents[2:]:
+            await tg.wait_for_bot_message(
+                resident.user.id, predicate=lambda m: NOTICE in (m.text or "")
+            )
+        # Stopped before the bot's clock reaches the retries: two messages still wait.
+    assert (await follower(campus)).status is FiringStatus.PENDING
+    assert (await stored(campus))[0].status is BroadcastStatus.SENDING
+
+    # Another run: the retries leave, and the message the first run began is ended.
+    async with running(make_application(campus, tg, clock)):
+        report = await edited_within(
+            tg,
+            clock,
+            counsellor,
+            "📣 Broadcast #1 done\nDelivered: 6\nBlocked the bot: 0\nFailed: 0",
+            seconds=5,
+        )
+    assert report.message_id == progress.message_id
+    assert (await stored(campus))[0].status is BroadcastStatus.DONE
+
+
+@pytest.mark.parametrize(
+    "language, words",
+    [
+        (
+            "zh",
+            {
+                "four": "📣 群发 #1：已发送 4 / 6",
+                "five": "📣 群发 #1：已发送 5 / 6",
+                "question": "确定取消群发 #1 吗？还没发出的消息将不再发送。",
+                "cancel": "✖ 取消群发",
+                "sure": "确定取消群发",
+                "keep": "继续发送",
+                "cancelled": "已取消。",
+                "report": "📣 群发 #1 已取消",
+            },
+        ),
+        (
+            "en",
+            {
+                "four": "📣 Broadcast #1: 4 / 6 sent",
+                "five": "📣 Broadcast #1: 5 / 6 sent",
+                "question": "Cancel broadcast #1? The messages not sent yet will not be sent.",
+                "cancel": "✖ Cancel broadcast",
+                "sure": "Yes, cancel it",
+                "keep": "Keep sending",
+                "cancelled": "Cancelled.",
+                "report": "📣 Broadcast #1 cancelled",
+            },
+        ),
+    ],
+)
+async def test_cancelling_a_broadcast_asks_once_in_its_progress_message_which_goes_on(
+    edge: Edge,
+    person: Person,
+    invite: Invite,
+    tg: FakeTelegram,
+    campus: Database,
+    clock: Clock,
+    language: str,
+    words: dict[str, str],
+) -> None:
+    residents = [await linked(person, invite, number) for number in FLOOR_3]
+    counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+    head = await linked(person, invite, C1_WORKSTATION_HEAD, language=language)
+    slow = [tg.hold("sendMessage", chat_id=resident.user.id) for resident in residents[:2]]
+    await broadcast_to_floor_3(tg, counsellor, "People (6)", groups=0)
+    if language == "zh":
+        await counsellor.say("/lang zh")
+    shown = await edited_within(tg, clock, counsellor, words["four"])
+
+    # Cancel asks, in the progress message, and drops nothing.
+    asked = await asked_to_cancel(tg, counsellor, shown, words["cancel"])
+    assert asked.text == f"{words['four']}\n\n{words['question']}"
+    assert labels(asked) == [words["sure"], words["keep"]]
+    assert (await stored(campus))[0].status is BroadcastStatus.SENDING
+    # While the sender thinks, the count goes on, the question stays.
+    slow[0].release()
+    counting = await edited_within(tg, clock, counsellor, f"{words['five']}\n\n{words['question']}")
+    assert labels(counting) == [words["sure"], words["keep"]]
+    # "Keep sending": Cancel is back.
+    query = await tg.user_press(counsellor.user, counting, counting.button_data(words["keep"]))
+    assert (await tg.wait_for_callback_answer(query)).text is None
+    kept = await tg.wait_for_bot_message(
+        counsellor.user.id, predicate=lambda m: m.edit_date is not None and m.text == words["five"]
+    )
+    assert labels(kept) == [words["cancel"]]
+
+    # The "yes" is no permission: someone else's forged one is refused and recorded.
+    data = CANCEL_SURE.pack(broadcast=1)
+    tg.inject_update(
+        {
+            "callback_query": {
+                "id": "forged-yes",
+                "from": {"id": head.user.id, "is_bot": False, "first_name": "x"},
+                "chat_instance": "1",
+                "message": {
+                    "message_id": 1,
+                    "date": 1,
+                    "chat": {"id": head.user.id, "type": "private"},
+                },
+                "data": data,
+            }
+        }
+    )
+    await head.say("/me")
+    assert len(await audited(campus, "broadcast.refused")) == 1
+    assert (await stored(campus))[0].status is BroadcastStatus.SENDING
+
+    # Asked again, "yes": what is not sent yet is dropped.
+    asked = await asked_to_cancel(tg, counsellor, kept, words["cancel"])
+    query = await tg.user_press(counsellor.user, asked, asked.button_data(words["sure"]))
+    assert (await tg.wait_for_callback_answer(query)).text == words["cancelled"]
+    report = await tg.wait_for_bot_message(
+        counsellor.user.id,
+        predicate=lambda m: (m.text or "").startswith(words["report"]),
+    )
+    assert report.buttons == []
+    assert (await stored(campus))[0].status is BroadcastStatus.CANCELLED
+    slow[1].release()

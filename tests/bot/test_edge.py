@@ -48,7 +48,8 @@ async def test_an_update_delivered_twice_has_one_effect(
     assert tg.pending_bot_messages(student.user.id) == []
     replies = [m for m in tg.messages(student.user.id) if m.sender.is_bot]
     assert len(replies) == 1 + 3 + 1  # linked, three /me, /help
-    assert len(await outbox_rows(campus, student.user.id)) == 5
+    # And the menu queued with the link.
+    assert len(await outbox_rows(campus, student.user.id)) == 1 + 5
 
 
 async def test_a_poison_update_is_parked_and_the_admins_told(
@@ -111,7 +112,7 @@ async def test_a_blocked_recipient_is_marked_unreachable_not_retried(
         )
         assert account is not None and account.unreachable_since is not None
         total = await session.scalar(select(func.count()).select_from(OutboxMessage))
-    assert total == 2
+    assert total == 3  # the link's menu and answer, then /me's
 
 
 async def test_a_429_halts_all_sending_for_the_time_asked(

@@ -107,7 +107,7 @@ async def written(db: Database, chat: Chat) -> tuple[str | None, int, list[str]]
         payloads = (
             await session.scalars(
                 select(OutboxMessage.payload)
-                .where(OutboxMessage.chat_id == chat.user.id)
+                .where(OutboxMessage.chat_id == chat.user.id, OutboxMessage.method == "sendMessage")
                 .order_by(OutboxMessage.id)
             )
         ).all()

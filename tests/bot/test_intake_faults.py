@@ -73,7 +73,11 @@ async def handled(db: Database, chat_id: int) -> tuple[list[InboxStatus], int]:
             )
         ).all()
         messages = (
-            await session.scalars(select(OutboxMessage.id).where(OutboxMessage.chat_id == chat_id))
+            await session.scalars(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.chat_id == chat_id, OutboxMessage.method == "sendMessage"
+                )
+            )
         ).all()
     return list(states), len(messages)
 

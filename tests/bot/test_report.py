@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import struct
+import zlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -20,7 +23,7 @@ from assistant.services.identity import actor_for
 from assistant.storage.db import Database
 from assistant.storage.models import ConversationState, ConversationStatus, GridIssue
 from tests.bot.conftest import Chat, Clock, make_application
-from tests.bot.test_identity import C1_COUNSELLOR, FLOOR_1_LEADER, STUDENT, linked
+from tests.bot.test_identity import C1_COUNSELLOR, FLOOR_1_GRID, FLOOR_1_LEADER, STUDENT, linked
 
 Invite = Callable[[str], Awaitable[str]]
 Person = Callable[..., Chat]
@@ -111,6 +114,128 @@ async def test_a_private_report_goes_to_counsellors_only_and_may_be_anonymous(
     assert tg.pending_bot_messages(leader.user.id) == []
     [issue] = await issues(campus)
     assert issue.private and issue.anonymous and issue.assignee_role is Role.COUNSELLOR
+
+
+def picture() -> bytes:
+    """A small valid PNG, as a phone's photo would be, that the fake Telegram stores."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", 3, 2, 8, 0, 0, 0, 0)
+    pixels = zlib.compress(b"".join(b"\x00" + b"\x40" * 3 for _ in range(2)))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+async def report_with_photo(
+    tg: FakeTelegram, student: Chat, category: str, words: dict[str, str]
+) -> str:
+    """/report with a photo at its photo step; returns the photo's file_id as sent."""
+    await tg.user_send(student.user, "/report")
+    await prompt(tg, student)
+    categories = await prompt(tg, student)
+    location = await press(tg, student, categories, category)
+    await press(tg, student, location, location.buttons[0][0]["text"])
+    await tg.user_send(student.user, words["description"])
+    await prompt(tg, student)
+    sent = await tg.user_send_photo(student.user, picture())
+    assert sent.photo is not None
+    question = await prompt(tg, student)
+    if category not in (words["in_need"],):
+        summary = await press(tg, student, question, words["urgent"])
+    else:
+        anonymous = await press(tg, student, question, words["urgent"])
+        summary = await press(tg, student, anonymous, words["yes"])
+    await press(tg, student, summary, words["submit"])
+    return str(sent.photo[-1]["file_id"])
+
+
+def photos_sent(tg: FakeTelegram) -> list[dict[str, str]]:
+    """The parameters of every sendPhoto the bot made."""
+    return [call.params for call in tg.calls_to("sendPhoto")]
+
+
+WORDS = {
+    "zh-hans": {
+        "safety": "安全隐患",
+        "in_need": "同学需要帮助",
+        "description": "水房插座冒烟，有焦味",
+        "urgent": "紧急",
+        "yes": "是",
+        "submit": "✔ 提交",
+        "card": "网格问题，请处理（#1 · 待处理）",
+        "notice": "网格问题通报",
+        "caption": "📷 网格问题 #1 的照片 · 1号楼 1 层 · B1-101",
+    },
+    "en": {
+        "safety": "Safety hazard",
+        "in_need": "A student needs help",
+        "description": "The socket in the water room is smoking",
+        "urgent": "Urgent",
+        "yes": "Yes",
+        "submit": "✔ Submit",
+        "card": "Grid issue for you (#1 · open)",
+        "notice": "Grid issue, for your information",
+        "caption": "📷 Photo of grid issue #1 · Building 1, floor 1 · B1-101",
+    },
+}
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+async def test_the_photo_of_a_report_comes_right_after_each_card_of_it(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, language: str
+) -> None:
+    words = WORDS[language]
+    leader = await linked(person, invite, FLOOR_1_LEADER, language=language)
+    counsellor = await linked(person, invite, C1_COUNSELLOR, language=language)
+    student = await linked(person, invite, STUDENT, language=language)
+    file_id = await report_with_photo(tg, student, words["safety"], words)
+
+    # The floor leader has it, the counsellor is told (rules/routing.yaml, safety-urgent):
+    # each card is followed by the photo.
+    for chat, title in ((leader, words["card"]), (counsellor, words["notice"])):
+        card = await tg.wait_for_bot_message(chat.user.id)
+        assert title in (card.text or "")
+        photo = await tg.wait_for_bot_message(chat.user.id)
+        assert photo.message_id == card.message_id + 1
+        assert photo.photo is not None and photo.photo[-1]["file_id"] == file_id
+        assert photo.caption == words["caption"]
+    # A card sent again (/pending) brings its photo again.
+    await tg.user_send(leader.user, "/pending")
+    await prompt(tg, leader)
+    again = await prompt(tg, leader)
+    assert words["card"] in (again.text or "")
+    assert (await prompt(tg, leader)).photo is not None
+    assert all("protect_content" not in sent for sent in photos_sent(tg))
+
+
+async def test_a_private_reports_photo_goes_only_where_the_report_goes(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram
+) -> None:
+    words = WORDS["en"]
+    leader = await linked(person, invite, FLOOR_1_LEADER, language="en")
+    grid_member = await linked(person, invite, FLOOR_1_GRID, language="en")
+    counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+    student = await linked(person, invite, STUDENT, language="en")
+    file_id = await report_with_photo(tg, student, words["in_need"], words)
+
+    card = await tg.wait_for_bot_message(counsellor.user.id)
+    assert "Reported by: anonymous" in (card.text or "")
+    photo = await tg.wait_for_bot_message(counsellor.user.id)
+    assert photo.photo is not None and photo.photo[-1]["file_id"] == file_id
+    # To the counsellor only, blurred until opened, and not to be forwarded or saved.
+    [sent] = photos_sent(tg)
+    assert sent["chat_id"] == str(counsellor.user.id)
+    assert (sent["protect_content"], sent["has_spoiler"]) == ("true", "true")
+    for other in (leader, grid_member):
+        # Their chat's messages leave in order: once this is answered, nothing else is coming.
+        assert "Building 1, room" in await other.say("/me")
+        assert not any(m.photo for m in tg.messages(other.user.id))
+    assert len(photos_sent(tg)) == 1
 
 
 async def test_back_cancel_and_commands_mid_conversation(

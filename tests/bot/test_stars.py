@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from assistant.app import Edge, running
+from assistant.bot.stars import STAR_SURE
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeMessage
 from assistant.storage import repo
@@ -83,6 +85,16 @@ async def audit(db: Database, action: str) -> list[AuditEntry]:
         return list(rows.all())
 
 
+async def asked(tg: FakeTelegram, chat: Chat, board: FakeMessage, button: str) -> FakeMessage:
+    """Press ``button`` (a Pick) of ``board``; the board's message as it asks, once edited."""
+    query = await tg.user_press(chat.user, board, board.button_data(button))
+    assert (await tg.wait_for_callback_answer(query)).text is None
+    return await tg.wait_for_bot_message(
+        chat.user.id,
+        predicate=lambda m: m.message_id == board.message_id and m.edit_date is not None,
+    )
+
+
 async def test_a_student_nominates_in_chinese_and_the_centre_picks_the_star(
     edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database, clock: Clock
 ) -> None:
@@ -132,7 +144,8 @@ async def test_a_student_nominates_in_chinese_and_the_centre_picks_the_star(
     assert "徐梦（2023010004）· 2 人提名" in board.text
     assert "义务辅导高数" in board.text and "Organised the floor clean-up" in board.text
     assert labels(board) == ["评选 徐梦"]
-    query = await tg.user_press(centre.user, board, board.button_data("评选 徐梦"))
+    question = await asked(tg, centre, board, "评选 徐梦")
+    query = await tg.user_press(centre.user, question, question.button_data("确定评选"))
     assert (await tg.wait_for_callback_answer(query)).text is None
     edited = await tg.wait_for_bot_message(centre.user.id, predicate=lambda m: m.edit_date)
     assert edited.text is not None and "已评出：徐梦" in edited.text
@@ -393,3 +406,94 @@ async def test_an_empty_month_says_so(
         await centre.say("/stars")
         == "No one has been nominated for the Star of September 2026 yet."
     )
+
+
+@pytest.mark.parametrize(
+    "language, words",
+    [
+        (
+            "zh-hans",
+            {
+                "pick": "评选 徐梦",
+                "question": "确定评选 徐梦（2023010004）为第一社区 2026 年 9 月“每月之星”吗？\n"
+                "评选结果会立即通知本社区，之后不能更改。",
+                "sure": "确定评选",
+                "back": "返回",
+                "chosen": "已评出：徐梦",
+                "already": "第一社区本月的“每月之星”已经评出：徐梦。",
+            },
+        ),
+        (
+            "en",
+            {
+                "pick": "Pick 徐梦",
+                "question": "Make 徐梦 (2023010004) Community 1's Star of September 2026?\n"
+                "The whole community hears of it at once, and it cannot be changed.",
+                "sure": "Yes, pick",
+                "back": "Back",
+                "chosen": "Chosen: 徐梦",
+                "already": "Community 1's Star of the month has already been chosen: 徐梦.",
+            },
+        ),
+    ],
+)
+async def test_picking_the_star_asks_once_and_the_yes_is_checked_again(
+    edge: Edge,
+    person: Person,
+    invite: Invite,
+    tg: FakeTelegram,
+    campus: Database,
+    language: str,
+    words: dict[str, str],
+) -> None:
+    star = await linked(person, invite, FLOOR_1_LEADER)
+    student = await linked(person, invite, STUDENT)
+    await nominate(tg, student, "徐梦（B1-102）", "每周在自习室为同学义务辅导高数")
+    [nomination] = await stored(campus, StarNomination)
+    assert isinstance(nomination, StarNomination)
+    centre = await linked(person, invite, SERVICE_CENTRE, language=language)
+    other_centre = await linked(person, invite, SERVICE_CENTRE_2, language=language)
+    await tg.user_send(centre.user, "/stars")
+    board = await prompt(tg, centre)
+    await tg.user_send(other_centre.user, "/stars")
+    their_board = await prompt(tg, other_centre)
+
+    # Pick asks, in the board's own message, and chooses nobody yet.
+    question = await asked(tg, centre, board, words["pick"])
+    assert question.text == words["question"]
+    assert labels(question) == [words["sure"], words["back"]]
+    assert await stored(campus, StarAward) == []
+    # Back is the board again, with its Pick.
+    query = await tg.user_press(centre.user, question, question.button_data(words["back"]))
+    assert (await tg.wait_for_callback_answer(query)).text is None
+    again = await tg.wait_for_bot_message(
+        centre.user.id, predicate=lambda m: m.message_id == board.message_id
+    )
+    assert again.text == board.text and labels(again) == [words["pick"]]
+
+    # The "yes" is no permission: a student's forged one is refused and recorded.
+    data = STAR_SURE.pack(nomination=nomination.id)
+    query = await tg.user_press(student.user, await forged(edge, student, data), data)
+    assert (await tg.wait_for_callback_answer(query)).text == REFUSED
+    assert await stored(campus, StarAward) == []
+    assert len(await audit(campus, "star.refused")) == 1
+
+    # Both of the Centre asked; the first "yes" picks, the second is checked again and finds
+    # the Star chosen.
+    theirs = await asked(tg, other_centre, their_board, words["pick"])
+    question = await asked(tg, centre, again, words["pick"])
+    query = await tg.user_press(centre.user, question, question.button_data(words["sure"]))
+    assert (await tg.wait_for_callback_answer(query)).text is None
+    chosen = await tg.wait_for_bot_message(
+        centre.user.id, predicate=lambda m: m.message_id == board.message_id
+    )
+    assert words["chosen"] in (chosen.text or "") and chosen.buttons == []
+    assert "🌟" in ((await prompt(tg, star)).text or "")
+    query = await tg.user_press(other_centre.user, theirs, theirs.button_data(words["sure"]))
+    answer = await tg.wait_for_callback_answer(query)
+    assert answer.text == words["already"] and answer.show_alert
+    shown = await tg.wait_for_bot_message(
+        other_centre.user.id, predicate=lambda m: m.message_id == their_board.message_id
+    )
+    assert words["chosen"] in (shown.text or "") and shown.buttons == []
+    assert len(await stored(campus, StarAward)) == 1

@@ -22,9 +22,12 @@ Person = Callable[..., Chat]
 
 
 async def outbox_rows(db: Database, chat_id: int) -> list[OutboxMessage]:
+    """The messages queued to ``chat_id`` (not a person's menu)."""
     async with db.unit_of_work() as session:
         result = await session.scalars(
-            select(OutboxMessage).where(OutboxMessage.chat_id == chat_id).order_by(OutboxMessage.id)
+            select(OutboxMessage)
+            .where(OutboxMessage.chat_id == chat_id, OutboxMessage.method == "sendMessage")
+            .order_by(OutboxMessage.id)
         )
         return list(result.all())
 

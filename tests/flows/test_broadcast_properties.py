@@ -21,7 +21,7 @@ from assistant.flows.engine import Engine, FlowContext, Outcome, Refused
 from assistant.flows.spec import Conversation
 from assistant.runner import DEMO_CAMPUS
 from assistant.services import identity
-from assistant.services.broadcasts import Broadcaster, Cancelling
+from assistant.services.broadcasts import CANCEL_SURE, Broadcaster, Cancelling
 from assistant.storage import repo
 from assistant.storage.db import Database
 from assistant.storage.models import (
@@ -230,12 +230,12 @@ async def _submit(
 
 
 def cancel_data(broadcast_id: int) -> st.SearchStrategy[str]:
-    """Callback data a Cancel button may come back with: the real one, forged ones, anything."""
+    """Callback data a Cancel's "yes" may come back with: the real one, forged ones, anything."""
     return st.one_of(
-        st.just(f"bc:{broadcast_id}"),
-        st.text(max_size=20).map(lambda text: f"bc:{text}"),
-        st.integers(-5, 10**12).map(lambda number: f"bc:{number}"),
-        st.sampled_from(["bc:²", "bc:٣", "bc:", "bc:1:x"]),
+        st.just(f"bcy:{broadcast_id}"),
+        st.text(max_size=20).map(lambda text: f"bcy:{text}"),
+        st.integers(-5, 10**12).map(lambda number: f"bcy:{number}"),
+        st.sampled_from(["bcy:²", "bcy:٣", "bcy:", "bcy:1:x"]),
         st.text(max_size=64),
     )
 
@@ -276,7 +276,7 @@ async def _cancel(
     try:
         async with db.unit_of_work() as session:
             actor = await _actor(session, presser)
-            named = pressed_broadcast(data)
+            named = pressed_broadcast(CANCEL_SURE, data)
             result = (
                 Cancelling.GONE
                 if named is None

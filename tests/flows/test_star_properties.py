@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant import directory
 from assistant.app import load_files
-from assistant.bot.stars import picked_nomination
+from assistant.bot.stars import STAR_SURE, nomination_of
 from assistant.config import Settings, load_settings
 from assistant.domain import Actor
 from assistant.flows.engine import Engine, Outcome
@@ -43,11 +43,11 @@ PEOPLE = {STUDENT: "2023010001", CENTRE: "T0019", **OTHERS}
 
 
 def pick_data(nomination_id: int) -> st.SearchStrategy[str]:
-    """Callback data a Pick button may come back with: the real one, forged ones, anything."""
+    """Callback data a pick's "yes" may come back with: the real one, forged ones, anything."""
     return st.one_of(
-        st.just(f"st:{nomination_id}"),
-        st.text(max_size=20).map(lambda text: f"st:{text}"),
-        st.integers(-5, 10**12).map(lambda number: f"st:{number}"),
+        st.just(f"sty:{nomination_id}"),
+        st.text(max_size=20).map(lambda text: f"sty:{text}"),
+        st.integers(-5, 10**12).map(lambda number: f"sty:{number}"),
         st.text(max_size=64),
     )
 
@@ -189,7 +189,7 @@ async def _pick(selector: Selector, url: str, presser: int, data: str) -> None:
         async with db.unit_of_work() as session:
             actor = await _actor(session, presser)
             picked = await selector.pick(
-                session, actor, picked_nomination(data), now=NOW, language="en"
+                session, actor, nomination_of(STAR_SURE, data), now=NOW, language="en"
             )
             awards = (await session.scalars(select(StarAward))).all()
             refusals = (
