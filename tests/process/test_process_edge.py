@@ -204,7 +204,10 @@ async def test_a_revoked_token_ends_the_run_with_one_line_and_loses_nothing(
     assert lines[-1].startswith("assistant: Telegram refused the bot token (401 Unauthorized)")
     # That one line says it all: no other complaint, no traceback.
     assert said.count("refused the bot token") == 1
-    assert [line for line in lines if " WARNING " in line or " ERROR " in line] == [], said
+    # (The start-up warnings about the rule files, such as a year without holidays, are not
+    # about the token.)
+    complaints = [line for line in lines if " WARNING " in line or " ERROR " in line]
+    assert [line for line in complaints if "rules/" not in line] == [], said
     assert "Traceback" not in said
     # The token is a secret: neither the old one nor the new one is printed.
     assert revoked.split(":")[1] not in said and tg.token.split(":")[1] not in said
