@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from assistant.app import Edge, running
+from assistant.domain import PersonStatus
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeMessage
-from assistant.storage import repo
+from assistant.storage import models, repo
 from assistant.storage.db import Database
 from assistant.storage.models import (
     AuditEntry,
@@ -99,7 +101,7 @@ async def test_a_student_nominates_in_chinese_and_the_centre_picks_the_star(
     await tg.user_send(student.user, "/nominate")
     assert (await prompt(tg, student)).text == "提名“每月之星”"
     question = await prompt(tg, student)
-    assert "本社区近期未当选的学生党员" in (question.text or "")
+    assert question.text == "请选择您要提名的人：本社区近期未当选的学生党员。"
     shown = labels(question)
     assert sorted(label.split("（")[0] for label in shown[:-1]) == sorted(C1_PARTY_MEMBERS)
     assert "徐梦（B1-102）" in shown and shown[-1] == "✖ 取消"
@@ -179,6 +181,10 @@ async def test_nominating_in_english_with_back_and_cancel(
     await tg.user_send(member.user, "/nominate")
     assert (await prompt(tg, member)).text == "Nominate the Star of the Month"
     question = await prompt(tg, member)
+    assert question.text == (
+        "Whom do you nominate? You can choose a student party member of your community who "
+        "has not won recently."
+    )
     shown = labels(question)
     # One does not nominate oneself: 黄欣 is not among the choices.
     assert "徐梦 (B1-102)" in shown and not any("黄欣" in s for s in shown)
@@ -393,3 +399,42 @@ async def test_an_empty_month_says_so(
         await centre.say("/stars")
         == "No one has been nominated for the Star of September 2026 yet."
     )
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "zh-hans",
+            "本社区目前没有可以提名的人选（近期未当选的学生党员），本月暂时无法提名。点“取消”结束。",
+        ),
+        (
+            "en",
+            "There is no one you can nominate this month: no student party member of your "
+            "community who has not won recently. Press “Cancel” to stop.",
+        ),
+    ],
+    ids=["zh-CN", "en"],
+)
+async def test_an_empty_list_of_nominees_is_said_in_words(
+    edge: Edge,
+    person: Person,
+    invite: Invite,
+    tg: FakeTelegram,
+    campus: Database,
+    language: str,
+    expected: str,
+) -> None:
+    # Nobody of community 1 is a student party member any more: nobody may be nominated there.
+    async with campus.unit_of_work() as session:
+        await session.execute(
+            update(models.Person)
+            .where(models.Person.status == PersonStatus.PARTY_MEMBER)
+            .values(status=PersonStatus.ACTIVIST)
+        )
+    student = await linked(person, invite, STUDENT, language=language)
+    await tg.user_send(student.user, "/nominate")
+    await prompt(tg, student)
+    question = await prompt(tg, student)
+    assert question.text == expected
+    assert len(labels(question)) == 1  # Cancel only
