@@ -103,6 +103,14 @@ class RequestKind(enum.StrEnum):
     PROJECT = "project"
 
 
+def floor_span(numbers: list[int]) -> str:
+    """Floors as people say them, in either language: "1–2" for a run, "1, 3" otherwise."""
+    ordered = sorted(numbers)
+    if len(ordered) > 1 and ordered[-1] - ordered[0] == len(ordered) - 1:
+        return f"{ordered[0]}–{ordered[-1]}"
+    return ", ".join(str(n) for n in ordered)
+
+
 class RequestStatus(enum.StrEnum):
     """Where a request stands. A request in review moves through stages while pending."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import pytest
 from sqlalchemy import select
 
 from assistant.app import Edge
@@ -225,3 +226,27 @@ async def test_the_sender_watches_progress_and_cancels_what_is_not_sent_yet(
     assert len(await audited(campus, "broadcast.cancel")) == 1
     # Their messages are gone from the outbox: when the retry comes due there is nothing to send.
     assert not any(got_notice(tg, resident.user.id) for resident in waiting)
+
+
+@pytest.mark.parametrize(
+    ("language", "kind", "cells"),
+    [
+        ("zh-hans", "网格", ["网格：1号楼 1–2 层", "网格：1号楼 3–4 层"]),
+        ("en", "A grid cell", ["Grid: Building 1, floors 1–2", "Grid: Building 1, floors 3–4"]),
+    ],
+    ids=["zh-CN", "en"],
+)
+async def test_grid_cells_are_offered_by_their_building_and_floors(
+    edge: Edge,
+    person: Person,
+    invite: Invite,
+    tg: FakeTelegram,
+    language: str,
+    kind: str,
+    cells: list[str],
+) -> None:
+    counsellor = await linked(person, invite, C1_COUNSELLOR, language=language)
+    await tg.user_send(counsellor.user, "/broadcast")
+    await prompt(tg, counsellor)
+    where = await press(tg, counsellor, await prompt(tg, counsellor), kind)
+    assert labels(where)[:-2] == cells
