@@ -77,7 +77,8 @@ def _templates(conversation: Conversation, texts: Texts) -> list[FlowProblem]:
                     )
                 )
                 continue
-            unknown = sorted(used - allowed)
+            # The environment's globals (``ref``) are there for every template.
+            unknown = sorted(used - allowed - set(texts.env.globals))
             if unknown:
                 problems.append(
                     FlowProblem(

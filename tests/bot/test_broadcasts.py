@@ -76,7 +76,7 @@ async def broadcast_to_floor_3(
     assert NOTICE in summary.text
     progress = await press(tg, counsellor, summary, "✔ Submit")
     started = await prompt(tg, counsellor)
-    assert started.text is not None and started.text.startswith("Broadcast #1 has started")
+    assert started.text is not None and started.text.startswith("Broadcast A-1 has started")
     return progress
 
 
@@ -138,7 +138,7 @@ async def test_a_floor_broadcast_reaches_exactly_that_floor_and_its_group_chat(
     tg.inject_fault("sendMessage", "403_blocked", chat_id=blocked.user.id)
 
     progress = await broadcast_to_floor_3(tg, counsellor, "Both (7 messages)", groups=1)
-    assert progress.text == "📣 Broadcast #1: 0 / 7 sent"
+    assert progress.text == "📣 Broadcast A-1: 0 / 7 sent"
     assert labels(progress) == ["✖ Cancel broadcast"]
     for resident in residents[1:]:
         notice = await tg.wait_for_bot_message(
@@ -150,7 +150,7 @@ async def test_a_floor_broadcast_reaches_exactly_that_floor_and_its_group_chat(
 
     report = await reported(edge, tg, counsellor, "done")
     assert report.message_id == progress.message_id
-    assert report.text == ("📣 Broadcast #1 done\nDelivered: 6\nBlocked the bot: 1\nFailed: 0")
+    assert report.text == ("📣 Broadcast A-1 done\nDelivered: 6\nBlocked the bot: 1\nFailed: 0")
     assert report.reply_markup is None
     assert not got_notice(tg, blocked.user.id)
     for chat_id in [o.user.id for o in others] + [floor_1_group.id, building_group.id]:
@@ -216,7 +216,7 @@ async def test_the_sender_watches_progress_and_cancels_what_is_not_sent_yet(
         predicate=lambda m: m.edit_date is not None and "cancelled" in (m.text or ""),
     )
     assert report.text == (
-        "📣 Broadcast #1 cancelled\nDelivered: 3\nBlocked the bot: 0\nFailed: 0\n"
+        "📣 Broadcast A-1 cancelled\nDelivered: 3\nBlocked the bot: 0\nFailed: 0\n"
         "Cancelled before sending: 3"
     )
     assert report.reply_markup is None

@@ -70,15 +70,18 @@ async def test_a_student_reports_an_urgent_safety_hazard_in_chinese(
     done = await press(tg, student, summary, "✔ 提交")
     # Urgent: two hours (grid.escalate_hours.high) from 16:00 campus time.
     assert done.text == (
-        "已提交，编号 #1。负责处理的是学生党员层长（徐梦），处理进展会通知您。"
+        "已提交上报 R-1（安全隐患 · 1号楼 101 室）。\n"
+        "负责处理的是学生党员层长 徐梦。处理进展会通知您。\n"
         "如 2026-09-01 18:00 前仍未解决，将上报给上一级负责人。"
     )
 
     card = await tg.wait_for_bot_message(leader.user.id)
-    assert card.text is not None and "网格问题，请处理（#1 · 待处理）" in card.text
-    assert "水房插座冒烟" in card.text and "上报人：郑博嘉" in card.text
+    assert card.text == (
+        "请您处理：上报 R-1\n类别：安全隐患 · 紧急程度：紧急\n"
+        "楼层：1号楼 1 层 · 位置：1号楼 101 室\n水房插座冒烟，有焦味\n上报人：郑博嘉"
+    )
     notice = await tg.wait_for_bot_message(counsellor.user.id)
-    assert notice.text is not None and "网格问题通报" in notice.text
+    assert (notice.text or "").startswith("供您知悉：上报 R-1\n")
     [issue] = await issues(campus)
     assert (issue.category, issue.urgency, issue.routed_by) == ("safety", "high", "safety-urgent")
     assert issue.assignee_role is Role.FLOOR_LEADER and not issue.private
@@ -105,7 +108,10 @@ async def test_a_private_report_goes_to_counsellors_only_and_may_be_anonymous(
     summary = await press(tg, student, anonymous, "Yes")
     assert "Anonymous: yes" in (summary.text or "")
     done = await press(tg, student, summary, "✔ Submit")
-    assert "community counsellor (朱晓雪)" in (done.text or "")
+    assert (done.text or "").startswith(
+        "Submitted as report R-1 (A student needs help · Building 1, floor 2).\n"
+        "It is with the community counsellor, 朱晓雪. You will hear how it goes.\n"
+    )
     card = await tg.wait_for_bot_message(counsellor.user.id)
     assert card.text is not None and "Reported by: anonymous" in card.text
     assert "郑博嘉" not in card.text
