@@ -108,9 +108,12 @@ async def test_a_private_report_goes_to_counsellors_only_and_may_be_anonymous(
     summary = await press(tg, student, anonymous, "Yes")
     assert "Anonymous: yes" in (summary.text or "")
     done = await press(tg, student, summary, "✔ Submit")
-    assert (done.text or "").startswith(
+    # A private report never climbs: its receipt promises a reminder, not an escalation.
+    assert done.text == (
         "Submitted as report R-1 (A student needs help · Building 1, floor 2).\n"
         "It is with the community counsellor, 朱晓雪. You will hear how it goes.\n"
+        "Reports like this stay with the counsellors; if nobody has dealt with it by "
+        "2026-09-02 16:00, they are reminded."
     )
     card = await tg.wait_for_bot_message(counsellor.user.id)
     assert card.text is not None and "Reported by: anonymous" in card.text
@@ -134,6 +137,27 @@ async def test_the_dorm_pressed_reads_as_a_place_in_english(
     assert summary.text == (
         "Please confirm your report:\nCategory: Repair\nLocation: Building 1, room 101\n"
         "Description: The window will not close\nPhoto: none\nUrgency: Not urgent"
+    )
+
+
+async def test_a_private_reports_receipt_in_chinese_promises_a_reminder_not_a_climb(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram
+) -> None:
+    await linked(person, invite, C1_COUNSELLOR)
+    student = await linked(person, invite, STUDENT)
+    await tg.user_send(student.user, "/report")
+    await prompt(tg, student)
+    location = await press(tg, student, await prompt(tg, student), "同学需要帮助")
+    await press(tg, student, location, "✔ 1号楼 101 室")
+    await tg.user_send(student.user, "室友几天没有吃饭了")
+    urgency = await press(tg, student, await prompt(tg, student), "跳过")
+    anonymous = await press(tg, student, urgency, "一般")
+    summary = await press(tg, student, anonymous, "否")
+    done = await press(tg, student, summary, "✔ 提交")
+    assert done.text == (
+        "已提交上报 R-1（同学需要帮助 · 1号楼 101 室）。\n"
+        "负责处理的是社区辅导员 朱晓雪。处理进展会通知您。\n"
+        "这类问题只由辅导员处理；如 2026-09-02 16:00 前仍未处理，会再次提醒辅导员。"
     )
 
 
