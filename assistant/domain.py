@@ -103,6 +103,41 @@ class RequestKind(enum.StrEnum):
     PROJECT = "project"
 
 
+class Thing(enum.StrEnum):
+    """What people can hold a reference to (:func:`reference`)."""
+
+    BOOKING = "booking"
+    REPORT = "report"
+    PROJECT = "project"
+    NOMINATION = "nomination"
+    BROADCAST = "broadcast"
+
+
+_LETTERS = {
+    Thing.BOOKING: "B",
+    Thing.REPORT: "R",
+    Thing.PROJECT: "P",
+    Thing.NOMINATION: "S",
+    Thing.BROADCAST: "A",
+}
+
+
+def reference(thing: str, number: int) -> str:
+    """The one reference everyone sees for a thing, in every message and every language: a
+    letter for its kind and its number ("B-12" for booking 12, "R-7" for report 7). The number
+    is the thing's own, never that of a request about it: a booking keeps its "B-" whether or
+    not someone approves it."""
+    return f"{_LETTERS[Thing(thing)]}-{number}"
+
+
+def floor_span(numbers: list[int]) -> str:
+    """Floors as people say them, in either language: "1–2" for a run, "1, 3" otherwise."""
+    ordered = sorted(numbers)
+    if len(ordered) > 1 and ordered[-1] - ordered[0] == len(ordered) - 1:
+        return f"{ordered[0]}–{ordered[-1]}"
+    return ", ".join(str(n) for n in ordered)
+
+
 class RequestStatus(enum.StrEnum):
     """Where a request stands. A request in review moves through stages while pending."""
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from assistant.domain import LANGUAGES, Language
+from assistant.domain import LANGUAGES, Language, reference
 
 DEFAULT_LANGUAGE: Language = "zh-CN"
 
@@ -47,6 +47,8 @@ class Texts:
             # Every template stays compiled; the default 400 is fewer than there are.
             cache_size=-1,
         )
+        # Every message names a thing by the same reference ("B-12"), whoever reads it.
+        self.env.globals["ref"] = reference
 
     def render(self, language: Language, name: str, **variables: Any) -> str:
         """The text of template ``name`` in ``language``, stripped of outer blank lines."""

@@ -10,7 +10,7 @@ from assistant.bot import conversations
 from assistant.bot.context import BotContext
 from assistant.services import grid
 from assistant.services import mine as listing
-from assistant.services.approvals import Approvals, Handling
+from assistant.services.approvals import Approvals, Handling, asking
 
 
 async def approval_pressed(update: Update, context: BotContext) -> None:
@@ -35,7 +35,7 @@ async def approval_pressed(update: Update, context: BotContext) -> None:
             update,
             context,
             result.conversation,
-            preset={"request": result.request.id, "stage_no": stage_no},
+            preset=asking(result.request, stage_no),
         )
         return
     toast = "" if result.handling is Handling.DONE else context.text(f"approval_{result.handling}")

@@ -24,7 +24,8 @@ from assistant.texts import Texts
 # What the engine passes to each kind of template (``lang`` is always there).
 _VARIABLES = {
     "title": {"lang"},
-    "ask": {"lang", "answers", "actor"},
+    # ``options``: what a choice step offers now (empty for other steps).
+    "ask": {"lang", "answers", "actor", "options"},
     # ``limit``: what a named check names when it re-prompts (engine.Reprompt), else None.
     "problem": {"lang", "step", "limit"},
     "summary": {"lang", "answers", "labels", "actor"},
@@ -76,7 +77,8 @@ def _templates(conversation: Conversation, texts: Texts) -> list[FlowProblem]:
                     )
                 )
                 continue
-            unknown = sorted(used - allowed)
+            # The environment's globals (``ref``) are there for every template.
+            unknown = sorted(used - allowed - set(texts.env.globals))
             if unknown:
                 problems.append(
                     FlowProblem(

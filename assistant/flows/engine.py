@@ -646,7 +646,10 @@ class _Run:
         return tuple(buttons)
 
     async def _ask(self, step: Step, *, problem: _Problem | None = None, month: str = "") -> Screen:
-        variables = {"answers": self.state.answers, "actor": self.actor}
+        choice = step.kind in (Kind.CHOICE, Kind.SLOT)
+        options = await self._options(step) if choice else []
+        # The question may depend on what is offered (an empty list is said in words).
+        variables = {"answers": self.state.answers, "actor": self.actor, "options": options}
         text = self.texts.render(self.language, step.ask, **variables)
         if problem is not None:
             shown = self.texts.render(
@@ -654,8 +657,8 @@ class _Run:
             )
             text = shown + "\n\n" + text
         rows: list[tuple[Button, ...]] = []
-        if step.kind in (Kind.CHOICE, Kind.SLOT):
-            rows += self._choice_rows(await self._options(step))
+        if choice:
+            rows += self._choice_rows(options)
         elif step.kind is Kind.YES_NO:
             rows.append(
                 (

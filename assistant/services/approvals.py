@@ -114,6 +114,17 @@ class Result:
     conversation: str | None = None
 
 
+def asking(request: Request, stage_no: int) -> dict[str, Any]:
+    """The preset answers of a conversation a card's button starts (a reason, a budget): the
+    request and stage it decides, and what people call it, for its questions to say."""
+    return {
+        "request": request.id,
+        "stage_no": stage_no,
+        "kind": str(request.kind),
+        "reference": request.reference,
+    }
+
+
 def grant_of(request: Request) -> Grant | None:
     """The grant that lets a person decide the request's current stage."""
     if request.approver_role is None or request.approver_scope_kind is None:

@@ -426,6 +426,7 @@ class Bookings:
                 "text": self.texts.render(
                     language,
                     "booking_checkin",
+                    booking=booking,
                     room=room,
                     minutes=self._number("booking.checkin_minutes", subject, room.kind),
                     **self._times(booking),
@@ -615,7 +616,11 @@ class Bookings:
                 "sendMessage",
                 {
                     "text": self.texts.render(
-                        language, "booking_released", room=room, **self._times(booking)
+                        language,
+                        "booking_released",
+                        booking=booking,
+                        room=room,
+                        **self._times(booking),
                     ),
                     "parse_mode": "HTML",
                 },
@@ -642,7 +647,7 @@ class Bookings:
             if account is not None:
                 language = pick_language(account.language, self.kit.default)
                 text = self.texts.render(
-                    language, "booking_lapsed", room=room, **self._times(booking)
+                    language, "booking_lapsed", booking=booking, room=room, **self._times(booking)
                 )
                 outbox.enqueue(
                     session,

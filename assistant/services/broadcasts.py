@@ -31,7 +31,15 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.callbacks import CallbackCodec
-from assistant.domain import Actor, BroadcastStatus, Language, PersonStatus, Role, ScopeKind
+from assistant.domain import (
+    Actor,
+    BroadcastStatus,
+    Language,
+    PersonStatus,
+    Role,
+    ScopeKind,
+    floor_span,
+)
 from assistant.flows.engine import MAX_TEXT, FlowContext, Refused, Submitted
 from assistant.flows.spec import Option
 from assistant.rules import Rules
@@ -209,7 +217,11 @@ async def load_campus(session: AsyncSession) -> Campus:
         places += [place(unit_kind, r.id, r.code, r.name_zh, r.name_en) for r in rows]
     for grid in grids:
         home = building_of[grid.building_id]
-        zh, en = f"网格 {grid.code}（{home.name_zh}）", f"Grid {grid.code} ({home.name_en})"
+        # A grid is named by its building and floors, never by its code.
+        numbers = [floor.number for floor in floors if floor.grid_id == grid.id]
+        span, many = floor_span(numbers), len(numbers) > 1
+        zh = f"网格：{home.name_zh} {span} 层"
+        en = f"Grid: {home.name_en}, {'floors' if many else 'floor'} {span}"
         places.append(place(ScopeKind.GRID, grid.id, grid.code, zh, en))
     for floor in floors:
         home = building_of[floor.building_id]

@@ -214,7 +214,7 @@ def escalate(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> H
             )
             issue.assignee_role, issue.assignee_scope_kind, issue.assignee_scope_id = role, *scope
             issue.updated_at = now
-            await cards.hand_over(session, issue, place, reporter=shown, now=now)
+            await cards.hand_over(session, issue, place, "climbed", reporter=shown, now=now)
             for holder in holders:
                 if holder.telegram_user_id is not None:
                     cards.send(session, issue, place, holder, owner=True, reporter=shown, now=now)
@@ -234,6 +234,7 @@ def escalate(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> H
                             chosen,
                             "grid_escalated",
                             issue=issue,
+                            place=place,
                             role=str(role),
                             deadline=f"{deadline.astimezone(campus):%Y-%m-%d %H:%M}",
                         ),
@@ -334,6 +335,7 @@ def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Act
             "grid_reported",
             {
                 "issue": issue,
+                "place": place,
                 "role": str(role),
                 "rerouted_from": str(routed) if role is not routed else None,
                 "reachable": taken.reachable,
@@ -374,6 +376,8 @@ class Cards:
 
     Cards carry ``ref`` "grid:<id>:owner" (with buttons) or "grid:<id>:info" in the outbox, so
     that when the report moves on every card of it is brought up to date, sent or still waiting.
+    An owner's card the report has moved on from ends in how it went: "climbed", "passed" or
+    "reopened"; each card's heading says where the report stands for its reader.
     """
 
     def __init__(self, texts: Texts, default: Language) -> None:
@@ -386,7 +390,7 @@ class Cards:
         issue: GridIssue,
         place: Place,
         *,
-        owner: bool,
+        held: str,
         reporter: str | None,
         decided_by: str | None = None,
     ) -> dict[str, object]:
@@ -396,14 +400,14 @@ class Cards:
                 "grid_card",
                 issue=issue,
                 place=place,
-                owner=owner,
+                held=held,
                 reporter=reporter,
                 decided_by=decided_by,
             ),
             "parse_mode": "HTML",
         }
         actions = ["ack", *CLOSING] if issue.status is IssueStatus.OPEN else list(CLOSING)
-        if owner and issue.status in _OPEN:
+        if held == "owner" and issue.status in _OPEN:
             payload["reply_markup"] = _keyboard(self.texts, language, issue.id, actions)
         return payload
 
@@ -448,14 +452,15 @@ class Cards:
         photo the reporter attached follows it, so whoever gets the card sees it, and nobody
         else: a private report's photo goes only where its cards go, and cannot be forwarded or
         saved from there."""
+        held = "owner" if owner else "info"
         outbox.enqueue(
             session,
             chat_id,
             "sendMessage",
-            self._card(language, issue, place, owner=owner, reporter=reporter),
+            self._card(language, issue, place, held=held, reporter=reporter),
             priority=Priority.BULK,
             now=now,
-            ref=f"grid:{issue.id}:{'owner' if owner else 'info'}",
+            ref=f"grid:{issue.id}:{held}",
         )
         if issue.photo_file_id:
             photo: dict[str, object] = {
@@ -481,9 +486,9 @@ class Cards:
         """Bring every card of ``issue`` up to date: waiting ones rewritten, sent ones edited."""
         for row in await outbox.by_ref(session, f"grid:{issue.id}:"):
             language = pick_language(await repo.language_of(session, row.chat_id), self.default)
-            owner = (row.ref or "").endswith(":owner")
+            held = (row.ref or "").rsplit(":", 1)[-1]
             payload = self._card(
-                language, issue, place, owner=owner, reporter=reporter, decided_by=decided_by
+                language, issue, place, held=held, reporter=reporter, decided_by=decided_by
             )
             outbox.rewrite(session, row, payload, now=now)
 
@@ -492,13 +497,15 @@ class Cards:
         session: AsyncSession,
         issue: GridIssue,
         place: Place,
+        how: str,
         *,
         reporter: str | None,
         now: datetime,
     ) -> None:
-        """The report climbed: the earlier holders' cards become information, without buttons."""
+        """The report moved on (``how``: "climbed", "passed" or "reopened"): the earlier
+        holders' cards lose their buttons and say so."""
         for row in await outbox.by_ref(session, f"grid:{issue.id}:owner"):
-            row.ref = f"grid:{issue.id}:info"
+            row.ref = f"grid:{issue.id}:{how}"
         await self.refresh(session, issue, place, reporter=reporter, decided_by=None, now=now)
 
     async def remind(
@@ -520,6 +527,7 @@ class Cards:
         self,
         session: AsyncSession,
         issue: GridIssue,
+        place: Place,
         chat_id: int,
         language: str | None,
         *,
@@ -531,7 +539,12 @@ class Cards:
         closing = issue.status not in _OPEN
         payload: dict[str, object] = {
             "text": self.texts.render(
-                chosen, "grid_status", issue=issue, closing=closing, reopen_days=reopen_days
+                chosen,
+                "grid_status",
+                issue=issue,
+                place=place,
+                closing=closing,
+                reopen_days=reopen_days,
             ),
             "parse_mode": "HTML",
         }
@@ -665,6 +678,7 @@ async def _moved(
         cards.tell_reporter(
             session,
             issue,
+            checked.place,
             account.telegram_user_id,
             account.language,
             reopen_days=checked.reopen_days,
@@ -714,8 +728,8 @@ class Moves:
         # An anonymous reporter stays anonymous in what the handlers read.
         by = checked.shown
         _note(issue, "reopened", by, str(context.answers["reason"]), context.now)
-        await self._new_round(context, checked, "grid.reopened")
-        return Submitted("grid_reopened", {"issue": issue})
+        await self._new_round(context, checked, "grid.reopened", "reopened")
+        return Submitted("grid_reopened", {"issue": issue, "place": checked.place})
 
     async def not_resolvable(self, context: FlowContext) -> Submitted:
         """``grid.not_resolvable``: the report is closed as one that cannot be resolved, and the
@@ -727,7 +741,7 @@ class Moves:
             issue, "not_resolvable", context.actor.name, str(context.answers["reason"]), context.now
         )
         await _moved(context.session, context.actor, checked, self._cards(), now=context.now)
-        return Submitted("grid_closed", {"issue": issue})
+        return Submitted("grid_closed", {"issue": issue, "place": checked.place})
 
     async def pass_targets(self, context: FlowContext) -> list[Option]:
         """Where a report that is not ours may go: another floor of its building (not for a
@@ -772,7 +786,7 @@ class Moves:
             issue.status, issue.closed_at = IssueStatus.NOT_OURS, context.now
             _note(issue, "not_ours", context.actor.name, reason, context.now)
             await _moved(session, context.actor, checked, self._cards(), now=context.now)
-            return Submitted("grid_closed", {"issue": issue})
+            return Submitted("grid_closed", {"issue": issue, "place": checked.place})
         place = checked.place
         if target.startswith("floor:"):
             floor = await repo.place_of_floor(session, int(target.removeprefix("floor:")))
@@ -789,7 +803,7 @@ class Moves:
         issue.assignee_role, issue.assignee_scope_kind, issue.assignee_scope_id = role, *scope
         _note(issue, "passed_on", context.actor.name, reason, context.now)
         moved = _Checked(issue, place, checked.reporter, checked.reopen_days)
-        holders = await self._new_round(context, moved, "grid.passed_on")
+        holders = await self._new_round(context, moved, "grid.passed_on", "passed")
         account = await repo.account_of(session, checked.reporter.id)
         if account is not None:
             chosen = pick_language(account.language, self.default)
@@ -811,10 +825,12 @@ class Moves:
     def _cards(self) -> Cards:
         return Cards(self.texts, self.default)
 
-    async def _new_round(self, context: FlowContext, checked: _Checked, action: str) -> list[str]:
+    async def _new_round(
+        self, context: FlowContext, checked: _Checked, action: str, how: str
+    ) -> list[str]:
         """The report starts afresh with whoever has it now: audited, the earlier cards lose
-        their buttons, the holders get a new card, the escalation is planned anew. Returns the
-        names of the holders who got it."""
+        their buttons and say ``how`` it moved on, the holders get a new card, the escalation
+        is planned anew. Returns the names of the holders who got it."""
         session, issue, now = context.session, checked.issue, context.now
         issue.round += 1
         issue.updated_at = now
@@ -827,7 +843,7 @@ class Moves:
             )
         )
         cards = self._cards()
-        await cards.hand_over(session, issue, checked.place, reporter=checked.shown, now=now)
+        await cards.hand_over(session, issue, checked.place, how, reporter=checked.shown, now=now)
         wanted = [(issue.assignee_role, issue.assignee_scope_kind, issue.assignee_scope_id)]
         holders = [
             h

@@ -14,7 +14,15 @@ from datetime import datetime, tzinfo
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.domain import Actor, IssueStatus, Language, RequestKind, RequestStatus
+from assistant.domain import (
+    Actor,
+    IssueStatus,
+    Language,
+    RequestKind,
+    RequestStatus,
+    Thing,
+    reference,
+)
 from assistant.services import grid, projects
 from assistant.services.approvals import Approvals
 from assistant.storage import outbox, repo
@@ -36,10 +44,16 @@ LIMIT = 20
 
 @dataclass(frozen=True)
 class Item:
-    """One line of a list: what it is, its number, a short title and where it stands."""
+    """One line of a list: what it is, its reference, what it is about and where it stands.
 
-    kind: str
+    ``id`` is the row behind the line: a request's for a booking that waits for a decision
+    (its card is the request's), else the thing's own. ``reference`` is what people call it.
+    """
+
+    kind: Thing
     id: int
+    reference: str
+    # A project's title, a report's category, a nominee's name; empty for a booking.
     title: str
     status: str
     at: datetime
@@ -47,6 +61,35 @@ class Item:
     stage: str = ""
     # Who a request of mine still waits for (a role), for "mine" lines.
     waiting: str = ""
+    # A booking's room in both languages, and its time (a nomination's month) as people read it.
+    room_zh: str = ""
+    room_en: str = ""
+    when: str = ""
+
+
+def _issue(issue: GridIssue) -> Item:
+    return Item(
+        Thing.REPORT, issue.id, issue.reference, issue.category, issue.status, issue.created_at
+    )
+
+
+def _request(request: Request, stage: str = "") -> Item:
+    """A request as a line: a booking request shows its room and time from its detail."""
+    detail = request.detail
+    booking = request.kind is RequestKind.BOOKING
+    return Item(
+        Thing(str(request.kind)),
+        request.id,
+        request.reference,
+        "" if booking else request.title,
+        request.status,
+        request.created_at,
+        stage,
+        _waiting(request),
+        room_zh=str(detail.get("room_zh", "")) if booking else "",
+        room_en=str(detail.get("room_en", "")) if booking else "",
+        when=f"{detail.get('date', '')} {detail.get('slot', '')}" if booking else "",
+    )
 
 
 def _waiting(request: Request | None) -> str:
@@ -67,7 +110,7 @@ async def started_by(session: AsyncSession, person_id: int, campus: tzinfo) -> l
         .order_by(GridIssue.created_at.desc())
         .limit(LIMIT)
     )
-    items += [Item("grid", i.id, i.category, i.status, i.created_at) for i in issues]
+    items += [_issue(i) for i in issues]
     bookings = await session.execute(
         select(Booking, FunctionalRoom, Request)
         .join(FunctionalRoom, FunctionalRoom.id == Booking.room_id)
@@ -78,12 +121,17 @@ async def started_by(session: AsyncSession, person_id: int, campus: tzinfo) -> l
     )
     items += [
         Item(
-            "booking",
+            Thing.BOOKING,
             b.id,
-            f"{room.code} {b.starts_at.astimezone(campus):%Y-%m-%d %H:%M}",
+            b.reference,
+            "",
             "no_show" if b.no_show else b.status,
             b.created_at,
             waiting=_waiting(request),
+            room_zh=room.name_zh,
+            room_en=room.name_en,
+            when=f"{b.starts_at.astimezone(campus):%Y-%m-%d %H:%M}"
+            f"–{b.ends_at.astimezone(campus):%H:%M}",
         )
         for b, room, request in bookings
     ]
@@ -93,10 +141,7 @@ async def started_by(session: AsyncSession, person_id: int, campus: tzinfo) -> l
         .order_by(Request.created_at.desc())
         .limit(LIMIT)
     )
-    items += [
-        Item("project", r.id, r.title, r.status, r.created_at, r.stage, _waiting(r))
-        for r in requests
-    ]
+    items += [_request(r, r.stage) for r in requests]
     nominations = await session.execute(
         select(StarNomination, Person.name, StarAward.id)
         .join(Person, Person.id == StarNomination.nominee_person_id)
@@ -106,7 +151,15 @@ async def started_by(session: AsyncSession, person_id: int, campus: tzinfo) -> l
         .limit(LIMIT)
     )
     items += [
-        Item("star", n.id, f"{n.month} {name}", "chosen" if award else "nominated", n.created_at)
+        Item(
+            Thing.NOMINATION,
+            n.id,
+            reference(Thing.NOMINATION, n.id),
+            name,
+            "chosen" if award else "nominated",
+            n.created_at,
+            when=n.month,
+        )
         for n, name, award in nominations
     ]
     return sorted(items, key=lambda item: item.at, reverse=True)
@@ -115,10 +168,7 @@ async def started_by(session: AsyncSession, person_id: int, campus: tzinfo) -> l
 async def waiting_for(session: AsyncSession, actor: Actor, approvals: Approvals) -> list[Item]:
     """What waits for ``actor``, oldest first, at most :data:`LIMIT`: requests at a stage they
     decide (never their own), projects they have still to score, reports they have."""
-    items = [
-        Item(r.kind, r.id, r.title, r.status, r.created_at, r.stage)
-        for r in (await approvals.pending_for(session, actor))[:LIMIT]
-    ]
+    items = [_request(r, r.stage) for r in (await approvals.pending_for(session, actor))[:LIMIT]]
     panel = projects.EXPERTS_STAGE
     # Found through the requests at the panel's stage (their approver index), then this
     # expert's row of each (the unique request and expert pair).
@@ -137,7 +187,7 @@ async def waiting_for(session: AsyncSession, actor: Actor, approvals: Approvals)
         .order_by(Request.created_at)
         .limit(LIMIT)
     )
-    items += [Item(r.kind, r.id, r.title, r.status, r.created_at, r.stage) for r in scoring]
+    items += [_request(r, r.stage) for r in scoring]
     grants = [(g.role, g.scope_kind, g.scope_id) for g in actor.grants]
     if grants:
         issues = await session.scalars(
@@ -153,7 +203,7 @@ async def waiting_for(session: AsyncSession, actor: Actor, approvals: Approvals)
             .order_by(GridIssue.created_at)
             .limit(LIMIT)
         )
-        items += [Item("grid", i.id, i.category, i.status, i.created_at) for i in issues]
+        items += [_issue(i) for i in issues]
     return sorted(items, key=lambda item: item.at)[:LIMIT]
 
 
@@ -173,7 +223,7 @@ async def send_cards(
     like every other card of the same thing."""
     review = approvals.workflows.get(RequestKind.PROJECT)
     for item in items:
-        if item.kind == "grid":
+        if item.kind is Thing.REPORT:
             issue = await session.get(GridIssue, item.id)
             assert issue is not None and issue.floor_id is not None
             place = await repo.place_of_floor(session, issue.floor_id)

@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.domain import Actor, Named, Place, Role, ScopeKind
+from assistant.domain import Actor, Named, Place, Role, ScopeKind, floor_span
 from assistant.rules.calendar import Calendar
 from assistant.storage import repo
 
@@ -23,6 +23,8 @@ class Profile:
     college: Named | None
     place: Place | None
     leaders: Leaders | None
+    # The floors of the person's grid ("1–2"): a grid is named by its building and floors.
+    grid_floors: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,13 @@ async def leaders_of(session: AsyncSession, place: Place) -> Leaders:
 async def profile(session: AsyncSession, actor: Actor) -> Profile:
     """The actor's college, dorm, grid and leaders."""
     place = actor.home
+    grid = place.grid_id if place else None
     return Profile(
         actor=actor,
         college=actor.college,
         place=place,
         leaders=await leaders_of(session, place) if place else None,
+        grid_floors=floor_span(await repo.floors_of_grid(session, grid)) if grid else "",
     )
 
 

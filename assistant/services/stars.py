@@ -92,8 +92,9 @@ class Resident:
     person_id: int
     number: str
     name: str
-    # "B1-401": where to find them, to tell two people of the same name apart.
-    home: str
+    # Where to find them (building 1, room 401), to tell two people of the same name apart.
+    building: Named
+    room: str
     community_id: int
     subject: dict[str, object]
 
@@ -106,7 +107,10 @@ async def residents(session: AsyncSession, *where: ColumnElement[bool]) -> list[
                 Person,
                 DormRoom.number,
                 Floor.number,
+                Building.id,
                 Building.code,
+                Building.name_zh,
+                Building.name_en,
                 Building.community_id,
                 Community.code,
                 College.code,
@@ -134,7 +138,8 @@ async def residents(session: AsyncSession, *where: ColumnElement[bool]) -> list[
             person_id=person.id,
             number=person.number,
             name=person.name,
-            home=f"{building}-{room}",
+            building=Named(building_id, building, building_zh, building_en),
+            room=room,
             community_id=community_id,
             subject={
                 "status": str(person.status),
@@ -145,7 +150,18 @@ async def residents(session: AsyncSession, *where: ColumnElement[bool]) -> list[
                 "floor": floor,
             },
         )
-        for person, room, floor, building, community_id, community, college in rows
+        for (
+            person,
+            room,
+            floor,
+            building_id,
+            building,
+            building_zh,
+            building_en,
+            community_id,
+            community,
+            college,
+        ) in rows
     ]
 
 
@@ -198,14 +214,21 @@ async def eligible_nominees(
     ]
 
 
-def nominees(rules: Rules, campus: tzinfo) -> Provider:
-    """The ``star_nominees`` provider: the eligible people of my community, by student number."""
+def nominees(rules: Rules, texts: Texts, campus: tzinfo) -> Provider:
+    """The ``star_nominees`` provider: the eligible people of my community, by student number,
+    each shown with their dorm."""
 
     async def provide(context: FlowContext) -> list[Option]:
         month = month_of(context.now, campus)
         found = await eligible_nominees(context.session, context.actor, rules, month)
         return [
-            Option(r.number, {"zh-CN": f"{r.name}（{r.home}）", "en": f"{r.name} ({r.home})"})
+            Option(
+                r.number,
+                {
+                    language: texts.render(language, "star_nominee", resident=r)
+                    for language in texts.languages()
+                },
+            )
             for r in found
         ]
 
@@ -281,7 +304,7 @@ def nominate(rules: Rules, campus: tzinfo) -> Action:
 def names(kit: Kit) -> Names:
     """The nominee list, the once-a-month check and the nomination of nominate_star.yaml."""
     return Names(
-        providers={"star_nominees": nominees(kit.rules, kit.campus)},
+        providers={"star_nominees": nominees(kit.rules, kit.texts, kit.campus)},
         checks={"star_first_this_month": first_this_month(kit.campus)},
         actions={"star.nominate": nominate(kit.rules, kit.campus)},
     )

@@ -44,6 +44,8 @@ from assistant.domain import (
     Role,
     ScopeKind,
     ShiftStatus,
+    Thing,
+    reference,
 )
 
 NAMING_CONVENTION = {
@@ -433,6 +435,11 @@ class GridIssue(Base):
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
 
+    @property
+    def reference(self) -> str:
+        """What everyone calls this report ("R-7")."""
+        return reference(Thing.REPORT, self.id)
+
 
 class Request(Base):
     """Something a person asked for that the rules send to an approver (审批).
@@ -476,6 +483,14 @@ class Request(Base):
     decided_at: Mapped[datetime | None]
     # When it lapses undecided (a booking's start): its nudge and fallback come before then.
     lapses_at: Mapped[datetime | None]
+
+    @property
+    def reference(self) -> str:
+        """What everyone calls the thing asked for: a booking request is its booking ("B-12"),
+        a project is itself ("P-3")."""
+        if self.kind is RequestKind.BOOKING:
+            return reference(Thing.BOOKING, int(self.detail["booking"]))
+        return reference(Thing.PROJECT, self.id)
 
 
 class RequestDecision(Base):
@@ -549,6 +564,11 @@ class Booking(Base):
     checked_in_at: Mapped[datetime | None]
     # Released because nobody checked in: counted in the rooms' usage evaluation.
     no_show: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @property
+    def reference(self) -> str:
+        """What everyone calls this booking ("B-12"), its request's cards included."""
+        return reference(Thing.BOOKING, self.id)
 
 
 class ProjectScore(Base):

@@ -244,6 +244,14 @@ async def floor_by_number(session: AsyncSession, building_id: int, number: int) 
     )
 
 
+async def floors_of_grid(session: AsyncSession, grid_id: int) -> list[int]:
+    """The numbers of a grid cell's floors, lowest first (a grid is named by them)."""
+    rows = await session.scalars(
+        select(Floor.number).where(Floor.grid_id == grid_id).order_by(Floor.number)
+    )
+    return list(rows.all())
+
+
 # Run for every report, card and escalation: one statement built once, plain columns.
 _HOLDERS = (
     select(

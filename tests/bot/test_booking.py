@@ -43,6 +43,7 @@ Person = Callable[..., Chat]
 # 2026-09-02 is a Wednesday; the clock starts on Tuesday 2026-09-01, 16:00 campus time.
 WEDNESDAY_8 = datetime(2026, 9, 2, 0, 0, tzinfo=UTC)
 C1_WORKSTATION_HEAD = "T0004"
+ACTIVITY_ROOM = ("Party and League activity room", "Business School Party & League Activity Room")
 C2_COUNSELLOR = "T0007"
 # A counsellor of community 5, made a second counsellor of community 1 where a test needs two.
 SECOND_C1_COUNSELLOR = "T0013"
@@ -123,7 +124,16 @@ async def shows_lapsed(tg: FakeTelegram, approver: Chat, card: FakeMessage) -> N
         approver.user.id,
         predicate=lambda m: m.message_id == card.message_id and m.edit_date is not None,
     )
-    assert "Not decided in time" in (lapsed.text or "") and lapsed.buttons == []
+    assert lapsed.text == (
+        "Lapsed: booking B-1\n"
+        "From: 郑博嘉\n"
+        "Room: Business School Party & League Activity Room\n"
+        "Time: 2026-09-02 08:00–10:00\n"
+        "Purpose: Class meeting\n"
+        "Attendees: 12\n"
+        "Nobody decided it before it began, so it lapsed and the slot is free again."
+    )
+    assert lapsed.buttons == []
 
 
 async def bookings_in(db: Database) -> list[Booking]:
@@ -170,7 +180,7 @@ async def test_a_student_books_the_reading_room_and_checks_in_in_chinese(
     assert "日期：2026-09-02" in summary and "人数：12" in summary
     done = await press(tg, student, last_message(tg, student), "✔ 提交")
     assert done.text is not None
-    assert done.text.startswith("预约成功（#1）：1号楼阅览室，2026-09-02 08:00–10:00。")
+    assert done.text.startswith("预约成功 B-1：1号楼阅览室，2026-09-02 08:00–10:00。")
 
     [booking] = await bookings_in(campus)
     assert booking.status is BookingStatus.CONFIRMED and booking.request_id is None
@@ -223,18 +233,18 @@ async def test_an_activity_room_waits_for_the_counsellor_in_english(
     summary = await to_approved_room_summary(tg, student)
     assert "Attendees: 12" in (summary.text or "")
     done = await press(tg, student, summary, "✔ Submit")
-    assert done.text is not None and done.text.startswith("Booking request sent (#1)")
+    assert done.text is not None and done.text.startswith("Booking request B-1 sent")
     assert "while the community counsellor decides" in done.text
     [booking] = await bookings_in(campus)
     assert booking.status is BookingStatus.PENDING and booking.request_id == 1
 
     card = await tg.wait_for_bot_message(counsellor.user.id)
-    assert card.text is not None and "Request #1 for your approval" in card.text
+    assert card.text is not None and "For your approval: booking B-1" in card.text
     assert "Room: Business School Party" in card.text
     assert "Time: 2026-09-02 08:00–10:00" in card.text and "Purpose: Class meeting" in card.text
     await tg.user_press(counsellor.user, card, card.button_data("✅ Approve"))
     news = await prompt(tg, student)
-    assert news.text is not None and "Your request #1 is approved." in news.text
+    assert news.text is not None and "Your booking B-1 is approved." in news.text
     [booking] = await bookings_in(campus)
     assert booking.status is BookingStatus.CONFIRMED
 
@@ -280,7 +290,7 @@ async def test_a_reading_room_is_open_at_weekends(
     summary = await to_summary(tg, student, "Reading room", "Building 1 Reading Room", day="5")
     assert "Date: 2026-09-05" in (summary.text or "")
     done = await press(tg, student, summary, "✔ Submit")
-    assert (done.text or "").startswith("Booked (#1)")
+    assert (done.text or "").startswith("Booked B-1")
 
 
 async def test_a_restart_a_timeout_and_an_expired_button(
@@ -347,7 +357,7 @@ async def test_the_weekly_quota_and_a_taken_slot(
     mine = await to_summary(tg, student, "Reading room", "Building 1 Reading Room", day="8")
     theirs = await to_summary(tg, other, "Reading room", "Building 1 Reading Room", day="8")
     assert (await press(tg, student, mine, "✔ Submit")).text == (
-        "Booked (#4): Building 1 Reading Room, 2026-09-08 08:00–10:00.\n"
+        "Booked B-4: Building 1 Reading Room, 2026-09-08 08:00–10:00.\n"
         "Once it starts, press “I'm here” within the check-in time or the booking is released. "
         "/bookings shows or cancels it."
     )
@@ -381,7 +391,7 @@ async def test_a_shorter_slot_inside_a_booked_one_is_just_taken(
         mine = await to_summary(tg, student, *growth, slot="08:00–10:00")
         booked = await press(tg, student, mine, "✔ Submit")
         assert (booked.text or "").startswith(
-            "Booked (#1): Growth Service Centre, 2026-09-02 08:00–10:00."
+            "Booked B-1: Growth Service Centre, 2026-09-02 08:00–10:00."
         )
         # ...and the teacher's Submit finds the hour inside the student's booking.
         taken = await press(tg, teacher, theirs, "✔ Submit")
@@ -436,7 +446,7 @@ async def test_a_slot_taken_while_shown_is_refused_and_never_swapped_for_another
     assert labels_of(shown)[:2] == ["08:00–10:00", "10:00–12:00"]
     # Someone else books 08:00-10:00 while the list is on the screen.
     theirs = await to_summary(tg, quick, *growth, slot="08:00–10:00")
-    assert (await press(tg, quick, theirs, "✔ Submit")).text.startswith("Booked (#1)")
+    assert (await press(tg, quick, theirs, "✔ Submit")).text.startswith("Booked B-1")
 
     refused = await press(tg, late, shown, "08:00–10:00")
     assert refused.text == (
@@ -457,7 +467,7 @@ async def test_a_slot_taken_while_shown_is_refused_and_never_swapped_for_another
     assert "Slot: 12:00–14:00" in summary
     done = await press(tg, late, last_message(tg, late), "✔ Submit")
     assert (done.text or "").startswith(
-        "Booked (#2): Growth Service Centre, 2026-09-02 12:00–14:00."
+        "Booked B-2: Growth Service Centre, 2026-09-02 12:00–14:00."
     )
     starts = [(b.person_id, b.starts_at) for b in await bookings_in(campus)]
     assert starts == [
@@ -524,7 +534,7 @@ async def test_slots_page_by_page_and_a_taken_one_on_the_second_page(
     await student.say("Counselling")
     assert "Slot: 09:00–10:00" in await student.say("2")
     done = await press(tg, student, last_message(tg, student), "✔ Submit")
-    assert (done.text or "").startswith("Booking request sent (#2)")
+    assert (done.text or "").startswith("Booking request B-2 sent")
     mine = [b for b in await bookings_in(campus) if b.purpose == "Counselling"]
     assert [b.starts_at for b in mine] == [WEDNESDAY_8 + timedelta(hours=1)]
 
@@ -553,16 +563,18 @@ async def test_my_bookings_cancel_and_nobody_else_may(
         attendees="3",
     )
     await press(tg, student, summary, "✔ Submit")
+    # The request behind booking 2 is request 1: everyone still reads B-2.
     card = await tg.wait_for_bot_message(head.user.id)
-    assert "Request #1 for your approval" in (card.text or "")
+    assert (card.text or "").startswith("For your approval: booking B-2\n")
 
     listing = await student.say("/bookings")
-    assert "#1 Building 1 Reading Room · 2026-09-02 08:00–10:00 · confirmed" in listing
-    assert "#2 Psychological Health Studio · 2026-09-02 09:00–10:00 · waiting for approval" in (
-        listing
+    assert listing == (
+        "My bookings\n"
+        "B-1 · Building 1 Reading Room · 2026-09-02 08:00–10:00 · confirmed\n"
+        "B-2 · Psychological Health Studio · 2026-09-02 09:00–10:00 · waiting for approval"
     )
     shown = last_message(tg, student)
-    assert [b["text"] for row in shown.buttons for b in row] == ["Cancel #1", "Cancel #2"]
+    assert [b["text"] for row in shown.buttons for b in row] == ["Cancel B-1", "Cancel B-2"]
 
     # Someone else pressing (a forged button) is refused and recorded.
     await forge(tg, other, BOOKING.pack(booking=2, action=CANCEL))
@@ -570,19 +582,30 @@ async def test_my_bookings_cancel_and_nobody_else_may(
     await student.say("/bookings")
     stale = last_message(tg, student)
 
-    question = await asked_to_cancel(tg, student, shown, "Cancel #2")
+    question = await asked_to_cancel(tg, student, shown, "Cancel B-2")
     query = await tg.user_press(student.user, question, question.button_data("Yes, cancel it"))
     answer = await tg.wait_for_callback_answer(query)
-    assert answer.text == "Booking #2 is cancelled."
+    assert answer.text == "Booking B-2 is cancelled."
     edited = await tg.wait_for_bot_message(
         student.user.id, predicate=lambda m: m.message_id == shown.message_id
     )
-    assert "#2" not in (edited.text or "") and "#1 Building 1" in (edited.text or "")
+    assert edited.text == (
+        "My bookings\nB-1 · Building 1 Reading Room · 2026-09-02 08:00–10:00 · confirmed"
+    )
     withdrawn = await tg.wait_for_bot_message(
         head.user.id, predicate=lambda m: m.message_id == card.message_id
     )
-    assert "Withdrawn by the applicant." in (withdrawn.text or "") and withdrawn.buttons == []
-    query = await tg.user_press(student.user, stale, stale.button_data("Cancel #2"))
+    assert withdrawn.text == (
+        "Withdrawn: booking B-2\n"
+        "From: 郑博嘉\n"
+        "Room: Psychological Health Studio\n"
+        "Time: 2026-09-02 09:00–10:00\n"
+        "Purpose: Class meeting\n"
+        "Attendees: 3\n"
+        "The applicant withdrew it; nothing more to decide."
+    )
+    assert withdrawn.buttons == []
+    query = await tg.user_press(student.user, stale, stale.button_data("Cancel B-2"))
     assert (await tg.wait_for_callback_answer(query)).text == (
         "This booking has already been dealt with."
     )
@@ -626,11 +649,11 @@ async def asked_to_cancel(
         (
             "zh",
             {
-                "cancel": "取消 #1",
+                "cancel": "取消 B-1",
                 "question": "确定取消 1号楼阅览室 9月2日 08:00–10:00 的预约吗？",
                 "sure": "确定取消",
                 "back": "返回",
-                "cancelled": "预约 #1 已取消。",
+                "cancelled": "预约 B-1 已取消。",
                 "already": "这个预约已经处理过了。",
                 "empty": "您目前没有将要进行的预约。发送 /book 预约功能房。",
             },
@@ -638,11 +661,11 @@ async def asked_to_cancel(
         (
             "en",
             {
-                "cancel": "Cancel #1",
+                "cancel": "Cancel B-1",
                 "question": "Cancel your booking of Building 1 Reading Room on 2 Sep, 08:00–10:00?",
                 "sure": "Yes, cancel it",
                 "back": "Back",
-                "cancelled": "Booking #1 is cancelled.",
+                "cancelled": "Booking B-1 is cancelled.",
                 "already": "This booking has already been dealt with.",
                 "empty": "You have no upcoming bookings. Send /book to book a room.",
             },
@@ -731,7 +754,7 @@ async def test_a_no_show_is_released_and_recorded(
     done_jobs = await edge.ticker.run_once()
     assert done_jobs["booking.release_no_shows"] == 1
     told = await prompt(tg, student)
-    assert (told.text or "").startswith("Nobody checked in to your booking of Building 1")
+    assert (told.text or "").startswith("Nobody checked in to your booking B-1 of Building 1")
     [booking] = await bookings_in(campus)
     assert booking.status is BookingStatus.RELEASED and booking.no_show
     query = await tg.user_press(student.user, message, message.button_data("✅ I'm here"))
@@ -788,9 +811,10 @@ async def test_approval_authority_first_decision_wins_and_the_requester_is_told(
         updated = await tg.wait_for_bot_message(
             approver.user.id, predicate=lambda m, shown=shown: m.message_id == shown.message_id
         )
-        assert updated.buttons == [] and ": approved" in (updated.text or "")
+        assert updated.buttons == []
+        assert (updated.text or "").startswith("Approved by 朱晓雪: booking B-1\nFrom: 郑博嘉\n")
     news = await prompt(tg, student)
-    assert "Your request #1 is approved." in (news.text or "")
+    assert "Your booking B-1 is approved." in (news.text or "")
     [booking] = await bookings_in(campus)
     assert booking.status is BookingStatus.CONFIRMED
     assert len(await refusals(campus, "approval.refused")) == len(OUTSIDERS)
@@ -807,9 +831,9 @@ async def test_a_rejection_frees_the_slot(
     await tg.user_press(counsellor.user, card, card.button_data("❌ Reject"))
     await prompt(tg, counsellor)
     ask = await prompt(tg, counsellor)
-    assert "Why is request #1 rejected?" in (ask.text or "")
+    assert ask.text == "Why is booking B-1 rejected? Type the reason; the applicant will see it."
     confirm = await counsellor.say("The room is being painted")
-    assert "Reject request #1?" in confirm
+    assert confirm == "Reject booking B-1?\nReason: The room is being painted"
     await press(tg, counsellor, last_message(tg, counsellor), "✔ Submit")
     news = await prompt(tg, student)
     assert "rejected" in (news.text or "") and "The room is being painted" in (news.text or "")
@@ -883,16 +907,14 @@ async def test_nobody_decides_their_own_booking(
     ]
     [booking] = await bookings_in(campus)
     assert booking.status is BookingStatus.PENDING
-    assert not any("for your approval" in (m.text or "") for m in tg.messages(counsellor.user.id))
+    assert not any("For your approval" in (m.text or "") for m in tg.messages(counsellor.user.id))
 
     # The next holder up has it, and decides.
     card = await tg.wait_for_bot_message(head.user.id)
-    assert "Request #1 for your approval" in (card.text or "") and "From: 朱晓雪" in (
-        card.text or ""
-    )
+    assert (card.text or "").startswith("For your approval: booking B-1\nFrom: 朱晓雪\n")
     await tg.user_press(head.user, card, card.button_data("✅ Approve"))
     news = await prompt(tg, counsellor)
-    assert "Your request #1 is approved." in (news.text or "")
+    assert "Your booking B-1 is approved." in (news.text or "")
     [booking] = await bookings_in(campus)
     assert booking.status is BookingStatus.CONFIRMED
     async with campus.unit_of_work() as session:
@@ -913,10 +935,78 @@ async def test_a_requester_who_shares_the_role_is_never_one_of_its_approvers(
     counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
     await press(tg, counsellor, await to_approved_room_summary(tg, counsellor), "✔ Submit")
     card = await tg.wait_for_bot_message(other.user.id)
-    assert "Request #1 for your approval" in (card.text or "")
+    assert "For your approval: booking B-1" in (card.text or "")
     await forge(tg, counsellor, APPROVAL.pack(request=1, stage=1, action="a"))
     assert len(await refusals(campus, "approval.refused")) == 1
     assert await counsellor.say("/pending") == "Nothing is waiting for you."
-    assert "Booking #1" in await other.say("/pending")
+    assert "Booking B-1" in await other.say("/pending")
     await tg.user_press(other.user, card, card.button_data("✅ Approve"))
-    assert "Your request #1 is approved." in ((await prompt(tg, counsellor)).text or "")
+    assert "Your booking B-1 is approved." in ((await prompt(tg, counsellor)).text or "")
+
+
+# How a card of booking B-1 reads once it no longer waits for its reader: its heading first,
+# its last line why.
+NO_LONGER_YOURS = {
+    ("zh-hans", "withdrawn"): ("已撤回：预约 B-1", "申请人已撤回这项申请，无需再审批。"),
+    ("en", "withdrawn"): (
+        "Withdrawn: booking B-1",
+        "The applicant withdrew it; nothing more to decide.",
+    ),
+    ("zh-hans", "lapsed"): ("已失效：预约 B-1", "开始前无人审批，申请已失效，时段已释放。"),
+    ("en", "lapsed"): (
+        "Lapsed: booking B-1",
+        "Nobody decided it before it began, so it lapsed and the slot is free again.",
+    ),
+    ("zh-hans", "moved up"): (
+        "已转交社区党建工作站站长：预约 B-1",
+        "未在时限内审批，已交给上一级处理，这张卡片不再需要您处理。",
+    ),
+    ("en", "moved up"): (
+        "Moved up to the community party-building workstation head: booking B-1",
+        "Not decided in time, so it went up a level; nothing more to do on this card.",
+    ),
+}
+
+
+@pytest.mark.parametrize(("language", "state"), sorted(NO_LONGER_YOURS))
+async def test_a_cards_heading_says_where_the_request_stands(
+    edge: Edge,
+    person: Person,
+    invite: Invite,
+    tg: FakeTelegram,
+    clock: Clock,
+    language: str,
+    state: str,
+) -> None:
+    zh = language.startswith("zh")
+    counsellor = await linked(person, invite, C1_COUNSELLOR, language=language)
+    if state == "moved up":
+        await linked(person, invite, C1_WORKSTATION_HEAD, language=language)
+    student = await linked(person, invite, STUDENT, language=language)
+    rooms = ("党团活动室", "商学院党团活动室") if zh else ACTIVITY_ROOM
+    summary = await to_summary(tg, student, *rooms)
+    await press(tg, student, summary, "✔ 提交" if zh else "✔ Submit")
+    card = await tg.wait_for_bot_message(counsellor.user.id)
+    assert (card.text or "").startswith(
+        "待您审批：预约 B-1\n" if zh else "For your approval: booking B-1\n"
+    )
+    if state == "withdrawn":
+        await student.say("/bookings")
+        listing = last_message(tg, student)
+        asked = await asked_to_cancel(tg, student, listing, f"{'取消' if zh else 'Cancel'} B-1")
+        sure = asked.button_data("确定取消" if zh else "Yes, cancel it")
+        await tg.user_press(student.user, asked, sure)
+    elif state == "lapsed":
+        clock.now = WEDNESDAY_8
+        await edge.ticker.run_once()
+    else:
+        # Two thirds of the 16 hours left before it starts: offered up.
+        clock.advance(timedelta(hours=16) * 2 / 3)
+        await edge.scheduler.run_due()
+    shown = await tg.wait_for_bot_message(
+        counsellor.user.id,
+        predicate=lambda m: m.message_id == card.message_id and m.edit_date is not None,
+    )
+    heading, why = NO_LONGER_YOURS[(language, state)]
+    lines = (shown.text or "").splitlines()
+    assert (lines[0], lines[-1]) == (heading, why) and shown.buttons == []

@@ -85,7 +85,7 @@ async def broadcast_to_floor_3(
     assert NOTICE in summary.text
     progress = await press(tg, counsellor, summary, "✔ Submit")
     started = await prompt(tg, counsellor)
-    assert started.text is not None and started.text.startswith("Broadcast #1 has started")
+    assert started.text is not None and started.text.startswith("Broadcast A-1 has started")
     return progress
 
 
@@ -159,7 +159,7 @@ async def test_a_floor_broadcast_reaches_exactly_that_floor_and_its_group_chat(
     tg.inject_fault("sendMessage", "403_blocked", chat_id=blocked.user.id)
 
     progress = await broadcast_to_floor_3(tg, counsellor, "Both (7 messages)", groups=1)
-    assert progress.text == "📣 Broadcast #1: 0 / 7 sent"
+    assert progress.text == "📣 Broadcast A-1: 0 / 7 sent"
     assert labels(progress) == ["✖ Cancel broadcast"]
     for resident in residents[1:]:
         notice = await tg.wait_for_bot_message(
@@ -171,7 +171,7 @@ async def test_a_floor_broadcast_reaches_exactly_that_floor_and_its_group_chat(
 
     report = await reported(edge, tg, counsellor, "done")
     assert report.message_id == progress.message_id
-    assert report.text == ("📣 Broadcast #1 done\nDelivered: 6\nBlocked the bot: 1\nFailed: 0")
+    assert report.text == ("📣 Broadcast A-1 done\nDelivered: 6\nBlocked the bot: 1\nFailed: 0")
     assert report.reply_markup is None
     assert not got_notice(tg, blocked.user.id)
     for chat_id in [o.user.id for o in others] + [floor_1_group.id, building_group.id]:
@@ -236,7 +236,7 @@ async def test_the_sender_watches_progress_and_cancels_what_is_not_sent_yet(
         predicate=lambda m: m.edit_date is not None and "cancelled" in (m.text or ""),
     )
     assert report.text == (
-        "📣 Broadcast #1 cancelled\nDelivered: 3\nBlocked the bot: 0\nFailed: 0\n"
+        "📣 Broadcast A-1 cancelled\nDelivered: 3\nBlocked the bot: 0\nFailed: 0\n"
         "Cancelled before sending: 3"
     )
     assert report.reply_markup is None
@@ -286,17 +286,17 @@ async def follower(db: Database) -> Firing:
         (
             "zh",
             {
-                "four": "📣 群发 #1：已发送 4 / 6",
+                "four": "📣 群发 A-1：已发送 4 / 6",
                 "cancel": "✖ 取消群发",
-                "done": "📣 群发 #1 已完成\n送达：6\n已屏蔽机器人：0\n发送失败：0",
+                "done": "📣 群发 A-1 已完成\n送达：6\n已屏蔽机器人：0\n发送失败：0",
             },
         ),
         (
             "en",
             {
-                "four": "📣 Broadcast #1: 4 / 6 sent",
+                "four": "📣 Broadcast A-1: 4 / 6 sent",
                 "cancel": "✖ Cancel broadcast",
-                "done": "📣 Broadcast #1 done\nDelivered: 6\nBlocked the bot: 0\nFailed: 0",
+                "done": "📣 Broadcast A-1 done\nDelivered: 6\nBlocked the bot: 0\nFailed: 0",
             },
         ),
     ],
@@ -375,7 +375,7 @@ async def test_a_restart_mid_broadcast_still_ends_its_progress_message(
             tg,
             clock,
             counsellor,
-            "📣 Broadcast #1 done\nDelivered: 6\nBlocked the bot: 0\nFailed: 0",
+            "📣 Broadcast A-1 done\nDelivered: 6\nBlocked the bot: 0\nFailed: 0",
             seconds=5,
         )
     assert report.message_id == progress.message_id
@@ -388,27 +388,27 @@ async def test_a_restart_mid_broadcast_still_ends_its_progress_message(
         (
             "zh",
             {
-                "four": "📣 群发 #1：已发送 4 / 6",
-                "five": "📣 群发 #1：已发送 5 / 6",
-                "question": "确定取消群发 #1 吗？还没发出的消息将不再发送。",
+                "four": "📣 群发 A-1：已发送 4 / 6",
+                "five": "📣 群发 A-1：已发送 5 / 6",
+                "question": "确定取消群发 A-1 吗？还没发出的消息将不再发送。",
                 "cancel": "✖ 取消群发",
                 "sure": "确定取消群发",
                 "keep": "继续发送",
                 "cancelled": "已取消。",
-                "report": "📣 群发 #1 已取消",
+                "report": "📣 群发 A-1 已取消",
             },
         ),
         (
             "en",
             {
-                "four": "📣 Broadcast #1: 4 / 6 sent",
-                "five": "📣 Broadcast #1: 5 / 6 sent",
-                "question": "Cancel broadcast #1? The messages not sent yet will not be sent.",
+                "four": "📣 Broadcast A-1: 4 / 6 sent",
+                "five": "📣 Broadcast A-1: 5 / 6 sent",
+                "question": "Cancel broadcast A-1? The messages not sent yet will not be sent.",
                 "cancel": "✖ Cancel broadcast",
                 "sure": "Yes, cancel it",
                 "keep": "Keep sending",
                 "cancelled": "Cancelled.",
-                "report": "📣 Broadcast #1 cancelled",
+                "report": "📣 Broadcast A-1 cancelled",
             },
         ),
     ],
@@ -481,3 +481,27 @@ async def test_cancelling_a_broadcast_asks_once_in_its_progress_message_which_go
     assert report.buttons == []
     assert (await stored(campus))[0].status is BroadcastStatus.CANCELLED
     slow[1].release()
+
+
+@pytest.mark.parametrize(
+    ("language", "kind", "cells"),
+    [
+        ("zh-hans", "网格", ["网格：1号楼 1–2 层", "网格：1号楼 3–4 层"]),
+        ("en", "A grid cell", ["Grid: Building 1, floors 1–2", "Grid: Building 1, floors 3–4"]),
+    ],
+    ids=["zh-CN", "en"],
+)
+async def test_grid_cells_are_offered_by_their_building_and_floors(
+    edge: Edge,
+    person: Person,
+    invite: Invite,
+    tg: FakeTelegram,
+    language: str,
+    kind: str,
+    cells: list[str],
+) -> None:
+    counsellor = await linked(person, invite, C1_COUNSELLOR, language=language)
+    await tg.user_send(counsellor.user, "/broadcast")
+    await prompt(tg, counsellor)
+    where = await press(tg, counsellor, await prompt(tg, counsellor), kind)
+    assert labels(where)[:-2] == cells

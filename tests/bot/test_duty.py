@@ -215,8 +215,12 @@ async def test_a_swap_goes_to_the_first_who_takes_it(
         assert "offered to the others on the roster" in (offered.text or "")
         yang_card, wang_card = await prompt(tg, yang), await prompt(tg, wang)
         for card in (yang_card, wang_card):
-            assert "A duty shift needs someone" in (card.text or "")
-            assert "(徐梦 cannot make it)" in (card.text or "")
+            assert card.text == (
+                "🔁 A duty shift needs someone\n"
+                "Business School Party & League Activity Room, Mon 2026-09-14, 18:30–21:30 "
+                "(徐梦 cannot make it).\n"
+                "The first to press “Take it” gets the shift."
+            )
             assert labels(card) == ["Take it"]
         assert tg.state.bot_outbox.get(student.user.id, []) == [], "not in the pool"
 
@@ -246,7 +250,12 @@ async def test_a_swap_goes_to_the_first_who_takes_it(
         edited = await tg.wait_for_bot_message(
             loser.user.id, predicate=lambda m: m.edit_date is not None
         )
-        assert f"Taken by {holder.name}" in (edited.text or "") and edited.buttons == []
+        # The card's heading says the shift is taken, and by whom.
+        assert edited.text == (
+            f"✅ Shift taken by {holder.name}\n"
+            "Business School Party & League Activity Room, Mon 2026-09-14, 18:30–21:30."
+        )
+        assert edited.buttons == []
         assert taken.status is ShiftStatus.PLANNED
 
         # A swapped shift is never re-planned.
@@ -270,7 +279,7 @@ async def test_an_untaken_shift_goes_to_the_rooms_owner(
     at(clock, SUNDAY)
     async with running(make_application(campus, tg, clock, rules_dir=duty_rules(tmp_path))) as edge:
         xu = await linked(person, invite, XU, language="en")
-        yang = await linked(person, invite, YANG, language="en")
+        yang = await linked(person, invite, YANG)
         counsellor = await linked(person, invite, C1_COUNSELLOR)
         await edge.ticker.run_once()
         at(clock, campus_time("2026-09-13", "18:30"))
@@ -294,12 +303,16 @@ async def test_an_untaken_shift_goes_to_the_rooms_owner(
         edited = await tg.wait_for_bot_message(
             yang.user.id, predicate=lambda m: m.edit_date is not None
         )
-        assert "the room's owner has been told. You can still take it." in (edited.text or "")
+        assert edited.text == (
+            "⚠️ 这个班次仍然需要人接\n"
+            "商学院党团活动室，2026-09-14（周一）18:30–21:30（徐梦 去不了）。\n"
+            "暂时无人接班，已告知活动室负责人；您仍可以接下这个班次。"
+        )
         assert (await shift_on(campus, "2026-09-14")).status is ShiftStatus.ESCALATED
 
         # Until it starts, someone of the pool may still take it.
-        await tg.user_press(yang.user, edited, edited.button_data("Take it"))
-        assert "The shift is yours" in ((await prompt(tg, yang)).text or "")
+        await tg.user_press(yang.user, edited, edited.button_data("我来值班"))
+        assert "这个班次归您了" in ((await prompt(tg, yang)).text or "")
         assert card.message_id == edited.message_id
     taken = await shift_on(campus, "2026-09-14")
     assert taken.status is ShiftStatus.PLANNED

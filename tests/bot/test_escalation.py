@@ -83,13 +83,19 @@ async def test_an_unresolved_report_climbs_two_tiers(
     await edge.scheduler.run_due()
     news = await prompt(tg, student)
     assert news.text == (
-        "Your report #1 was not resolved in time, so it now goes to the community counsellor. "
-        "Next deadline: 2026-09-03 16:00."
+        "Your report R-1 (Hygiene · Building 1, room 101) was not resolved in time, so it now "
+        "goes to the community counsellor. Next deadline: 2026-09-03 16:00."
     )
     taken = await card_of(tg, counsellor)
+    assert (taken.text or "").startswith("For you to handle: report R-1\n")
     assert "Resolved" in " ".join(labels(taken))
-    # The floor leader's card stays, for information, without its buttons.
-    assert labels(await edited(tg, leader, first)) == []
+    # The floor leader's card stays without its buttons, and says where the report went.
+    moved = await edited(tg, leader, first)
+    assert labels(moved) == []
+    assert (moved.text or "").startswith("Moved up to the community counsellor: report R-1\n")
+    assert (moved.text or "").endswith(
+        "\nNot resolved in time, so it went up a level; nothing more to do on this card."
+    )
 
     clock.advance(timedelta(hours=24))
     await edge.scheduler.run_due()

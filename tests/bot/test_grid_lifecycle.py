@@ -89,7 +89,13 @@ async def test_acknowledge_resolve_and_reopen(
     student = await linked(person, invite, STUDENT, language="en")
     await report(tg, student)
     card = await card_of(tg, leader)
-    assert "Grid issue for you" in (card.text or "")
+    body = (
+        "Category: Hygiene · Urgency: normal\n"
+        "Floor: Building 1, floor 1 · Location: Building 1, room 101\n"
+        "Rubbish piling up by the stairs\n"
+        "Reported by: 郑博嘉"
+    )
+    assert card.text == "For you to handle: report R-1\n" + body
     assert labels(card) == [
         "✔ Acknowledge",
         "✅ Resolved",
@@ -100,32 +106,50 @@ async def test_acknowledge_resolve_and_reopen(
 
     await tg.user_press(leader.user, card, card.button_data("✔ Acknowledge"))
     news = await card_of(tg, student)
-    assert news.text == "Your report #1 is now acknowledged."
+    assert news.text == (
+        "Your report R-1 (Hygiene · Building 1, room 101) is acknowledged; "
+        "you will hear when it is dealt with."
+    )
     card = await edited(tg, leader, card)
-    assert "acknowledged" in (card.text or "") and "✔ Acknowledge" not in labels(card)
+    assert card.text == "Acknowledged by 徐梦, to be resolved: report R-1\n" + body
+    assert "✔ Acknowledge" not in labels(card)
 
     await tg.user_press(leader.user, card, card.button_data("✅ Resolved"))
     news = await card_of(tg, student)
-    assert "now resolved" in (news.text or "") and labels(news) == ["Reopen"]
+    assert news.text == (
+        "Your report R-1 (Hygiene · Building 1, room 101) is resolved.\n"
+        "If it is not solved, you can press “Reopen” within 7 days."
+    )
+    assert labels(news) == ["Reopen"]
     card = await edited(tg, leader, card)
-    assert card.buttons == [] and "resolved" in (card.text or "")
+    assert card.buttons == [] and card.text == "Resolved by 徐梦: report R-1\n" + body
     assert (await the_issue(campus)).status is IssueStatus.RESOLVED
 
     clock.advance(timedelta(days=6))
     title = await press(tg, student, news, "Reopen")
     assert title.text == "Reopen a report"
     ask = await prompt(tg, student)
-    assert ask.text == "Why is report #1 not solved? The people responsible will read it."
+    assert ask.text == "Why is report R-1 not solved? The people responsible will read it."
     await tg.user_send(student.user, "Still piling up")
     summary = await prompt(tg, student)
     done = await press(tg, student, summary, "✔ Submit")
-    assert done.text == "Report #1 is open again; the people responsible will look at it once more."
+    assert done.text == (
+        "Report R-1 (Hygiene · Building 1, room 101) is open again; "
+        "the people responsible will look at it once more."
+    )
     # The leader gets a new card with the reason and its buttons; the old one keeps none.
+    reason = "\nReopened (郑博嘉): Still piling up"
     again = await card_of(tg, leader)
-    assert "Reopened (郑博嘉): Still piling up" in (again.text or "")
+    assert again.text == "For you to handle: report R-1\n" + body + reason
     assert labels(again)[0] == "✔ Acknowledge"
     old = await edited(tg, leader, card)
-    assert old.buttons == [] and "Grid issue, for your information" in (old.text or "")
+    assert old.buttons == []
+    assert old.text == (
+        "Reopened by the reporter: report R-1\n"
+        + body
+        + reason
+        + "\nPlease carry on with the new card sent to you."
+    )
     issue = await the_issue(campus)
     assert (issue.status, issue.round, issue.closed_at) == (IssueStatus.OPEN, 1, None)
 
@@ -143,7 +167,9 @@ async def test_the_first_decision_wins_and_a_late_reopen_is_refused(
     answer = await tg.wait_for_callback_answer(query)
     assert answer.text == "Someone has already handled this report."
     news = await card_of(tg, student)
-    assert "duplicate" in (news.text or "")
+    assert (news.text or "").startswith(
+        "Your report R-1 (Hygiene · Building 1, room 101) is closed as a duplicate."
+    )
     assert (await the_issue(campus)).status is IssueStatus.DUPLICATE
 
     clock.advance(timedelta(days=8))
@@ -198,21 +224,22 @@ async def test_cannot_resolve_asks_why_and_the_reporter_reads_it(
     card = await card_of(tg, leader)
     await press(tg, leader, card, "Cannot resolve")
     ask = await prompt(tg, leader)
-    assert ask.text == "Why can report #1 not be resolved? The reporter will read it."
+    assert ask.text == "Why can report R-1 not be resolved? The reporter will read it."
     done = await answer_why(tg, leader, "The stairs belong to the next building")
     assert done.text == (
-        "Report #1 is closed (cannot be resolved); the reporter has been told why."
+        "Report R-1 (Hygiene · Building 1, room 101) is closed: cannot be resolved. "
+        "The reporter has been told why."
     )
     news = await card_of(tg, student)
-    assert "now <b>cannot be resolved</b>" in (news.text or "") or "cannot be resolved" in (
-        news.text or ""
-    )
-    assert "Why it cannot be resolved (徐梦): The stairs belong to the next building" in (
-        news.text or ""
+    assert news.text == (
+        "Your report R-1 (Hygiene · Building 1, room 101) is closed: it cannot be resolved.\n"
+        "Why it cannot be resolved (徐梦): The stairs belong to the next building\n"
+        "If it is not solved, you can press “Reopen” within 7 days."
     )
     assert labels(news) == ["Reopen"]
     card = await edited(tg, leader, card)
     assert card.buttons == []
+    assert (card.text or "").startswith("Closed by 徐梦, cannot be resolved: report R-1\n")
     issue = await the_issue(campus)
     assert issue.status is IssueStatus.NOT_RESOLVABLE
     assert issue.notes[-1]["text"] == "The stairs belong to the next building"
@@ -243,19 +270,31 @@ async def test_not_ours_passes_the_report_to_the_floor_it_belongs_to(
         "The rubbish is on the third floor",
     )
     assert done.text == (
-        "Report #1 is passed on to the floor leader (student party member) of Building 1, "
+        "Report R-1 is passed on to the floor leader (student party member) of Building 1, "
         "floor 3 (高艳芳); the reporter has been told."
     )
     passed = await card_of(tg, other)
+    assert (passed.text or "").startswith("For you to handle: report R-1\n")
     assert "Passed on (徐梦): The rubbish is on the third floor" in (passed.text or "")
     assert labels(passed)[0] == "✔ Acknowledge"
     news = await card_of(tg, student)
     assert news.text == (
-        "Your report #1 has been passed on: the floor leader (student party member) of "
-        "Building 1, floor 3 has it now.\nWhy: The rubbish is on the third floor"
+        "Your report R-1 (Hygiene · Building 1, room 101) has been passed on: the floor leader "
+        "(student party member) of Building 1, floor 3 has it now.\n"
+        "Why: The rubbish is on the third floor"
     )
     old = await edited(tg, leader, card)
     assert old.buttons == []
+    assert old.text == (
+        "Passed on to the floor leader (student party member) of Building 1, floor 3: "
+        "report R-1\n"
+        "Category: Hygiene · Urgency: normal\n"
+        "Floor: Building 1, floor 3 · Location: Building 1, room 101\n"
+        "Rubbish piling up by the stairs\n"
+        "Reported by: 郑博嘉\n"
+        "Passed on (徐梦): The rubbish is on the third floor\n"
+        "It is with the people responsible now; nothing more to do on this card."
+    )
     issue = await the_issue(campus)
     assert (issue.status, issue.assignee_role, issue.round) == (IssueStatus.OPEN, "floor_leader", 1)
     # The leader who passed it on no longer has a say; the new one does.
@@ -302,7 +341,8 @@ async def test_a_counsellor_may_close_a_report_that_is_not_a_community_matter(
     close = "Not a community matter (close it and tell the reporter why)"
     done = await pass_on(tg, counsellor, where, close, "Please ask the estate office")
     assert done.text == (
-        "Report #1 is closed (not a community matter); the reporter has been told why."
+        "Report R-1 (Hygiene · Building 1, room 101) is closed: not a community matter. "
+        "The reporter has been told why."
     )
     news = await card_of(tg, student)
     assert "Why it is not a community matter (朱晓雪): Please ask the estate office" in (
@@ -329,3 +369,37 @@ async def test_only_the_reporter_may_reopen(
             select(AuditEntry).where(AuditEntry.action == "grid.refused")
         )
         assert [(a.detail["issue"], a.detail["action"]) for a in refused] == [(1, "reo")]
+
+
+async def test_a_cards_heading_follows_the_report_in_chinese(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram
+) -> None:
+    leader = await linked(person, invite, FLOOR_1_LEADER)
+    student = await linked(person, invite, STUDENT)
+    await tg.user_send(student.user, "/report")
+    await prompt(tg, student)
+    location = await press(tg, student, await prompt(tg, student), "卫生问题")
+    await press(tg, student, location, "✔ 1号楼 101 室")
+    await tg.user_send(student.user, "楼梯口堆满了垃圾")
+    urgency = await press(tg, student, await prompt(tg, student), "跳过")
+    await press(tg, student, await press(tg, student, urgency, "一般"), "✔ 提交")
+    body = (
+        "类别：卫生问题 · 紧急程度：一般\n楼层：1号楼 1 层 · 位置：1号楼 101 室\n"
+        "楼梯口堆满了垃圾\n上报人：郑博嘉"
+    )
+    card = await card_of(tg, leader)
+    assert card.text == "请您处理：上报 R-1\n" + body
+
+    await tg.user_press(leader.user, card, card.button_data("✔ 受理"))
+    news = await card_of(tg, student)
+    assert news.text == "您的上报 R-1（卫生问题 · 1号楼 101 室）已受理，处理结果会通知您。"
+    card = await edited(tg, leader, card)
+    assert card.text == "徐梦已受理，待解决：上报 R-1\n" + body
+
+    await tg.user_press(leader.user, card, card.button_data("✅ 已解决"))
+    news = await card_of(tg, student)
+    assert news.text == (
+        "您的上报 R-1（卫生问题 · 1号楼 101 室）已解决。\n如果问题仍在，可在 7 天内点“重新打开”。"
+    )
+    card = await edited(tg, leader, card)
+    assert card.text == "徐梦已解决：上报 R-1\n" + body and card.buttons == []

@@ -57,12 +57,24 @@ async def test_invited_user_links_and_sees_their_dorm(
     student = person("Zheng", language_code="zh-hans")
     reply = await student.say(f"/start {await invite(STUDENT)}")
     assert "绑定成功，郑博嘉" in reply
-    me = await student.say("/me")
-    assert "郑博嘉" in me and STUDENT in me
-    assert "1号楼 101 室" in me
-    assert "B1-G1" in me
-    assert "徐梦" in me  # the floor leader of B1-1
+    # The grid is named by its building and floors, never by its code.
+    assert await student.say("/me") == (
+        "郑博嘉（2023010001，学生）\n学院：商学院\n社区：第一社区\n"
+        "宿舍：1号楼 101 室（1 层）\n网格：1号楼 1–2 层\n"
+        "学生党员层长：徐梦\n网格党员：杨兰\n社区辅导员：朱晓雪"
+    )
     assert await accounts(campus) == 1
+
+
+async def test_me_names_the_grid_by_its_building_and_floors_in_english(
+    bot: AssistantApp, person: Person, invite: Invite
+) -> None:
+    student = await linked(person, invite, FLOOR_3_GRID, language="en")
+    me = await student.say("/me")
+    assert me.splitlines()[3:5] == [
+        "Dorm: Building 1, room 401 (floor 4)",
+        "Grid: Building 1, floors 3–4",
+    ]
 
 
 async def test_reused_token_is_refused(

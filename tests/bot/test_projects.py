@@ -195,29 +195,36 @@ async def test_a_counsellor_applies_in_chinese_and_the_project_is_reviewed_to_it
     assert "课题：红色服务队进社区" in summary.text and "申请经费：15,000 元" in summary.text
     assert "附件：计划书扫描件" in summary.text
     done = await press(tg, counsellor, summary, "✔ 提交")
-    assert done.text == "已提交课题申报 #1“红色服务队进社区”，现由商学院党组织审核，进展会通知您。"
+    assert done.text == "已提交课题申报 P-1“红色服务队进社区”，现由商学院党组织审核，进展会通知您。"
 
     # 1. The college party organisation of the community's college.
     scan = await tg.wait_for_bot_message(leader.user.id, predicate=lambda m: m.photo is not None)
     assert scan.caption == "课题“红色服务队进社区”的计划书扫描件"
-    card = await card_of(tg, leader, "待你审批：申请 #1")
+    card = await card_of(tg, leader, "待您审批：课题 P-1")
     assert card.text is not None
+    assert card.text.startswith(
+        "待您审批：课题 P-1\n申请人：朱晓雪\n社区党建课题：红色服务队进社区\n"
+    )
     assert "社区：第一社区（商学院）" in card.text and "阶段：学院党组织审核" in card.text
     await tg.user_press(leader.user, card, card.button_data("✅ 同意"))
+    # The card says who decided, first; the rest stays as it was, without its buttons.
+    decided = await edited(tg, leader, card)
+    assert decided.text == card.text.replace("待您审批：课题 P-1", "王春浩已同意：课题 P-1", 1)
+    assert decided.buttons == []
     news = await card_of(tg, counsellor, "已通过一个环节")
     assert "阶段：党委组织部审核" in (news.text or "")
 
     # 2. The Organisation Department.
     await tg.wait_for_bot_message(org.user.id, predicate=lambda m: m.photo is not None)
-    card = await card_of(tg, org, "Request #1 for your approval")
+    card = await card_of(tg, org, "For your approval: project P-1")
     assert "Stage: Organisation Department review" in (card.text or "")
     await tg.user_press(org.user, card, card.button_data("✅ Approve"))
     await card_of(tg, counsellor, "已通过一个环节")
 
     # 3. The expert panel: each linked expert scores on a card of their own.
     await tg.wait_for_bot_message(expert_a.user.id, predicate=lambda m: m.photo is not None)
-    card_a = await card_of(tg, expert_a, "课题评分 #1")
-    card_b = await card_of(tg, expert_b, "Score project #1")
+    card_a = await card_of(tg, expert_a, "请您评分：课题 P-1“红色服务队进社区”")
+    card_b = await card_of(tg, expert_b, "For you to score: project P-1")
     assert "请为“党建相关性”打分（第 1/3 项）" in (card_a.text or "")
     assert [b["text"] for row in card_a.buttons for b in row] == ["1", "2", "3", "4", "5"]
     card_a = await score(tg, expert_a, card_a, 5)
@@ -225,6 +232,7 @@ async def test_a_counsellor_applies_in_chinese_and_the_project_is_reviewed_to_it
     assert "党建相关性（权重 0.4）：5" in (card_a.text or "")
     card_a = await score(tg, expert_a, card_a, 4, 5)
     assert "评分完成，您的加权总分为 4.70。" in (card_a.text or "") and card_a.buttons == []
+    assert (card_a.text or "").startswith("您已评分：课题 P-1“红色服务队进社区”\n")
     assert (await the_request(campus)).stage == "experts"
 
     seen_by_b = [card_b.text or ""]
@@ -232,12 +240,13 @@ async def test_a_counsellor_applies_in_chinese_and_the_project_is_reviewed_to_it
         card_b = await score(tg, expert_b, card_b, value)
         seen_by_b.append(card_b.text or "")
     assert "Done: your weighted total is 3.00." in seen_by_b[-1]
+    assert seen_by_b[-1].startswith("Scored by you: project P-1 “红色服务队进社区”\n")
     # Expert B never sees expert A's scores or total.
     assert not any("4.70" in text or ": 5" in text or ": 4" in text for text in seen_by_b)
 
     # 4. The decision, with the panel's weighted average and a granted budget.
     await card_of(tg, counsellor, "已通过一个环节")
-    card = await card_of(tg, org, "Request #1 for your approval")
+    card = await card_of(tg, org, "For your approval: project P-1")
     assert card.text is not None
     assert "Stage: Organisation Department decision" in card.text
     assert "Expert score (weighted average): 3.85 (2 experts)" in card.text
@@ -245,16 +254,18 @@ async def test_a_counsellor_applies_in_chinese_and_the_project_is_reviewed_to_it
     assert (await prompt(tg, org)).text == "Approve a project"
     ask = await prompt(tg, org)
     assert ask.text == (
-        "How much funding, in yuan, is granted to project #1? At most what was asked for."
+        "How much funding, in yuan, is granted to project P-1? At most what was asked for."
     )
     assert (await org.say("20000")).startswith("The funding must be more than 0 and at most")
     assert (await org.say("-5")).startswith("The funding must be more than 0 and at most")
     summary = await prompt_after(tg, org, "12000")
     assert "Funding granted: 12,000 yuan" in (summary.text or "")
     done = await press(tg, org, summary, "✔ Submit")
-    assert done.text == "Project #1 is approved with 12,000 yuan; the applicant has been told."
+    assert done.text == (
+        "Project P-1 “红色服务队进社区” is approved with 12,000 yuan; the applicant has been told."
+    )
 
-    news = await card_of(tg, counsellor, "你的申请 #1")
+    news = await card_of(tg, counsellor, "您的课题 P-1 已通过。")
     assert news.text is not None and "批准经费：12,000 元" in news.text
     request = await the_request(campus)
     assert request.status is RequestStatus.APPROVED
@@ -284,16 +295,18 @@ async def test_a_workstation_head_applies_in_english_cancels_and_is_rejected_wit
     assert tg.pending_bot_messages(leader.user.id) == []
 
     done = await apply_in_english(tg, head)
-    assert done.startswith("Project application #1 “Red Service Team in Building 1” is submitted")
-    card = await card_of(tg, leader, "Request #1 for your approval")
+    assert done.startswith("Project application P-1 “Red Service Team in Building 1” is submitted")
+    card = await card_of(tg, leader, "For your approval: project P-1")
     assert "Attachment: none" in (card.text or "")
     reason = await press(tg, leader, card, "❌ Reject")
     assert reason.text == "Reject a request"
     await prompt(tg, leader)
     summary = await prompt_after(tg, leader, "Please add a budget breakdown")
     rejected = await press(tg, leader, summary, "✔ Submit")
-    assert rejected.text == "Request #1 is rejected; the applicant has been told why."
-    news = await card_of(tg, head, "Your request #1")
+    assert rejected.text == (
+        "Project P-1 “Red Service Team in Building 1” is rejected; the applicant has been told why."
+    )
+    news = await card_of(tg, head, "Your project P-1 is rejected.")
     assert news.text is not None
     assert "rejected" in news.text and "Reason: Please add a budget breakdown" in news.text
     assert (await the_request(campus)).status is RequestStatus.REJECTED
@@ -411,7 +424,7 @@ async def test_the_panel_cards_refuse_stale_and_late_presses(
     await apply_in_english(tg, head)
     await pass_stage(tg, leader)
     await pass_stage(tg, org)
-    card = await card_of(tg, expert, "Score project #1")
+    card = await card_of(tg, expert, "For you to score: project P-1")
     # Two presses before the card changes: the second is for a question already answered.
     await tg.user_press(expert.user, card, card.button_data("4"))
     query = await tg.user_press(expert.user, card, card.button_data("1"))
@@ -441,7 +454,7 @@ async def test_the_first_decision_wins_over_a_grant_in_progress(
     head = await linked(person, invite, HEAD, language="en")
     await apply_in_english(tg, head)
     await pass_stage(tg, leader)
-    card = await card_of(tg, org, "Request #1 for your approval")
+    card = await card_of(tg, org, "For your approval: project P-1")
     await tg.user_press(org.user, card, card.button_data("✅ Approve"))
     # No expert is linked: the decision is taken without scores rather than wait for ever.
     card = await card_of(tg, org, "Organisation Department decision")
@@ -465,7 +478,7 @@ async def test_the_first_decision_wins_over_a_grant_in_progress(
 
 async def pass_stage(tg: FakeTelegram, approver: Chat) -> None:
     """The approver approves the card waiting for them (a stage without a question)."""
-    card = await card_of(tg, approver, "Request #1 for your approval")
+    card = await card_of(tg, approver, "For your approval: project P-1")
     await tg.user_press(approver.user, card, card.button_data("✅ Approve"))
     await edited(tg, approver, card)
 
@@ -519,7 +532,7 @@ async def test_every_decision_of_every_stage_is_refused_to_everyone_else_and_aud
     if order.index(stage) > 2:
         for expert in panel:
             assert expert is not None
-            card = await card_of(tg, expert, "Score project #1")
+            card = await card_of(tg, expert, "For you to score: project P-1")
             await score(tg, expert, card, 3, 3, 3)
     assert (await the_request(campus)).stage == stage
 
@@ -588,7 +601,7 @@ async def test_nobody_decides_a_stage_of_their_own_project(
     done = await apply_in_english(tg, leader)
     assert "is submitted and now with the Organisation Department;" in done
     # The college stage is the Organisation Department's: the next holder up the plan's chain.
-    card = await card_of(tg, org, "Request #1 for your approval")
+    card = await card_of(tg, org, "For your approval: project P-1")
     assert "Stage: college party organisation review" in (card.text or "")
     await forge(tg, leader, APPROVAL.pack(request=1, stage=1, action="a"), 1)
     assert await leader.say("/pending") == "Nothing is waiting for you."
@@ -600,7 +613,7 @@ async def test_nobody_decides_a_stage_of_their_own_project(
     request = await the_request(campus)
     assert (request.stage_no, request.approver_role) == (1, Role.ORG_DEPARTMENT)
     await tg.user_press(org.user, card, card.button_data("✅ Approve"))
-    following = await card_of(tg, org, "Request #1 for your approval")
+    following = await card_of(tg, org, "For your approval: project P-1")
     assert "Stage: Organisation Department review" in (following.text or "")
 
 
@@ -615,10 +628,14 @@ async def test_an_experts_pending_list_brings_their_scoring_card(
     await apply_in_english(tg, head)
     await pass_stage(tg, leader)
     await pass_stage(tg, org)
-    first = await card_of(tg, expert, "Score project #1")
+    first = await card_of(tg, expert, "For you to score: project P-1")
     pending = await expert.say("/pending")
-    assert "Project #1 · Red Service Team in Building 1 · expert panel scoring" in pending
-    again = await card_of(tg, expert, "Score project #1")
+    assert pending == (
+        "Waiting for me\n"
+        "Project P-1 · “Red Service Team in Building 1” · expert panel scoring\n"
+        "The card of each follows in our private chat, with its buttons."
+    )
+    again = await card_of(tg, expert, "For you to score: project P-1")
     assert again.text == first.text
     assert [b["text"] for row in again.buttons for b in row] == ["1", "2", "3", "4", "5"]
     # Scored on the card /pending brought: nothing waits for this expert while the panel sits.
@@ -627,6 +644,6 @@ async def test_an_experts_pending_list_brings_their_scoring_card(
     # An expert who linked after the panel opened is not on it: nothing waits for them either.
     late = await linked(person, invite, "T0024", language="en")
     assert await late.say("/pending") == "Nothing is waiting for you."
-    await score(tg, other, await card_of(tg, other, "Score project #1"), 3, 3, 3)
+    await score(tg, other, await card_of(tg, other, "For you to score: project P-1"), 3, 3, 3)
     decision = await card_of(tg, org, "Organisation Department decision")
     assert "Expert score (weighted average): 3.50 (2 experts)" in (decision.text or "")

@@ -118,8 +118,9 @@ async def test_a_report_for_a_leader_not_linked_yet_reaches_them_when_they_link(
     # A repair is the building leader's; nobody above them has linked either: it waits for them.
     done = await report(tg, student, "Repair")
     assert done.startswith(
-        "Submitted as #1. It is with the building leader (student party member) (王琪华), who "
-        "cannot be reached on this bot yet and will get it as soon as they can; "
+        "Submitted as report R-1 (Repair · Building 1, room 101).\n"
+        "It is with the building leader (student party member), 王琪华, who cannot be reached "
+        "on this bot yet and will get it as soon as they can. "
     )
     assert (await issue_of(campus)).assignee_role is Role.BUILDING_LEADER
 
@@ -127,8 +128,8 @@ async def test_a_report_for_a_leader_not_linked_yet_reaches_them_when_they_link(
     greeting = await leader.say(f"/start {await invite(B1_BUILDING_LEADER)}")
     assert "王琪华" in greeting
     card = await prompt(tg, leader)
-    assert "Grid issue for you" in (card.text or "") and "washroom" in (card.text or "")
-    assert "✅ Resolved" in labels(card)
+    assert (card.text or "").startswith("For you to handle: report R-1\n")
+    assert "washroom" in (card.text or "") and "✅ Resolved" in labels(card)
     await tg.user_press(leader.user, card, card.button_data("✅ Resolved"))
     assert labels(await edited(tg, leader, card)) == []
     await news_for(tg, student, "resolved")
@@ -144,9 +145,9 @@ async def test_a_request_for_a_counsellor_not_linked_yet_reaches_them_when_they_
     counsellor = person(C1_COUNSELLOR, language_code="en")
     assert "朱晓雪" in await counsellor.say(f"/start {await invite(C1_COUNSELLOR)}")
     card = await prompt(tg, counsellor)
-    assert "Request #1 for your approval" in (card.text or "")
+    assert (card.text or "").startswith("For your approval: booking B-1\n")
     await tg.user_press(counsellor.user, card, card.button_data("✅ Approve"))
-    await news_for(tg, student, "Your request #1 is approved.")
+    await news_for(tg, student, "Your booking B-1 is approved.")
     [booking] = await bookings_in(campus)
     assert booking.status is BookingStatus.CONFIRMED
 
@@ -171,11 +172,13 @@ async def test_a_report_nobody_in_its_role_can_get_goes_up_at_once(
     # Hygiene is the floor leader's, who cannot be reached.
     done = await report(tg, student, "Hygiene")
     assert done.startswith(
-        "Submitted as #1. No floor leader (student party member) can be reached just now, so it "
-        "went straight up to the community counsellor (朱晓雪); you will hear how it goes."
+        "Submitted as report R-1 (Hygiene · Building 1, room 101).\n"
+        "No floor leader (student party member) can be reached just now, so it went straight "
+        "up to the community counsellor, 朱晓雪. You will hear how it goes."
     )
     card = await prompt(tg, counsellor)
-    assert "Grid issue for you" in (card.text or "") and "✅ Resolved" in labels(card)
+    assert (card.text or "").startswith("For you to handle: report R-1\n")
+    assert "✅ Resolved" in labels(card)
     issue = await issue_of(campus)
     assert issue.assignee_role is Role.COUNSELLOR and issue.routed_by == "hygiene"
     assert await audited(campus, "grid.rerouted") == [
@@ -192,8 +195,9 @@ async def test_a_private_report_waits_for_the_counsellors_even_when_none_can_be_
     student = await linked(person, invite, STUDENT, language="en")
     done = await report(tg, student, "A student needs help")
     assert done.startswith(
-        "Submitted as #1. It is with the community counsellor (朱晓雪), who cannot be reached on "
-        "this bot yet and will get it as soon as they can; "
+        "Submitted as report R-1 (A student needs help · Building 1, room 101).\n"
+        "It is with the community counsellor, 朱晓雪, who cannot be reached on this bot yet and "
+        "will get it as soon as they can. "
     )
     assert (await issue_of(campus)).assignee_role is Role.COUNSELLOR
     assert await audited(campus, "grid.rerouted") == []
@@ -224,12 +228,12 @@ async def test_a_request_nobody_in_its_role_can_get_goes_up_at_once(
     assert "while the community party-building workstation head decides" in done
     assert "with the community party-building workstation head" in await student.say("/mine")
     card = await prompt(tg, head)
-    assert "Request #1 for your approval" in (card.text or "")
+    assert (card.text or "").startswith("For your approval: booking B-1\n")
     assert await audited(campus, "approval.rerouted") == [
         {"request": 1, "from": "counsellor", "to": "workstation_head"}
     ]
     await tg.user_press(head.user, card, card.button_data("✅ Approve"))
-    await news_for(tg, student, "Your request #1 is approved.")
+    await news_for(tg, student, "Your booking B-1 is approved.")
     [booking] = await bookings_in(campus)
     assert booking.status is BookingStatus.CONFIRMED
 
@@ -265,9 +269,14 @@ async def test_an_approval_nobody_decides_is_nudged_then_offered_up(
     # Offered up: the counsellor's cards lose their buttons and say where it went.
     for shown in (card, reminder):
         moved = await edited(tg, counsellor, shown)
-        assert "it went up to the community party-building workstation head" in (moved.text or "")
+        assert (moved.text or "").startswith(
+            "Moved up to the community party-building workstation head: booking B-1\n"
+        )
+        assert (moved.text or "").endswith(
+            "\nNot decided in time, so it went up a level; nothing more to do on this card."
+        )
         assert moved.buttons == []
-    news = await news_for(tg, student, "Nobody decided your request #1 in time")
+    news = await news_for(tg, student, "Nobody decided your booking B-1 in time")
     assert "went up to the community party-building workstation head (刘涵阳)" in (news.text or "")
     assert "with the community party-building workstation head" in await student.say("/mine")
     assert await audited(campus, "approval.fallback") == [
@@ -280,10 +289,10 @@ async def test_an_approval_nobody_decides_is_nudged_then_offered_up(
     assert (request.status, request.stage_no) == (RequestStatus.PENDING, 2)
     assert request.lapses_at == NEXT_TUESDAY_8
     head_card = await prompt(tg, head)
-    assert "Request #1 for your approval" in (head_card.text or "")
+    assert (head_card.text or "").startswith("For your approval: booking B-1\n")
     assert set(await timers(campus)) == {"req:1:2:approval.nudge", "req:1:2:approval.fallback"}
     await tg.user_press(head.user, head_card, head_card.button_data("✅ Approve"))
-    await news_for(tg, student, "Your request #1 is approved.")
+    await news_for(tg, student, "Your booking B-1 is approved.")
     [booking] = await bookings_in(campus)
     assert booking.status is BookingStatus.CONFIRMED and booking.starts_at == NEXT_TUESDAY_8
 
@@ -308,7 +317,7 @@ async def test_a_booking_soon_is_nudged_and_offered_up_before_it_starts(
     await edge.scheduler.run_due()
     await edited(tg, counsellor, card)
     head_card = await prompt(tg, head)
-    assert "Request #1 for your approval" in (head_card.text or "")
+    assert (head_card.text or "").startswith("For your approval: booking B-1\n")
     assert (await the_request(campus)).approver_role is Role.WORKSTATION_HEAD
     # The head's stage, too, is nudged and offered on (to nobody reachable) before the start.
     moved_at = clock()

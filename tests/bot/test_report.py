@@ -65,22 +65,26 @@ async def test_a_student_reports_an_urgent_safety_hazard_in_chinese(
     assert "照片" in (photo.text or "") and description.message_id != photo.message_id
     urgency = await press(tg, student, photo, "跳过")
     summary = await press(tg, student, urgency, "紧急")
-    assert summary.text is not None
-    assert "类别：安全隐患" in summary.text and "位置：1号楼-101" not in summary.text
-    assert "位置：B1-101" in summary.text and "紧急程度：紧急" in summary.text
-    assert "匿名" not in summary.text  # only asked about a student in need
+    # The dorm pressed reads as a place, not as its code; no anonymity for this category.
+    assert summary.text == (
+        "请确认您的上报：\n类别：安全隐患\n位置：1号楼 101 室\n描述：水房插座冒烟，有焦味\n"
+        "照片：无\n紧急程度：紧急"
+    )
     done = await press(tg, student, summary, "✔ 提交")
     # Urgent: two hours (grid.escalate_hours.high) from 16:00 campus time.
     assert done.text == (
-        "已提交，编号 #1。负责处理的是学生党员层长（徐梦），处理进展会通知您。"
+        "已提交上报 R-1（安全隐患 · 1号楼 101 室）。\n"
+        "负责处理的是学生党员层长 徐梦。处理进展会通知您。\n"
         "如 2026-09-01 18:00 前仍未解决，将上报给上一级负责人。"
     )
 
     card = await tg.wait_for_bot_message(leader.user.id)
-    assert card.text is not None and "网格问题，请处理（#1 · 待处理）" in card.text
-    assert "水房插座冒烟" in card.text and "上报人：郑博嘉" in card.text
+    assert card.text == (
+        "请您处理：上报 R-1\n类别：安全隐患 · 紧急程度：紧急\n"
+        "楼层：1号楼 1 层 · 位置：1号楼 101 室\n水房插座冒烟，有焦味\n上报人：郑博嘉"
+    )
     notice = await tg.wait_for_bot_message(counsellor.user.id)
-    assert notice.text is not None and "网格问题通报" in notice.text
+    assert (notice.text or "").startswith("供您知悉：上报 R-1\n")
     [issue] = await issues(campus)
     assert (issue.category, issue.urgency, issue.routed_by) == ("safety", "high", "safety-urgent")
     assert issue.assignee_role is Role.FLOOR_LEADER and not issue.private
@@ -107,7 +111,13 @@ async def test_a_private_report_goes_to_counsellors_only_and_may_be_anonymous(
     summary = await press(tg, student, anonymous, "Yes")
     assert "Anonymous: yes" in (summary.text or "")
     done = await press(tg, student, summary, "✔ Submit")
-    assert "community counsellor (朱晓雪)" in (done.text or "")
+    # A private report never climbs: its receipt promises a reminder, not an escalation.
+    assert done.text == (
+        "Submitted as report R-1 (A student needs help · Building 1, floor 2).\n"
+        "It is with the community counsellor, 朱晓雪. You will hear how it goes.\n"
+        "Reports like this stay with the counsellors; if nobody has dealt with it by "
+        "2026-09-02 16:00, they are reminded."
+    )
     card = await tg.wait_for_bot_message(counsellor.user.id)
     assert card.text is not None and "Reported by: anonymous" in card.text
     assert "郑博嘉" not in card.text
@@ -167,9 +177,9 @@ WORDS = {
         "urgent": "紧急",
         "yes": "是",
         "submit": "✔ 提交",
-        "card": "网格问题，请处理（#1 · 待处理）",
-        "notice": "网格问题通报",
-        "caption": "📷 网格问题 #1 的照片 · 1号楼 1 层 · B1-101",
+        "card": "请您处理：上报 R-1",
+        "notice": "供您知悉：上报 R-1",
+        "caption": "📷 上报 R-1 的照片 · 1号楼 1 层 · 1号楼 101 室",
     },
     "en": {
         "safety": "Safety hazard",
@@ -178,9 +188,9 @@ WORDS = {
         "urgent": "Urgent",
         "yes": "Yes",
         "submit": "✔ Submit",
-        "card": "Grid issue for you (#1 · open)",
-        "notice": "Grid issue, for your information",
-        "caption": "📷 Photo of grid issue #1 · Building 1, floor 1 · B1-101",
+        "card": "For you to handle: report R-1",
+        "notice": "For your information: report R-1",
+        "caption": "📷 Photo of report R-1 · Building 1, floor 1 · Building 1, room 101",
     },
 }
 
@@ -434,3 +444,41 @@ async def test_an_expired_conversation_is_announced_without_waiting_for_the_pers
     query = await tg.user_press(student.user, category, category.button_data("Hygiene"))
     answer = await tg.wait_for_callback_answer(query)
     assert answer.show_alert and "expired" in (answer.text or "")
+
+
+async def test_the_dorm_pressed_reads_as_a_place_in_english(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram
+) -> None:
+    student = await linked(person, invite, STUDENT, language="en")
+    await tg.user_send(student.user, "/report")
+    await prompt(tg, student)
+    location = await press(tg, student, await prompt(tg, student), "Repair")
+    await press(tg, student, location, "✔ Building 1, room 101")
+    await tg.user_send(student.user, "The window will not close")
+    urgency = await press(tg, student, await prompt(tg, student), "Skip")
+    summary = await press(tg, student, urgency, "Not urgent")
+    assert summary.text == (
+        "Please confirm your report:\nCategory: Repair\nLocation: Building 1, room 101\n"
+        "Description: The window will not close\nPhoto: none\nUrgency: Not urgent"
+    )
+
+
+async def test_a_private_reports_receipt_in_chinese_promises_a_reminder_not_a_climb(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram
+) -> None:
+    await linked(person, invite, C1_COUNSELLOR)
+    student = await linked(person, invite, STUDENT)
+    await tg.user_send(student.user, "/report")
+    await prompt(tg, student)
+    location = await press(tg, student, await prompt(tg, student), "同学需要帮助")
+    await press(tg, student, location, "✔ 1号楼 101 室")
+    await tg.user_send(student.user, "室友几天没有吃饭了")
+    urgency = await press(tg, student, await prompt(tg, student), "跳过")
+    anonymous = await press(tg, student, urgency, "一般")
+    summary = await press(tg, student, anonymous, "否")
+    done = await press(tg, student, summary, "✔ 提交")
+    assert done.text == (
+        "已提交上报 R-1（同学需要帮助 · 1号楼 101 室）。\n"
+        "负责处理的是社区辅导员 朱晓雪。处理进展会通知您。\n"
+        "这类问题只由辅导员处理；如 2026-09-02 16:00 前仍未处理，会再次提醒辅导员。"
+    )

@@ -7,14 +7,15 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from assistant.app import Edge, running
 from assistant.bot.stars import STAR_SURE
+from assistant.domain import PersonStatus
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeMessage
-from assistant.storage import repo
+from assistant.storage import models, repo
 from assistant.storage.db import Database
 from assistant.storage.models import (
     AuditEntry,
@@ -111,23 +112,23 @@ async def test_a_student_nominates_in_chinese_and_the_centre_picks_the_star(
     await tg.user_send(student.user, "/nominate")
     assert (await prompt(tg, student)).text == "提名“每月之星”"
     question = await prompt(tg, student)
-    assert "本社区近期未当选的学生党员" in (question.text or "")
+    assert question.text == "请选择您要提名的人：本社区近期未当选的学生党员。"
     shown = labels(question)
     assert sorted(label.split("（")[0] for label in shown[:-1]) == sorted(C1_PARTY_MEMBERS)
-    assert "徐梦（B1-102）" in shown and shown[-1] == "✖ 取消"
-    reason = await press(tg, student, question, "徐梦（B1-102）")
+    assert XU_MENG_ZH in shown and shown[-1] == "✖ 取消"
+    reason = await press(tg, student, question, XU_MENG_ZH)
     assert "提名理由" in (reason.text or "")
     assert (await student.say("热心")).startswith("内容太短了，至少 10 个字。")
     await tg.user_send(student.user, "每周在自习室为同学义务辅导高数，热心帮助新生适应")
     summary = await prompt(tg, student)
     assert summary.text is not None
-    assert "被提名人：徐梦（B1-102）" in summary.text and "义务辅导高数" in summary.text
+    assert "被提名人：徐梦（1号楼 102 室）" in summary.text and "义务辅导高数" in summary.text
     done = await press(tg, student, summary, "✔ 提交")
     assert done.text == "已提名 徐梦 为 2026 年 9 月“每月之星”，谢谢！评选结果会通知您。"
 
     member = await linked(person, invite, PARTY_MEMBER, language="en")
     assert (
-        await nominate(tg, member, "徐梦 (B1-102)", "Organised the floor clean-up", english=True)
+        await nominate(tg, member, XU_MENG, "Organised the floor clean-up", english=True)
         == "You nominated 徐梦 for the Star of September 2026. Thank you! You will hear who "
         "is chosen."
     )
@@ -182,7 +183,7 @@ async def test_a_student_nominates_in_chinese_and_the_centre_picks_the_star(
     await tg.user_send(student.user, "/nominate")
     await prompt(tg, student)
     october = await prompt(tg, student)
-    assert "徐梦（B1-102）" not in labels(october) and "黄欣（B1-401）" in labels(october)
+    assert XU_MENG_ZH not in labels(october) and "黄欣（1号楼 401 室）" in labels(october)
 
 
 async def test_nominating_in_english_with_back_and_cancel(
@@ -192,17 +193,21 @@ async def test_nominating_in_english_with_back_and_cancel(
     await tg.user_send(member.user, "/nominate")
     assert (await prompt(tg, member)).text == "Nominate the Star of the Month"
     question = await prompt(tg, member)
+    assert question.text == (
+        "Whom do you nominate? You can choose a student party member of your community who "
+        "has not won recently."
+    )
     shown = labels(question)
     # One does not nominate oneself: 黄欣 is not among the choices.
-    assert "徐梦 (B1-102)" in shown and not any("黄欣" in s for s in shown)
-    reason = await press(tg, member, question, "杨兰 (B1-201)")
+    assert XU_MENG in shown and not any("黄欣" in s for s in shown)
+    reason = await press(tg, member, question, YANG_LAN)
     assert "Why do you nominate them?" in (reason.text or "")
     again = await press(tg, member, reason, "« Back")
     assert again.text is not None and again.text.startswith("Whom do you nominate?")
     # Typing a choice works too: the name as listed, or the student number.
     assert "Why do you nominate them?" in await member.say("2023010004")
     summary_text = await member.say("Helps everyone on the floor with their studies")
-    assert "Nominee: 徐梦 (B1-102)" in summary_text
+    assert "Nominee: 徐梦 (Building 1, room 102)" in summary_text
     assert "Why do you nominate them?" in await member.say("/back")
     assert await member.say("/cancel") == "Cancelled; nothing was submitted."
     assert await member.say("/cancel") == "Nothing is in progress."
@@ -213,12 +218,12 @@ async def test_one_nomination_per_person_per_month(
     edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
 ) -> None:
     student = await linked(person, invite, STUDENT, language="en")
-    await nominate(tg, student, "徐梦 (B1-102)", "Tutors maths every week", english=True)
+    await nominate(tg, student, XU_MENG, "Tutors maths every week", english=True)
     # A second one is refused as soon as the nominee is chosen, before any reason is written.
     await tg.user_send(student.user, "/nominate")
     await prompt(tg, student)
     question = await prompt(tg, student)
-    refused = await press(tg, student, question, "杨兰 (B1-201)")
+    refused = await press(tg, student, question, YANG_LAN)
     assert (refused.text or "").startswith("You have already nominated someone this month")
     assert await student.say("/cancel") == "Cancelled; nothing was submitted."
     assert len(await stored(campus, StarNomination)) == 1
@@ -231,7 +236,7 @@ async def test_a_nomination_stored_meanwhile_is_refused_at_submit(
     await tg.user_send(student.user, "/nominate")
     await prompt(tg, student)
     question = await prompt(tg, student)
-    await press(tg, student, question, "徐梦 (B1-102)")
+    await press(tg, student, question, XU_MENG)
     await tg.user_send(student.user, "Tutors maths every week")
     summary = await prompt(tg, student)
     # The same person nominates from elsewhere while this summary waits.
@@ -271,7 +276,7 @@ async def test_nominations_close_after_the_25th_and_staff_cannot_nominate(
     await tg.user_send(student.user, "/nominate")
     await prompt(tg, student)
     question = await prompt(tg, student)
-    await press(tg, student, question, "徐梦（B1-102）")
+    await press(tg, student, question, XU_MENG_ZH)
     await tg.user_send(student.user, "每周在自习室为同学义务辅导高数")
     summary = await prompt(tg, student)
     clock.advance(timedelta(minutes=15))
@@ -288,7 +293,7 @@ async def test_a_nomination_expires_after_its_timeout(
     await tg.user_send(student.user, "/nominate")
     await prompt(tg, student)
     question = await prompt(tg, student)
-    await press(tg, student, question, "徐梦 (B1-102)")
+    await press(tg, student, question, XU_MENG)
     clock.advance(timedelta(minutes=31))
     assert "expired" in await student.say("Tutors maths every week")
     async with campus.unit_of_work() as session:
@@ -305,7 +310,7 @@ async def test_an_expired_button_is_refused_kindly(
     await prompt(tg, student)
     question = await prompt(tg, student)
     assert await student.say("/cancel") == "Cancelled; nothing was submitted."
-    stale = await tg.user_press(student.user, question, question.button_data("徐梦 (B1-102)"))
+    stale = await tg.user_press(student.user, question, question.button_data(XU_MENG))
     answer = await tg.wait_for_callback_answer(stale)
     assert answer.text == "This button has expired; please send the command again."
     assert answer.show_alert
@@ -313,9 +318,9 @@ async def test_an_expired_button_is_refused_kindly(
     await tg.user_send(student.user, "/nominate")
     await prompt(tg, student)
     fresh = await prompt(tg, student)
-    older = await tg.user_press(student.user, question, question.button_data("杨兰 (B1-201)"))
+    older = await tg.user_press(student.user, question, question.button_data(YANG_LAN))
     assert (await tg.wait_for_callback_answer(older)).show_alert
-    reason = await press(tg, student, fresh, "杨兰 (B1-201)")
+    reason = await press(tg, student, fresh, YANG_LAN)
     assert "Why do you nominate them?" in (reason.text or "")
 
 
@@ -327,11 +332,11 @@ async def test_a_restart_mid_nomination_resumes_where_it_was(
         await tg.user_send(student.user, "/nominate")
         await prompt(tg, student)
         question = await prompt(tg, student)
-        await press(tg, student, question, "徐梦 (B1-102)")
+        await press(tg, student, question, XU_MENG)
     # A new process: nothing in memory survives, only the store.
     async with running(make_application(campus, tg, clock)):
         summary = await prompt_after(tg, student, "Tutors maths for the whole floor")
-        assert "Nominee: 徐梦 (B1-102)" in (summary.text or "")
+        assert "Nominee: 徐梦 (Building 1, room 102)" in (summary.text or "")
         done = await press(tg, student, summary, "✔ Submit")
         assert (done.text or "").startswith("You nominated 徐梦")
     assert len(await stored(campus, StarNomination)) == 1
@@ -360,7 +365,7 @@ async def test_everyone_but_the_service_centre_is_refused_a_pick_and_audited(
     edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
 ) -> None:
     student = await linked(person, invite, STUDENT)
-    await nominate(tg, student, "徐梦（B1-102）", "每周在自习室为同学义务辅导高数")
+    await nominate(tg, student, XU_MENG_ZH, "每周在自习室为同学义务辅导高数")
     [nomination] = await stored(campus, StarNomination)
     assert isinstance(nomination, StarNomination)
     data = f"st:{nomination.id}"
@@ -448,7 +453,7 @@ async def test_picking_the_star_asks_once_and_the_yes_is_checked_again(
 ) -> None:
     star = await linked(person, invite, FLOOR_1_LEADER)
     student = await linked(person, invite, STUDENT)
-    await nominate(tg, student, "徐梦（B1-102）", "每周在自习室为同学义务辅导高数")
+    await nominate(tg, student, XU_MENG_ZH, "每周在自习室为同学义务辅导高数")
     [nomination] = await stored(campus, StarNomination)
     assert isinstance(nomination, StarNomination)
     centre = await linked(person, invite, SERVICE_CENTRE, language=language)
@@ -497,3 +502,47 @@ async def test_picking_the_star_asks_once_and_the_yes_is_checked_again(
     )
     assert words["chosen"] in (shown.text or "") and shown.buttons == []
     assert len(await stored(campus, StarAward)) == 1
+
+
+# Nominees as their buttons show them: the name, then the dorm by its name.
+XU_MENG, XU_MENG_ZH = "徐梦 (Building 1, room 102)", "徐梦（1号楼 102 室）"
+YANG_LAN = "杨兰 (Building 1, room 201)"
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "zh-hans",
+            "本社区目前没有可以提名的人选（近期未当选的学生党员），本月暂时无法提名。点“取消”结束。",
+        ),
+        (
+            "en",
+            "There is no one you can nominate this month: no student party member of your "
+            "community who has not won recently. Press “Cancel” to stop.",
+        ),
+    ],
+    ids=["zh-CN", "en"],
+)
+async def test_an_empty_list_of_nominees_is_said_in_words(
+    edge: Edge,
+    person: Person,
+    invite: Invite,
+    tg: FakeTelegram,
+    campus: Database,
+    language: str,
+    expected: str,
+) -> None:
+    # Nobody of community 1 is a student party member any more: nobody may be nominated there.
+    async with campus.unit_of_work() as session:
+        await session.execute(
+            update(models.Person)
+            .where(models.Person.status == PersonStatus.PARTY_MEMBER)
+            .values(status=PersonStatus.ACTIVIST)
+        )
+    student = await linked(person, invite, STUDENT, language=language)
+    await tg.user_send(student.user, "/nominate")
+    await prompt(tg, student)
+    question = await prompt(tg, student)
+    assert question.text == expected
+    assert len(labels(question)) == 1  # Cancel only

@@ -19,6 +19,7 @@ from assistant.domain import Actor, RequestKind, RequestStatus
 from assistant.flows.engine import Outcome
 from assistant.runner import DEMO_CAMPUS
 from assistant.services import identity, projects
+from assistant.services.approvals import asking
 from assistant.storage import repo
 from assistant.storage.db import Database
 from assistant.storage.models import (
@@ -209,7 +210,7 @@ def test_any_granted_budget_and_any_press_in_the_grant_conversation(
                 stage=projects.DECISION_STAGE,
                 now=NOW,
             )
-            preset = {"request": request.id, "stage_no": request.stage_no}
+            preset = asking(request, request.stage_no)
             grant = engine.conversations["project_grant"]
             await engine.start(session, org, ORG, grant, now=NOW, language="en", preset=preset)
             typed = await engine.text(session, org, ORG, budget, now=NOW, language="en")

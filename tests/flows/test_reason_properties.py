@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from assistant import directory
 from assistant.app import load_files
 from assistant.config import load_settings
+from assistant.domain import reference
 from assistant.flows.engine import Engine
 from assistant.runner import DEMO_CAMPUS
 from assistant.services import identity
@@ -77,7 +78,12 @@ async def _exercise(
                 conversation,
                 now=NOW,
                 language="en",
-                preset={"request": request, "stage_no": 1},
+                preset={
+                    "request": request,
+                    "stage_no": 1,
+                    "kind": "project",
+                    "reference": reference("project", request),
+                },
             )
             assert started.send
             typed = await engine.text(session, actor, TELEGRAM_ID, reason, now=NOW, language="en")
