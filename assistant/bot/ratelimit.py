@@ -85,6 +85,8 @@ class _State:
     buckets: dict[int, _PrivateBucket] = field(default_factory=dict)
     groups: dict[int, deque[float]] = field(default_factory=dict)
     halted_until: float = 0.0
+    # When the next evenly spaced call may leave.
+    next_at: float = 0.0
 
 
 class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
@@ -207,13 +209,18 @@ class FloodLimiter(BaseRateLimiter[dict[str, Any]]):
                     window.popleft()
             # Even spacing instead of bursts: few calls are ever in flight together, so a 429
             # reaches us before the next call leaves, and the halt holds back everything after.
-            spacing = self.policy.window / self.policy.per_second
-            if state.sent and now < state.sent[-1] + spacing and any(self._queues.values()):
-                return state.sent[-1] + spacing - now
+            if now < state.next_at and any(self._queues.values()):
+                return state.next_at - now
             waiter, wait = self._pick(now)
             if waiter is None:
                 return wait
             self._take(waiter, now)
+            # The next slot is one spacing after this one was due, not after it was granted: a
+            # grant always comes a little late (the loop's other work, a busy second core), and
+            # counting from the grant would add that to every gap and lose pace for good. Half a
+            # spacing stays the least gap, and after a pause the spacing counts from now.
+            spacing = self.policy.window / self.policy.per_second
+            state.next_at = max(state.next_at + spacing, now + spacing / 2)
 
     def _pick(self, now: float) -> tuple[_Waiter | None, float | None]:
         """The first waiter, replies before bulk, whose chat and window allow a send now."""
