@@ -124,7 +124,11 @@ def load_files(settings: Settings, texts: Texts) -> Files:
     if lines:
         raise StartupError(lines)
     return Files(
-        rules, Engine(found, registry, texts), services.approvals, services.jobs, services.firings
+        rules,
+        Engine(found, registry, texts, settings.tz),
+        services.approvals,
+        services.jobs,
+        services.firings,
     )
 
 

@@ -3,13 +3,17 @@ announcement, and everyone else refused."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from assistant.app import Edge, running
+from assistant.config import REPO_ROOT
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeMessage
 from assistant.storage import repo
@@ -29,6 +33,7 @@ from tests.bot.test_identity import (
     STUDENT,
     linked,
 )
+from tests.bot.test_report import press_in_flight, settled
 
 Invite = Callable[[str], Awaitable[str]]
 Person = Callable[..., Chat]
@@ -62,7 +67,6 @@ async def nominate(
 ) -> str:
     """Walk /nominate to its end; returns the bot's last answer."""
     await tg.user_send(chat.user, "/nominate")
-    await prompt(tg, chat)
     question = await prompt(tg, chat)
     await press(tg, chat, question, nominee)
     await tg.user_send(chat.user, reason)
@@ -97,8 +101,8 @@ async def test_a_student_nominates_in_chinese_and_the_centre_picks_the_star(
     student = await linked(person, invite, STUDENT)
 
     await tg.user_send(student.user, "/nominate")
-    assert (await prompt(tg, student)).text == "提名“每月之星”"
     question = await prompt(tg, student)
+    assert (question.text or "").startswith("提名“每月之星”\n\n")
     assert "本社区近期未当选的学生党员" in (question.text or "")
     shown = labels(question)
     assert sorted(label.split("（")[0] for label in shown[:-1]) == sorted(C1_PARTY_MEMBERS)
@@ -167,7 +171,6 @@ async def test_a_student_nominates_in_chinese_and_the_centre_picks_the_star(
     # Next month a new nomination is open, but this month's Star is resting.
     clock.advance(timedelta(days=30))
     await tg.user_send(student.user, "/nominate")
-    await prompt(tg, student)
     october = await prompt(tg, student)
     assert "徐梦（B1-102）" not in labels(october) and "黄欣（B1-401）" in labels(october)
 
@@ -177,8 +180,8 @@ async def test_nominating_in_english_with_back_and_cancel(
 ) -> None:
     member = await linked(person, invite, PARTY_MEMBER, language="en")
     await tg.user_send(member.user, "/nominate")
-    assert (await prompt(tg, member)).text == "Nominate the Star of the Month"
     question = await prompt(tg, member)
+    assert (question.text or "").startswith("Nominate the Star of the Month\n\n")
     shown = labels(question)
     # One does not nominate oneself: 黄欣 is not among the choices.
     assert "徐梦 (B1-102)" in shown and not any("黄欣" in s for s in shown)
@@ -196,19 +199,66 @@ async def test_nominating_in_english_with_back_and_cancel(
     assert await stored(campus, StarNomination) == []
 
 
+ALREADY = {
+    "zh-CN": "本月您已经提名过了，每人每月只能提名一次，下月 1 日起可以再次提名。",
+    "en": "You have already nominated someone this month; each person nominates once a month, "
+    "and may again from the 1st of next month.",
+}
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
 async def test_one_nomination_per_person_per_month(
-    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database, language: str
 ) -> None:
-    student = await linked(person, invite, STUDENT, language="en")
-    await nominate(tg, student, "徐梦 (B1-102)", "Tutors maths every week", english=True)
-    # A second one is refused as soon as the nominee is chosen, before any reason is written.
-    await tg.user_send(student.user, "/nominate")
-    await prompt(tg, student)
-    question = await prompt(tg, student)
-    refused = await press(tg, student, question, "杨兰 (B1-201)")
-    assert (refused.text or "").startswith("You have already nominated someone this month")
-    assert await student.say("/cancel") == "Cancelled; nothing was submitted."
+    student = await linked(person, invite, STUDENT, language=language)
+    chosen = "徐梦 (B1-102)" if language == "en" else "徐梦（B1-102）"
+    await nominate(tg, student, chosen, "Tutors maths every week", english=language == "en")
+    # A second one is refused at /nominate, before anyone is chosen or any reason written, with
+    # the words its Submit would have had.
+    assert await student.say("/nominate") == ALREADY[language]
+    async with campus.unit_of_work() as session:
+        states = (await session.scalars(select(ConversationState.status))).all()
+    assert states == [ConversationStatus.DONE]
     assert len(await stored(campus, StarNomination)) == 1
+
+
+def nobody_eligible(tmp_path: Path) -> Path:
+    """The shipped rules, with nobody eligible for the Star (all recently chosen, say)."""
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO_ROOT / "rules", rules, dirs_exist_ok=True)
+    access = rules / "access.yaml"
+    shipped = access.read_text(encoding="utf-8")
+    rule = "when: status == 'party_member' and (same_community ?? false) and not (recent_winner"
+    assert shipped.count(rule) == 1
+    access.write_text(shipped.replace(rule, "when: false and (recent_winner"), encoding="utf-8")
+    return rules
+
+
+@pytest.mark.parametrize(
+    ("language", "refusal"),
+    [
+        ("zh-CN", "本月没有您可以提名的人。只能提名本社区近期未当选的学生党员。"),
+        (
+            "en",
+            "There is nobody you can nominate this month. Only a student party member of your "
+            "community who has not won recently can be nominated.",
+        ),
+    ],
+)
+async def test_with_nobody_to_nominate_nominate_says_so_at_once(
+    campus: Database,
+    tg: FakeTelegram,
+    person: Person,
+    invite: Invite,
+    clock: Clock,
+    tmp_path: Path,
+    language: str,
+    refusal: str,
+) -> None:
+    async with running(make_application(campus, tg, clock, rules_dir=nobody_eligible(tmp_path))):
+        student = await linked(person, invite, STUDENT, language=language)
+        assert await student.say("/nominate") == refusal
+        assert await student.say("/cancel") in ("现在没有进行中的对话。", "Nothing is in progress.")
 
 
 async def test_a_nomination_stored_meanwhile_is_refused_at_submit(
@@ -216,7 +266,6 @@ async def test_a_nomination_stored_meanwhile_is_refused_at_submit(
 ) -> None:
     student = await linked(person, invite, STUDENT, language="en")
     await tg.user_send(student.user, "/nominate")
-    await prompt(tg, student)
     question = await prompt(tg, student)
     await press(tg, student, question, "徐梦 (B1-102)")
     await tg.user_send(student.user, "Tutors maths every week")
@@ -239,10 +288,7 @@ async def test_a_nomination_stored_meanwhile_is_refused_at_submit(
             )
         )
     done = await press(tg, student, summary, "✔ Submit")
-    assert done.text == (
-        "You have already nominated someone this month; each person nominates once a month. "
-        "This nomination was not submitted."
-    )
+    assert done.text == ALREADY["en"]
     [kept] = await stored(campus, StarNomination)
     assert isinstance(kept, StarNomination) and kept.reason == "From another device"
 
@@ -256,7 +302,6 @@ async def test_nominations_close_after_the_25th_and_staff_cannot_nominate(
     # 23:50 on the 25th, campus time: still open when started, closed when submitted.
     clock.now = datetime(2026, 9, 25, 15, 50, tzinfo=UTC)
     await tg.user_send(student.user, "/nominate")
-    await prompt(tg, student)
     question = await prompt(tg, student)
     await press(tg, student, question, "徐梦（B1-102）")
     await tg.user_send(student.user, "每周在自习室为同学义务辅导高数")
@@ -273,7 +318,6 @@ async def test_a_nomination_expires_after_its_timeout(
 ) -> None:
     student = await linked(person, invite, STUDENT, language="en")
     await tg.user_send(student.user, "/nominate")
-    await prompt(tg, student)
     question = await prompt(tg, student)
     await press(tg, student, question, "徐梦 (B1-102)")
     clock.advance(timedelta(minutes=31))
@@ -289,19 +333,16 @@ async def test_an_expired_button_is_refused_kindly(
 ) -> None:
     student = await linked(person, invite, STUDENT, language="en")
     await tg.user_send(student.user, "/nominate")
-    await prompt(tg, student)
     question = await prompt(tg, student)
     assert await student.say("/cancel") == "Cancelled; nothing was submitted."
-    stale = await tg.user_press(student.user, question, question.button_data("徐梦 (B1-102)"))
-    answer = await tg.wait_for_callback_answer(stale)
+    await settled(tg, student, question)
+    answer = await press_in_flight(tg, student, question, "徐梦 (B1-102)")
     assert answer.text == "This button has expired; please send the command again."
     assert answer.show_alert
     # The list of a conversation started since is the one that counts.
     await tg.user_send(student.user, "/nominate")
-    await prompt(tg, student)
     fresh = await prompt(tg, student)
-    older = await tg.user_press(student.user, question, question.button_data("杨兰 (B1-201)"))
-    assert (await tg.wait_for_callback_answer(older)).show_alert
+    assert (await press_in_flight(tg, student, question, "杨兰 (B1-201)")).show_alert
     reason = await press(tg, student, fresh, "杨兰 (B1-201)")
     assert "Why do you nominate them?" in (reason.text or "")
 
@@ -312,7 +353,6 @@ async def test_a_restart_mid_nomination_resumes_where_it_was(
     async with running(make_application(campus, tg, clock)):
         student = await linked(person, invite, STUDENT, language="en")
         await tg.user_send(student.user, "/nominate")
-        await prompt(tg, student)
         question = await prompt(tg, student)
         await press(tg, student, question, "徐梦 (B1-102)")
     # A new process: nothing in memory survives, only the store.
