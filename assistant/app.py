@@ -132,7 +132,7 @@ def load_files(settings: Settings, texts: Texts) -> Files:
     asks = {c.command: c.access for c in found.values() if c.command}
     return Files(
         rules,
-        Engine(found, registry, texts),
+        Engine(found, registry, texts, settings.tz),
         services.approvals,
         services.jobs,
         services.firings,

@@ -1,7 +1,9 @@
 """The Telegram side of guided conversations: commands, typed answers, photos and buttons.
 
 Handlers only translate: an update becomes an engine call, the engine's screens become outbox
-messages. Conversations run in private chats, where answers may be personal.
+messages. Conversations run in private chats, where answers may be personal. A question's message
+carries the engine's ``ref`` in the outbox, so that when the conversation moves on it is found
+again and rewritten without its buttons (still waiting: before it leaves; sent: by an edit).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from assistant.bot.context import BotContext, current_scope
 from assistant.flows.engine import PREFIX, Engine, Outcome, Screen
 from assistant.rules import Rules
 from assistant.services import people
+from assistant.storage import outbox
+from assistant.storage.models import Priority
 
 
 def _keyboard(screen: Screen) -> InlineKeyboardMarkup | None:
@@ -33,30 +37,46 @@ def _engine(context: BotContext) -> Engine:
     return engine
 
 
-def show(update: Update, context: BotContext, outcome: Outcome, *, strip: bool = True) -> None:
-    """Queue the outcome's messages, edit and toast for after the update commits; ``strip``
-    takes the pressed message's buttons away when the outcome moves on to a new question."""
+def _payload(text: str) -> dict[str, Any]:
+    return {"text": text, "parse_mode": "HTML", "link_preview_options": {"is_disabled": True}}
+
+
+async def show(update: Update, context: BotContext, outcome: Outcome) -> None:
+    """Queue the outcome's messages, the edit of the pressed message, the settling of earlier
+    questions, and the toast for after the update commits."""
     chat = update.effective_chat
     assert chat is not None
     scope, now = current_scope.get(), context.now()
     # The new question goes first: a chat's messages leave in the order queued, and the person
     # is waiting for it, not for the old message's buttons to go.
     for screen in outcome.send:
-        scope.send(chat.id, screen.text, now=now, keyboard=_keyboard(screen))
+        payload = _payload(screen.text)
+        keyboard = _keyboard(screen)
+        if keyboard is not None:
+            payload["reply_markup"] = keyboard.to_dict()
+        outbox.enqueue(
+            scope.session,
+            chat.id,
+            "sendMessage",
+            payload,
+            priority=Priority.INTERACTIVE,
+            now=now,
+            ref=screen.ref,
+        )
     query = update.callback_query
-    if query is not None and query.message is not None:
-        pressed = query.message
-        if outcome.edit is not None:
-            scope.edit(
-                chat.id,
-                pressed.message_id,
-                outcome.edit.text,
-                now=now,
-                keyboard=_keyboard(outcome.edit),
-            )
-        elif outcome.send and strip:
-            # The step it belonged to is over: its buttons go, so no one presses them again.
-            scope.strip_keyboard(chat.id, pressed.message_id, now=now)
+    if query is not None and query.message is not None and outcome.edit is not None:
+        scope.edit(
+            chat.id,
+            query.message.message_id,
+            outcome.edit.text,
+            now=now,
+            keyboard=_keyboard(outcome.edit),
+        )
+    for settled in outcome.settle:
+        # Its step is over: the buttons go, so nobody presses them again, and the answer stays.
+        for row in await outbox.by_ref(scope.session, settled.ref):
+            if row.ref == settled.ref and row.method == "sendMessage":
+                outbox.rewrite(scope.session, row, _payload(settled.text), now=now)
     if query is not None:
         toast, alert = outcome.toast or None, outcome.alert
         context.after_commit(lambda: query.answer(toast, show_alert=alert))
@@ -102,7 +122,7 @@ async def start(update: Update, context: BotContext) -> None:
         now=context.now(),
         language=context.language,
     )
-    show(update, context, outcome)
+    await show(update, context, outcome)
 
 
 async def begin(
@@ -121,9 +141,9 @@ async def begin(
         language=context.language,
         preset=preset,
     )
-    # The pressed card belongs to its report or request, which rewrites it when it is decided;
-    # left as it is, it can still be pressed if this conversation is cancelled.
-    show(update, context, outcome, strip=False)
+    # The pressed card is left as it is (only the conversation's own messages are settled): it
+    # belongs to its report or request, which rewrites it when it is decided.
+    await show(update, context, outcome)
 
 
 async def cancel(update: Update, context: BotContext) -> None:
@@ -148,7 +168,7 @@ async def _control(
     if outcome is None:
         context.reply(update, "flow_nothing_to_cancel")
     else:
-        show(update, context, outcome)
+        await show(update, context, outcome)
 
 
 async def pressed(update: Update, context: BotContext) -> None:
@@ -164,7 +184,7 @@ async def pressed(update: Update, context: BotContext) -> None:
         now=context.now(),
         language=context.language,
     )
-    show(update, context, outcome)
+    await show(update, context, outcome)
 
 
 async def answered(update: Update, context: BotContext) -> bool:
@@ -193,7 +213,7 @@ async def answered(update: Update, context: BotContext) -> bool:
         )
     if outcome is None:
         return False
-    show(update, context, outcome)
+    await show(update, context, outcome)
     return True
 
 

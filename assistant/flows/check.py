@@ -21,14 +21,16 @@ from assistant.flows.spec import (
 )
 from assistant.texts import Texts
 
-# What the engine passes to each kind of template (``lang`` is always there).
+# What the engine passes to each kind of template (``lang`` is always there). ``facts``: what the
+# conversation's facts_from provides ({} without one); ``example``: for a date step, a day the step
+# would take, to show how to type one (else None).
 _VARIABLES = {
     "title": {"lang"},
     # ``options``: what a choice step offers now (empty for other steps).
-    "ask": {"lang", "answers", "actor", "options"},
+    "ask": {"lang", "answers", "actor", "options", "facts", "example"},
     # ``limit``: what a named check names when it re-prompts (engine.Reprompt), else None.
-    "problem": {"lang", "step", "limit"},
-    "summary": {"lang", "answers", "labels", "actor"},
+    "problem": {"lang", "step", "limit", "facts", "example"},
+    "summary": {"lang", "answers", "labels", "actor", "facts"},
 }
 
 
@@ -50,6 +52,8 @@ def _templates(conversation: Conversation, texts: Texts) -> list[FlowProblem]:
     problems: list[FlowProblem] = []
     for name, use, line, step_id in template_names(conversation):
         allowed = _VARIABLES[use]
+        if conversation.facts_from is None:
+            allowed = allowed - {"facts"}
         for language in texts.languages():
             path = f"{language}/{name}.j2"
             assert texts.env.loader is not None

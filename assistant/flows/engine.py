@@ -4,6 +4,12 @@ Every step a person takes is a committed change of their ``conversation_states``
 update's own transaction: nothing lives in memory, so a restart, a crash or a second bot process
 resumes them where they were, and an expiry time survives too. The engine speaks in screens
 (text + buttons) and never imports Telegram; the bot layer turns screens into messages.
+
+Only the latest question of a conversation carries buttons: each screen with buttons is named
+(``Screen.ref``), and once the conversation moves on, the earlier one is settled (``Settled``):
+its buttons go and, when it was answered, the answer is shown in it ("类别：设施报修"). A list
+redrawn for the same question keeps every item where it stood (``conversation_states.layout``);
+an item no longer offered stays in its place, struck through, and no other item ever takes it.
 """
 
 from __future__ import annotations
@@ -11,8 +17,8 @@ from __future__ import annotations
 import calendar
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 import rule_engine
@@ -21,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.callbacks import digest, fits, number
 from assistant.domain import Actor, Language
+from assistant.flows.dates import parse_day
 from assistant.flows.spec import Catalogue, Conversation, Kind, Option, Step
 from assistant.storage.models import ConversationState, ConversationStatus
 from assistant.texts import Texts
@@ -32,6 +39,10 @@ CONFIRM = "_confirm"
 PAGE_SIZE = 8
 MAX_TEXT = 2000
 PREFIX = "cv"
+# How much of a typed answer its question shows once answered; the person's message has it all.
+SHOWN_ANSWER = 60
+# A typed date's example is a day at least this far ahead, so it never reads as "today".
+EXAMPLE_AHEAD = 2
 
 
 @dataclass(frozen=True)
@@ -44,20 +55,32 @@ class Button:
 
 @dataclass(frozen=True)
 class Screen:
-    """A message: text (HTML) and rows of buttons."""
+    """A message: text (HTML) and rows of buttons; ``ref`` names a question's message, which
+    is settled (``Settled``) once the conversation moves on."""
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
+    ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Settled:
+    """An earlier message of a conversation as it reads from now on: ``text``, no buttons."""
+
+    ref: str
+    text: str
 
 
 @dataclass
 class Outcome:
-    """What to show: new messages, a replacement for the pressed message, a toast."""
+    """What to show: new messages, a replacement for the pressed message, a toast, and the
+    earlier messages that lose their buttons."""
 
     send: list[Screen] = field(default_factory=list)
     edit: Screen | None = None
     toast: str | None = None
     alert: bool = False
+    settle: list[Settled] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -89,6 +112,10 @@ class Submitted:
 Provider = Callable[[FlowContext], Awaitable[list[Option]]]
 NamedCheck = Callable[[FlowContext, Any], Awaitable[bool]]
 Action = Callable[[FlowContext], Awaitable[Submitted]]
+# Runs before a conversation's first question; raises Refused, as its submit would, to refuse.
+StartCheck = Callable[[FlowContext], Awaitable[None]]
+# The facts a conversation's templates state (a room's capacity), from the answers so far.
+Facts = Callable[[FlowContext], Awaitable[Mapping[str, Any]]]
 
 
 class Reprompt(Exception):
@@ -118,27 +145,49 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Registry:
-    """The named providers, checks and actions conversation files may use."""
+    """The named providers, checks, actions, start checks and facts conversation files may use."""
 
     providers: Mapping[str, Provider]
     checks: Mapping[str, NamedCheck]
     actions: Mapping[str, Action]
+    start_checks: Mapping[str, StartCheck] = field(default_factory=dict)
+    facts: Mapping[str, Facts] = field(default_factory=dict)
 
     def catalogue(self) -> Catalogue:
         """Just the names, for checking conversation files."""
-        return Catalogue(frozenset(self.providers), frozenset(self.checks), frozenset(self.actions))
+        return Catalogue(
+            frozenset(self.providers),
+            frozenset(self.checks),
+            frozenset(self.actions),
+            frozenset(self.start_checks),
+            frozenset(self.facts),
+        )
+
+
+def settle_all(state: ConversationState) -> list[Settled]:
+    """Every message of ``state`` that still carries buttons, as it reads without them; the
+    state then holds none (a conversation that ends, expires or is set aside)."""
+    settled = [Settled(entry["ref"], entry["text"]) for entry in state.shown]
+    state.shown = []
+    return settled
 
 
 class Engine:
     """Starts conversations and moves them on with each answer, press, /back or /cancel."""
 
     def __init__(
-        self, conversations: Mapping[str, Conversation], registry: Registry, texts: Texts
+        self,
+        conversations: Mapping[str, Conversation],
+        registry: Registry,
+        texts: Texts,
+        campus: tzinfo,
     ) -> None:
         self.conversations = dict(conversations)
         self._commands = {c.command: c for c in conversations.values()}
         self._registry = registry
         self._texts = texts
+        # Dates people type or press are campus dates: "today" starts at the campus's midnight.
+        self.campus = campus
 
     def for_command(self, command: str) -> Conversation | None:
         """The conversation a command starts."""
@@ -160,12 +209,29 @@ class Engine:
         """Begin ``conversation``; an unfinished one in this chat is set aside first.
 
         ``preset`` answers are what a service starting it already knows (the request a reason
-        is for); no step asks them and Back never undoes them.
+        is for); no step asks them and Back never undoes them. Its start checks run first: a
+        refusal says why and changes nothing, not even the conversation it would set aside.
         """
+        context = FlowContext(
+            session, actor, chat_id, dict(preset or {}), now, language, conversation
+        )
+        for name in conversation.start_checks:
+            try:
+                await self._registry.start_checks[name](context)
+            except Refused as refusal:
+                text = self._texts.render(language, refusal.template, **refusal.variables)
+                return Outcome(send=[Screen(text)])
+        outcome = Outcome()
+        intro = self._texts.render(language, conversation.title)
         replaced = await self._active(session, actor.person_id, chat_id)
         if replaced is not None:
             replaced.status = ConversationStatus.CANCELLED
             replaced.updated_at = now
+            outcome.settle += settle_all(replaced)
+            given_up = self.conversations.get(replaced.conversation)
+            if given_up is not None:
+                title = self._texts.render(language, given_up.title)
+                intro = self._texts.render(language, "flow_replaced", title=title) + "\n\n" + intro
             await session.flush()
         state = ConversationState(
             person_id=actor.person_id,
@@ -184,10 +250,8 @@ class Engine:
         session.add(state)
         await session.flush()
         run = _Run(self, session, actor, chat_id, conversation, state, now, language)
-        intro = self._texts.render(language, conversation.title)
-        if replaced is not None:
-            intro = self._texts.render(language, "flow_replaced", title=intro)
-        return await run.advance(Outcome(send=[Screen(intro)]))
+        # The title and the first question are one message: one a second is all a chat gets.
+        return await run.advance(outcome, intro=intro)
 
     async def text(
         self,
@@ -331,6 +395,7 @@ class Engine:
             send=[Screen(self._texts.render(language, "flow_expired"))],
             toast=self._texts.render(language, "button_expired"),
             alert=True,
+            settle=settle_all(state),
         )
 
 
@@ -358,6 +423,10 @@ class _Run:
         self.language = language
         self.texts = engine._texts
         self.registry = engine._registry
+        # The step just answered and how its question shows the answer, once settled.
+        self._answered: tuple[str, str] | None = None
+        # What each day of a date step would be told, judged once per update.
+        self._days: dict[date, _Problem | None] = {}
 
     # Moving ----------------------------------------------------------------------------------
 
@@ -367,8 +436,9 @@ class _Run:
         state.updated_at = self.now
         state.expires_at = self.now + timedelta(minutes=self.conversation.timeout_minutes)
 
-    async def advance(self, outcome: Outcome) -> Outcome:
-        """Go to the next step that is not skipped, or to the summary, and ask it."""
+    async def advance(self, outcome: Outcome, *, intro: str | None = None) -> Outcome:
+        """Go to the next step that is not skipped, or to the summary, and ask it; ``intro``
+        (the title) opens the same message."""
         answered = set(self.state.history)
         for step in self.conversation.steps:
             if step.id in answered:
@@ -376,26 +446,58 @@ class _Run:
             if step.skip_if is not None and self._matches(step.skip_if, None):
                 continue
             self._goto(step.id)
-            outcome.send.append(await self._ask(step))
+            self._present(outcome, await self._ask(step, intro=intro), step.id)
             return outcome
         self._goto(CONFIRM)
-        outcome.send.append(await self._summary())
+        self._present(outcome, await self._summary(intro=intro), CONFIRM)
         return outcome
 
     def _goto(self, step_id: str) -> None:
         self.state.step = step_id
         self.state.page = 0
+        # A new question lays its list out afresh.
+        self.state.layout = []
         self._touch()
 
-    async def _accept(self, step: Step, value: Any, outcome: Outcome) -> Outcome:
+    def _present(self, outcome: Outcome, screen: Screen, step_id: str) -> None:
+        """Send ``screen`` as the conversation's one message with live buttons: every earlier
+        one is settled, the question just answered showing its answer."""
+        outcome.settle += self._settle()
+        ref = f"{PREFIX}:{self.state.id}:{self.state.version}"
+        self.state.shown = [{"ref": ref, "text": screen.text, "step": step_id}]
+        outcome.send.append(replace(screen, ref=ref))
+
+    def _settle(self) -> list[Settled]:
+        answered = self._answered
+        settled = []
+        for entry in self.state.shown:
+            text = entry["text"]
+            if answered is not None and entry["step"] == answered[0]:
+                text += "\n\n" + answered[1]
+            settled.append(Settled(entry["ref"], text))
+        self.state.shown = []
+        return settled
+
+    def _end(self, outcome: Outcome, template: str, **variables: Any) -> Outcome:
+        outcome.settle += self._settle()
+        outcome.send.append(Screen(self.texts.render(self.language, template, **variables)))
+        return outcome
+
+    async def _accept(
+        self, step: Step, value: Any, outcome: Outcome, label: str | None = None
+    ) -> Outcome:
         problem = await self._problem(step, value)
         if problem is not None:
             # A new version first: the re-prompt's own buttons must be the live ones.
             self._touch()
-            outcome.send.append(await self._ask(step, problem=problem))
+            month = _day(value) if step.kind is Kind.DATE else None
+            screen = await self._ask(step, problem=problem, month=month)
+            self._present(outcome, screen, step.id)
             return outcome
+        self._answered = (step.id, self._answer_line(step, value, label))
         self.state.answers = {**self.state.answers, step.id: value}
         self.state.history = [*self.state.history, step.id]
+        self._days.clear()
         return await self.advance(outcome)
 
     async def went_back(self, outcome: Outcome | None = None) -> Outcome:
@@ -405,13 +507,15 @@ class _Run:
         if not history:
             step = self._current()
             if step is not None:
-                outcome.send.append(await self._ask(step))
+                self._touch()
+                self._present(outcome, await self._ask(step), step.id)
             return outcome
         last = history.pop()
         self.state.history = history
         self.state.answers = {k: v for k, v in self.state.answers.items() if k != last}
+        self._days.clear()
         self._goto(last)
-        outcome.send.append(await self._ask(self.conversation.step(last)))
+        self._present(outcome, await self._ask(self.conversation.step(last)), last)
         return outcome
 
     async def cancel(self) -> Outcome:
@@ -423,8 +527,7 @@ class _Run:
         outcome = outcome or Outcome()
         self.state.status = ConversationStatus.CANCELLED
         self._touch()
-        outcome.send.append(Screen(self.texts.render(self.language, "flow_cancelled")))
-        return outcome
+        return self._end(outcome, "flow_cancelled")
 
     async def submit(self, outcome: Outcome) -> Outcome:
         """Run the conversation's action; the conversation ends either way it decides."""
@@ -434,16 +537,10 @@ class _Run:
         except Refused as refusal:
             self.state.status = ConversationStatus.CANCELLED
             self._touch()
-            outcome.send.append(
-                Screen(self.texts.render(self.language, refusal.template, **refusal.variables))
-            )
-            return outcome
+            return self._end(outcome, refusal.template, **refusal.variables)
         self.state.status = ConversationStatus.DONE
         self._touch()
-        outcome.send.append(
-            Screen(self.texts.render(self.language, result.template, **result.variables))
-        )
-        return outcome
+        return self._end(outcome, result.template, **result.variables)
 
     # Input -----------------------------------------------------------------------------------
 
@@ -452,19 +549,26 @@ class _Run:
             return None
         return self.conversation.steps_by_id.get(self.state.step)
 
+    def _today(self) -> date:
+        return self.now.astimezone(self.engine.campus).date()
+
+    async def _summary_again(self, outcome: Outcome) -> Outcome:
+        self._touch()
+        self._present(outcome, await self._summary(), CONFIRM)
+        return outcome
+
     async def typed(self, text: str) -> Outcome:
         """A message typed while the conversation waits for an answer."""
         step = self._current()
         outcome = Outcome()
         if step is None:
-            outcome.send.append(await self._summary())
-            return outcome
-        value, problem = await self._parse_typed(step, text)
+            return await self._summary_again(outcome)
+        value, label, problem = await self._parse_typed(step, text)
         if problem is not None:
             self._touch()
-            outcome.send.append(await self._ask(step, problem=_Problem(problem)))
+            self._present(outcome, await self._ask(step, problem=_Problem(problem)), step.id)
             return outcome
-        return await self._accept(step, value, outcome)
+        return await self._accept(step, value, outcome, label)
 
     async def photographed(self, file_id: str) -> Outcome:
         """A photo sent while the conversation waits."""
@@ -486,45 +590,78 @@ class _Run:
         if step is None:
             if op == "s":
                 return await self.submit(outcome)
-            outcome.send.append(await self._summary())
-            return outcome
+            return await self._summary_again(outcome)
         if op == "p" and (page := number(arg, 999)) is not None:
             self.state.page = page
             self._touch()
-            outcome.edit = await self._ask(step)
+            outcome.edit = await self._redraw(step)
             return outcome
-        if op == "m" and step.kind is Kind.DATE:
-            self._touch()
-            outcome.edit = await self._ask(step, month=arg)
+        if op == "g" and step.kind in (Kind.CHOICE, Kind.SLOT):
+            # A struck-through item: it stays where it was, and pressing it only says why.
+            outcome.toast = self.texts.render(self.language, "flow_no_longer_available")
             return outcome
+        if step.kind is Kind.DATE and op in ("m", "u", "d"):
+            return await self._pressed_day(step, op, arg, outcome)
         value = await self._pressed_value(step, op, arg)
         if value is _GONE:
-            # Taken or withdrawn since it was shown: say so, with the list as it is now.
+            # Taken or withdrawn since it was shown: said in place, the list as it is now, every
+            # other item where it was.
             self._touch()
-            outcome.send.append(await self._ask(step, problem=_Problem("flow_no_longer_available")))
+            problem = _Problem("flow_no_longer_available")
+            outcome.edit = await self._redraw(step, problem=problem)
+            outcome.toast = self.texts.render(self.language, problem.template)
             return outcome
-        if value is _INVALID:
-            outcome.toast = self.texts.render(self.language, "button_expired")
-            outcome.alert = True
-            return outcome
-        return await self._accept(step, value, outcome)
+        if not isinstance(value, _Picked):
+            return self._expired(outcome)
+        return await self._accept(step, value.value, outcome, value.label)
 
-    async def _pressed_value(self, step: Step, op: str, arg: str) -> Any:
+    def _expired(self, outcome: Outcome) -> Outcome:
+        outcome.toast = self.texts.render(self.language, "button_expired")
+        outcome.alert = True
+        return outcome
+
+    async def _pressed_day(self, step: Step, op: str, arg: str, outcome: Outcome) -> Outcome:
+        """A month turned, a day pressed, or a day shown as not bookable pressed."""
+        if op == "m":
+            month = _month(arg)
+            if month is None:
+                return self._expired(outcome)
+            self._touch()
+            outcome.edit = await self._redraw(step, month=month)
+            return outcome
+        day = _digits_day(arg)
+        if day is None:
+            return self._expired(outcome)
+        problem = await self._day_problem(step, day)
+        if problem is None and op == "d":
+            return await self._accept(step, day.isoformat(), outcome, None)
+        if problem is not None:
+            outcome.toast = await self._problem_text(step, problem)
+        if (problem is None) == (op == "u"):
+            # Shown as it no longer is (a day filled up, or freed): the calendar as it is now.
+            self._touch()
+            outcome.edit = await self._redraw(step, month=day)
+        return outcome
+
+    async def _pressed_value(self, step: Step, op: str, arg: str) -> object:
         if op in (_VALUE, _DIGEST) and (step.kind in (Kind.CHOICE, Kind.SLOT) or step.default_from):
             # The item the button showed, or nothing: never whatever now stands in its place.
-            offered = [o.value for o in await self._offered(step)]
-            found = {v for v in offered if (v if op == _VALUE else digest(v)) == arg}
-            return found.pop() if len(found) == 1 else _GONE
+            offered = await self._offered(step)
+            found = {
+                o.value: o for o in offered if (o.value if op == _VALUE else digest(o.value)) == arg
+            }
+            if len(found) != 1:
+                return _GONE
+            [option] = found.values()
+            return _Picked(option.value, self._label_of(option))
         if op == "y" and step.kind is Kind.YES_NO and arg in ("0", "1"):
-            return arg == "1"
-        if op == "d" and step.kind is Kind.DATE:
-            parsed = _date(arg)
-            return parsed.isoformat() if parsed else _INVALID
+            return _Picked(arg == "1")
         if op == "k" and step.optional:
-            return None
+            return _Picked(None)
         return _INVALID
 
-    async def _parse_typed(self, step: Step, text: str) -> tuple[Any, str | None]:
+    async def _parse_typed(self, step: Step, text: str) -> tuple[Any, str | None, str | None]:
+        """(value, its label, None), or (None, None, the re-prompt's template)."""
         text = well_formed(text).strip()
         kind = step.kind
         if kind in (Kind.CHOICE, Kind.SLOT):
@@ -532,29 +669,33 @@ class _Run:
             for option in await self._options(step):
                 labels = {option.value.casefold(), *(v.casefold() for v in option.label.values())}
                 if wanted in labels:
-                    return option.value, None
-            return None, "flow_pick_a_button"
+                    return option.value, self._label_of(option), None
+            return None, None, "flow_pick_a_button"
         if kind is Kind.YES_NO:
             answer = _YES_NO.get(text.casefold())
-            return (answer, None) if answer is not None else (None, "flow_pick_a_button")
+            if answer is None:
+                return None, None, "flow_pick_a_button"
+            return answer, None, None
         if kind is Kind.PHOTO:
-            return None, "flow_send_a_photo"
+            return None, None, "flow_send_a_photo"
         if kind is Kind.NUMBER:
             try:
                 number = float(text.replace(",", ""))
             except ValueError:
-                return None, "flow_need_number"
+                return None, None, "flow_need_number"
             if number != number or number in (float("inf"), float("-inf")):
-                return None, "flow_need_number"
-            return number, None
+                return None, None, "flow_need_number"
+            return number, None, None
         if kind is Kind.DATE:
-            parsed = _date(text)
-            return (parsed.isoformat(), None) if parsed else (None, "flow_need_date")
+            parsed = parse_day(text, self._today())
+            if parsed is None:
+                return None, None, "flow_need_date"
+            return parsed.isoformat(), None, None
         if not text:
-            return None, "flow_need_text"
+            return None, None, "flow_need_text"
         if len(text) > MAX_TEXT:
-            return None, "flow_too_long"
-        return text, None
+            return None, None, "flow_too_long"
+        return text, None, None
 
     async def _problem(self, step: Step, value: Any) -> _Problem | None:
         """The re-prompt for ``value``, or None when it is acceptable."""
@@ -583,6 +724,13 @@ class _Run:
                 except Reprompt as reprompt:
                     return _Problem(check.message, reprompt.limit)
         return None
+
+    async def _day_problem(self, step: Step, day: date) -> _Problem | None:
+        """What the date step would say of ``day``: the calendar shows as bookable exactly the
+        days that would be taken, typed or pressed."""
+        if day not in self._days:
+            self._days[day] = await self._problem(step, day.isoformat())
+        return self._days[day]
 
     def _matches(self, rule: rule_engine.Rule, extra: tuple[str, Any] | None) -> bool:
         values: dict[str, Any] = {step.id: None for step in self.conversation.steps}
@@ -613,6 +761,11 @@ class _Run:
     async def _provided(self, name: str) -> list[Option]:
         return await self.registry.providers[name](self._context())
 
+    async def _facts(self) -> Mapping[str, Any]:
+        if self.conversation.facts_from is None:
+            return {}
+        return await self.registry.facts[self.conversation.facts_from](self._context())
+
     async def _options(self, step: Step) -> list[Option]:
         if step.options_from:
             return await self._provided(step.options_from)
@@ -625,6 +778,9 @@ class _Run:
             offered += (await self._provided(step.default_from))[:1]
         return offered
 
+    def _label_of(self, option: Option) -> str:
+        return option.label.get(self.language, option.value)
+
     def _data(self, op: str, arg: str | int = "") -> str:
         return f"{PREFIX}:{self.state.id}:{self.state.version}:{op}:{arg}"
 
@@ -634,7 +790,7 @@ class _Run:
         data = self._data(_VALUE, option.value)
         if not (option.value.isprintable() and fits(data)):
             data = self._data(_DIGEST, digest(option.value))
-        return Button(option.label.get(self.language, option.value), data)
+        return Button(self._label_of(option), data)
 
     def _nav(self, step: Step | None) -> tuple[Button, ...]:
         buttons = []
@@ -645,17 +801,48 @@ class _Run:
         buttons.append(Button(self.texts.render(self.language, "flow_cancel"), self._data("x")))
         return tuple(buttons)
 
-    async def _ask(self, step: Step, *, problem: _Problem | None = None, month: str = "") -> Screen:
+    async def _known(self, step: Step) -> dict[str, Any]:
+        """What a question's and a re-prompt's templates state besides the answers: the
+        conversation's facts, and for a date the example of a typed one."""
+        example = await self._example(step) if step.kind is Kind.DATE else None
+        return {"facts": await self._facts(), "example": example}
+
+    async def _problem_text(self, step: Step, problem: _Problem) -> str:
+        return self.texts.render(
+            self.language,
+            problem.template,
+            step=step,
+            limit=problem.limit,
+            **await self._known(step),
+        )
+
+    async def _ask(
+        self,
+        step: Step,
+        *,
+        problem: _Problem | None = None,
+        month: date | None = None,
+        intro: str | None = None,
+    ) -> Screen:
+        known = await self._known(step)
         choice = step.kind in (Kind.CHOICE, Kind.SLOT)
         options = await self._options(step) if choice else []
         # The question may depend on what is offered (an empty list is said in words).
-        variables = {"answers": self.state.answers, "actor": self.actor, "options": options}
-        text = self.texts.render(self.language, step.ask, **variables)
+        text = self.texts.render(
+            self.language,
+            step.ask,
+            answers=self.state.answers,
+            actor=self.actor,
+            options=options,
+            **known,
+        )
         if problem is not None:
             shown = self.texts.render(
-                self.language, problem.template, step=step, limit=problem.limit
+                self.language, problem.template, step=step, limit=problem.limit, **known
             )
             text = shown + "\n\n" + text
+        if intro is not None:
+            text = intro + "\n\n" + text
         rows: list[tuple[Button, ...]] = []
         if choice:
             rows += self._choice_rows(options)
@@ -667,7 +854,7 @@ class _Run:
                 )
             )
         elif step.kind is Kind.DATE:
-            rows += self._calendar(month)
+            rows += await self._calendar(step, month)
         if step.default_from:
             suggestions = await self._provided(step.default_from)
             if suggestions:
@@ -676,15 +863,39 @@ class _Run:
         rows.append(self._nav(step))
         return Screen(text, tuple(rows))
 
+    async def _redraw(
+        self, step: Step, *, problem: _Problem | None = None, month: date | None = None
+    ) -> Screen:
+        """The live question again, in place: its message keeps its words (the title, where it
+        opened the conversation), with ``problem`` above them, and gets today's buttons."""
+        screen = await self._ask(step, month=month)
+        text = self.state.shown[-1]["text"] if self.state.shown else screen.text
+        if problem is not None:
+            text = await self._problem_text(step, problem) + "\n\n" + text
+        return Screen(text, screen.buttons)
+
     def _choice_rows(self, options: list[Option]) -> list[tuple[Button, ...]]:
-        pages = max(1, -(-len(options) // PAGE_SIZE))
+        """The list, page by page, every item where it stood when the question was first
+        asked; one no longer offered stays there struck through, and newcomers go at the end."""
+        live: dict[str, Option] = {}
+        for option in options:
+            live.setdefault(digest(option.value), option)
+        layout = [[key, label] for key, label in self.state.layout]
+        placed = {key for key, _ in layout}
+        layout += [[key, ""] for key in live if key not in placed]
+        for entry in layout:
+            if entry[0] in live:
+                entry[1] = well_formed(self._label_of(live[entry[0]]))
+        if layout != self.state.layout:
+            self.state.layout = layout
+        pages = max(1, -(-len(layout) // PAGE_SIZE))
         page = min(self.state.page, pages - 1)
         start = page * PAGE_SIZE
-        shown = options[start : start + PAGE_SIZE]
-        rows = [
-            tuple(self._pick(option) for option in shown[i : i + 2])
-            for i in range(0, len(shown), 2)
+        shown = [
+            self._pick(live[key]) if key in live else Button(_struck(label), self._data("g"))
+            for key, label in layout[start : start + PAGE_SIZE]
         ]
+        rows = [tuple(shown[i : i + 2]) for i in range(0, len(shown), 2)]
         if pages > 1:
             paging = []
             if page > 0:
@@ -695,28 +906,84 @@ class _Run:
             rows.append(tuple(paging))
         return rows
 
-    def _calendar(self, month: str) -> list[tuple[Button, ...]]:
-        today = self.now.date()
-        shown = _month(month) or today.replace(day=1)
-        previous = (shown - timedelta(days=1)).replace(day=1)
+    async def _calendar(self, step: Step, month: date | None) -> list[tuple[Button, ...]]:
+        """A month: its name, the weekdays, then every day, today marked; a day the step would
+        refuse is struck through and pressing it only says why. Never a month gone by, and
+        forward only while a later day can still be had: another month asked for (a typed day's,
+        a forged page) that has none is this month."""
+        today = self._today()
+        current = today.replace(day=1)
+        shown = max(current, (month or today).replace(day=1))
+        if shown != current and not await self._any_day(step, shown):
+            shown = current
         following = (shown + timedelta(days=32)).replace(day=1)
+        header = []
+        if shown > current:
+            previous = (shown - timedelta(days=1)).replace(day=1)
+            header.append(Button("‹", self._data("m", previous.strftime("%Y%m"))))
+        name = self.texts.render(self.language, "flow_month", month=shown)
+        header.append(Button(name, self._data("n")))
+        if await self._any_day(step, following):
+            header.append(Button("›", self._data("m", following.strftime("%Y%m"))))
+        weekdays = self.texts.render(self.language, "flow_weekdays").split()
         rows: list[tuple[Button, ...]] = [
-            (
-                Button("‹", self._data("m", previous.strftime("%Y%m"))),
-                Button(shown.strftime("%Y-%m"), self._data("n")),
-                Button("›", self._data("m", following.strftime("%Y%m"))),
-            )
+            tuple(header),
+            tuple(Button(day, self._data("n")) for day in weekdays),
         ]
         for week in calendar.Calendar().monthdatescalendar(shown.year, shown.month):
-            rows.append(
-                tuple(
-                    Button(str(day.day), self._data("d", day.strftime("%Y%m%d")))
-                    if day.month == shown.month
-                    else Button(" ", self._data("n"))
-                    for day in week
-                )
-            )
+            cells = []
+            for day in week:
+                if day.month != shown.month:
+                    cells.append(Button("·", self._data("n")))
+                    continue
+                mark = "•" if day == today else ""
+                arg = day.strftime("%Y%m%d")
+                if await self._day_problem(step, day) is None:
+                    cells.append(Button(f"{mark}{day.day}", self._data("d", arg)))
+                else:
+                    cells.append(Button(mark + _struck(str(day.day)), self._data("u", arg)))
+            rows.append(tuple(cells))
         return rows
+
+    async def _any_day(self, step: Step, month: date) -> bool:
+        """Whether the step would take some day of ``month``."""
+        day = month
+        while day.month == month.month:
+            if await self._day_problem(step, day) is None:
+                return True
+            day += timedelta(days=1)
+        return False
+
+    async def _example(self, step: Step) -> date:
+        """A day to give as an example of a typed date: the first the step would take from
+        EXAMPLE_AHEAD days on, the same in the question and in its re-prompt."""
+        first = self._today() + timedelta(days=EXAMPLE_AHEAD)
+        for ahead in range(31):
+            day = first + timedelta(days=ahead)
+            if await self._day_problem(step, day) is None:
+                return day
+        return first
+
+    def _answer_line(self, step: Step, value: Any, label: str | None) -> str:
+        """How the question shows its answer once answered ("类别：设施报修")."""
+        render = self.texts.render
+        if value is None:
+            answer = render(self.language, "flow_skipped")
+        elif label is not None:
+            answer = label
+        elif step.kind is Kind.YES_NO:
+            answer = render(self.language, "flow_yes" if value else "flow_no")
+        elif step.kind is Kind.PHOTO:
+            answer = render(self.language, "flow_photo_received")
+        elif step.kind is Kind.NUMBER:
+            answer = f"{value:,.2f}".rstrip("0").rstrip(".")
+        elif step.kind is Kind.DATE and (day := _day(value)) is not None:
+            answer = render(self.language, "flow_day", day=day)
+        else:
+            text = str(value)
+            answer = text if len(text) <= SHOWN_ANSWER else text[: SHOWN_ANSWER - 1] + "…"
+        called = step.label.get(self.language, step.id)
+        return render(self.language, "flow_answered", label=called, answer=answer)
 
     async def _labels(self) -> dict[str, str]:
         """The label of every answer picked from a list, provided ones included."""
@@ -728,14 +995,17 @@ class _Run:
                         shown[step.id] = option.label.get(self.language, option.value)
         return shown
 
-    async def _summary(self) -> Screen:
+    async def _summary(self, *, intro: str | None = None) -> Screen:
         text = self.texts.render(
             self.language,
             self.conversation.summary,
             answers=self.state.answers,
             labels=await self._labels(),
             actor=self.actor,
+            facts=await self._facts(),
         )
+        if intro is not None:
+            text = intro + "\n\n" + text
         submit = Button(self.texts.render(self.language, "flow_submit"), self._data("s"))
         return Screen(text, ((submit,), self._nav(None)))
 
@@ -750,6 +1020,14 @@ def labels(
             if answers.get(step.id) == option.value:
                 shown[step.id] = option.label.get(language, option.value)
     return shown
+
+
+@dataclass(frozen=True)
+class _Picked:
+    """A pressed answer, and the label its button showed (None where there is none)."""
+
+    value: Any
+    label: str | None = None
 
 
 _INVALID = object()
@@ -784,18 +1062,31 @@ def _parse(data: str) -> tuple[int, int, str, str] | None:
     return state, step, op, arg
 
 
-def _date(text: str) -> date | None:
-    cleaned = text.strip().replace("/", "-").replace(".", "-")
-    for form in ("%Y-%m-%d", "%Y%m%d"):
-        try:
-            return datetime.strptime(cleaned, form).date()
-        except ValueError:
-            continue
-    return None
+def _digits_day(text: str) -> date | None:
+    """A day as a calendar button carries it: YYYYMMDD."""
+    if len(text) != 8 or not text.isascii() or not text.isdigit():
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return None
 
 
 def _month(text: str) -> date | None:
+    """The first day of a month as a calendar's paging carries it: YYYYMM."""
+    day = _digits_day(text + "01")
+    return day if len(text) == 6 else None
+
+
+def _day(value: object) -> date | None:
+    """A date step's answer, as stored (ISO)."""
     try:
-        return datetime.strptime(text, "%Y%m").date()
+        return date.fromisoformat(str(value))
     except ValueError:
         return None
+
+
+def _struck(label: str) -> str:
+    """``label`` struck through (a combining long stroke on each character): still legible,
+    plainly not on offer."""
+    return "".join(char + "\u0336" for char in label) or "—"

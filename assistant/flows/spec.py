@@ -1,9 +1,12 @@
 """Guided conversations as data: ``conversations/<name>.yaml`` read, checked and compiled.
 
-A conversation names its steps, what each asks (a template), the kind of answer it takes, checks
-with the re-prompt shown on failure, conditions to skip a step, a summary to confirm, and the
-service action that submits it. Adding a field or a step is a YAML edit, not a code change.
-Every problem is reported with file, line, step id and, where one is close, a suggestion.
+A conversation names its steps, what each asks (a template) and what its answer is called once
+given, the kind of answer it takes, checks with the re-prompt shown on failure, conditions to skip
+a step, a summary to confirm, and the service action that submits it; also the checks that must
+pass before its first question (a limit already reached refuses at once, not after the last step)
+and where the facts its templates state come from (a room's capacity). Adding a field or a step
+is a YAML edit, not a code change. Every problem is reported with file, line, step id and, where
+one is close, a suggestion.
 """
 
 from __future__ import annotations
@@ -94,12 +97,13 @@ class Check:
 
 @dataclass(frozen=True)
 class Step:
-    """One question."""
+    """One question; ``label`` names its answer in each language ("类别" / "Category")."""
 
     id: str
     kind: Kind
     ask: str
     line: int
+    label: Mapping[str, str] = field(default_factory=dict)
     options: tuple[Option, ...] = ()
     options_from: str | None = None
     optional: bool = False
@@ -124,6 +128,10 @@ class Conversation:
     file: str
     timeout_minutes: int = 30
     access: str | None = None
+    # Named checks that run before the first question; each may refuse, as the submit would.
+    start_checks: tuple[str, ...] = ()
+    # A named provider of the facts templates state (a room's capacity, the booking window).
+    facts_from: str | None = None
     steps_by_id: Mapping[str, Step] = field(default_factory=dict)
 
     def step(self, step_id: str) -> Step:
@@ -133,11 +141,14 @@ class Conversation:
 
 @dataclass(frozen=True)
 class Catalogue:
-    """What conversation files may name: option providers, named checks and submit actions."""
+    """What conversation files may name: option providers, named checks, submit actions, the
+    checks run at a conversation's start and the providers of facts for its templates."""
 
     providers: frozenset[str]
     checks: frozenset[str]
     actions: frozenset[str]
+    start_checks: frozenset[str] = frozenset()
+    facts: frozenset[str] = frozenset()
 
 
 _TOP = {
@@ -146,6 +157,8 @@ _TOP = {
     "title": "a template name",
     "timeout_minutes": "minutes of silence before it expires",
     "access": "an action of rules/access.yaml, e.g. grid.report",
+    "start_checks": "a list of named checks that run before the first question",
+    "facts_from": "a named provider of the facts its templates state",
     "steps": "the list of steps",
     "summary": "the template shown to confirm",
     "submit": "the service action that submits the answers",
@@ -153,6 +166,7 @@ _TOP = {
 _STEP = {
     "id": "the step's id",
     "kind": "one of " + ", ".join(k.value for k in Kind),
+    "label": "what the answer is called, {zh: 类别, en: Category}",
     "ask": "a template name",
     "options": "a list of {value, label: {zh, en}}",
     "options_from": "a named option provider",
@@ -260,6 +274,15 @@ def read_conversation(
             else "known: " + ", ".join(sorted(catalogue.actions)),
         )
     steps = _steps(reader, data)
+    start_checks = _start_checks(reader, data)
+    facts_from = reader.text(data, "facts_from", None, required=False) or None
+    if facts_from and facts_from not in catalogue.facts:
+        reader.problem(
+            data.lines["facts_from"],
+            f"unknown facts provider '{facts_from}'",
+            None,
+            _known(facts_from, catalogue.facts),
+        )
     conversation = Conversation(
         id=conversation_id,
         command=command,
@@ -270,9 +293,54 @@ def read_conversation(
         file=str(path),
         timeout_minutes=timeout,
         access=reader.text(data, "access", None, required=False) or None,
+        start_checks=start_checks,
+        facts_from=facts_from,
         steps_by_id={s.id: s for s in steps},
     )
     return (None if reader.problems else conversation), reader.problems
+
+
+def _known(name: str, known: frozenset[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean '{close[0]}'?" if close else "known: " + ", ".join(sorted(known))
+
+
+def _start_checks(reader: _Reader, data: Located) -> tuple[str, ...]:
+    raw = data.get("start_checks")
+    if raw is None:
+        return ()
+    if not isinstance(raw, LocatedList):
+        reader.problem(data.lines["start_checks"], "expected a list of check names")
+        return ()
+    found: list[str] = []
+    for name, line in zip(raw, raw.lines, strict=True):
+        if not isinstance(name, str) or name not in reader.catalogue.start_checks:
+            reader.problem(
+                line,
+                f"unknown start check '{name}'",
+                None,
+                _known(str(name), reader.catalogue.start_checks),
+            )
+            continue
+        found.append(name)
+    return tuple(found)
+
+
+def _label(reader: _Reader, item: Located, step_id: str) -> dict[str, str]:
+    label = item.get("label")
+    if (
+        not isinstance(label, Located)
+        or set(label) != {"zh", "en"}
+        or not all(isinstance(label[lang], str) and label[lang].strip() for lang in ("zh", "en"))
+    ):
+        reader.problem(
+            item.lines.get("label", item.line),
+            "a step needs a label in zh and en: what its answer is called",
+            step_id,
+            "{zh: 类别, en: Category}",
+        )
+        return {}
+    return {"zh-CN": label["zh"].strip(), "en": label["en"].strip()}
 
 
 def _steps(reader: _Reader, data: Located) -> list[Step]:
@@ -359,6 +427,7 @@ def _step(
         kind=kind,
         ask=reader.text(item, "ask", step_id),
         line=item.line,
+        label=_label(reader, item, step_id),
         options=tuple(options),
         options_from=provider,
         optional=optional,

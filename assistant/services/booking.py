@@ -40,7 +40,7 @@ from assistant.domain import (
     Role,
     ScopeKind,
 )
-from assistant.flows.engine import FlowContext, Refused, Submitted
+from assistant.flows.engine import FlowContext, Refused, Reprompt, Submitted
 from assistant.flows.spec import Option
 from assistant.rules import AccessDecision
 from assistant.services import identity, people
@@ -272,10 +272,72 @@ class Bookings:
         del value
         return bool(await self.slot_options(context))
 
+    async def week_has_room(self, context: FlowContext, value: Any) -> bool:
+        """The person holds fewer bookings in the day's week than ``booking.max_per_week``;
+        the re-prompt names that limit."""
+        day, kind = _day(value), _kind(context.answers.get("room_kind"))
+        if day is None or kind is None:
+            return False
+        limit = self._number("booking.max_per_week", people.rule_subject(context.actor), kind)
+        if await self._held_in_week(context.session, context.actor.person_id, day) >= limit:
+            raise Reprompt(limit)
+        return True
+
     async def fits_room(self, context: FlowContext, value: Any) -> bool:
-        """No more attendees than the room holds."""
+        """At least one attendee, and no more than the room holds."""
         room = await self.usable_room(context.session, context.actor, context.answers.get("room"))
-        return room is not None and isinstance(value, int | float) and value <= room.capacity
+        return room is not None and isinstance(value, int | float) and 1 <= value <= room.capacity
+
+    async def quota_left(self, context: FlowContext) -> None:
+        """``booking.quota_left``, before /book's first question: refused, as the submit would
+        refuse, when every week the booking window reaches already holds the person's weekly
+        quota of bookings, whatever kind of room they would choose."""
+        session, actor = context.session, context.actor
+        subject = people.rule_subject(actor)
+        today = self.today(context.now)
+        held: dict[date, int] = {}
+        limits = []
+        for option in await self.room_kinds(context):
+            kind = FunctionalRoomKind(option.value)
+            limit = self._number("booking.max_per_week", subject, kind)
+            last = today + timedelta(days=self._number("booking.window_days", subject, kind))
+            monday = today - timedelta(days=today.isoweekday() - 1)
+            while monday <= last:
+                if monday not in held:
+                    held[monday] = await self._held_in_week(session, actor.person_id, monday)
+                if held[monday] < limit:
+                    return
+                monday += timedelta(days=7)
+            limits.append(limit)
+        if limits:
+            raise Refused("booking_quota", limit=max(limits))
+
+    async def facts(self, context: FlowContext) -> dict[str, Any]:
+        """What /book's questions state: the chosen room's capacity, how many days ahead rooms
+        of the chosen kind may be booked and the last such day, the check-in minutes, and the
+        weekly quota (None for what is not chosen yet)."""
+        answers = context.answers
+        room = None
+        if "room" in answers:
+            room = await self.usable_room(context.session, context.actor, answers["room"])
+        kind = room.kind if room is not None else _kind(answers.get("room_kind"))
+        found: dict[str, Any] = {
+            "capacity": room.capacity if room is not None else None,
+            "window_days": None,
+            "last_day": None,
+            "checkin_minutes": None,
+            "per_week": None,
+        }
+        if kind is not None:
+            subject = people.rule_subject(context.actor)
+            window = self._number("booking.window_days", subject, kind)
+            found |= {
+                "window_days": window,
+                "last_day": self.today(context.now) + timedelta(days=window),
+                "checkin_minutes": self._number("booking.checkin_minutes", subject, kind),
+                "per_week": self._number("booking.max_per_week", subject, kind),
+            }
+        return found
 
     async def submit(self, context: FlowContext) -> Submitted:
         """``booking.create``: book the room as answered, everything checked again."""
@@ -674,10 +736,13 @@ def names(kit: Kit) -> Names:
             "booking.not_past": bookings.not_past,
             "booking.in_window": bookings.in_window,
             "booking.open_day": bookings.open_day,
+            "booking.week_has_room": bookings.week_has_room,
             "booking.has_free_slot": bookings.has_free_slot,
             "booking.fits_room": bookings.fits_room,
         },
         actions={"booking.create": bookings.submit},
+        start_checks={"booking.quota_left": bookings.quota_left},
+        facts={"booking.facts": bookings.facts},
         workflows={RequestKind.BOOKING: bookings},
         jobs={"booking.release_no_shows": bookings.release_no_shows},
     )

@@ -58,6 +58,8 @@ def services(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> S
             providers={k: v for part in parts for k, v in part.providers.items()},
             checks={k: v for part in parts for k, v in part.checks.items()},
             actions={k: v for part in parts for k, v in part.actions.items()},
+            start_checks={k: v for part in parts for k, v in part.start_checks.items()},
+            facts={k: v for part in parts for k, v in part.facts.items()},
         ),
         approvals,
         {k: v for part in parts for k, v in part.jobs.items()},

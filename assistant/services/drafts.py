@@ -1,7 +1,8 @@
 """Conversations left unfinished: when their time is up they expire, and the person is told.
 
 Without this sweep a person would only find out on their next message; a restart changes
-nothing, since the expiry time is stored with the conversation.
+nothing, since the expiry time is stored with the conversation. The question left waiting loses
+its buttons, which could only say "expired" any more.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.domain import Language
+from assistant.flows.engine import settle_all
 from assistant.schedule import Job
 from assistant.services.kit import Kit, Names
 from assistant.storage import outbox, repo
@@ -40,6 +42,15 @@ def expire(texts: Texts, default: Language) -> Job:
         ).all()
         for state in due:
             state.status, state.updated_at = ConversationStatus.EXPIRED, now
+            for settled in settle_all(state):
+                for row in await outbox.by_ref(session, settled.ref):
+                    if row.ref == settled.ref and row.method == "sendMessage":
+                        payload = {
+                            "text": settled.text,
+                            "parse_mode": "HTML",
+                            "link_preview_options": {"is_disabled": True},
+                        }
+                        outbox.rewrite(session, row, payload, now=now)
             # Conversations run in private chats, whose id is the person's Telegram id.
             language = pick_language(await repo.language_of(session, state.chat_id), default)
             outbox.enqueue(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 
 from assistant.domain import Language, RequestKind
-from assistant.flows.engine import Action, NamedCheck, Provider
+from assistant.flows.engine import Action, Facts, NamedCheck, Provider, StartCheck
 from assistant.rules import Rules
 from assistant.schedule import Handler, Job
 from assistant.services.approvals import Approvals, Workflow
@@ -28,12 +28,14 @@ class Kit:
 
 @dataclass(frozen=True)
 class Names:
-    """The option providers, checks and submit actions one service offers conversation files,
-    and the workflows of the request kinds it owns."""
+    """The option providers, checks, submit actions, start checks and facts one service offers
+    conversation files, and the workflows of the request kinds it owns."""
 
     providers: Mapping[str, Provider] = field(default_factory=dict)
     checks: Mapping[str, NamedCheck] = field(default_factory=dict)
     actions: Mapping[str, Action] = field(default_factory=dict)
+    start_checks: Mapping[str, StartCheck] = field(default_factory=dict)
+    facts: Mapping[str, Facts] = field(default_factory=dict)
     workflows: Mapping[RequestKind, Workflow] = field(default_factory=dict)
     # Periodic sweeps (assistant.schedule.ticker), by name.
     jobs: Mapping[str, Job] = field(default_factory=dict)

@@ -93,6 +93,7 @@ def names(kit: Kit) -> Names:
             "project.grant_allowed": review.grant_allowed,
         },
         actions={"project.apply": review.apply, "project.grant": review.grant},
+        start_checks={"project.may_apply": review.may_apply},
         workflows={RequestKind.PROJECT: review},
     )
 
@@ -179,12 +180,16 @@ class Review:
 
     # Applying ----------------------------------------------------------------------------------
 
-    async def apply(self, context: FlowContext) -> Submitted:
-        """``project.apply``: checked again here (the call may have closed meanwhile), then the
-        request goes to the college party organisation of the applicant's community."""
-        session, actor, answers = context.session, context.actor, context.answers
+    async def may_apply(self, context: FlowContext) -> None:
+        """``project.may_apply``, before /apply's first question: refused, as the submit would
+        refuse, outside the call or without a community to apply for."""
+        await self._applicant(context)
+
+    async def _applicant(self, context: FlowContext) -> tuple[Community, College]:
+        """The applicant's community and its college, while the call is open; else Refused."""
+        session, actor = context.session, context.actor
         today = context.now.astimezone(self.kit.campus).date()
-        subject = people.rule_subject(actor) | people.day_facts(today)
+        subject = people.rule_subject(actor) | people.day_facts(today, self.kit.rules.calendar)
         decision = self.kit.rules.allowed("project.apply", subject)
         if not decision.outcome.allowed:
             reason = decision.outcome.reason
@@ -193,6 +198,15 @@ class Review:
         college = await session.get(College, community.college_id) if community else None
         if community is None or college is None:
             raise Refused("project_no_community")
+        return community, college
+
+    async def apply(self, context: FlowContext) -> Submitted:
+        """``project.apply``: checked again here (the call may have closed meanwhile), then the
+        request goes to the college party organisation of the applicant's community."""
+        session, actor, answers = context.session, context.actor, context.answers
+        community, college = await self._applicant(context)
+        today = context.now.astimezone(self.kit.campus).date()
+        subject = people.rule_subject(actor) | people.day_facts(today)
         budget = round(float(answers["budget"]), 2)
         maximum = self._budget_max(subject)
         if not 0 < budget <= maximum:

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from assistant.domain import Actor, Language, Named, ScopeKind
-from assistant.flows.engine import Action, FlowContext, NamedCheck, Provider, Refused, Submitted
+from assistant.flows.engine import Action, FlowContext, Provider, Refused, StartCheck, Submitted
 from assistant.flows.spec import Option
 from assistant.rules import AccessDecision, Rules
 from assistant.services import people
@@ -194,10 +194,11 @@ def eligibility(
     return rules.allowed("star.eligible", subject)
 
 
-async def eligible_nominees(
+async def judged_nominees(
     session: AsyncSession, actor: Actor, rules: Rules, month: str
-) -> list[Resident]:
-    """The people of the actor's community the actor may nominate in ``month``."""
+) -> list[tuple[Resident, AccessDecision]]:
+    """The other people of the actor's community, each with whether the actor may nominate
+    them in ``month``."""
     home = actor.home
     if home is None:
         return []
@@ -206,12 +207,17 @@ async def eligible_nominees(
     )
     wins = await _wins(session, [r.person_id for r in found])
     return [
-        r
+        (r, eligibility(rules, r, home.community.id, wins.get(r.person_id, ()), month))
         for r in found
-        if eligibility(
-            rules, r, home.community.id, wins.get(r.person_id, ()), month
-        ).outcome.allowed
     ]
+
+
+async def eligible_nominees(
+    session: AsyncSession, actor: Actor, rules: Rules, month: str
+) -> list[Resident]:
+    """The people of the actor's community the actor may nominate in ``month``."""
+    judged = await judged_nominees(session, actor, rules, month)
+    return [resident for resident, decision in judged if decision.outcome.allowed]
 
 
 def nominees(rules: Rules, texts: Texts, campus: tzinfo) -> Provider:
@@ -244,13 +250,31 @@ async def nomination_of(session: AsyncSession, person_id: int, month: str) -> St
     )
 
 
-def first_this_month(campus: tzinfo) -> NamedCheck:
-    """The ``star_first_this_month`` check: the actor has not nominated anyone this month."""
+def first_this_month(campus: tzinfo) -> StartCheck:
+    """The ``star.first_this_month`` start check: the actor has not nominated anyone this month
+    (refused as the submit refuses a second nomination)."""
 
-    async def check(context: FlowContext, value: Any) -> bool:
-        del value
+    async def check(context: FlowContext) -> None:
         month = month_of(context.now, campus)
-        return await nomination_of(context.session, context.actor.person_id, month) is None
+        if await nomination_of(context.session, context.actor.person_id, month) is not None:
+            raise Refused("star_already_nominated")
+
+    return check
+
+
+def someone_eligible(rules: Rules, campus: tzinfo) -> StartCheck:
+    """The ``star.someone_eligible`` start check: there is somebody the actor may nominate this
+    month (refused with the eligibility rule's reason, as the submit refuses a nominee)."""
+
+    async def check(context: FlowContext) -> None:
+        month = month_of(context.now, campus)
+        said = ""
+        for _, decision in await judged_nominees(context.session, context.actor, rules, month):
+            if decision.outcome.allowed:
+                return
+            reason = decision.outcome.reason
+            said = said or (reason.text(context.language) if reason else "")
+        raise Refused("star_not_eligible", reason=said, nobody=True)
 
     return check
 
@@ -273,7 +297,7 @@ def nominate(rules: Rules, campus: tzinfo) -> Action:
         home = actor.home
         found = await residents(session, Person.number == number)
         if home is None or not found:
-            raise Refused("star_not_eligible", reason="")
+            raise Refused("star_not_eligible", reason="", nobody=False)
         nominee = found[0]
         wins = await _wins(session, [nominee.person_id])
         decision = eligibility(
@@ -281,7 +305,8 @@ def nominate(rules: Rules, campus: tzinfo) -> Action:
         )
         if not decision.outcome.allowed:
             reason = decision.outcome.reason
-            raise Refused("star_not_eligible", reason=reason.text(language) if reason else "")
+            said = reason.text(language) if reason else ""
+            raise Refused("star_not_eligible", reason=said, nobody=False)
         # One per person per month is the unique row's to enforce, also for a second one sent
         # at the same moment from another device.
         stored = await insert_once(
@@ -302,11 +327,15 @@ def nominate(rules: Rules, campus: tzinfo) -> Action:
 
 
 def names(kit: Kit) -> Names:
-    """The nominee list, the once-a-month check and the nomination of nominate_star.yaml."""
+    """The nominee list, the checks before its first question (once a month, somebody to
+    nominate) and the nomination of nominate_star.yaml."""
     return Names(
         providers={"star_nominees": nominees(kit.rules, kit.texts, kit.campus)},
-        checks={"star_first_this_month": first_this_month(kit.campus)},
         actions={"star.nominate": nominate(kit.rules, kit.campus)},
+        start_checks={
+            "star.first_this_month": first_this_month(kit.campus),
+            "star.someone_eligible": someone_eligible(kit.rules, kit.campus),
+        },
     )
 
 

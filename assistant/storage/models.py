@@ -387,6 +387,10 @@ class ConversationState(Base):
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     history: Mapped[list[str]] = mapped_column(JSON, default=list)
     page: Mapped[int] = mapped_column(Integer, default=0)
+    # The conversation's messages that still carry buttons: {"ref", "text", "step"} each.
+    shown: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
+    # Where each item of the current step's list stands: [key, label] by position.
+    layout: Mapped[list[list[str]]] = mapped_column(JSON, default=list, server_default="[]")
     status: Mapped[ConversationStatus] = mapped_column(
         _enum(ConversationStatus, "conversation_status"), default=ConversationStatus.ACTIVE
     )

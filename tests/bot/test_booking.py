@@ -35,7 +35,7 @@ from assistant.storage.models import (
 )
 from tests.bot.conftest import Chat, Clock, make_application
 from tests.bot.test_identity import C1_COUNSELLOR, FLOOR_1_LEADER, STUDENT, linked
-from tests.bot.test_report import press, prompt
+from tests.bot.test_report import press, press_in_flight, prompt, settled
 
 Invite = Callable[[str], Awaitable[str]]
 Person = Callable[..., Chat]
@@ -94,7 +94,6 @@ async def to_summary(
 ) -> FakeMessage:
     """Walk /book up to its summary by buttons and typing."""
     await tg.user_send(chat.user, "/book")
-    await prompt(tg, chat)
     kinds = await prompt(tg, chat)
     rooms = await press(tg, chat, kinds, kind)
     days = await press(tg, chat, rooms, room)
@@ -161,20 +160,26 @@ async def test_a_student_books_the_reading_room_and_checks_in_in_chinese(
 ) -> None:
     student = await linked(person, invite, STUDENT)
     await tg.user_send(student.user, "/book")
-    assert (await prompt(tg, student)).text == "预约功能房"
     kinds = await prompt(tg, student)
-    assert kinds.text == "想预约哪类功能房？"
+    assert kinds.text == "预约功能房\n\n想预约哪类功能房？"
     labels = [b["text"] for row in kinds.buttons for b in row]
     assert labels[:2] == ["阅览室", "党团活动室"] and "成长服务中心" in labels
     rooms = await press(tg, student, kinds, "阅览室")
     assert [b["text"] for b in rooms.buttons[0]] == ["1号楼阅览室"]  # only my building's
     days = await press(tg, student, rooms, "1号楼阅览室")
-    assert "哪一天" in (days.text or "")
+    # Each question says the limit it is about before it is reached.
+    assert "哪一天？可预约今天起 14 天内的日期（最晚 9月15日）。" in (days.text or "")
     slots = await press(tg, student, days, "2")
+    assert slots.text == "请选择一个空闲时段。预约开始后 15 分钟内须签到，否则预约会被释放。"
     assert slots.button_data("08:00–10:00") and slots.button_data("20:00–22:00")
     purpose = await press(tg, student, slots, "08:00–10:00")
     assert "用途" in (purpose.text or "")
-    assert (await student.say("班会")).startswith("预计多少人")
+    assert await student.say("班会") == (
+        "预计多少人参加？这个房间最多容纳 40 人，请输入 1–40 之间的整数。"
+    )
+    assert (await student.say("41")).startswith("人数应在 1–40 人之间：这个房间最多容纳 40 人。")
+    assert (await student.say("0")).startswith("人数应在 1–40 人之间")
+    assert (await student.say("2.5")).startswith("请输入整数人数（1–40 人）。")
     summary = await student.say("12")
     assert "房间：1号楼阅览室（阅览室）" in summary and "时段：08:00–10:00" in summary
     assert "日期：2026-09-02" in summary and "人数：12" in summary
@@ -254,7 +259,6 @@ async def test_back_cancel_and_the_rules_checks_on_the_way(
 ) -> None:
     student = await linked(person, invite, STUDENT, language="en")
     await tg.user_send(student.user, "/book")
-    await prompt(tg, student)
     kinds = await prompt(tg, student)
     rooms = await press(tg, student, kinds, "Party and League activity room")
     again = await press(tg, student, rooms, "« Back")
@@ -266,21 +270,59 @@ async def test_back_cancel_and_the_rules_checks_on_the_way(
     assert (await student.say("2026-09-30")).startswith("That day is beyond the booking window")
     # Saturday: activity rooms are closed at weekends and on holidays.
     assert (await student.say("2026-09-05")).startswith("Rooms of this kind cannot be booked")
-    assert (await student.say("not a day")).startswith("Please")
+    assert (await student.say("not a day")).startswith("That is not a date I can read.")
     slots = await student.say("2026-09-03")
-    assert slots == "Pick a free time slot:"
+    assert slots == (
+        "Pick a free slot. Check in within 15 minutes of its start, or the room is released."
+    )
     purpose = await press(tg, student, last_message(tg, student), "10:00–12:00")
     assert purpose.text is not None and purpose.text.startswith("What is it for?")
     await student.say("Branch study")
-    assert (await student.say("2.5")).startswith("Please type a whole number")
-    assert (await student.say("51")).startswith("That is more people than the room holds")
-    assert (await student.say("0")).startswith("That number is out of range")
+    assert (await student.say("2.5")).startswith("Please type a whole number of people (1–50).")
+    capacity = "Please type 1–50 people: this room holds at most 50."
+    assert (await student.say("51")).startswith(capacity)
+    assert (await student.say("0")).startswith(capacity)
     summary = await student.say("50")
     assert "Slot: 10:00–12:00" in summary and "Date: 2026-09-03" in summary
     back = await press(tg, student, last_message(tg, student), "« Back")
-    assert back.text == "How many people do you expect?"
+    assert back.text == (
+        "How many people do you expect? This room holds up to 50; type a whole number from 1 to 50."
+    )
     assert await student.say("/cancel") == "Cancelled; nothing was submitted."
     assert await bookings_in(campus) == []
+
+
+QUOTA = {
+    "zh-CN": "本周您已预约 3 次，达到上限，下周再来吧。",
+    "en": "You have booked 3 times this week, the most allowed; please try again next week.",
+}
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+async def test_a_quota_used_up_in_every_week_ahead_is_said_at_book(
+    edge: Edge,
+    person: Person,
+    invite: Invite,
+    tg: FakeTelegram,
+    campus: Database,
+    clock: Clock,
+    language: str,
+) -> None:
+    student = await linked(person, invite, STUDENT, language=language)
+    # Three bookings in each week the 14 days ahead reach but the last: /book goes on.
+    await book_growth(edge, campus, student, clock(), 2, 3, 4, 8, 9, 10, 14, 15)
+    kinds = await student.say("/book")
+    assert kinds.startswith("预约功能房" if language == "zh-CN" else "Book a room")
+    assert await student.say("/cancel") in (
+        "已取消，没有提交任何内容。",
+        "Cancelled; nothing was submitted.",
+    )
+    # The third one of the last week too: refused at once, with the words the Submit has.
+    await book_growth(edge, campus, student, clock(), 15, hour=18)
+    assert await student.say("/book") == QUOTA[language]
+    async with campus.unit_of_work() as session:
+        states = (await session.scalars(select(ConversationState.status))).all()
+    assert states == [ConversationStatus.CANCELLED]
 
 
 async def test_a_reading_room_is_open_at_weekends(
@@ -299,14 +341,13 @@ async def test_a_restart_a_timeout_and_an_expired_button(
     async with running(make_application(campus, tg, clock)):
         student = await linked(person, invite, STUDENT, language="en")
         await tg.user_send(student.user, "/book")
-        await prompt(tg, student)
         kinds = await prompt(tg, student)
         rooms = await press(tg, student, kinds, "Reading room")
         days = await press(tg, student, rooms, "Building 1 Reading Room")
     # A new process: the conversation goes on from the store.
     async with running(make_application(campus, tg, clock)):
         slots = await press(tg, student, days, "3")
-        assert slots.text == "Pick a free time slot:"
+        assert (slots.text or "").startswith("Pick a free slot.")
         clock.advance(timedelta(minutes=31))
         query = await tg.user_press(student.user, slots, slots.button_data("08:00–10:00"))
         assert (await tg.wait_for_callback_answer(query)).show_alert
@@ -318,13 +359,40 @@ async def test_a_restart_a_timeout_and_an_expired_button(
 
         # A button of a conversation that was cancelled has expired.
         await tg.user_send(student.user, "/book")
-        await prompt(tg, student)
         kinds = await prompt(tg, student)
         assert await student.say("/cancel") == "Cancelled; nothing was submitted."
-        query = await tg.user_press(student.user, kinds, kinds.button_data("Growth service centre"))
-        answer = await tg.wait_for_callback_answer(query)
+        await settled(tg, student, kinds)
+        answer = await press_in_flight(tg, student, kinds, "Growth service centre")
         assert answer.text == "This button has expired; please send the command again."
     assert await bookings_in(campus) == []
+
+
+async def book_growth(
+    edge: Edge, campus: Database, chat: Chat, now: datetime, *days: int, hour: int = 10
+) -> None:
+    """Book the Growth Service Centre for ``chat``'s person on each of ``days`` of September
+    (at ``hour``, or four hours later for a day given twice)."""
+    async with campus.unit_of_work() as session:
+        actor = await actor_for(session, chat.user.id)
+        assert actor is not None
+        seen: set[int] = set()
+        for day in days:
+            await service(edge).create(
+                session,
+                actor,
+                room_code="GROWTH",
+                day=date(2026, 9, day),
+                slot=f"{hour + 4 if day in seen else hour:02}:00",
+                purpose="Tutoring",
+                attendees=3,
+                now=now,
+            )
+            seen.add(day)
+
+
+def struck(label: str) -> str:
+    """A calendar day or a list item that cannot be had, as its button shows it."""
+    return "".join(char + "\u0336" for char in label)
 
 
 async def test_the_weekly_quota_and_a_taken_slot(
@@ -332,27 +400,23 @@ async def test_the_weekly_quota_and_a_taken_slot(
 ) -> None:
     student = await linked(person, invite, STUDENT, language="en")
     other = await linked(person, invite, "2023010002", language="en")
-    bookings = service(edge)
-    async with campus.unit_of_work() as session:
-        actor = await actor_for(session, student.user.id)
-        assert actor is not None
-        for day in (2, 3, 4):
-            await bookings.create(
-                session,
-                actor,
-                room_code="GROWTH",
-                day=date(2026, 9, day),
-                slot="10:00",
-                purpose="Tutoring",
-                attendees=3,
-                now=clock(),
-            )
-    # The fourth booking of the week is refused; the next week is free again.
-    summary = await to_summary(tg, student, "Reading room", "Building 1 Reading Room", day="3")
-    done = await press(tg, student, summary, "✔ Submit")
-    assert done.text == (
-        "You have booked 3 times this week, the most allowed; please try again next week."
+    await book_growth(edge, campus, student, clock(), 2, 3, 4)
+    # A full week is said on the calendar: its days are struck through, and pressing one or
+    # typing it says why, before any slot, purpose or number is asked; the next week is free.
+    await tg.user_send(student.user, "/book")
+    kinds = await prompt(tg, student)
+    rooms = await press(tg, student, kinds, "Reading room")
+    days = await press(tg, student, rooms, "Building 1 Reading Room")
+    assert labels_of(days)[8:15] == ["·", "•" + struck("1"), *map(struck, "23456")]
+    assert labels_of(days)[15:22] == [str(day) for day in range(7, 14)]
+    quota = (
+        "You already hold 3 bookings in that week, the most allowed; "
+        "please choose a day in another week."
     )
+    query = await tg.user_press(student.user, days, days.button_data(struck("3")))
+    assert (await tg.wait_for_callback_answer(query)).text == quota
+    assert (await student.say("2026-09-03")).startswith(quota)
+    assert (await student.say("Sep 8")).startswith("Pick a free slot.")
     # Two people at the summary of the same slot: the second to submit hears it was taken.
     mine = await to_summary(tg, student, "Reading room", "Building 1 Reading Room", day="8")
     theirs = await to_summary(tg, other, "Reading room", "Building 1 Reading Room", day="8")
@@ -406,10 +470,20 @@ async def test_a_shorter_slot_inside_a_booked_one_is_just_taken(
     assert student_actor is not None and booking.person_id == student_actor.person_id
 
 
+async def press_for_edit(
+    tg: FakeTelegram, chat: Chat, message: FakeMessage, label: str
+) -> FakeMessage:
+    """Press the button labelled ``label`` and return ``message`` as the bot then edits it."""
+    await tg.user_press(chat.user, message, message.button_data(label))
+    return await tg.wait_for_bot_message(
+        chat.user.id,
+        predicate=lambda m: m.message_id == message.message_id and m.edit_date is not None,
+    )
+
+
 async def slot_list(tg: FakeTelegram, chat: Chat, kind: str, room: str, day: str) -> FakeMessage:
     """/book up to the free slots of ``room`` on ``day``."""
     await tg.user_send(chat.user, "/book")
-    await prompt(tg, chat)
     kinds = await prompt(tg, chat)
     rooms = await press(tg, chat, kinds, kind)
     days = await press(tg, chat, rooms, room)
@@ -448,17 +522,24 @@ async def test_a_slot_taken_while_shown_is_refused_and_never_swapped_for_another
     theirs = await to_summary(tg, quick, *growth, slot="08:00–10:00")
     assert (await press(tg, quick, theirs, "✔ Submit")).text.startswith("Booked B-1")
 
-    refused = await press(tg, late, shown, "08:00–10:00")
+    refused = await press_for_edit(tg, late, shown, "08:00–10:00")
     assert refused.text == (
         "That choice is no longer available: it was taken or withdrawn a moment ago. "
-        "Please pick again from the list as it is now.\n\nPick a free time slot:"
+        "Please pick again from the list as it is now.\n\n"
+        "Pick a free slot. Check in within 15 minutes of its start, or the room is released."
     )
-    assert labels_of(refused)[:2] == ["10:00–12:00", "12:00–14:00"]
-    assert "08:00–10:00" not in labels_of(refused)
+    # Said on the same list, where every other slot stays under the finger: the one taken is
+    # struck through in its place, and pressing it again changes nothing.
+    assert labels_of(refused)[:3] == [struck("08:00–10:00"), "10:00–12:00", "12:00–14:00"]
+    assert labels_of(refused)[1:] == labels_of(shown)[1:]
     state = await state_of(campus, late)
     assert state.step == "slot" and "slot" not in state.answers
-    # The list that was pressed loses its buttons; the fresh one is the one to pick from.
-    await tg.wait_until(lambda: tg.message(late.user.id, shown.message_id).buttons == [])
+    query = await tg.user_press(late.user, refused, refused.button_data(struck("08:00–10:00")))
+    assert (await tg.wait_for_callback_answer(query)).text == (
+        "That choice is no longer available: it was taken or withdrawn a moment ago. "
+        "Please pick again from the list as it is now."
+    )
+    assert (await state_of(campus, late)).version == state.version
 
     purpose = await press(tg, late, refused, "12:00–14:00")
     assert (purpose.text or "").startswith("What is it for?")
@@ -516,11 +597,13 @@ async def test_slots_page_by_page_and_a_taken_one_on_the_second_page(
             attendees=2,
             now=clock(),
         )
-    refused = await press(tg, student, second, "17:00–18:00")
+    refused = await press_for_edit(tg, student, second, "17:00–18:00")
     assert (refused.text or "").startswith("That choice is no longer available")
-    # Still the second page, as it is now.
-    assert labels_of(refused)[:7] == [
-        *(f"{h:02}:00–{h + 1:02}:00" for h in (16, 18, 19, 20, 21)),
+    # Still the second page, as it is now, every slot in its place.
+    assert labels_of(refused)[:8] == [
+        "16:00–17:00",
+        struck("17:00–18:00"),
+        *(f"{h:02}:00–{h + 1:02}:00" for h in (18, 19, 20, 21)),
         "‹",
         "2/2",
     ]
@@ -807,12 +890,14 @@ async def test_approval_authority_first_decision_wins_and_the_requester_is_told(
     ]
     answers = [(await tg.wait_for_callback_answer(query)).text for query in presses]
     assert sorted(answers, key=str) == [None, "This request has already been decided."]
+    # Either may be first; both cards then name the one who was.
+    winner = "朱晓雪" if answers[0] is None else "黄霞文"
     for approver, shown in ((counsellor, card), (other_counsellor, other_card)):
         updated = await tg.wait_for_bot_message(
             approver.user.id, predicate=lambda m, shown=shown: m.message_id == shown.message_id
         )
         assert updated.buttons == []
-        assert (updated.text or "").startswith("Approved by 朱晓雪: booking B-1\nFrom: 郑博嘉\n")
+        assert (updated.text or "").startswith(f"Approved by {winner}: booking B-1\nFrom: 郑博嘉\n")
     news = await prompt(tg, student)
     assert "Your booking B-1 is approved." in (news.text or "")
     [booking] = await bookings_in(campus)
@@ -829,9 +914,11 @@ async def test_a_rejection_frees_the_slot(
     await press(tg, student, summary, "✔ Submit")
     card = await tg.wait_for_bot_message(counsellor.user.id)
     await tg.user_press(counsellor.user, card, card.button_data("❌ Reject"))
-    await prompt(tg, counsellor)
     ask = await prompt(tg, counsellor)
-    assert ask.text == "Why is booking B-1 rejected? Type the reason; the applicant will see it."
+    assert ask.text == (
+        "Reject a request\n\n"
+        "Why is booking B-1 rejected? Type the reason; the applicant will see it."
+    )
     confirm = await counsellor.say("The room is being painted")
     assert confirm == "Reject booking B-1?\nReason: The room is being painted"
     await press(tg, counsellor, last_message(tg, counsellor), "✔ Submit")

@@ -57,8 +57,8 @@ async def broadcast_to_floor_3(
     """Walk /broadcast to floor B1-3 (``groups`` bound group chats there), everyone, by
     ``channels``; returns the progress message."""
     await tg.user_send(counsellor.user, "/broadcast")
-    assert (await prompt(tg, counsellor)).text == "Send a broadcast"
     level = await prompt(tg, counsellor)
+    assert level.text == "Send a broadcast\n\nWhere to? Choose the level."
     # A counsellor speaks for their community and what is in it: no college, not the school.
     assert labels(level) == ["A floor", "A building", "A community", "A grid cell", "✖ Cancel"]
     where = await press(tg, counsellor, level, "A floor")
@@ -502,6 +502,5 @@ async def test_grid_cells_are_offered_by_their_building_and_floors(
 ) -> None:
     counsellor = await linked(person, invite, C1_COUNSELLOR, language=language)
     await tg.user_send(counsellor.user, "/broadcast")
-    await prompt(tg, counsellor)
     where = await press(tg, counsellor, await prompt(tg, counsellor), kind)
     assert labels(where)[:-2] == cells

@@ -109,12 +109,13 @@ async def test_a_room_cannot_be_booked_on_a_listed_holiday(
     async with running(make_application(campus, tg, clock, rules_dir=spring_rules(tmp_path))):
         student = await linked(person, invite, STUDENT, language="en")
         await tg.user_send(student.user, "/book")
-        await prompt(tg, student)
         kinds = await prompt(tg, student)
         rooms = await press(tg, student, kinds, "Party and League activity room")
         await press(tg, student, rooms, "Business School Party & League Activity Room")
         closed = await student.say("2027-04-05")
         assert closed.startswith("Rooms of this kind cannot be booked"), closed
         # The Saturday worked instead is a working day: rooms are open.
-        assert await student.say("2027-04-10") == "Pick a free time slot:"
+        assert await student.say("2027-04-10") == (
+            "Pick a free slot. Check in within 15 minutes of its start, or the room is released."
+        )
         assert last_message(tg, student).buttons

@@ -31,7 +31,6 @@ async def report_hygiene(tg: FakeTelegram, student: Chat) -> str:
     """The student reports rubbish on their floor (normal urgency: the floor leader has it);
     returns the bot's answer to Submit."""
     await tg.user_send(student.user, "/report")
-    await prompt(tg, student)
     category = await prompt(tg, student)
     location = await press(tg, student, category, "Hygiene")
     await press(tg, student, location, location.buttons[0][0]["text"])
@@ -166,7 +165,6 @@ async def test_a_reopened_report_climbs_again(
     # Two hours later the reporter reopens it: a new round, with a deadline of its own.
     clock.advance(timedelta(hours=2))
     await press(tg, student, news, "Reopen")
-    await prompt(tg, student)
     await tg.user_send(student.user, "Still there")
     summary = await prompt(tg, student)
     await press(tg, student, summary, "✔ Submit")
@@ -187,7 +185,6 @@ async def test_a_reopened_report_climbs_again(
 async def report_in_need(tg: FakeTelegram, student: Chat) -> None:
     """The student reports, anonymously, a roommate in difficulty (a private report)."""
     await tg.user_send(student.user, "/report")
-    await prompt(tg, student)
     category = await prompt(tg, student)
     location = await press(tg, student, category, "A student needs help")
     await press(tg, student, location, location.buttons[0][0]["text"])

@@ -48,7 +48,6 @@ OUTSIDERS = {
 async def report(tg: FakeTelegram, student: Chat) -> None:
     """The student reports a repair on their floor (routed to the floor leader)."""
     await tg.user_send(student.user, "/report")
-    await prompt(tg, student)
     category = await prompt(tg, student)
     location = await press(tg, student, category, "Hygiene")
     await press(tg, student, location, location.buttons[0][0]["text"])
@@ -126,10 +125,10 @@ async def test_acknowledge_resolve_and_reopen(
     assert (await the_issue(campus)).status is IssueStatus.RESOLVED
 
     clock.advance(timedelta(days=6))
-    title = await press(tg, student, news, "Reopen")
-    assert title.text == "Reopen a report"
-    ask = await prompt(tg, student)
-    assert ask.text == "Why is report R-1 not solved? The people responsible will read it."
+    ask = await press(tg, student, news, "Reopen")
+    assert ask.text == (
+        "Reopen a report\n\nWhy is report R-1 not solved? The people responsible will read it."
+    )
     await tg.user_send(student.user, "Still piling up")
     summary = await prompt(tg, student)
     done = await press(tg, student, summary, "✔ Submit")
@@ -203,8 +202,7 @@ async def answer_why(tg: FakeTelegram, chat: Chat, why: str) -> FakeMessage:
 
 async def where_to(tg: FakeTelegram, chat: Chat, card: FakeMessage) -> FakeMessage:
     """Press Not ours on ``card``; returns the question where the report belongs."""
-    await press(tg, chat, card, "Not ours")
-    return await prompt(tg, chat)
+    return await press(tg, chat, card, "Not ours")
 
 
 async def pass_on(
@@ -222,9 +220,11 @@ async def test_cannot_resolve_asks_why_and_the_reporter_reads_it(
     student = await linked(person, invite, STUDENT, language="en")
     await report(tg, student)
     card = await card_of(tg, leader)
-    await press(tg, leader, card, "Cannot resolve")
-    ask = await prompt(tg, leader)
-    assert ask.text == "Why can report R-1 not be resolved? The reporter will read it."
+    ask = await press(tg, leader, card, "Cannot resolve")
+    assert ask.text == (
+        "A report that cannot be resolved\n\n"
+        "Why can report R-1 not be resolved? The reporter will read it."
+    )
     done = await answer_why(tg, leader, "The stairs belong to the next building")
     assert done.text == (
         "Report R-1 (Hygiene · Building 1, room 101) is closed: cannot be resolved. "
@@ -377,7 +377,6 @@ async def test_a_cards_heading_follows_the_report_in_chinese(
     leader = await linked(person, invite, FLOOR_1_LEADER)
     student = await linked(person, invite, STUDENT)
     await tg.user_send(student.user, "/report")
-    await prompt(tg, student)
     location = await press(tg, student, await prompt(tg, student), "卫生问题")
     await press(tg, student, location, "✔ 1号楼 101 室")
     await tg.user_send(student.user, "楼梯口堆满了垃圾")

@@ -30,7 +30,7 @@ from assistant.storage.models import (
 )
 from tests.bot.conftest import Chat, Clock, make_application
 from tests.bot.test_identity import linked
-from tests.bot.test_report import press, prompt
+from tests.bot.test_report import press, press_in_flight, prompt, settled
 
 Invite = Callable[[str], Awaitable[str]]
 Person_ = Callable[..., Chat]
@@ -130,7 +130,6 @@ async def apply_in_english(tg: FakeTelegram, applicant: Chat, budget: str = "150
     """Walk /apply with valid answers and no attachment; returns the answer to Submit."""
     await tg.user_send(applicant.user, "/apply")
     await prompt(tg, applicant)
-    await prompt(tg, applicant)
     for answer in (
         "Red Service Team in Building 1",
         "Liu (lead), Zhu, Wang",
@@ -164,8 +163,9 @@ async def test_a_counsellor_applies_in_chinese_and_the_project_is_reviewed_to_it
     counsellor = await linked(person, invite, COUNSELLOR)
 
     await tg.user_send(counsellor.user, "/apply")
-    assert (await prompt(tg, counsellor)).text == "申报社区党建课题"
-    assert (await prompt(tg, counsellor)).text == "课题名称是什么？（4–100 个字）"
+    assert (
+        await prompt(tg, counsellor)
+    ).text == "申报社区党建课题\n\n课题名称是什么？（4–100 个字）"
     assert (await counsellor.say("短")).startswith("内容太短了，至少 4 个字。")
     await tg.user_send(counsellor.user, "红色服务队")
     team = await prompt(tg, counsellor)
@@ -251,9 +251,9 @@ async def test_a_counsellor_applies_in_chinese_and_the_project_is_reviewed_to_it
     assert "Stage: Organisation Department decision" in card.text
     assert "Expert score (weighted average): 3.85 (2 experts)" in card.text
     await tg.user_press(org.user, card, card.button_data("✅ Approve"))
-    assert (await prompt(tg, org)).text == "Approve a project"
     ask = await prompt(tg, org)
     assert ask.text == (
+        "Approve a project\n\n"
         "How much funding, in yuan, is granted to project P-1? At most what was asked for."
     )
     assert (await org.say("20000")).startswith("The funding must be more than 0 and at most")
@@ -287,8 +287,10 @@ async def test_a_workstation_head_applies_in_english_cancels_and_is_rejected_wit
     leader = await linked(person, invite, BUS_LEADER, language="en")
     head = await linked(person, invite, HEAD, language="en")
     await tg.user_send(head.user, "/apply")
-    assert (await prompt(tg, head)).text == "Apply for a community party-building project"
-    await prompt(tg, head)
+    assert (await prompt(tg, head)).text == (
+        "Apply for a community party-building project\n\n"
+        "What is the project's title? (4–100 characters)"
+    )
     team = await prompt_after(tg, head, "Red Service Team")
     assert team.text == "Who is on the project team? Name the lead and the members."
     assert await head.say("/cancel") == "Cancelled; nothing was submitted."
@@ -299,8 +301,10 @@ async def test_a_workstation_head_applies_in_english_cancels_and_is_rejected_wit
     card = await card_of(tg, leader, "For your approval: project P-1")
     assert "Attachment: none" in (card.text or "")
     reason = await press(tg, leader, card, "❌ Reject")
-    assert reason.text == "Reject a request"
-    await prompt(tg, leader)
+    assert reason.text == (
+        "Reject a request\n\n"
+        "Why is project P-1 rejected? Type the reason; the applicant will see it."
+    )
     summary = await prompt_after(tg, leader, "Please add a budget breakdown")
     rejected = await press(tg, leader, summary, "✔ Submit")
     assert rejected.text == (
@@ -318,7 +322,6 @@ async def test_the_conversation_expires_after_an_hour_of_silence(
     head = await linked(person, invite, HEAD, language="en")
     await tg.user_send(head.user, "/apply")
     await prompt(tg, head)
-    await prompt(tg, head)
     await prompt_after(tg, head, "Red Service Team")
     clock.advance(timedelta(minutes=61))
     assert "expired" in await head.say("Liu, Zhu, Wang")
@@ -334,7 +337,6 @@ async def test_a_restart_mid_application_resumes_where_the_applicant_was(
     async with running(make_application(campus, tg, clock)):
         head = await linked(person, invite, HEAD, language="en")
         await tg.user_send(head.user, "/apply")
-        await prompt(tg, head)
         await prompt(tg, head)
         await prompt_after(tg, head, "Red Service Team")
         await prompt_after(tg, head, "Liu (lead), Zhu, Wang")
@@ -359,17 +361,16 @@ async def test_a_button_of_a_finished_step_or_conversation_has_expired(
     head = await linked(person, invite, HEAD, language="en")
     await tg.user_send(head.user, "/apply")
     await prompt(tg, head)
-    await prompt(tg, head)
     team = await prompt_after(tg, head, "Red Service Team")
     await prompt_after(tg, head, "Liu (lead), Zhu, Wang")
-    # The team question's Back button belongs to a step that is over.
-    query = await tg.user_press(head.user, team, team.button_data("« Back"))
-    answer = await tg.wait_for_callback_answer(query)
+    # The team question's buttons belong to a step that is over: they go, and a press of one
+    # already on its way has expired.
+    assert await settled(tg, head, team) == f"{team.text}\n\nTeam: Liu (lead), Zhu, Wang"
+    answer = await press_in_flight(tg, head, team, "« Back")
     assert answer.text == "This button has expired; please send the command again."
     assert answer.show_alert
     assert await head.say("/cancel") == "Cancelled; nothing was submitted."
-    query = await tg.user_press(head.user, team, team.button_data("✖ Cancel"))
-    answer = await tg.wait_for_callback_answer(query)
+    answer = await press_in_flight(tg, head, team, "✖ Cancel")
     assert answer.text == "This button has expired; please send the command again."
 
 
@@ -396,7 +397,6 @@ async def test_the_call_closing_mid_application_refuses_the_submission(
     clock.now = datetime(2026, 12, 15, 15, 40, tzinfo=UTC)  # 23:40 campus time, the last day
     head = await linked(person, invite, HEAD, language="en")
     await tg.user_send(head.user, "/apply")
-    await prompt(tg, head)
     await prompt(tg, head)
     for answer in (
         "Red Service Team",
@@ -463,17 +463,18 @@ async def test_the_first_decision_wins_over_a_grant_in_progress(
     second = await card_of(tg, org_2, "Organisation Department decision")
     await tg.user_press(org.user, card, card.button_data("✅ Approve"))
     await prompt(tg, org)
-    await prompt(tg, org)
     summary = await prompt_after(tg, org, "9000")
     reason = await press(tg, org_2, second, "❌ Reject")
-    await prompt(tg, org_2)
     confirm = await prompt_after(tg, org_2, "Not this year")
     await press(tg, org_2, confirm, "✔ Submit")
     late = await press(tg, org, summary, "✔ Submit")
     assert late.text == "This request has already been decided."
     request = await the_request(campus)
     assert request.status is RequestStatus.REJECTED and "granted" not in request.detail
-    assert reason.text == "Reject a request"
+    assert reason.text == (
+        "Reject a request\n\n"
+        "Why is project P-1 rejected? Type the reason; the applicant will see it."
+    )
 
 
 async def pass_stage(tg: FakeTelegram, approver: Chat) -> None:

@@ -45,7 +45,6 @@ async def report(tg: FakeTelegram, student: Chat, category: str) -> str:
     """The student reports a ``category`` problem in their dorm (normal urgency); returns the
     bot's answer to Submit."""
     await tg.user_send(student.user, "/report")
-    await prompt(tg, student)
     categories = await prompt(tg, student)
     location = await press(tg, student, categories, category)
     await press(tg, student, location, location.buttons[0][0]["text"])

@@ -65,6 +65,10 @@ async def test_the_star_of_the_month_opens_reminds_and_closes(
         await tg.wait_for_bot_message(
             student.user.id, predicate=lambda m: "Cancelled" in (m.text or "")
         )
+        # The question given up loses its buttons too.
+        await tg.wait_until(
+            lambda: not any(m.buttons for m in tg.messages(student.user.id) if m.from_bot)
+        )
         tg.state.bot_outbox[student.user.id].clear()
 
         at(clock, datetime(2026, 10, 20, 1, 0, tzinfo=UTC))

@@ -18,7 +18,7 @@ from assistant.config import REPO_ROOT
 from assistant.domain import Role
 from assistant.flows.engine import Engine
 from assistant.sandbox import FakeTelegram
-from assistant.sandbox.state import FakeMessage
+from assistant.sandbox.state import CallbackAnswer, FakeCallbackQuery, FakeMessage
 from assistant.services.identity import actor_for
 from assistant.storage.db import Database
 from assistant.storage.models import ConversationState, ConversationStatus, GridIssue
@@ -40,6 +40,43 @@ async def press(tg: FakeTelegram, chat: Chat, message: FakeMessage, label: str) 
     return await tg.wait_for_bot_message(chat.user.id, predicate=lambda m: m.edit_date is None)
 
 
+async def settled(tg: FakeTelegram, chat: Chat, message: FakeMessage) -> str:
+    """The text of ``message`` once it has lost its buttons (its question is over)."""
+    await tg.wait_until(lambda: tg.message(chat.user.id, message.message_id).buttons == [])
+    return tg.message(chat.user.id, message.message_id).text or ""
+
+
+async def press_in_flight(
+    tg: FakeTelegram, chat: Chat, message: FakeMessage, label: str
+) -> CallbackAnswer:
+    """Press a button of ``message`` as it was shown, a press already on its way when the bot
+    took the buttons away; the bot's answer to it."""
+    query = FakeCallbackQuery(
+        id=str(4_100_000_000_000_000 + tg.state.unique_number()),
+        user=chat.user,
+        message=message,
+        data=message.button_data(label),
+        created_at=tg.state.clock(),
+    )
+    tg.state.callback_queries[query.id] = query
+    tg.state.enqueue_update(
+        "callback_query",
+        {
+            "id": query.id,
+            "from": chat.user.to_json(),
+            "message": message.to_json(),
+            "chat_instance": message.chat.instance,
+            "data": query.data,
+        },
+    )
+    return await tg.wait_for_callback_answer(query.id)
+
+
+def with_buttons(tg: FakeTelegram, chat: Chat) -> list[int]:
+    """The ids of the bot's messages in the chat that still carry buttons."""
+    return [m.message_id for m in tg.messages(chat.user.id) if m.from_bot and m.buttons]
+
+
 async def issues(db: Database) -> list[GridIssue]:
     async with db.unit_of_work() as session:
         return list((await session.scalars(select(GridIssue).order_by(GridIssue.id))).all())
@@ -52,10 +89,8 @@ async def test_a_student_reports_an_urgent_safety_hazard_in_chinese(
     counsellor = await linked(person, invite, C1_COUNSELLOR)
     student = await linked(person, invite, STUDENT)
     await tg.user_send(student.user, "/report")
-    title = await prompt(tg, student)
-    assert title.text == "网格问题上报"
     category = await prompt(tg, student)
-    assert category.text == "请选择问题类别："
+    assert category.text == "网格问题上报\n\n请选择问题类别："
     location = await press(tg, student, category, "安全隐患")
     assert "问题在什么地方" in (location.text or "")
     description = await press(tg, student, location, "✔ 1号楼 101 室")
@@ -90,6 +125,108 @@ async def test_a_student_reports_an_urgent_safety_hazard_in_chinese(
     assert issue.assignee_role is Role.FLOOR_LEADER and not issue.private
 
 
+ANSWERED = {
+    "zh-CN": {
+        "title": "网格问题上报",
+        "category": ("请选择问题类别：", "安全隐患", "类别：安全隐患"),
+        "location": "位置：1号楼 101 室",
+        "short": "短",
+        "description": "描述：水房插座冒烟，有焦味",
+        "photo": ("跳过", "照片：已跳过"),
+        "urgency": ("紧急", "紧急程度：紧急"),
+        "submit": "✔ 提交",
+        "dorm": "✔ 1号楼 101 室",
+        "text": "水房插座冒烟，有焦味",
+    },
+    "en": {
+        "title": "Report a grid issue",
+        "category": ("What kind of problem is it?", "Safety hazard", "Category: Safety hazard"),
+        "location": "Location: Building 1, room 101",
+        "short": "wet",
+        "description": "Description: The socket in the water room smokes",
+        "photo": ("Skip", "Photo: skipped"),
+        "urgency": ("Urgent", "Urgency: Urgent"),
+        "submit": "✔ Submit",
+        "dorm": "✔ Building 1, room 101",
+        "text": "The socket in the water room smokes",
+    },
+}
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+async def test_each_question_shows_its_answer_and_only_the_latest_has_buttons(
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, language: str
+) -> None:
+    said = ANSWERED[language]
+    student = await linked(person, invite, STUDENT, language=language)
+    await tg.user_send(student.user, "/report")
+    # The title and the first question are one message.
+    category = await prompt(tg, student)
+    question, choice, answered = said["category"]
+    assert category.text == f"{said['title']}\n\n{question}"
+    location = await press(tg, student, category, choice)
+    assert await settled(tg, student, category) == f"{said['title']}\n\n{question}\n\n{answered}"
+    description = await press(tg, student, location, said["dorm"])
+    assert (await settled(tg, student, location)).endswith(f"\n\n{said['location']}")
+    # A re-prompt takes the buttons of the question it repeats; the answer shows in the last.
+    await tg.user_send(student.user, said["short"])
+    again = await prompt(tg, student)
+    assert await settled(tg, student, description) == description.text
+    await tg.user_send(student.user, said["text"])
+    photo = await prompt(tg, student)
+    assert (await settled(tg, student, again)).endswith(f"\n\n{said['description']}")
+    skip, skipped = said["photo"]
+    urgency = await press(tg, student, photo, skip)
+    assert (await settled(tg, student, photo)).endswith(f"\n\n{skipped}")
+    level, chosen = said["urgency"]
+    summary = await press(tg, student, urgency, level)
+    assert (await settled(tg, student, urgency)).endswith(f"\n\n{chosen}")
+    assert with_buttons(tg, student) == [summary.message_id]
+    await press(tg, student, summary, said["submit"])
+    await settled(tg, student, summary)
+    assert with_buttons(tg, student) == []
+
+
+@pytest.mark.parametrize(
+    ("language", "given_up", "title"),
+    [
+        ("zh-CN", "已放弃之前未完成的“网格问题上报”。", "预约功能房"),
+        ("en", "Your unfinished “Report a grid issue” was set aside.", "Book a room"),
+    ],
+)
+async def test_starting_another_conversation_names_the_one_given_up(
+    edge: Edge,
+    person: Person,
+    invite: Invite,
+    tg: FakeTelegram,
+    campus: Database,
+    language: str,
+    given_up: str,
+    title: str,
+) -> None:
+    student = await linked(person, invite, STUDENT, language=language)
+    await tg.user_send(student.user, "/report")
+    category = await prompt(tg, student)
+    await tg.user_send(student.user, "/book")
+    kinds = await prompt(tg, student)
+    assert (kinds.text or "").startswith(f"{given_up}\n\n{title}\n\n")
+    # The question given up keeps its words and loses its buttons.
+    assert await settled(tg, student, category) == category.text
+    assert with_buttons(tg, student) == [kinds.message_id]
+    async with campus.unit_of_work() as session:
+        states = (
+            await session.execute(
+                select(ConversationState.conversation, ConversationState.status).order_by(
+                    ConversationState.id
+                )
+            )
+        ).all()
+    assert [tuple(s) for s in states] == [
+        ("report_issue", ConversationStatus.CANCELLED),
+        ("book_room", ConversationStatus.ACTIVE),
+    ]
+
+
 async def test_a_private_report_goes_to_counsellors_only_and_may_be_anonymous(
     edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
 ) -> None:
@@ -97,7 +234,6 @@ async def test_a_private_report_goes_to_counsellors_only_and_may_be_anonymous(
     counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
     student = await linked(person, invite, STUDENT, language="en")
     await tg.user_send(student.user, "/report")
-    await prompt(tg, student)
     category = await prompt(tg, student)
     location = await press(tg, student, category, "A student needs help")
     assert "Where is it?" in (location.text or "")
@@ -146,7 +282,6 @@ async def report_with_photo(
 ) -> str:
     """/report with a photo at its photo step; returns the photo's file_id as sent."""
     await tg.user_send(student.user, "/report")
-    await prompt(tg, student)
     categories = await prompt(tg, student)
     location = await press(tg, student, categories, category)
     await press(tg, student, location, location.buttons[0][0]["text"])
@@ -253,7 +388,6 @@ async def test_back_cancel_and_commands_mid_conversation(
 ) -> None:
     student = await linked(person, invite, STUDENT, language="en")
     await tg.user_send(student.user, "/report")
-    await prompt(tg, student)
     category = await prompt(tg, student)
     location = await press(tg, student, category, "Repair")
     # A command in the middle is answered and the conversation waits where it was.
@@ -273,7 +407,6 @@ async def test_typing_a_choice_works_and_nonsense_is_reprompted(
     student = await linked(person, invite, STUDENT, language="en")
     await tg.user_send(student.user, "/report")
     await prompt(tg, student)
-    await prompt(tg, student)
     reply = await student.say("🙂🙂🙂")
     assert reply.startswith("Please choose with the buttons below.")
     assert "Where is it?" in await student.say("hygiene")
@@ -284,11 +417,10 @@ async def test_a_button_of_a_finished_conversation_is_refused_kindly(
 ) -> None:
     student = await linked(person, invite, STUDENT, language="en")
     await tg.user_send(student.user, "/report")
-    await prompt(tg, student)
     category = await prompt(tg, student)
     assert await student.say("/cancel") == "Cancelled; nothing was submitted."
-    query = await tg.user_press(student.user, category, category.button_data("Hygiene"))
-    answer = await tg.wait_for_callback_answer(query)
+    assert await settled(tg, student, category) == category.text
+    answer = await press_in_flight(tg, student, category, "Hygiene")
     assert answer.text == "This button has expired; please send the command again."
     assert answer.show_alert
 
@@ -352,7 +484,6 @@ async def test_a_conversation_expires_after_its_timeout(
     student = await linked(person, invite, STUDENT, language="en")
     await tg.user_send(student.user, "/report")
     await prompt(tg, student)
-    await prompt(tg, student)
     clock.advance(timedelta(minutes=31))
     assert "expired" in await student.say("repair")
     async with campus.unit_of_work() as session:
@@ -366,7 +497,6 @@ async def test_a_restart_resumes_the_person_where_they_were(
     student = await linked_outside(person, invite, campus, tg, clock)
     async with running(make_application(campus, tg, clock)):
         await tg.user_send(student.user, "/report")
-        await prompt(tg, student)
         category = await prompt(tg, student)
         await press(tg, student, category, "Repair")
     # A new process: nothing in memory survives, only the store.
@@ -415,7 +545,6 @@ async def test_the_buttons_of_a_re_prompt_work(
     student = await linked(person, invite, STUDENT, language="en")
     await tg.user_send(student.user, "/report")
     await prompt(tg, student)
-    await prompt(tg, student)
     await tg.user_send(student.user, "something else entirely")
     again = await prompt(tg, student)
     assert (again.text or "").startswith("Please choose with the buttons below.")
@@ -428,7 +557,6 @@ async def test_an_expired_conversation_is_announced_without_waiting_for_the_pers
 ) -> None:
     student = await linked(person, invite, STUDENT, language="en")
     await tg.user_send(student.user, "/report")
-    await prompt(tg, student)
     category = await prompt(tg, student)
     clock.advance(timedelta(minutes=29))
     await edge.ticker.run_once()
@@ -439,10 +567,13 @@ async def test_an_expired_conversation_is_announced_without_waiting_for_the_pers
     async with campus.unit_of_work() as session:
         states = (await session.scalars(select(ConversationState.status))).all()
     assert states == [ConversationStatus.EXPIRED]
+    # The question left waiting lost its buttons, which could only say "expired" any more.
+    assert await settled(tg, student, category) == category.text
     await edge.ticker.run_once()
-    assert tg.state.bot_outbox.get(student.user.id, []) == [], "told once"
-    query = await tg.user_press(student.user, category, category.button_data("Hygiene"))
-    answer = await tg.wait_for_callback_answer(query)
+    assert [m for m in tg.state.bot_outbox.get(student.user.id, []) if m.edit_date is None] == [], (
+        "told once"
+    )
+    answer = await press_in_flight(tg, student, category, "Hygiene")
     assert answer.show_alert and "expired" in (answer.text or "")
 
 
@@ -451,7 +582,6 @@ async def test_the_dorm_pressed_reads_as_a_place_in_english(
 ) -> None:
     student = await linked(person, invite, STUDENT, language="en")
     await tg.user_send(student.user, "/report")
-    await prompt(tg, student)
     location = await press(tg, student, await prompt(tg, student), "Repair")
     await press(tg, student, location, "✔ Building 1, room 101")
     await tg.user_send(student.user, "The window will not close")
@@ -469,7 +599,6 @@ async def test_a_private_reports_receipt_in_chinese_promises_a_reminder_not_a_cl
     await linked(person, invite, C1_COUNSELLOR)
     student = await linked(person, invite, STUDENT)
     await tg.user_send(student.user, "/report")
-    await prompt(tg, student)
     location = await press(tg, student, await prompt(tg, student), "同学需要帮助")
     await press(tg, student, location, "✔ 1号楼 101 室")
     await tg.user_send(student.user, "室友几天没有吃饭了")

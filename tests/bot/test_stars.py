@@ -3,8 +3,10 @@ announcement, and everyone else refused."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -12,6 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from assistant.app import Edge, running
 from assistant.bot.stars import STAR_SURE
+from assistant.config import REPO_ROOT
 from assistant.domain import PersonStatus
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeMessage
@@ -32,6 +35,7 @@ from tests.bot.test_identity import (
     STUDENT,
     linked,
 )
+from tests.bot.test_report import press_in_flight, settled
 
 Invite = Callable[[str], Awaitable[str]]
 Person = Callable[..., Chat]
@@ -65,7 +69,6 @@ async def nominate(
 ) -> str:
     """Walk /nominate to its end; returns the bot's last answer."""
     await tg.user_send(chat.user, "/nominate")
-    await prompt(tg, chat)
     question = await prompt(tg, chat)
     await press(tg, chat, question, nominee)
     await tg.user_send(chat.user, reason)
@@ -110,9 +113,8 @@ async def test_a_student_nominates_in_chinese_and_the_centre_picks_the_star(
     student = await linked(person, invite, STUDENT)
 
     await tg.user_send(student.user, "/nominate")
-    assert (await prompt(tg, student)).text == "提名“每月之星”"
     question = await prompt(tg, student)
-    assert question.text == "请选择您要提名的人：本社区近期未当选的学生党员。"
+    assert question.text == "提名“每月之星”\n\n请选择您要提名的人：本社区近期未当选的学生党员。"
     shown = labels(question)
     assert sorted(label.split("（")[0] for label in shown[:-1]) == sorted(C1_PARTY_MEMBERS)
     assert XU_MENG_ZH in shown and shown[-1] == "✖ 取消"
@@ -181,7 +183,6 @@ async def test_a_student_nominates_in_chinese_and_the_centre_picks_the_star(
     # Next month a new nomination is open, but this month's Star is resting.
     clock.advance(timedelta(days=30))
     await tg.user_send(student.user, "/nominate")
-    await prompt(tg, student)
     october = await prompt(tg, student)
     assert XU_MENG_ZH not in labels(october) and "黄欣（1号楼 401 室）" in labels(october)
 
@@ -191,9 +192,9 @@ async def test_nominating_in_english_with_back_and_cancel(
 ) -> None:
     member = await linked(person, invite, PARTY_MEMBER, language="en")
     await tg.user_send(member.user, "/nominate")
-    assert (await prompt(tg, member)).text == "Nominate the Star of the Month"
     question = await prompt(tg, member)
     assert question.text == (
+        "Nominate the Star of the Month\n\n"
         "Whom do you nominate? You can choose a student party member of your community who "
         "has not won recently."
     )
@@ -214,19 +215,66 @@ async def test_nominating_in_english_with_back_and_cancel(
     assert await stored(campus, StarNomination) == []
 
 
+ALREADY = {
+    "zh-CN": "本月您已经提名过了，每人每月只能提名一次，下月 1 日起可以再次提名。",
+    "en": "You have already nominated someone this month; each person nominates once a month, "
+    "and may again from the 1st of next month.",
+}
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
 async def test_one_nomination_per_person_per_month(
-    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
+    edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database, language: str
 ) -> None:
-    student = await linked(person, invite, STUDENT, language="en")
-    await nominate(tg, student, XU_MENG, "Tutors maths every week", english=True)
-    # A second one is refused as soon as the nominee is chosen, before any reason is written.
-    await tg.user_send(student.user, "/nominate")
-    await prompt(tg, student)
-    question = await prompt(tg, student)
-    refused = await press(tg, student, question, YANG_LAN)
-    assert (refused.text or "").startswith("You have already nominated someone this month")
-    assert await student.say("/cancel") == "Cancelled; nothing was submitted."
+    student = await linked(person, invite, STUDENT, language=language)
+    chosen = XU_MENG if language == "en" else XU_MENG_ZH
+    await nominate(tg, student, chosen, "Tutors maths every week", english=language == "en")
+    # A second one is refused at /nominate, before anyone is chosen or any reason written, with
+    # the words its Submit would have had.
+    assert await student.say("/nominate") == ALREADY[language]
+    async with campus.unit_of_work() as session:
+        states = (await session.scalars(select(ConversationState.status))).all()
+    assert states == [ConversationStatus.DONE]
     assert len(await stored(campus, StarNomination)) == 1
+
+
+def nobody_eligible(tmp_path: Path) -> Path:
+    """The shipped rules, with nobody eligible for the Star (all recently chosen, say)."""
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO_ROOT / "rules", rules, dirs_exist_ok=True)
+    access = rules / "access.yaml"
+    shipped = access.read_text(encoding="utf-8")
+    rule = "when: status == 'party_member' and (same_community ?? false) and not (recent_winner"
+    assert shipped.count(rule) == 1
+    access.write_text(shipped.replace(rule, "when: false and (recent_winner"), encoding="utf-8")
+    return rules
+
+
+@pytest.mark.parametrize(
+    ("language", "refusal"),
+    [
+        ("zh-CN", "本月没有您可以提名的人。只能提名本社区近期未当选的学生党员。"),
+        (
+            "en",
+            "There is nobody you can nominate this month. Only a student party member of your "
+            "community who has not won recently can be nominated.",
+        ),
+    ],
+)
+async def test_with_nobody_to_nominate_nominate_says_so_at_once(
+    campus: Database,
+    tg: FakeTelegram,
+    person: Person,
+    invite: Invite,
+    clock: Clock,
+    tmp_path: Path,
+    language: str,
+    refusal: str,
+) -> None:
+    async with running(make_application(campus, tg, clock, rules_dir=nobody_eligible(tmp_path))):
+        student = await linked(person, invite, STUDENT, language=language)
+        assert await student.say("/nominate") == refusal
+        assert await student.say("/cancel") in ("现在没有进行中的对话。", "Nothing is in progress.")
 
 
 async def test_a_nomination_stored_meanwhile_is_refused_at_submit(
@@ -234,7 +282,6 @@ async def test_a_nomination_stored_meanwhile_is_refused_at_submit(
 ) -> None:
     student = await linked(person, invite, STUDENT, language="en")
     await tg.user_send(student.user, "/nominate")
-    await prompt(tg, student)
     question = await prompt(tg, student)
     await press(tg, student, question, XU_MENG)
     await tg.user_send(student.user, "Tutors maths every week")
@@ -257,10 +304,7 @@ async def test_a_nomination_stored_meanwhile_is_refused_at_submit(
             )
         )
     done = await press(tg, student, summary, "✔ Submit")
-    assert done.text == (
-        "You have already nominated someone this month; each person nominates once a month. "
-        "This nomination was not submitted."
-    )
+    assert done.text == ALREADY["en"]
     [kept] = await stored(campus, StarNomination)
     assert isinstance(kept, StarNomination) and kept.reason == "From another device"
 
@@ -274,7 +318,6 @@ async def test_nominations_close_after_the_25th_and_staff_cannot_nominate(
     # 23:50 on the 25th, campus time: still open when started, closed when submitted.
     clock.now = datetime(2026, 9, 25, 15, 50, tzinfo=UTC)
     await tg.user_send(student.user, "/nominate")
-    await prompt(tg, student)
     question = await prompt(tg, student)
     await press(tg, student, question, XU_MENG_ZH)
     await tg.user_send(student.user, "每周在自习室为同学义务辅导高数")
@@ -291,7 +334,6 @@ async def test_a_nomination_expires_after_its_timeout(
 ) -> None:
     student = await linked(person, invite, STUDENT, language="en")
     await tg.user_send(student.user, "/nominate")
-    await prompt(tg, student)
     question = await prompt(tg, student)
     await press(tg, student, question, XU_MENG)
     clock.advance(timedelta(minutes=31))
@@ -307,19 +349,16 @@ async def test_an_expired_button_is_refused_kindly(
 ) -> None:
     student = await linked(person, invite, STUDENT, language="en")
     await tg.user_send(student.user, "/nominate")
-    await prompt(tg, student)
     question = await prompt(tg, student)
     assert await student.say("/cancel") == "Cancelled; nothing was submitted."
-    stale = await tg.user_press(student.user, question, question.button_data(XU_MENG))
-    answer = await tg.wait_for_callback_answer(stale)
+    await settled(tg, student, question)
+    answer = await press_in_flight(tg, student, question, XU_MENG)
     assert answer.text == "This button has expired; please send the command again."
     assert answer.show_alert
     # The list of a conversation started since is the one that counts.
     await tg.user_send(student.user, "/nominate")
-    await prompt(tg, student)
     fresh = await prompt(tg, student)
-    older = await tg.user_press(student.user, question, question.button_data(YANG_LAN))
-    assert (await tg.wait_for_callback_answer(older)).show_alert
+    assert (await press_in_flight(tg, student, question, YANG_LAN)).show_alert
     reason = await press(tg, student, fresh, YANG_LAN)
     assert "Why do you nominate them?" in (reason.text or "")
 
@@ -330,7 +369,6 @@ async def test_a_restart_mid_nomination_resumes_where_it_was(
     async with running(make_application(campus, tg, clock)):
         student = await linked(person, invite, STUDENT, language="en")
         await tg.user_send(student.user, "/nominate")
-        await prompt(tg, student)
         question = await prompt(tg, student)
         await press(tg, student, question, XU_MENG)
     # A new process: nothing in memory survives, only the store.
@@ -510,16 +548,19 @@ YANG_LAN = "杨兰 (Building 1, room 201)"
 
 
 @pytest.mark.parametrize(
-    ("language", "expected"),
+    ("language", "expected", "refusal"),
     [
         (
             "zh-hans",
             "本社区目前没有可以提名的人选（近期未当选的学生党员），本月暂时无法提名。点“取消”结束。",
+            "本月没有您可以提名的人。只能提名本社区近期未当选的学生党员。",
         ),
         (
             "en",
             "There is no one you can nominate this month: no student party member of your "
             "community who has not won recently. Press “Cancel” to stop.",
+            "There is nobody you can nominate this month. Only a student party member of your "
+            "community who has not won recently can be nominated.",
         ),
     ],
     ids=["zh-CN", "en"],
@@ -532,17 +573,23 @@ async def test_an_empty_list_of_nominees_is_said_in_words(
     campus: Database,
     language: str,
     expected: str,
+    refusal: str,
 ) -> None:
-    # Nobody of community 1 is a student party member any more: nobody may be nominated there.
+    english = language == "en"
+    student = await linked(person, invite, STUDENT, language=language)
+    await tg.user_send(student.user, "/nominate")
+    question = await prompt(tg, student)
+    reason = await press(tg, student, question, XU_MENG if english else XU_MENG_ZH)
+    # Meanwhile nobody of community 1 stays a student party member: back at the question, nobody
+    # may be nominated there.
     async with campus.unit_of_work() as session:
         await session.execute(
             update(models.Person)
             .where(models.Person.status == PersonStatus.PARTY_MEMBER)
             .values(status=PersonStatus.ACTIVIST)
         )
-    student = await linked(person, invite, STUDENT, language=language)
-    await tg.user_send(student.user, "/nominate")
-    await prompt(tg, student)
-    question = await prompt(tg, student)
+    question = await press(tg, student, reason, "« Back" if english else "« 返回")
     assert question.text == expected
     assert len(labels(question)) == 1  # Cancel only
+    # Started now, the nomination is refused before its question.
+    assert await student.say("/nominate") == refusal

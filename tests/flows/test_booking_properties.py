@@ -37,7 +37,7 @@ booking_data = st.one_of(
         lambda state, version, op, arg: f"cv:{state}:{version}:{op}:{arg}",
         st.integers(1, 3),
         st.integers(1, 12),
-        st.sampled_from([*"obxpmdyksunh"]),
+        st.sampled_from([*"obxpmdyksunhg"]),
         st.one_of(
             st.integers(-2, 20).map(str),
             st.sampled_from(["20260902", "202609", "x", "08:00", "GROWTH", "reading_room"]),

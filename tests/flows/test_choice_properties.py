@@ -1,7 +1,8 @@
 """A pressed choice means exactly what its button showed, whatever the list holds and however it
 changed between showing and pressing: the item itself, or "no longer available" with the list
 as it is now; never whatever stands in its place. Typed answers likewise name only what is
-offered now."""
+offered now. A list redrawn for the same question keeps every item where it stood: one no longer
+offered stays there struck through, and no other item ever takes its place."""
 
 from __future__ import annotations
 
@@ -45,13 +46,15 @@ command: pick
 title: book_room/title
 steps:
   - id: pick
+    label: {zh: 选项, en: Item}
     kind: choice
-    ask: book_room/ask_slot
+    ask: nominate_star/ask_nominee
     options_from: test.items
   - id: purpose
+    label: {zh: 用途, en: Purpose}
     kind: text
     ask: book_room/ask_purpose
-summary: book_room/summary
+summary: nominate_star/summary
 submit: test.submit
 """
 
@@ -73,6 +76,21 @@ def items(screen: Screen) -> list[tuple[str, str]]:
     return [
         (b.label, b.data) for row in screen.buttons for b in row if b.data.split(":")[3] in "oh"
     ]
+
+
+def places(screen: Screen) -> list[tuple[str, str]]:
+    """(label, op) of every place of the list on a screen, struck-through ones (g) included."""
+    return [
+        (b.label, b.data.split(":")[3])
+        for row in screen.buttons
+        for b in row
+        if b.data.split(":")[3] in "ohg"
+    ]
+
+
+def struck(label: str) -> str:
+    """``label`` as a place whose item is no longer offered shows it."""
+    return "".join(char + "\u0336" for char in label)
 
 
 def paging(screen: Screen, label: str) -> str:
@@ -108,8 +126,8 @@ def test_a_press_means_its_item_whatever_the_list_became(
     path.write_text(textwrap.dedent(PICK_ONE), encoding="utf-8")
     conversation, problems = read_conversation(path, registry.catalogue())
     assert conversation is not None, problems
-    texts = Texts(load_settings(database_url=empty_database_url).conversations_dir)
-    engine = Engine({"pick_one": conversation}, registry, texts)
+    base = load_settings(database_url=empty_database_url)
+    engine = Engine({"pick_one": conversation}, registry, Texts(base.conversations_dir), base.tz)
 
     @given(values=item_values, data=st.data())
     @settings(max_examples=120, deadline=None)
@@ -163,10 +181,22 @@ async def _press(
             step, given_answers = await answers(session)
             if gone:
                 assert (step, given_answers) == ("pick", {})
-                assert pressed.send[-1].text.startswith(GONE)
-                now_shown = [label for label, _ in items(pressed.send[-1])]
+                # Said in place, on the same message, the list as it is now.
+                assert pressed.edit is not None and not pressed.send
+                assert pressed.edit.text.startswith(GONE)
+                now_shown = [label for label, _ in items(pressed.edit)]
                 assert label not in now_shown
                 assert set(now_shown) <= {f"item {v!r}" for v in after}
+                # Every place keeps its item, or shows it struck through once it is gone; a
+                # newcomer only ever takes a place nobody had.
+                redrawn = places(pressed.edit)
+                for (before, _), (now, op) in zip(shown, redrawn, strict=False):
+                    assert (now, op) in ((before, "o"), (before, "h"), (struck(before), "g"))
+                still = {f"item {v!r}" for v in after if v in values}
+                for before, _ in shown:
+                    assert (before in still) == (before in now_shown)
+                newcomers = {f"item {v!r}" for v in after if v not in values}
+                assert {now for now, _ in redrawn[len(shown) :]} <= newcomers
             else:
                 assert (step, given_answers) == ("purpose", {"pick": values[chosen]})
             raise _Discard
@@ -266,11 +296,19 @@ async def _book(
                 assert (step, given_answers.get("slot")) == ("purpose", wanted)
             else:
                 assert step == "slot" and "slot" not in given_answers
-                fresh = [label for label, _ in items(answered.send[-1])]
+                # Pressed: the same message, redrawn; typed: a new one. Either way every slot
+                # keeps its place, a taken one struck through.
+                again = answered.edit if typed is None else answered.send[-1]
+                assert again is not None
+                fresh = [label for label, _ in items(again)]
                 free = [label for s, label in zip(SLOTS, LABELS, strict=True) if s not in taken]
                 assert fresh == free
+                assert places(again) == [
+                    (struck(label), "g") if s in taken else (label, "o")
+                    for s, label in zip(SLOTS, LABELS, strict=True)
+                ]
                 if typed is None:
-                    assert answered.send[-1].text.startswith(GONE)
+                    assert again.text.startswith(GONE)
             raise _Discard
     except _Discard:
         pass

@@ -44,7 +44,7 @@ forged_data = st.one_of(
         lambda state, version, op, arg: f"cv:{state}:{version}:{op}:{arg}",
         st.integers(-5, 10**12),
         st.integers(-5, 10**6),
-        st.sampled_from([*"obxpmdyksunh", "zz", ""]),
+        st.sampled_from([*"obxpmdyksunhg", "zz", ""]),
         st.text(max_size=12),
     ),
 )

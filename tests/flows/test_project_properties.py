@@ -142,7 +142,7 @@ def test_any_input_at_any_step_of_an_application(empty_database_url: str) -> Non
         steps=st.integers(0, 6),
         text=human_text,
         data=forged_data,
-        op=st.sampled_from([*"obxpmdyksunh", "zz"]),
+        op=st.sampled_from([*"obxpmdyksunhg", "zz"]),
         arg=st.text(max_size=8),
     )
     @settings(max_examples=60, deadline=None)

@@ -18,6 +18,8 @@ CATALOGUE = Catalogue(
     providers=frozenset({"my_dorm"}),
     checks=frozenset({"not_in_past"}),
     actions=frozenset({"grid.report"}),
+    start_checks=frozenset({"grid.may_report"}),
+    facts=frozenset({"grid.facts"}),
 )
 TEXTS = Texts(REPO_ROOT / "conversations")
 
@@ -31,10 +33,12 @@ steps:
     ask: report_issue/ask_category
     options:
       - {value: safety, label: {zh: 安全, en: Safety}}
+    label: {zh: 类别, en: Category}
   - id: note
     kind: text
     ask: report_issue/ask_description
     skip_if: category == 'safety'
+    label: {zh: 说明, en: Note}
 summary: report_issue/summary
 submit: grid.report
 """
@@ -75,28 +79,28 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
         ),
         (
             ("skip_if: category == 'safety'", "skip_if: catgory == 'safety'"),
-            13,
+            14,
             "note",
             "unknown symbol 'catgory'",
             "did you mean 'category'?",
         ),
         (
             ("skip_if: category == 'safety'", "skip_if: category == "),
-            13,
+            14,
             "note",
             "bad rule expression",
             None,
         ),
         (
             ("submit: grid.report", "submit: grid.reprot"),
-            15,
+            17,
             None,
             "unknown action 'grid.reprot'",
             "did you mean 'grid.report'?",
         ),
         (
             ("    ask: report_issue/ask_description\n", "    aks: report_issue/ask_description\n"),
-            12,
+            13,
             "note",
             "unknown key 'aks'",
             "did you mean 'ask'?",
@@ -115,7 +119,7 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
         ),
         (
             ("  - id: note\n", "  - id: category\n"),
-            10,
+            11,
             "category",
             "step id 'category' is used twice or reserved",
             None,
@@ -123,6 +127,34 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
         (("steps:\n", "steps: 3\nx:\n"), 5, None, "unknown key 'x'", None),
         (("summary: report_issue/summary\n", ""), 1, None, "missing 'summary'", None),
         (("title: report_issue/title", "title: [1, 2"), 4, None, None, None),
+        (
+            ("    label: {zh: 说明, en: Note}\n", ""),
+            11,
+            "note",
+            "a step needs a label in zh and en",
+            "{zh: 类别, en: Category}",
+        ),
+        (
+            ("    label: {zh: 类别, en: Category}", "    label: {zh: 类别}"),
+            10,
+            "category",
+            "a step needs a label in zh and en",
+            None,
+        ),
+        (
+            ("command: demo\n", "command: demo\nstart_checks: [grid.may_reprot]\n"),
+            3,
+            None,
+            "unknown start check 'grid.may_reprot'",
+            "did you mean 'grid.may_report'?",
+        ),
+        (
+            ("command: demo\n", "command: demo\nfacts_from: grid.fatcs\n"),
+            3,
+            None,
+            "unknown facts provider 'grid.fatcs'",
+            "did you mean 'grid.facts'?",
+        ),
     ],
 )
 def test_broken_files_name_file_line_and_step(
@@ -163,6 +195,18 @@ def test_a_missing_template_or_unknown_variable_is_reported(tmp_path: Path) -> N
         "template zh-CN/report_issue/summary.j2 uses labels",
         "template en/report_issue/summary.j2 uses labels",
     ]
+    # The facts a conversation states come from its facts_from; without one there are none.
+    write(tmp_path, GOOD.replace("ask: report_issue/ask_category", "ask: book_room/ask_attendees"))
+    _, problems = check_conversations(tmp_path, CATALOGUE, TEXTS)
+    assert [p.message for p in problems] == [
+        "template zh-CN/book_room/ask_attendees.j2 uses facts",
+        "template en/book_room/ask_attendees.j2 uses facts",
+    ]
+    with_facts = GOOD.replace("ask: report_issue/ask_category", "ask: book_room/ask_attendees")
+    write(
+        tmp_path, with_facts.replace("command: demo\n", "command: demo\nfacts_from: grid.facts\n")
+    )
+    assert check_conversations(tmp_path, CATALOGUE, TEXTS)[1] == []
 
 
 def test_two_conversations_cannot_share_a_command(tmp_path: Path) -> None:
