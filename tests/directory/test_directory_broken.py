@@ -281,6 +281,60 @@ CASES = [
         53,
         "roles file 'role.csv' not found",
     ),
+    # --- campus.yaml: the party organisation's units ----------------------------------------
+    Broken(
+        "yaml-branch-unknown-community",
+        "campus.yaml",
+        replace(
+            "    community: C1\n    name: {zh: 第一社区学生党支部",
+            "    community: C7\n    name: {zh: 第一社区学生党支部",
+        ),
+        56,
+        "unknown community 'C7'",
+    ),
+    Broken(
+        "yaml-branch-unknown-building",
+        "campus.yaml",
+        replace("Party Branch}\n    buildings: [B1]", "Party Branch}\n    buildings: [B9]"),
+        58,
+        "unknown building 'B9' (expected one of: B1, B2)",
+    ),
+    Broken(
+        "yaml-branch-building-of-another-community",
+        "campus.yaml",
+        replace("Party Branch}\n    buildings: [B1]", "Party Branch}\n    buildings: [B1, B2]"),
+        58,
+        "building B2 is in community C2, not C1",
+    ),
+    Broken(
+        "yaml-branch-buildings-not-a-list",
+        "campus.yaml",
+        replace("Party Branch}\n    buildings: [B1]", "Party Branch}\n    buildings: B1"),
+        58,
+        "buildings must be a list like [B1, B2] (got text 'B1')",
+    ),
+    Broken(
+        "yaml-building-in-two-substations",
+        "campus.yaml",
+        replace(
+            "Sub-station}\n    buildings: [B1]\n",
+            "Sub-station}\n    buildings: [B1]\n"
+            "  - {code: C1-S2, community: C1, name: {zh: 二分站, en: S2}, buildings: [B1]}\n",
+        ),
+        65,
+        "building B1 is already in substation C1-S1 (line 64)",
+    ),
+    Broken(
+        "yaml-duplicate-substation-code",
+        "campus.yaml",
+        replace(
+            "Sub-station}\n    buildings: [B1]\n",
+            "Sub-station}\n    buildings: [B1]\n"
+            "  - {code: C1-S1, community: C2, name: {zh: 二分站, en: S2}, buildings: [B2]}\n",
+        ),
+        65,
+        "duplicate substation code 'C1-S1' (first on line 61)",
+    ),
     # --- people.csv ----------------------------------------------------------------------------
     Broken("people-empty", "people.csv", whole(""), 1, "empty file"),
     Broken("people-gbk", "people.csv", gbk, 2, "save the file as CSV UTF-8"),
@@ -487,6 +541,29 @@ CASES = [
         3,
         "unknown scope kind 'comunity'",
         "community",
+    ),
+    Broken(
+        "roles-unknown-branch",
+        "roles.csv",
+        replace("branch:C1-B1", "branch:C1-B9"),
+        15,
+        "unknown branch 'C1-B9'",
+        "C1-B1",
+    ),
+    Broken(
+        "roles-unknown-substation",
+        "roles.csv",
+        replace("substation:C1-S1", "substation:C1-S2"),
+        14,
+        "unknown substation 'C1-S2'",
+        "C1-S1",
+    ),
+    Broken(
+        "roles-branch-secretary-of-a-community",
+        "roles.csv",
+        replace("2021002,branch_secretary,branch:C1-B1", "2021002,branch_secretary,community:C1"),
+        15,
+        "branch_secretary needs a branch scope like branch:C1-B1 (got 'community:C1')",
     ),
     Broken(
         "roles-duplicate-row",

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant.directory import OrgFileError, OrgProblem, load_org
-from assistant.directory.data import FloorRef, Name, RoomRef, Scope
+from assistant.directory.data import FloorRef, Name, RoomRef, Scope, UnitSpec
 from assistant.domain import FunctionalRoomKind, Role, ScopeKind
 
 DATA = Path(__file__).parent / "data"
@@ -64,7 +64,18 @@ def test_valid_campus_is_read_completely(campus: Path) -> None:
     assert (smith.number, smith.name, smith.status) == ("2021006", "Smith, John", "student")
     assert smith.room == RoomRef("B1", 6, "610")
     assert data.people[7].college is None and data.people[7].room is None
-    assert len(data.roles) == 11
+    assert data.branches == (
+        UnitSpec(
+            "C1-B1", "C1", Name("第一社区学生党支部", "Community 1 Student Party Branch"), ("B1",)
+        ),
+        UnitSpec("C2-B1", "C2", Name("第二社区学生党支部", "Community 2 Branch"), ("B2",)),
+    )
+    assert [(s.code, s.community, s.buildings) for s in data.substations] == [
+        ("C1-S1", "C1", ("B1",))
+    ]
+    assert len(data.roles) == 18
+    assert data.roles[12].scope == Scope(ScopeKind.SUBSTATION, "C1-S1")
+    assert data.roles[13].scope == Scope(ScopeKind.BRANCH, "C1-B1")
     assert data.roles[5].scope == Scope(ScopeKind.FLOOR, FloorRef("B2", 4))
     assert data.roles[6].scope == Scope(ScopeKind.ROOM, RoomRef("B1", 1, "101"))
     assert (data.roles[8].role, data.roles[8].scope) == (Role.ADMIN, Scope(ScopeKind.SCHOOL))
