@@ -125,7 +125,7 @@ async def run_sandbox(
     for leftover in database.parent.glob(f"{database.name}*"):
         leftover.unlink()
     db = Database(f"sqlite+aiosqlite:///{database}")
-    await load_demo_campus(db)
+    await load_demo_campus(db, rules_dir=settings.rules_dir)
     tg = FakeTelegram()
     server = FakeTelegramServer(tg)
     webchat = WebChat(tg, DemoPeople(tg, db))

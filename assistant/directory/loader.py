@@ -41,6 +41,7 @@ from assistant.directory.data import (
 )
 from assistant.directory.problems import OrgFileError, OrgProblem
 from assistant.domain import ROLE_SCOPE, FunctionalRoomKind, PersonStatus, Role, ScopeKind
+from assistant.rules.roles import RoleRules
 from assistant.yamlfile import NULL_TAG as _NULL_TAG
 from assistant.yamlfile import describe_node as _describe
 from assistant.yamlfile import node_line as _line
@@ -128,13 +129,14 @@ _LIST_CHOICES_UP_TO = 12
 _E = TypeVar("_E", bound=enum.StrEnum)
 
 
-def load_org(path: Path) -> OrgData:
+def load_org(path: Path, holders: RoleRules | None = None) -> OrgData:
     """Read the campus YAML at ``path`` and the people and roles CSV files it names.
 
-    Everything is checked before anything is returned; if anything is wrong,
+    ``holders`` (rules/roles.yaml) says who may hold which role; without it any person may hold
+    any role. Everything is checked before anything is returned; if anything is wrong,
     :class:`OrgFileError` lists every problem found, each with its file and line.
     """
-    return _Loader(path).load()
+    return _Loader(path, holders or RoleRules()).load()
 
 
 def _suggest(value: str, choices: Collection[str]) -> str | None:
@@ -361,8 +363,9 @@ class _Table:
 class _Loader:
     """One reading of the campus files, collecting problems and the checked specs."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, holders: RoleRules) -> None:
         self.path = path
+        self.holders = holders
         self.file = path.name
         self.files = [self.file]
         self.problems: list[OrgProblem] = []
@@ -388,6 +391,7 @@ class _Loader:
         self.grids: list[GridSpec] = []
         self.functional_rooms: list[FunctionalRoomSpec] = []
         self.people: list[PersonSpec] = []
+        self.people_by_number: dict[str, PersonSpec] = {}
         self.roles: list[RoleSpec] = []
 
     def problem(self, file: str, line: int, message: str, suggestion: str | None = None) -> None:
@@ -733,7 +737,9 @@ class _Loader:
             if address := table.value(row, "room"):
                 room = self._room_address(address, table.file, table.line(row, "room"))
             if len(self.problems) == before and status is not None:
-                self.people.append(PersonSpec(number, name, status, college, room))
+                spec = PersonSpec(number, name, status, college, room)
+                self.people.append(spec)
+                self.people_by_number[number] = spec
 
     def _person_number(self, table: _Table, row: _Row, numbers: dict[str, int]) -> str:
         number = table.value(row, "number")
@@ -791,7 +797,20 @@ class _Loader:
             else:
                 seen[key] = row.line
             if len(self.problems) == before and role is not None and scope is not None:
+                self._eligible(table.file, row.line, number, role)
                 self.roles.append(RoleSpec(number, role, scope))
+
+    def _eligible(self, file: str, line: int, number: str, role: Role) -> None:
+        """Report a role whose holder its rule (rules/roles.yaml) does not admit."""
+        person = self.people_by_number.get(number)
+        if person is None:
+            # The person's own row is broken and reported: who they are is not known.
+            return
+        facts = {"status": person.status, "college": person.college}
+        rule = self.holders.refusing(role, facts)
+        if rule is not None:
+            message = f"{number} {person.name} ({person.status}) may not be {role}: {rule}"
+            self.problem(file, line, message)
 
     def _scope(self, table: _Table, row: _Row, role: Role | None) -> Scope | None:
         text = table.value(row, "scope")
