@@ -108,6 +108,36 @@ ROLE_SCOPE: dict[Role, ScopeKind] = {
 """The one scope kind each role is held at; the importer rejects any other."""
 
 
+class RoleGroup(enum.StrEnum):
+    """Roles that rules and services address together by one name."""
+
+    # 党建进社区工作协调小组 (§三): the Organisation Department leads, five offices take part.
+    COORDINATION_GROUP = "coordination_group"
+
+
+GROUP_ROLES: dict[RoleGroup, tuple[Role, ...]] = {
+    RoleGroup.COORDINATION_GROUP: (
+        Role.ORG_DEPARTMENT,
+        Role.LOGISTICS_SECURITY,
+        Role.STUDENT_AFFAIRS,
+        Role.PUBLICITY,
+        Role.YOUTH_LEAGUE,
+        Role.SPORTS,
+    ),
+}
+"""The roles of each group; the first one leads it."""
+
+
+def roles_named(word: str) -> tuple[Role, ...] | None:
+    """The roles ``word`` stands for in a rule file: a role itself, or every role of a group
+    (``coordination_group``); None for a word that is neither."""
+    if word in {role.value for role in Role}:
+        return (Role(word),)
+    if word in {group.value for group in RoleGroup}:
+        return GROUP_ROLES[RoleGroup(word)]
+    return None
+
+
 class FunctionalRoomKind(enum.StrEnum):
     """The kinds of bookable rooms the plan names."""
 
