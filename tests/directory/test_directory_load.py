@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 
 from assistant.directory import OrgFileError, OrgProblem, load_org
 from assistant.directory.data import FloorRef, Name, RoomRef, Scope, UnitSpec
-from assistant.domain import FunctionalRoomKind, Role, ScopeKind
+from assistant.domain import GROUP_ROLES, FunctionalRoomKind, Role, RoleGroup, ScopeKind
+from assistant.runner import DEMO_CAMPUS
+from tests.directory.conftest import HOLDERS
 
 DATA = Path(__file__).parent / "data"
 
@@ -261,3 +263,23 @@ def test_yaml_anchors_and_merge_keys_are_understood(campus: Path) -> None:
 
     assert data.buildings[1] == replace(expected.buildings[1], rooms_per_floor=10)
     assert replace(data, buildings=expected.buildings) == expected
+
+
+def test_the_demo_campus_passes_its_own_rules_and_carries_the_party_organisation() -> None:
+    demo = load_org(DEMO_CAMPUS, HOLDERS)
+
+    communities = {c.code for c in demo.communities}
+    buildings = {b.code: b.community for b in demo.buildings}
+    for units in (demo.branches, demo.substations):
+        assert {unit.community for unit in units} == communities
+        covered = [building for unit in units for building in unit.buildings]
+        assert sorted(covered) == sorted(buildings)
+    held = {(role.role, str(role.scope)) for role in demo.roles}
+    wanted = {(Role.COMMITTEE_SECRETARY, f"community:{code}") for code in communities}
+    wanted |= {(Role.WORKSTATION_HEAD, f"community:{code}") for code in communities}
+    wanted |= {(Role.BRANCH_SECRETARY, f"branch:{unit.code}") for unit in demo.branches}
+    wanted |= {(Role.SUBSTATION_HEAD, f"substation:{unit.code}") for unit in demo.substations}
+    wanted |= {(Role.CENTRE_HEAD, f"building:{code}") for code in buildings}
+    wanted |= {(Role.GRID_GROUP_LEADER, f"grid:{grid.code}") for grid in demo.grids}
+    wanted |= {(role, "school") for role in GROUP_ROLES[RoleGroup.COORDINATION_GROUP]}
+    assert wanted <= held
