@@ -20,6 +20,8 @@ from assistant.app import StartupError, load_files
 from assistant.bot.context import utc_now
 from assistant.config import Settings, SettingsError, load_settings
 from assistant.flows.check import mermaid
+from assistant.rules import RulesError
+from assistant.rules.roles import read_role_rules
 from assistant.schedule import firings
 from assistant.services import identity
 from assistant.services.duty import HORIZON_WEEKS, Duty
@@ -60,10 +62,17 @@ async def cmd_db_upgrade(settings: Settings, args: argparse.Namespace, out: Text
 
 
 async def cmd_org_import(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
-    """Validate a campus file and its CSVs, then import them in one transaction, with the new
-    menus of the linked people whose roles, status or home it changed."""
+    """Validate a campus file and its CSVs against who may hold which role (rules/roles.yaml),
+    then import them in one transaction, with the new menus of the linked people whose roles,
+    status or home it changed."""
     try:
-        data = directory.load_org(Path(args.file))
+        holders = read_role_rules(settings.rules_dir, settings.tz)
+    except RulesError as exc:
+        for rule_problem in exc.problems:
+            print(rule_problem, file=out)
+        raise CommandError(f"{len(exc.problems)} problem(s) found; nothing was imported") from None
+    try:
+        data = directory.load_org(Path(args.file), holders)
     except directory.OrgFileError as exc:
         for problem in exc.problems:
             print(problem, file=out)

@@ -55,8 +55,27 @@ _ROLES: dict[Role, tuple[str, str, str]] = {
     ),
     Role.SERVICE_CENTRE: ("学生社区服务中心", "Service centre", "Service centre"),
     Role.ORG_DEPARTMENT: ("党委组织部", "Organisation Department", "Organisation Department"),
+    Role.LOGISTICS_SECURITY: ("后保处", "Logistics & Security", "Logistics & Security"),
+    Role.STUDENT_AFFAIRS: ("党委学生工作部", "Student Affairs", "Student Affairs"),
+    Role.PUBLICITY: ("党委宣传部", "Publicity", "Publicity"),
+    Role.YOUTH_LEAGUE: ("校团委", "Youth League Committee", "Youth League Committee"),
+    Role.SPORTS: ("体育部", "Sports", "Sports"),
     Role.EXPERT: ("专家组", "Expert panel", "Expert panel"),
     Role.ADMIN: ("管理员", "Administrator", "Administrators"),
+    # Heads of the party organisation's units, held by people the sections above already name.
+    Role.COMMITTEE_SECRETARY: (
+        "社区党工委书记",
+        "Working committee secretary",
+        "Committee secretaries",
+    ),
+    Role.SUBSTATION_HEAD: ("分站站长", "Sub-station head", "Sub-station heads"),
+    Role.BRANCH_SECRETARY: ("党支部书记", "Branch secretary", "Branch secretaries"),
+    Role.CENTRE_HEAD: ("楼栋中心负责人", "Building centre head", "Building centre heads"),
+    Role.GRID_GROUP_LEADER: (
+        "网格党小组组长",
+        "Grid party group leader",
+        "Grid party group leaders",
+    ),
 }
 _RESIDENTS = Words("学生", "Students")
 _OTHERS = Words("其他人", "Everyone else")
@@ -360,7 +379,7 @@ async def run_sandbox(
     for leftover in database.parent.glob(f"{database.name}*"):
         leftover.unlink()
     db = Database(f"sqlite+aiosqlite:///{database}")
-    await load_demo_campus(db)
+    await load_demo_campus(db, rules_dir=settings.rules_dir)
     tg = FakeTelegram()
     server = FakeTelegramServer(tg)
     people = DemoPeople(tg, db)

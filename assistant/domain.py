@@ -35,6 +35,10 @@ class ScopeKind(enum.StrEnum):
     FLOOR = "floor"
     ROOM = "room"
     GRID = "grid"
+    # The party organisation's own units over buildings (docs/org-files.md): a community's
+    # student party branch (学生社区党支部) and its building sub-station (社区楼工作分站).
+    BRANCH = "branch"
+    SUBSTATION = "substation"
 
 
 SCHOOL_SCOPE_ID = 0
@@ -42,17 +46,36 @@ SCHOOL_SCOPE_ID = 0
 
 
 class Role(enum.StrEnum):
-    """Every role of the plan's chain of responsibility, plus the school-wide offices."""
+    """Every role of the plan's chain of responsibility, the heads of its party organisation's
+    units, and the school-wide offices."""
 
     COLLEGE_PARTY_LEADER = "college_party_leader"
+    # 社区党工委书记: the community party working committee the college party organisation sends.
+    COMMITTEE_SECRETARY = "committee_secretary"
+    # 社区党建工作站站长: the head of the community's party-building workstation.
     WORKSTATION_HEAD = "workstation_head"
     COUNSELLOR = "counsellor"
+    # 社区楼工作分站站长: the head of the sub-station of a group of buildings.
+    SUBSTATION_HEAD = "substation_head"
+    # 学生社区党支部书记: the secretary of a student community party branch.
+    BRANCH_SECRETARY = "branch_secretary"
+    # 楼栋党建工作中心负责人: the head of a building's party-building centre.
+    CENTRE_HEAD = "centre_head"
     BUILDING_MANAGER = "building_manager"
     BUILDING_LEADER = "building_leader"
     FLOOR_LEADER = "floor_leader"
     DORM_HEAD = "dorm_head"
+    # 网格党小组组长: the leader of a grid's party group.
+    GRID_GROUP_LEADER = "grid_group_leader"
     GRID_PARTY_MEMBER = "grid_party_member"
     ORG_DEPARTMENT = "org_department"
+    # The other offices of the coordination group (协调小组, §三), which the Organisation
+    # Department leads: 后勤保卫处, 党委学生工作部, 党委宣传部, 校团委, 体育部.
+    LOGISTICS_SECURITY = "logistics_security"
+    STUDENT_AFFAIRS = "student_affairs"
+    PUBLICITY = "publicity"
+    YOUTH_LEAGUE = "youth_league"
+    SPORTS = "sports"
     SERVICE_CENTRE = "service_centre"
     EXPERT = "expert"
     ADMIN = "admin"
@@ -60,19 +83,59 @@ class Role(enum.StrEnum):
 
 ROLE_SCOPE: dict[Role, ScopeKind] = {
     Role.COLLEGE_PARTY_LEADER: ScopeKind.COLLEGE,
+    Role.COMMITTEE_SECRETARY: ScopeKind.COMMUNITY,
     Role.WORKSTATION_HEAD: ScopeKind.COMMUNITY,
     Role.COUNSELLOR: ScopeKind.COMMUNITY,
+    Role.SUBSTATION_HEAD: ScopeKind.SUBSTATION,
+    Role.BRANCH_SECRETARY: ScopeKind.BRANCH,
+    Role.CENTRE_HEAD: ScopeKind.BUILDING,
     Role.BUILDING_MANAGER: ScopeKind.BUILDING,
     Role.BUILDING_LEADER: ScopeKind.BUILDING,
     Role.FLOOR_LEADER: ScopeKind.FLOOR,
     Role.DORM_HEAD: ScopeKind.ROOM,
+    Role.GRID_GROUP_LEADER: ScopeKind.GRID,
     Role.GRID_PARTY_MEMBER: ScopeKind.GRID,
     Role.ORG_DEPARTMENT: ScopeKind.SCHOOL,
+    Role.LOGISTICS_SECURITY: ScopeKind.SCHOOL,
+    Role.STUDENT_AFFAIRS: ScopeKind.SCHOOL,
+    Role.PUBLICITY: ScopeKind.SCHOOL,
+    Role.YOUTH_LEAGUE: ScopeKind.SCHOOL,
+    Role.SPORTS: ScopeKind.SCHOOL,
     Role.SERVICE_CENTRE: ScopeKind.SCHOOL,
     Role.EXPERT: ScopeKind.SCHOOL,
     Role.ADMIN: ScopeKind.SCHOOL,
 }
 """The one scope kind each role is held at; the importer rejects any other."""
+
+
+class RoleGroup(enum.StrEnum):
+    """Roles that rules and services address together by one name."""
+
+    # 党建进社区工作协调小组 (§三): the Organisation Department leads, five offices take part.
+    COORDINATION_GROUP = "coordination_group"
+
+
+GROUP_ROLES: dict[RoleGroup, tuple[Role, ...]] = {
+    RoleGroup.COORDINATION_GROUP: (
+        Role.ORG_DEPARTMENT,
+        Role.LOGISTICS_SECURITY,
+        Role.STUDENT_AFFAIRS,
+        Role.PUBLICITY,
+        Role.YOUTH_LEAGUE,
+        Role.SPORTS,
+    ),
+}
+"""The roles of each group; the first one leads it."""
+
+
+def roles_named(word: str) -> tuple[Role, ...] | None:
+    """The roles ``word`` stands for in a rule file: a role itself, or every role of a group
+    (``coordination_group``); None for a word that is neither."""
+    if word in {role.value for role in Role}:
+        return (Role(word),)
+    if word in {group.value for group in RoleGroup}:
+        return GROUP_ROLES[RoleGroup(word)]
+    return None
 
 
 class FunctionalRoomKind(enum.StrEnum):

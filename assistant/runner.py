@@ -13,6 +13,8 @@ from assistant import directory
 from assistant.app import Webhook, build_application, new_webhook_secret, running, settle
 from assistant.bot.context import Deps
 from assistant.config import REPO_ROOT, Settings
+from assistant.rules import CAMPUS_TIMEZONE
+from assistant.rules.roles import read_role_rules
 from assistant.storage.db import Database
 from assistant.storage.migrate import upgrade
 from assistant.texts import Texts
@@ -96,9 +98,12 @@ async def run_bot(settings: Settings, out: TextIO, *, ready: str = "") -> None:
         raise TokenRefused
 
 
-async def load_demo_campus(db: Database, campus: Path = DEMO_CAMPUS) -> None:
-    """Migrate ``db`` and import the demo campus into it."""
+async def load_demo_campus(
+    db: Database, campus: Path = DEMO_CAMPUS, rules_dir: Path = REPO_ROOT / "rules"
+) -> None:
+    """Migrate ``db`` and import the demo campus into it, its roles checked against who may
+    hold them (``roles.yaml`` of ``rules_dir``)."""
     await upgrade(db)
-    data = directory.load_org(campus)
+    data = directory.load_org(campus, read_role_rules(rules_dir, CAMPUS_TIMEZONE))
     async with db.unit_of_work() as session:
         await directory.import_org(session, data)

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.cli import build_parser, main
+from assistant.config import REPO_ROOT
 from assistant.domain import Role, ScopeKind
 from assistant.runner import DEMO_CAMPUS
 from assistant.schedule import Failure, Scheduler, firings
@@ -113,6 +115,64 @@ def test_broken_file_lists_problems_and_imports_nothing(
     assert "nothing was imported" in capsys.readouterr().err
     code, _ = run("invite", "2023010001")
     assert code == 1
+
+
+def demo_copy(folder: Path, old: str, new: str) -> Path:
+    """The demo campus copied into ``folder`` with one row of its roles.csv changed."""
+    folder.mkdir()
+    for name in ("demo-campus.yaml", "people.csv"):
+        shutil.copy(DEMO_CAMPUS.parent / name, folder / name)
+    roles = (DEMO_CAMPUS.parent / "roles.csv").read_bytes()
+    assert roles.count(old.encode()) == 1
+    (folder / "roles.csv").write_bytes(roles.replace(old.encode(), new.encode()))
+    return folder / "demo-campus.yaml"
+
+
+def test_import_refuses_a_floor_leader_who_is_not_a_party_member(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 郑博嘉 is not a party member; the plan's floor leaders are (学生党员层长).
+    campus = demo_copy(
+        tmp_path / "campus",
+        "2023010004,floor_leader,floor:B1-1",
+        "2023010001,floor_leader,floor:B1-1",
+    )
+    rows = (campus.parent / "roles.csv").read_text(encoding="utf-8").splitlines()
+    row = rows.index("2023010001,floor_leader,floor:B1-1") + 1
+    rules = (REPO_ROOT / "rules" / "roles.yaml").read_text(encoding="utf-8").splitlines()
+    rule = rules.index("  - role: floor_leader") + 1
+
+    code, said = run("org", "import", str(campus))
+
+    assert code == 1
+    assert said.splitlines() == [
+        f"roles.csv:{row}: 2023010001 郑博嘉 (student) may not be floor_leader:"
+        f" rules/roles.yaml:{rule} [floor_leader] when: status == 'party_member'"
+    ]
+    assert "1 problem(s) found; nothing was imported" in capsys.readouterr().err
+    assert run("invite", "2023010001")[0] == 1
+
+
+def test_import_refuses_to_run_on_a_broken_rules_file_of_who_may_hold_a_role(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO_ROOT / "rules", rules)
+    text = (rules / "roles.yaml").read_text(encoding="utf-8")
+    (rules / "roles.yaml").write_text(
+        text.replace("  - role: floor_leader\n", "  - role: flor_leader\n"), encoding="utf-8"
+    )
+    line = text.splitlines().index("  - role: floor_leader") + 1
+    monkeypatch.setenv("ASSISTANT_RULES_DIR", str(rules))
+
+    code, said = run("org", "import", str(DEMO_CAMPUS))
+
+    assert code == 1
+    assert said.splitlines() == [
+        f"rules/roles.yaml:{line}: unknown role 'flor_leader' (did you mean 'floor_leader'?)"
+    ]
+    assert "nothing was imported" in capsys.readouterr().err
+    assert run("invite", "2023010001")[0] == 1
 
 
 @pytest.mark.parametrize(

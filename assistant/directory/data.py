@@ -53,6 +53,17 @@ class BuildingSpec:
 
 
 @dataclass(frozen=True)
+class UnitSpec:
+    """A unit of the party organisation over some buildings of one community: a student party
+    branch (学生社区党支部) or a building sub-station (社区楼工作分站)."""
+
+    code: str
+    community: str
+    name: Name
+    buildings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class GridSpec:
     """A grid cell: some floors of one building."""
 
@@ -134,6 +145,8 @@ class OrgData:
     colleges: tuple[CollegeSpec, ...]
     communities: tuple[CommunitySpec, ...]
     buildings: tuple[BuildingSpec, ...]
+    branches: tuple[UnitSpec, ...]
+    substations: tuple[UnitSpec, ...]
     grids: tuple[GridSpec, ...]
     functional_rooms: tuple[FunctionalRoomSpec, ...]
     people: tuple[PersonSpec, ...]

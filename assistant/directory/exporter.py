@@ -23,8 +23,10 @@ from assistant.storage.models import (
     Floor,
     FunctionalRoom,
     GridCell,
+    PartyBranch,
     Person,
     RoleAssignment,
+    Substation,
 )
 
 CAMPUS_FILE = "campus.yaml"
@@ -70,8 +72,33 @@ def _csv(header: tuple[str, ...], rows: list[list[str]]) -> str:
     return out.getvalue()
 
 
-def _name(row: College | Community | Building | FunctionalRoom) -> dict[str, str]:
+def _name(
+    row: College | Community | Building | PartyBranch | Substation | FunctionalRoom,
+) -> dict[str, str]:
     return {"zh": row.name_zh, "en": row.name_en}
+
+
+def _units(
+    units: dict[int, PartyBranch] | dict[int, Substation],
+    buildings: dict[int, Building],
+    communities: dict[int, Community],
+    column: str,
+) -> list[dict[str, Any]]:
+    """Branches or sub-stations, each with the buildings in it (``column`` of the building)."""
+    covered: dict[int, list[str]] = defaultdict(list)
+    for building in buildings.values():
+        unit_id = getattr(building, column)
+        if unit_id is not None:
+            covered[unit_id].append(building.code)
+    return [
+        {
+            "code": unit.code,
+            "community": communities[unit.community_id].code,
+            "name": _name(unit),
+            "buildings": covered[unit_id],
+        }
+        for unit_id, unit in units.items()
+    ]
 
 
 async def _collect(
@@ -82,6 +109,12 @@ async def _collect(
     colleges = {c.id: c for c in await session.scalars(select(College).order_by(College.id))}
     communities = {c.id: c for c in await session.scalars(select(Community).order_by(Community.id))}
     buildings = {b.id: b for b in await session.scalars(select(Building).order_by(Building.id))}
+    branches = {
+        b.id: b for b in await session.scalars(select(PartyBranch).order_by(PartyBranch.id))
+    }
+    substations = {
+        s.id: s for s in await session.scalars(select(Substation).order_by(Substation.id))
+    }
     grids = {g.id: g for g in await session.scalars(select(GridCell).order_by(GridCell.id))}
     floors = {f.id: f for f in await session.scalars(select(Floor))}
     functional_rooms = await session.scalars(select(FunctionalRoom).order_by(FunctionalRoom.id))
@@ -116,6 +149,8 @@ async def _collect(
             }
             for b in buildings.values()
         ],
+        "branches": _units(branches, buildings, communities, "branch_id"),
+        "substations": _units(substations, buildings, communities, "substation_id"),
         "grids": [
             {
                 "code": g.code,
@@ -158,6 +193,8 @@ async def _collect(
         ScopeKind.COLLEGE: {i: c.code for i, c in colleges.items()},
         ScopeKind.COMMUNITY: {i: c.code for i, c in communities.items()},
         ScopeKind.BUILDING: {i: b.code for i, b in buildings.items()},
+        ScopeKind.BRANCH: {i: b.code for i, b in branches.items()},
+        ScopeKind.SUBSTATION: {i: s.code for i, s in substations.items()},
         ScopeKind.GRID: {i: g.code for i, g in grids.items()},
         ScopeKind.FLOOR: {
             i: f"{buildings[f.building_id].code}-{f.number}" for i, f in floors.items()

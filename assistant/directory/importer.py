@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.directory.data import FloorRef, OrgData, RoomRef, Scope, room_number
+from assistant.directory.data import FloorRef, OrgData, RoomRef, Scope, UnitSpec, room_number
 from assistant.domain import SCHOOL_SCOPE_ID, Role, ScopeKind
 from assistant.storage.models import (
     Base,
@@ -26,8 +26,10 @@ from assistant.storage.models import (
     Floor,
     FunctionalRoom,
     GridCell,
+    PartyBranch,
     Person,
     RoleAssignment,
+    Substation,
 )
 
 # Well under the bound-parameter limits of SQLite (32766) and asyncpg (32767).
@@ -38,6 +40,8 @@ _KINDS = (
     "colleges",
     "communities",
     "buildings",
+    "branches",
+    "substations",
     "floors",
     "dorm_rooms",
     "grids",
@@ -62,6 +66,8 @@ class ImportReport:
     colleges: Counts = field(default_factory=Counts)
     communities: Counts = field(default_factory=Counts)
     buildings: Counts = field(default_factory=Counts)
+    branches: Counts = field(default_factory=Counts)
+    substations: Counts = field(default_factory=Counts)
     floors: Counts = field(default_factory=Counts)
     dorm_rooms: Counts = field(default_factory=Counts)
     grids: Counts = field(default_factory=Counts)
@@ -136,6 +142,12 @@ async def import_org(session: AsyncSession, data: OrgData) -> ImportReport:
         ],
         report.communities,
     )
+    branches = await _sync_units(session, PartyBranch, data.branches, communities, report.branches)
+    substations = await _sync_units(
+        session, Substation, data.substations, communities, report.substations
+    )
+    branch_of = {b: branches[u.code] for u in data.branches for b in u.buildings}
+    substation_of = {b: substations[u.code] for u in data.substations for b in u.buildings}
     buildings = await _sync_by_code(
         session,
         Building,
@@ -145,11 +157,14 @@ async def import_org(session: AsyncSession, data: OrgData) -> ImportReport:
                 "name_zh": b.name.zh,
                 "name_en": b.name.en,
                 "community_id": communities[b.community],
+                "branch_id": branch_of.get(b.code),
+                "substation_id": substation_of.get(b.code),
             }
             for b in data.buildings
         ],
         report.buildings,
     )
+    await _leave_units(session, data, branches, substations, report.buildings)
     grids = await _sync_by_code(
         session,
         GridCell,
@@ -185,6 +200,8 @@ async def import_org(session: AsyncSession, data: OrgData) -> ImportReport:
         ScopeKind.COLLEGE: colleges,
         ScopeKind.COMMUNITY: communities,
         ScopeKind.BUILDING: buildings,
+        ScopeKind.BRANCH: branches,
+        ScopeKind.SUBSTATION: substations,
         ScopeKind.GRID: grids,
     }
 
@@ -228,6 +245,54 @@ async def _sync_by_code(
             }
         )
     return ids
+
+
+async def _sync_units(
+    session: AsyncSession,
+    model: type[PartyBranch | Substation],
+    units: Sequence[UnitSpec],
+    communities: dict[str, int],
+    counts: Counts,
+) -> dict[str, int]:
+    """Insert or update branches or sub-stations; returns the id of every code."""
+    rows = [
+        {
+            "code": unit.code,
+            "name_zh": unit.name.zh,
+            "name_en": unit.name.en,
+            "community_id": communities[unit.community],
+        }
+        for unit in units
+    ]
+    return await _sync_by_code(session, model, rows, counts)
+
+
+async def _leave_units(
+    session: AsyncSession,
+    data: OrgData,
+    branches: dict[str, int],
+    substations: dict[str, int],
+    counts: Counts,
+) -> None:
+    """A branch or sub-station of the file covers exactly the buildings it lists: buildings the
+    file no longer describes (kept for history) leave it too."""
+    described = {building.code for building in data.buildings}
+    file_branches = {branches[unit.code] for unit in data.branches}
+    file_substations = {substations[unit.code] for unit in data.substations}
+    rows = await session.execute(
+        select(Building.id, Building.code, Building.branch_id, Building.substation_id)
+    )
+    changed = []
+    for row in rows:
+        if row.code in described:
+            continue
+        branch_id = None if row.branch_id in file_branches else row.branch_id
+        substation_id = None if row.substation_id in file_substations else row.substation_id
+        if (branch_id, substation_id) != (row.branch_id, row.substation_id):
+            changed.append({"id": row.id, "branch_id": branch_id, "substation_id": substation_id})
+    if changed:
+        await session.execute(update(Building), changed)
+    counts.updated += len(changed)
 
 
 async def _write(

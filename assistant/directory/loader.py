@@ -36,10 +36,12 @@ from assistant.directory.data import (
     RoleSpec,
     RoomRef,
     Scope,
+    UnitSpec,
     room_number,
 )
 from assistant.directory.problems import OrgFileError, OrgProblem
 from assistant.domain import ROLE_SCOPE, FunctionalRoomKind, PersonStatus, Role, ScopeKind
+from assistant.rules.roles import RoleRules
 from assistant.yamlfile import NULL_TAG as _NULL_TAG
 from assistant.yamlfile import describe_node as _describe
 from assistant.yamlfile import node_line as _line
@@ -71,6 +73,8 @@ _CAMPUS_KEYS = {
     "colleges": "a list of colleges",
     "communities": "a list of communities",
     "buildings": "a list of buildings",
+    "branches": "a list of student party branches",
+    "substations": "a list of building sub-stations",
     "grids": "a list of grids",
     "functional_rooms": "a list of functional rooms",
     "people": "the people CSV file, e.g. people.csv",
@@ -84,6 +88,12 @@ _BUILDING_KEYS = {
     "name": _NAME_HINT,
     "floors": f"the number of floors, 1 to {MAX_FLOORS}",
     "rooms_per_floor": f"the number of dorm rooms on each floor, 1 to {MAX_ROOMS_PER_FLOOR}",
+}
+_UNIT_KEYS = {
+    "code": _CODE_HINT,
+    "community": "a community code",
+    "name": _NAME_HINT,
+    "buildings": "a list of building codes of that community, like [B1, B2]",
 }
 _GRID_KEYS = {
     "code": _CODE_HINT,
@@ -106,10 +116,12 @@ _SCOPE_EXAMPLES = {
     ScopeKind.FLOOR: "floor:B1-3",
     ScopeKind.ROOM: "room:B1-301",
     ScopeKind.GRID: "grid:B1-G1",
+    ScopeKind.BRANCH: "branch:C1-B1",
+    ScopeKind.SUBSTATION: "substation:C1-S1",
 }
 # Students belong to a college; teachers and staff may serve the whole campus.
 _NEEDS_COLLEGE = {PersonStatus.STUDENT, PersonStatus.ACTIVIST, PersonStatus.PARTY_MEMBER}
-_KINDS = ("college", "community", "building", "grid", "functional room")
+_KINDS = ("college", "community", "building", "branch", "substation", "grid", "functional room")
 # difflib over many choices is slow and its guesses among similar numbers mislead.
 _SUGGEST_AMONG_AT_MOST = 1000
 _LIST_CHOICES_UP_TO = 12
@@ -117,13 +129,14 @@ _LIST_CHOICES_UP_TO = 12
 _E = TypeVar("_E", bound=enum.StrEnum)
 
 
-def load_org(path: Path) -> OrgData:
+def load_org(path: Path, holders: RoleRules | None = None) -> OrgData:
     """Read the campus YAML at ``path`` and the people and roles CSV files it names.
 
-    Everything is checked before anything is returned; if anything is wrong,
+    ``holders`` (rules/roles.yaml) says who may hold which role; without it any person may hold
+    any role. Everything is checked before anything is returned; if anything is wrong,
     :class:`OrgFileError` lists every problem found, each with its file and line.
     """
-    return _Loader(path).load()
+    return _Loader(path, holders or RoleRules()).load()
 
 
 def _suggest(value: str, choices: Collection[str]) -> str | None:
@@ -350,8 +363,9 @@ class _Table:
 class _Loader:
     """One reading of the campus files, collecting problems and the checked specs."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, holders: RoleRules) -> None:
         self.path = path
+        self.holders = holders
         self.file = path.name
         self.files = [self.file]
         self.problems: list[OrgProblem] = []
@@ -359,6 +373,12 @@ class _Loader:
         self.codes: dict[str, dict[str, int]] = {kind: {} for kind in _KINDS}
         self.incomplete: set[str] = set()
         self.extents: dict[str, tuple[int, int]] = {}
+        self.building_communities: dict[str, str] = {}
+        # The unit each building is in, per kind of unit: its code and the line listing it.
+        self.building_units: dict[str, dict[str, tuple[str, int]]] = {
+            "branch": {},
+            "substation": {},
+        }
         self.floor_grids: dict[tuple[str, int], tuple[str, int]] = {}
         self.people_file = ""
         # Person numbers of people.csv, by line; None when that file could not be read.
@@ -366,9 +386,12 @@ class _Loader:
         self.colleges: list[CollegeSpec] = []
         self.communities: list[CommunitySpec] = []
         self.buildings: list[BuildingSpec] = []
+        self.branches: list[UnitSpec] = []
+        self.substations: list[UnitSpec] = []
         self.grids: list[GridSpec] = []
         self.functional_rooms: list[FunctionalRoomSpec] = []
         self.people: list[PersonSpec] = []
+        self.people_by_number: dict[str, PersonSpec] = {}
         self.roles: list[RoleSpec] = []
 
     def problem(self, file: str, line: int, message: str, suggestion: str | None = None) -> None:
@@ -397,6 +420,8 @@ class _Loader:
             colleges=tuple(self.colleges),
             communities=tuple(self.communities),
             buildings=tuple(self.buildings),
+            branches=tuple(self.branches),
+            substations=tuple(self.substations),
             grids=tuple(self.grids),
             functional_rooms=tuple(self.functional_rooms),
             people=tuple(self.people),
@@ -487,6 +512,10 @@ class _Loader:
                 self.communities.append(CommunitySpec(code, name, college))
         for node in self._section(top, "buildings", "building"):
             self._read_building(node)
+        for node in self._section(top, "branches", "branch"):
+            self._read_unit(node, "branch", "a branch", self.branches)
+        for node in self._section(top, "substations", "substation"):
+            self._read_unit(node, "substation", "a sub-station", self.substations)
         for node in self._section(top, "grids", "grid"):
             self._read_grid(node)
         for node in self._section(top, "functional_rooms", "functional room"):
@@ -501,8 +530,53 @@ class _Loader:
         per_floor = item.integer("rooms_per_floor", 1, MAX_ROOMS_PER_FLOOR)
         if code and floors and per_floor:
             self.extents.setdefault(code, (floors, per_floor))
+        if code and community:
+            self.building_communities.setdefault(code, community)
         if item.ok and code and community and name and floors and per_floor:
             self.buildings.append(BuildingSpec(code, community, name, floors, per_floor))
+
+    def _read_unit(self, node: Node, kind: str, what: str, found: list[UnitSpec]) -> None:
+        """A branch or a sub-station: some buildings of its community, each in one such unit."""
+        item = _Item(self, node, what, _UNIT_KEYS, tuple(_UNIT_KEYS))
+        code = item.define(kind)
+        community = item.refer("community", "community")
+        name = item.name()
+        buildings: list[str] = []
+        listed = item.node("buildings")
+        taken = self.building_units[kind]
+        if isinstance(listed, SequenceNode):
+            for building_node in listed.value:
+                line = _line(building_node)
+                if not isinstance(building_node, ScalarNode) or building_node.tag == _NULL_TAG:
+                    item.fail(line, f"a building must be a code (got {_describe(building_node)})")
+                    continue
+                building = str(building_node.value).strip()
+                if not self.resolve("building", building, self.file, line):
+                    item.ok = False
+                    continue
+                home = self.building_communities.get(building)
+                other = taken.get(building)
+                if building in buildings:
+                    item.fail(line, f"building {building} is listed twice")
+                elif community is not None and home is not None and home != community:
+                    item.fail(
+                        line,
+                        f"building {building} is in community {home}, not {community}",
+                    )
+                elif other is not None:
+                    item.fail(
+                        line,
+                        f"building {building} is already in {kind} {other[0]} (line {other[1]})",
+                    )
+                else:
+                    buildings.append(building)
+                    taken[building] = (code or "?", line)
+        elif listed is not None:
+            item.fail(
+                _line(listed), f"buildings must be a list like [B1, B2] (got {_describe(listed)})"
+            )
+        if item.ok and code and community and name:
+            found.append(UnitSpec(code, community, name, tuple(buildings)))
 
     def _read_grid(self, node: Node) -> None:
         item = _Item(self, node, "a grid", _GRID_KEYS, tuple(_GRID_KEYS))
@@ -663,7 +737,9 @@ class _Loader:
             if address := table.value(row, "room"):
                 room = self._room_address(address, table.file, table.line(row, "room"))
             if len(self.problems) == before and status is not None:
-                self.people.append(PersonSpec(number, name, status, college, room))
+                spec = PersonSpec(number, name, status, college, room)
+                self.people.append(spec)
+                self.people_by_number[number] = spec
 
     def _person_number(self, table: _Table, row: _Row, numbers: dict[str, int]) -> str:
         number = table.value(row, "number")
@@ -721,7 +797,20 @@ class _Loader:
             else:
                 seen[key] = row.line
             if len(self.problems) == before and role is not None and scope is not None:
+                self._eligible(table.file, row.line, number, role)
                 self.roles.append(RoleSpec(number, role, scope))
+
+    def _eligible(self, file: str, line: int, number: str, role: Role) -> None:
+        """Report a role whose holder its rule (rules/roles.yaml) does not admit."""
+        person = self.people_by_number.get(number)
+        if person is None:
+            # The person's own row is broken and reported: who they are is not known.
+            return
+        facts = {"status": person.status, "college": person.college}
+        rule = self.holders.refusing(role, facts)
+        if rule is not None:
+            message = f"{number} {person.name} ({person.status}) may not be {role}: {rule}"
+            self.problem(file, line, message)
 
     def _scope(self, table: _Table, row: _Row, role: Role | None) -> Scope | None:
         text = table.value(row, "scope")

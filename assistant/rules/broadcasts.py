@@ -3,10 +3,10 @@
 A scheduled broadcast's ``at`` is written exactly as a reminder's and read by the same reader
 (:mod:`assistant.rules.timed`), so both files speak one language of time. Its audience is a place
 of the campus (a floor, building, community, college, grid, or the whole school), optionally
-narrowed to holders of some roles or people of some statuses, reached privately and/or in the
-group chats bound there. Scope codes are checked for their form here; whether the place exists is
-known only to the database, so a broadcast to a place that is gone is skipped (and logged) when
-it comes due.
+narrowed to holders of some roles (``coordination_group`` stands for its offices) or people of
+some statuses, reached privately and/or in the group chats bound there. Scope codes are checked
+for their form here; whether the place exists is known only to the database, so a broadcast to a
+place that is gone is skipped (and logged) when it comes due.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ _KEYS = {
 _AUDIENCE_KEYS = {
     "scope_kind": "one of " + ", ".join(SCOPE_KINDS),
     "scope": "the place's code: B1-3 (floor), B1, C1, BUS, B1-G1 (grid); none for the school",
-    "roles": "only people holding one of these roles",
+    "roles": "only people holding one of these roles (or coordination_group: its offices)",
     "status": "only people of these statuses (student, activist, party_member, ...)",
     "channels": "[people], [groups] or [people, groups]",
 }
@@ -126,14 +126,14 @@ class _Reader(ItemReader):
         self.keys(_AUDIENCE_KEYS, node=audience)
         kind = self._scope_kind(audience)
         scope = self._scope(audience, kind)
-        roles = self._members(audience, "roles", Role)
+        roles = self.roles("roles", audience)
         statuses = self._members(audience, "status", PersonStatus)
         channels = self._channels(audience)
         ok = not self.failed
         self.failed |= failed
         if not ok or kind is None or scope is None or channels is None:
             return None
-        return Audience(kind, scope, tuple(roles), tuple(statuses), channels)
+        return Audience(kind, scope, roles, tuple(statuses), channels)
 
     def _scope_kind(self, audience: Located) -> ScopeKind | None:
         text = audience.get("scope_kind")
@@ -167,9 +167,7 @@ class _Reader(ItemReader):
         )
         return None
 
-    def _members(
-        self, audience: Located, key: str, kind: type[Role] | type[PersonStatus]
-    ) -> list[Any]:
+    def _members(self, audience: Located, key: str, kind: type[PersonStatus]) -> list[Any]:
         names = audience.get(key, [])
         if not isinstance(names, list):
             self.problem(key, f"{key} must be a list", node=audience)

@@ -24,6 +24,7 @@ from assistant.rules.duty import DutyRoom
 from assistant.rules.errors import NoRuleMatched, RuleEvaluationError, SubjectError
 from assistant.rules.expressions import Guard
 from assistant.rules.reminders import Reminder
+from assistant.rules.roles import RoleRules
 from assistant.rules.schema import DAY_SYMBOLS, SCHEMAS, Kind
 
 PolicyValue = int | float | bool | str
@@ -285,8 +286,10 @@ class Rules:
         reminders: tuple[Reminder, ...] = (),
         duty: tuple[DutyRoom, ...] = (),
         broadcasts: tuple[ScheduledBroadcast, ...] = (),
+        holders: RoleRules | None = None,
     ) -> None:
         self.routing = routing
+        self.holders = holders or RoleRules()
         self.calendar = calendar or Calendar()
         self.reminders = {reminder.id: reminder for reminder in reminders}
         self.duty = {room.room: room for room in duty}

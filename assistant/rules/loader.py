@@ -26,6 +26,7 @@ from assistant.rules.duty import load_duty
 from assistant.rules.errors import RuleProblem, RulesError
 from assistant.rules.expressions import compile_when
 from assistant.rules.reminders import load_reminders
+from assistant.rules.roles import load_role_rules
 from assistant.rules.schema import SCHEMAS, Kind, suggest
 from assistant.yamlfile import NULL_TAG as _NULL_TAG
 from assistant.yamlfile import STR_TAG as _STR_TAG
@@ -82,8 +83,9 @@ _VALUE_WORDS = {
 def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     """Read, check and compile ``routing.yaml``, ``access.yaml`` and ``policies.yaml`` in
     ``directory``, and read its academic calendar (``calendar.yaml``), reminders
-    (``reminders.yaml``), duty rotation (``duty.yaml``) and scheduled broadcasts
-    (``broadcasts.yaml``); a file that does not exist holds no rules.
+    (``reminders.yaml``), duty rotation (``duty.yaml``), scheduled broadcasts
+    (``broadcasts.yaml``) and who may hold which role (``roles.yaml``); a file that does not
+    exist holds no rules.
 
     Raises :class:`RulesError` listing every problem of every file, each with its file, line,
     rule id and, where a name is close, a suggestion. ``timezone`` is the campus time zone.
@@ -98,6 +100,7 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     reminders = load_reminders(directory, timezone, problems)
     duty = load_duty(directory, timezone, problems)
     broadcasts = load_broadcasts(directory, problems)
+    holders = load_role_rules(directory, timezone, problems)
     if problems:
         raise RulesError(problems)
     return Rules(
@@ -108,6 +111,7 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
         reminders=reminders,
         duty=duty,
         broadcasts=broadcasts,
+        holders=holders,
     )
 
 

@@ -1,8 +1,9 @@
 """Reminders (提醒), ``rules/reminders.yaml``: when, to whom, and what each says.
 
 A reminder's ``at`` says when (:class:`assistant.rules.timed.At`); its audience is a list of roles
-and/or a rule over people; its text is a template. The scheduler plans the moments of ``at`` as
-firings; the audience is worked out when one comes due.
+(``coordination_group`` stands for the coordination group's offices) and/or a rule over people;
+its text is a template. The scheduler plans the moments of ``at`` as firings; the audience is
+worked out when one comes due.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from assistant.domain import Role
 from assistant.rules.errors import RuleProblem
 from assistant.rules.expressions import Compiled, compile_when
 from assistant.rules.schema import SCHEMAS, Kind
-from assistant.rules.timed import AT_FORMS, ItemReader, Report, Timed, close_to, read_list
+from assistant.rules.timed import AT_FORMS, ItemReader, Report, Timed, read_list
 from assistant.yamlfile import Located
 
 FILE_NAME = "reminders.yaml"
@@ -24,7 +25,7 @@ _KEYS = {
     "id": "a short id like semester-meeting",
     "name": "the name in both languages: {zh: ..., en: ...}",
     "at": f"when: {AT_FORMS}",
-    "audience": "who: {roles: [...]} and/or {when: <rule over people>}",
+    "audience": "who: {roles: [...]} (or coordination_group) and/or {when: <rule over people>}",
     "template": "the message template, e.g. reminder_semester_meeting",
     "missed": "late_once (fire once when back) or skip, if due while the bot was down",
 }
@@ -81,27 +82,15 @@ class _Reader(ItemReader):
                 "audience", "audience must be {roles: [...]} and/or {when: <rule over people>}"
             )
             return (), None
-        roles: list[Role] = []
-        names = audience.get("roles", [])
-        if not isinstance(names, list):
-            self.problem("roles", "roles must be a list of roles", node=audience)
-            names = []
-        known = [r.value for r in Role]
-        for name in names:
-            if name in known:
-                roles.append(Role(name))
-            else:
-                self.problem(
-                    "roles", f"unknown role '{name}'", close_to(name, known), node=audience
-                )
+        roles = self.roles("roles", audience)
         when = None
         if "when" in audience:
             text = audience["when"]
             if not isinstance(text, str) or not text.strip():
                 self.problem("when", "when must be a rule over people, in quotes", node=audience)
-                return tuple(roles), None
+                return roles, None
             compiled, problems = compile_when(text, SCHEMAS[Kind.POLICIES], self.context)
             for found in problems:
                 self.problem("when", found.message, found.suggestion, node=audience)
             when = compiled
-        return tuple(roles), when
+        return roles, when

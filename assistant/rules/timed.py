@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from apscheduler.triggers.cron import CronTrigger
 
-from assistant.domain import MissedPolicy
+from assistant.domain import MissedPolicy, Role, RoleGroup, roles_named
 from assistant.rules.calendar import Calendar
 from assistant.rules.errors import RuleProblem
 from assistant.yamlfile import Located, LocatedList, YamlError, line_of
@@ -45,6 +45,7 @@ _AT_KEYS = (
     frozenset({"cron"}),
 )
 _CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_ROLE_WORDS = (*(role.value for role in Role), *(group.value for group in RoleGroup))
 
 T = TypeVar("T")
 E = TypeVar("E", bound=enum.StrEnum)
@@ -271,6 +272,23 @@ class ItemReader:
         if "template" not in self.misspelt:
             self.problem("template", f"template must be a template name like {example}")
         return None
+
+    def roles(self, key: str, node: Located) -> tuple[Role, ...]:
+        """The roles listed under ``key`` of ``node`` (none when left out): each a role, or a
+        group of roles such as ``coordination_group``, which stands for all of its roles."""
+        names = node.get(key, [])
+        if not isinstance(names, list):
+            self.problem(key, f"{key} must be a list of roles", node=node)
+            return ()
+        found: dict[Role, None] = {}
+        for name in names:
+            meant = roles_named(str(name))
+            if meant is None:
+                close = close_to(name, _ROLE_WORDS)
+                self.problem(key, f"unknown role '{name}'", close, node=node)
+            else:
+                found.update(dict.fromkeys(meant))
+        return tuple(found)
 
     def choice(self, key: str, kind: type[E], default: E) -> E:
         """One of the words of ``kind`` under ``key`` (``default`` when left out)."""

@@ -1,8 +1,9 @@
 """Broadcasts (群发通知): an announcement to the people and group chats of one place of the campus.
 
 A place is a floor, building, community, college, grid cell or the whole school. Its people are
-the active residents whose dorm is in it (for a college, the people of that college), narrowed to
-holders of some roles or people of some statuses when asked; each linked, reachable one gets a
+the active residents whose dorm is in it (for a college, the people of that college; for the
+whole school narrowed to some roles, their holders wherever they live), narrowed to holders of
+some roles or people of some statuses when asked; each linked, reachable one gets a
 private message. Its group chats are those bound to the place or to anything inside it. Everything
 is queued in one transaction as outbox rows of priority BULK with ``ref`` "bc:<id>", so the
 outbox's flood limiter paces it and progress and outcome are counted from the outbox.
@@ -265,7 +266,10 @@ async def recipients(
         if place.kind is ScopeKind.COLLEGE:
             query = query.where(Person.college_id == place.id)
         elif place.kind is ScopeKind.SCHOOL:
-            query = query.where(Person.dorm_room_id.is_not(None))
+            # Asked for roles, the whole school means their holders wherever they live (the
+            # coordination group's offices live in no dorm); otherwise its residents.
+            if not audience.roles:
+                query = query.where(Person.dorm_room_id.is_not(None))
         else:
             query = query.join(DormRoom, DormRoom.id == Person.dorm_room_id).where(
                 DormRoom.floor_id.in_(sorted(place.floors))

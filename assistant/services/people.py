@@ -29,11 +29,14 @@ class Profile:
 
 @dataclass(frozen=True)
 class Leaders:
-    """The people responsible for one floor, top of the chain last (党员亮身份)."""
+    """The people responsible for one floor, top of the chain last (党员亮身份), and the party
+    branch and sub-station its building is in."""
 
     place: Place
     holders: list[repo.Holder]
     party_members: list[tuple[str, str]]
+    branch: Named | None
+    substation: Named | None
 
 
 async def find_floor(session: AsyncSession, address: str) -> Place | None:
@@ -56,16 +59,28 @@ async def leaders_of(session: AsyncSession, place: Place) -> Leaders:
     wanted.append((Role.FLOOR_LEADER, ScopeKind.FLOOR, place.floor_id))
     if place.grid_id is not None:
         wanted.append((Role.GRID_PARTY_MEMBER, ScopeKind.GRID, place.grid_id))
+        wanted.append((Role.GRID_GROUP_LEADER, ScopeKind.GRID, place.grid_id))
     wanted += [
         (Role.BUILDING_LEADER, ScopeKind.BUILDING, place.building.id),
         (Role.BUILDING_MANAGER, ScopeKind.BUILDING, place.building.id),
+        (Role.CENTRE_HEAD, ScopeKind.BUILDING, place.building.id),
+    ]
+    branch, substation = await repo.party_units(session, place.building.id)
+    if branch is not None:
+        wanted.append((Role.BRANCH_SECRETARY, ScopeKind.BRANCH, branch.id))
+    if substation is not None:
+        wanted.append((Role.SUBSTATION_HEAD, ScopeKind.SUBSTATION, substation.id))
+    wanted += [
         (Role.COUNSELLOR, ScopeKind.COMMUNITY, place.community.id),
         (Role.WORKSTATION_HEAD, ScopeKind.COMMUNITY, place.community.id),
+        (Role.COMMITTEE_SECRETARY, ScopeKind.COMMUNITY, place.community.id),
     ]
     return Leaders(
         place=place,
         holders=await repo.holders(session, wanted),
         party_members=await repo.party_members_on_floor(session, place.floor_id),
+        branch=branch,
+        substation=substation,
     )
 
 

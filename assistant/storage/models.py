@@ -119,8 +119,35 @@ class Community(Base):
     college_id: Mapped[int | None] = mapped_column(ForeignKey("colleges.id"), index=True)
 
 
+class PartyBranch(Base):
+    """A student community party branch (学生社区党支部) of a community; a community may have
+    several, each over some of its buildings, and its grids' party groups are under it."""
+
+    __tablename__ = "party_branches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+
+
+class Substation(Base):
+    """A building sub-station (社区楼工作分站) of a community's party-building workstation,
+    over a group of its buildings."""
+
+    __tablename__ = "substations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+
+
 class Building(Base):
-    """A dormitory building (楼栋) of a community."""
+    """A dormitory building (楼栋) of a community, in at most one party branch and one
+    sub-station; its party-building centre (楼栋党建工作中心) is the building itself."""
 
     __tablename__ = "buildings"
 
@@ -129,6 +156,8 @@ class Building(Base):
     name_zh: Mapped[str] = mapped_column(String(100))
     name_en: Mapped[str] = mapped_column(String(100))
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("party_branches.id"), index=True)
+    substation_id: Mapped[int | None] = mapped_column(ForeignKey("substations.id"), index=True)
 
 
 class GridCell(Base):

@@ -18,8 +18,10 @@ from assistant.storage.models import (
     Floor,
     GridCell,
     GroupChat,
+    PartyBranch,
     Person,
     RoleAssignment,
+    Substation,
     TelegramAccount,
 )
 
@@ -44,7 +46,7 @@ class Holder:
         return self.telegram_user_id is not None and not self.unreachable
 
 
-def _named(row: College | Community | Building) -> Named:
+def _named(row: College | Community | Building | PartyBranch | Substation) -> Named:
     return Named(row.id, row.code, row.name_zh, row.name_en)
 
 
@@ -317,6 +319,23 @@ async def unit_above(
             parent, kind = Floor.grid_id, ScopeKind.GRID
         current = await session.scalar(select(parent).where(key == current))
     return current
+
+
+async def party_units(session: AsyncSession, building_id: int) -> tuple[Named | None, Named | None]:
+    """The student party branch and the sub-station a building is in, if any."""
+    row = (
+        await session.execute(
+            select(PartyBranch, Substation)
+            .select_from(Building)
+            .outerjoin(PartyBranch, PartyBranch.id == Building.branch_id)
+            .outerjoin(Substation, Substation.id == Building.substation_id)
+            .where(Building.id == building_id)
+        )
+    ).first()
+    if row is None:
+        return None, None
+    branch, substation = row
+    return (_named(branch) if branch else None, _named(substation) if substation else None)
 
 
 async def party_members_on_floor(session: AsyncSession, floor_id: int) -> list[tuple[str, str]]:

@@ -12,7 +12,9 @@ from assistant import directory
 from assistant.app import AssistantApp, Edge, build_application, running
 from assistant.bot.context import Deps
 from assistant.bot.ratelimit import FloodPolicy
-from assistant.config import load_settings
+from assistant.config import REPO_ROOT, load_settings
+from assistant.rules import CAMPUS_TIMEZONE
+from assistant.rules.roles import read_role_rules
 from assistant.runner import DEMO_CAMPUS
 from assistant.sandbox import FakeRequest, FakeTelegram
 from assistant.sandbox.state import FakeUser
@@ -25,8 +27,8 @@ START = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="session")
 def demo_campus() -> directory.OrgData:
-    """The demo campus files, read once."""
-    return directory.load_org(DEMO_CAMPUS)
+    """The demo campus files, read once, its roles checked against the shipped rules."""
+    return directory.load_org(DEMO_CAMPUS, read_role_rules(REPO_ROOT / "rules", CAMPUS_TIMEZONE))
 
 
 @pytest.fixture

@@ -11,11 +11,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from assistant.config import REPO_ROOT
 from assistant.directory import ImportReport, import_org, load_org
+from assistant.rules import CAMPUS_TIMEZONE
+from assistant.rules.roles import RoleRules, read_role_rules
 from assistant.storage.db import Database
 from assistant.storage.models import Base
 
 DATA = Path(__file__).parent / "data"
+HOLDERS = read_role_rules(REPO_ROOT / "rules", CAMPUS_TIMEZONE)
+"""Who may hold which role, as the shipped rules/roles.yaml says."""
 
 Snapshot = dict[str, list[tuple[Any, ...]]]
 
@@ -30,11 +35,12 @@ def campus(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def run_import(db: Database) -> Callable[[Path], Awaitable[ImportReport]]:
-    """Import the campus files at a path the way ``assistant org import`` does."""
+    """Import the campus files at a path the way ``assistant org import`` does, with the
+    shipped rules of who may hold which role (or ``holders``)."""
 
-    async def run(path: Path) -> ImportReport:
+    async def run(path: Path, holders: RoleRules = HOLDERS) -> ImportReport:
         async with db.unit_of_work() as session:
-            return await import_org(session, load_org(path))
+            return await import_org(session, load_org(path, holders))
 
     return run
 

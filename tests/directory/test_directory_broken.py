@@ -13,7 +13,11 @@ from typing import Any
 
 import pytest
 
+from assistant.config import REPO_ROOT
 from assistant.directory import ImportReport, OrgFileError
+from assistant.rules import CAMPUS_TIMEZONE
+from assistant.rules.roles import read_role_rules
+from assistant.storage.db import Database
 
 Change = Callable[[str], str | bytes]
 Snapshot = dict[str, list[tuple[Any, ...]]]
@@ -281,6 +285,60 @@ CASES = [
         53,
         "roles file 'role.csv' not found",
     ),
+    # --- campus.yaml: the party organisation's units ----------------------------------------
+    Broken(
+        "yaml-branch-unknown-community",
+        "campus.yaml",
+        replace(
+            "    community: C1\n    name: {zh: 第一社区学生党支部",
+            "    community: C7\n    name: {zh: 第一社区学生党支部",
+        ),
+        56,
+        "unknown community 'C7'",
+    ),
+    Broken(
+        "yaml-branch-unknown-building",
+        "campus.yaml",
+        replace("Party Branch}\n    buildings: [B1]", "Party Branch}\n    buildings: [B9]"),
+        58,
+        "unknown building 'B9' (expected one of: B1, B2)",
+    ),
+    Broken(
+        "yaml-branch-building-of-another-community",
+        "campus.yaml",
+        replace("Party Branch}\n    buildings: [B1]", "Party Branch}\n    buildings: [B1, B2]"),
+        58,
+        "building B2 is in community C2, not C1",
+    ),
+    Broken(
+        "yaml-branch-buildings-not-a-list",
+        "campus.yaml",
+        replace("Party Branch}\n    buildings: [B1]", "Party Branch}\n    buildings: B1"),
+        58,
+        "buildings must be a list like [B1, B2] (got text 'B1')",
+    ),
+    Broken(
+        "yaml-building-in-two-substations",
+        "campus.yaml",
+        replace(
+            "Sub-station}\n    buildings: [B1]\n",
+            "Sub-station}\n    buildings: [B1]\n"
+            "  - {code: C1-S2, community: C1, name: {zh: 二分站, en: S2}, buildings: [B1]}\n",
+        ),
+        65,
+        "building B1 is already in substation C1-S1 (line 64)",
+    ),
+    Broken(
+        "yaml-duplicate-substation-code",
+        "campus.yaml",
+        replace(
+            "Sub-station}\n    buildings: [B1]\n",
+            "Sub-station}\n    buildings: [B1]\n"
+            "  - {code: C1-S1, community: C2, name: {zh: 二分站, en: S2}, buildings: [B2]}\n",
+        ),
+        65,
+        "duplicate substation code 'C1-S1' (first on line 61)",
+    ),
     # --- people.csv ----------------------------------------------------------------------------
     Broken("people-empty", "people.csv", whole(""), 1, "empty file"),
     Broken("people-gbk", "people.csv", gbk, 2, "save the file as CSV UTF-8"),
@@ -489,6 +547,72 @@ CASES = [
         "community",
     ),
     Broken(
+        "roles-unknown-branch",
+        "roles.csv",
+        replace("branch:C1-B1", "branch:C1-B9"),
+        15,
+        "unknown branch 'C1-B9'",
+        "C1-B1",
+    ),
+    Broken(
+        "roles-unknown-substation",
+        "roles.csv",
+        replace("substation:C1-S1", "substation:C1-S2"),
+        14,
+        "unknown substation 'C1-S2'",
+        "C1-S1",
+    ),
+    Broken(
+        "roles-branch-secretary-of-a-community",
+        "roles.csv",
+        replace("2021002,branch_secretary,branch:C1-B1", "2021002,branch_secretary,community:C1"),
+        15,
+        "branch_secretary needs a branch scope like branch:C1-B1 (got 'community:C1')",
+    ),
+    # --- roles.csv: who may hold which role (rules/roles.yaml) -------------------------------
+    Broken(
+        "roles-floor-leader-not-a-party-member",
+        "roles.csv",
+        replace("2021001,dorm_head,room:B1-101", "2021001,floor_leader,floor:B1-1"),
+        8,
+        "2021001 张伟 (student) may not be floor_leader: rules/roles.yaml:",
+    ),
+    Broken(
+        "roles-activist-branch-secretary",
+        "roles.csv",
+        replace("2021002,branch_secretary,branch:C1-B1", "2021003,branch_secretary,branch:C1-B1"),
+        15,
+        "2021003 王芳 (activist) may not be branch_secretary",
+    ),
+    Broken(
+        "roles-student-grid-group-leader",
+        "roles.csv",
+        replace("2021002,grid_group_leader", "2021006,grid_group_leader"),
+        18,
+        "2021006 Smith, John (student) may not be grid_group_leader",
+    ),
+    Broken(
+        "roles-student-counsellor",
+        "roles.csv",
+        replace("T002,counsellor,community:C1", "2021005,counsellor,community:C1"),
+        3,
+        "2021005 陈静 (student) may not be counsellor",
+    ),
+    Broken(
+        "roles-teacher-dorm-head",
+        "roles.csv",
+        replace("2021001,dorm_head,room:B1-101", "T001,dorm_head,room:B1-101"),
+        8,
+        "T001 赵老师 (teacher) may not be dorm_head",
+    ),
+    Broken(
+        "roles-student-in-an-office",
+        "roles.csv",
+        replace("S001,youth_league,school", "2021002,youth_league,school"),
+        19,
+        "2021002 李娜 (party_member) may not be youth_league",
+    ),
+    Broken(
         "roles-duplicate-row",
         "roles.csv",
         replace("T001,expert,school\n", "T001,expert,school\nT001,expert, school\n"),
@@ -531,3 +655,73 @@ async def test_broken_input_is_reported_at_its_line_and_writes_nothing(
 
 def test_there_are_at_least_twenty_distinct_cases() -> None:
     assert len({case.id for case in CASES}) == len(CASES) >= 20
+
+
+def rule_line(role: str) -> int:
+    """The line of the shipped rules/roles.yaml where the rule of ``role`` starts."""
+    lines = (REPO_ROOT / "rules" / "roles.yaml").read_text(encoding="utf-8").splitlines()
+    return lines.index(f"  - role: {role}") + 1
+
+
+async def test_a_refused_role_names_its_row_the_person_their_status_and_the_rule(
+    campus: Path, run_import: Callable[[Path], Awaitable[ImportReport]]
+) -> None:
+    break_file(
+        campus.parent / "roles.csv",
+        replace("2021001,dorm_head,room:B1-101", "2021001,floor_leader,floor:B1-1"),
+    )
+
+    with pytest.raises(OrgFileError) as raised:
+        await run_import(campus)
+
+    assert [str(problem) for problem in raised.value.problems] == [
+        "roles.csv:8: 2021001 张伟 (student) may not be floor_leader:"
+        f" rules/roles.yaml:{rule_line('floor_leader')} [floor_leader]"
+        " when: status == 'party_member'"
+    ]
+
+
+async def test_a_holder_who_is_no_longer_a_party_member_loses_nothing_until_the_files_agree(
+    db: Database,
+    campus: Path,
+    run_import: Callable[[Path], Awaitable[ImportReport]],
+    snapshot: Callable[[], Awaitable[Snapshot]],
+) -> None:
+    await run_import(campus)
+    before = await snapshot()
+    # The floor leader of B2-4 is listed as a student: people.csv is right, roles.csv is refused.
+    break_file(
+        campus.parent / "people.csv",
+        replace("2021004,刘洋,party_member,MEE", "2021004,刘洋,student,MEE"),
+    )
+
+    with pytest.raises(OrgFileError) as raised:
+        await run_import(campus)
+
+    assert [(p.file, p.line) for p in raised.value.problems] == [("roles.csv", 7)]
+    assert "2021004 刘洋 (student) may not be floor_leader" in raised.value.problems[0].message
+    assert await snapshot() == before
+
+
+async def test_the_rules_of_who_may_hold_a_role_come_from_the_rules_folder(
+    campus: Path, run_import: Callable[[Path], Awaitable[ImportReport]], tmp_path: Path
+) -> None:
+    break_file(
+        campus.parent / "roles.csv",
+        replace("2021001,dorm_head,room:B1-101", "2021001,floor_leader,floor:B1-1"),
+    )
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "roles.yaml").write_text(
+        "roles:\n  - role: floor_leader\n    when: status in ['student', 'party_member']\n",
+        encoding="utf-8",
+    )
+
+    report = await run_import(campus, read_role_rules(rules, CAMPUS_TIMEZONE))
+
+    assert report.roles_added == 18
+    (rules / "roles.yaml").write_text(
+        "roles:\n  - role: floor_leader\n    when: college != 'BUS'\n", encoding="utf-8"
+    )
+    with pytest.raises(OrgFileError, match=r"roles.csv:8: 2021001 张伟 \(student\)"):
+        await run_import(campus, read_role_rules(rules, CAMPUS_TIMEZONE))

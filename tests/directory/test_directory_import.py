@@ -17,8 +17,10 @@ from assistant.storage.models import (
     Floor,
     FunctionalRoom,
     GridCell,
+    PartyBranch,
     Person,
     RoleAssignment,
+    Substation,
 )
 
 Import = Callable[[Path], Awaitable[ImportReport]]
@@ -71,12 +73,14 @@ async def test_a_valid_campus_is_created(db: Database, campus: Path, run_import:
     assert report.colleges == Counts(created=3)
     assert report.communities == Counts(created=2)
     assert report.buildings == Counts(created=2)
+    assert report.branches == Counts(created=2)
+    assert report.substations == Counts(created=1)
     assert report.floors == Counts(created=10)
     assert report.dorm_rooms == Counts(created=6 * 10 + 4 * 8)
     assert report.grids == Counts(created=3)
     assert report.functional_rooms == Counts(created=3)
     assert report.people == Counts(created=9)
-    assert (report.roles_added, report.roles_removed, report.people_deactivated) == (11, 0, 0)
+    assert (report.roles_added, report.roles_removed, report.people_deactivated) == (18, 0, 0)
     assert report.changed
     async with db.unit_of_work() as session:
         smith = (await session.scalars(select(Person).where(Person.number == "2021006"))).one()
@@ -93,6 +97,21 @@ async def test_a_valid_campus_is_created(db: Database, campus: Path, run_import:
     roles = await roles_by_number(db)
     assert ("2021004", Role.FLOOR_LEADER, ScopeKind.FLOOR, await floor_id(db, "B2", 4)) in roles
     assert ("S001", Role.ADMIN, ScopeKind.SCHOOL, 0) in roles
+    async with db.unit_of_work() as session:
+        units = (
+            await session.execute(
+                select(Building.code, PartyBranch.code, PartyBranch.id, Substation.code)
+                .outerjoin(PartyBranch, PartyBranch.id == Building.branch_id)
+                .outerjoin(Substation, Substation.id == Building.substation_id)
+                .order_by(Building.code)
+            )
+        ).all()
+    assert [(b, branch, substation) for b, branch, _, substation in units] == [
+        ("B1", "C1-B1", "C1-S1"),
+        ("B2", "C2-B1", None),
+    ]
+    assert ("2021002", Role.BRANCH_SECRETARY, ScopeKind.BRANCH, units[0][2]) in roles
+    assert ("T002", Role.BRANCH_SECRETARY, ScopeKind.BRANCH, units[1][2]) in roles
 
 
 async def test_importing_the_same_files_again_changes_nothing(
@@ -107,7 +126,7 @@ async def test_importing_the_same_files_again_changes_nothing(
     assert not report.changed
     assert report.people == Counts(unchanged=9)
     assert report.dorm_rooms == Counts(unchanged=92)
-    assert report.roles_unchanged == 11
+    assert report.roles_unchanged == 18
     assert report.lines()[-1] == "Nothing changed."
 
 
@@ -143,7 +162,7 @@ async def test_a_changed_campus_updates_rows_in_place(
     assert report.functional_rooms == Counts(updated=1, unchanged=2)
     assert report.people == Counts(updated=1, unchanged=7)
     assert report.people_deactivated == 1
-    assert (report.roles_added, report.roles_removed, report.roles_unchanged) == (2, 2, 9)
+    assert (report.roles_added, report.roles_removed, report.roles_unchanged) == (2, 2, 16)
     after = await snapshot()
     # Updated in place: the same ids, and nothing that existed is gone.
     for table in ("colleges", "communities", "buildings", "grid_cells", "people"):
@@ -162,7 +181,7 @@ async def test_a_changed_campus_updates_rows_in_place(
     roles = await roles_by_number(db)
     assert not any(number == "2021004" for number, *_ in roles)
     assert ("2021003", Role.FLOOR_LEADER, ScopeKind.FLOOR, await floor_id(db, "B2", 5)) in roles
-    assert len(roles) == 11
+    assert len(roles) == 18
 
     again = await snapshot()
     await run_import(campus)
@@ -196,6 +215,53 @@ async def test_rows_missing_from_the_file_are_kept(
     assert outside_grids == {("B1", 6), ("B2", 1), ("B2", 2), ("B2", 3), ("B2", 4)}
 
 
+async def units_of_buildings(db: Database) -> dict[str, tuple[str | None, str | None]]:
+    async with db.unit_of_work() as session:
+        rows = await session.execute(
+            select(Building.code, PartyBranch.code, Substation.code)
+            .outerjoin(PartyBranch, PartyBranch.id == Building.branch_id)
+            .outerjoin(Substation, Substation.id == Building.substation_id)
+        )
+        return {building: (branch, substation) for building, branch, substation in rows}
+
+
+async def test_branches_and_sub_stations_cover_exactly_the_buildings_they_list(
+    db: Database, campus: Path, run_import: Import, snapshot: TakeSnapshot
+) -> None:
+    await run_import(campus)
+    # B2 leaves the files (and so its grid, people and roles); its branch lists it no more.
+    cut(campus, "  - code: B2\n", "grids:")
+    cut(campus, "  - code: B2-G1\n", "functional_rooms:")
+    edit(campus, ("buildings: [B2]}", "buildings: []}"))
+    edit(
+        campus.parent / "people.csv",
+        ("2021004,刘洋,party_member,MEE,B2-405\n", ""),
+        ("2021005,陈静,student,ART,B2-208\n", ""),
+    )
+    edit(campus.parent / "roles.csv", ("2021004,floor_leader,floor:B2-4\n", ""))
+    # B1 moves from its sub-station to a new one.
+    edit(
+        campus,
+        (
+            "Sub-station}\n    buildings: [B1]\n",
+            "Sub-station}\n    buildings: []\n"
+            "  - {code: C1-S2, community: C1, name: {zh: 二分站, en: S2}, buildings: [B1]}\n",
+        ),
+    )
+    before = await snapshot()
+
+    report = await run_import(campus)
+
+    assert report.substations == Counts(created=1, unchanged=1)
+    assert report.branches == Counts(unchanged=2)
+    # B1 changes sub-station; B2, kept for history, leaves the branch that no longer lists it.
+    assert report.buildings == Counts(updated=2)
+    assert await units_of_buildings(db) == {"B1": ("C1-B1", "C1-S2"), "B2": (None, None)}
+    after = await snapshot()
+    for table in ("buildings", "party_branches", "substations"):
+        assert {row[0] for row in before[table]} <= {row[0] for row in after[table]}, table
+
+
 async def test_a_person_back_on_the_roster_is_active_again(
     db: Database, campus: Path, run_import: Import
 ) -> None:
@@ -218,7 +284,8 @@ async def test_the_report_is_a_one_screen_summary(campus: Path, run_import: Impo
 
     lines = report.lines()
     assert str(report) == "\n".join(lines)
-    assert len(lines) == 9
+    assert len(lines) == 11
     assert lines[0].split() == ["colleges", "3", "created", "0", "updated", "0", "unchanged"]
-    assert lines[7].split()[-2:] == ["0", "deactivated"]
-    assert lines[8].split() == ["roles", "11", "added", "0", "removed", "0", "unchanged"]
+    assert lines[3].split() == ["branches", "2", "created", "0", "updated", "0", "unchanged"]
+    assert lines[9].split()[-2:] == ["0", "deactivated"]
+    assert lines[10].split() == ["roles", "18", "added", "0", "removed", "0", "unchanged"]

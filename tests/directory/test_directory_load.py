@@ -16,8 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant.directory import OrgFileError, OrgProblem, load_org
-from assistant.directory.data import FloorRef, Name, RoomRef, Scope
-from assistant.domain import FunctionalRoomKind, Role, ScopeKind
+from assistant.directory.data import FloorRef, Name, RoomRef, Scope, UnitSpec
+from assistant.domain import GROUP_ROLES, FunctionalRoomKind, Role, RoleGroup, ScopeKind
+from assistant.runner import DEMO_CAMPUS
+from tests.directory.conftest import HOLDERS
 
 DATA = Path(__file__).parent / "data"
 
@@ -64,7 +66,18 @@ def test_valid_campus_is_read_completely(campus: Path) -> None:
     assert (smith.number, smith.name, smith.status) == ("2021006", "Smith, John", "student")
     assert smith.room == RoomRef("B1", 6, "610")
     assert data.people[7].college is None and data.people[7].room is None
-    assert len(data.roles) == 11
+    assert data.branches == (
+        UnitSpec(
+            "C1-B1", "C1", Name("第一社区学生党支部", "Community 1 Student Party Branch"), ("B1",)
+        ),
+        UnitSpec("C2-B1", "C2", Name("第二社区学生党支部", "Community 2 Branch"), ("B2",)),
+    )
+    assert [(s.code, s.community, s.buildings) for s in data.substations] == [
+        ("C1-S1", "C1", ("B1",))
+    ]
+    assert len(data.roles) == 18
+    assert data.roles[12].scope == Scope(ScopeKind.SUBSTATION, "C1-S1")
+    assert data.roles[13].scope == Scope(ScopeKind.BRANCH, "C1-B1")
     assert data.roles[5].scope == Scope(ScopeKind.FLOOR, FloorRef("B2", 4))
     assert data.roles[6].scope == Scope(ScopeKind.ROOM, RoomRef("B1", 1, "101"))
     assert (data.roles[8].role, data.roles[8].scope) == (Role.ADMIN, Scope(ScopeKind.SCHOOL))
@@ -250,3 +263,23 @@ def test_yaml_anchors_and_merge_keys_are_understood(campus: Path) -> None:
 
     assert data.buildings[1] == replace(expected.buildings[1], rooms_per_floor=10)
     assert replace(data, buildings=expected.buildings) == expected
+
+
+def test_the_demo_campus_passes_its_own_rules_and_carries_the_party_organisation() -> None:
+    demo = load_org(DEMO_CAMPUS, HOLDERS)
+
+    communities = {c.code for c in demo.communities}
+    buildings = {b.code: b.community for b in demo.buildings}
+    for units in (demo.branches, demo.substations):
+        assert {unit.community for unit in units} == communities
+        covered = [building for unit in units for building in unit.buildings]
+        assert sorted(covered) == sorted(buildings)
+    held = {(role.role, str(role.scope)) for role in demo.roles}
+    wanted = {(Role.COMMITTEE_SECRETARY, f"community:{code}") for code in communities}
+    wanted |= {(Role.WORKSTATION_HEAD, f"community:{code}") for code in communities}
+    wanted |= {(Role.BRANCH_SECRETARY, f"branch:{unit.code}") for unit in demo.branches}
+    wanted |= {(Role.SUBSTATION_HEAD, f"substation:{unit.code}") for unit in demo.substations}
+    wanted |= {(Role.CENTRE_HEAD, f"building:{code}") for code in buildings}
+    wanted |= {(Role.GRID_GROUP_LEADER, f"grid:{grid.code}") for grid in demo.grids}
+    wanted |= {(role, "school") for role in GROUP_ROLES[RoleGroup.COORDINATION_GROUP]}
+    assert wanted <= held

@@ -91,7 +91,7 @@ def test_a_good_file_reads_every_field(tmp_path: Path) -> None:
         (("    audience:", "    audeince:"), 5, "unknown key 'audeince'", "audience"),
         (("scope_kind: floor", "scope_kind: flor"), 6, "scope_kind is 'flor'", "floor"),
         (("scope: B1-3", "scope: B1"), 7, "a floor is named by its code, like B1-3", None),
-        (("roles: [dorm_head]", "roles: [dorm_haed]"), 8, "unknown roles 'dorm_haed'", "dorm_head"),
+        (("roles: [dorm_head]", "roles: [dorm_haed]"), 8, "unknown role 'dorm_haed'", "dorm_head"),
         (("status: [party_member]", "status: [party]"), 9, "unknown status 'party'", None),
         (("[people, groups]", "[people, group]"), 10, "unknown channel 'group'", "groups"),
         (

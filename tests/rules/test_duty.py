@@ -100,15 +100,17 @@ def test_the_skip_rule_asks_the_calendar(tmp_path: Path) -> None:
             [("owner: counsellor", "owner: counselor")],
             "rules/duty.yaml:3 [BUS-ACT]: owner 'counselor' is not a role held over a room's "
             "building, community, college or the school (one of: college_party_leader, "
-            "workstation_head, counsellor, building_manager, building_leader, org_department, "
-            "service_centre, expert, admin) (did you mean 'counsellor'?)",
+            "committee_secretary, workstation_head, counsellor, centre_head, building_manager, "
+            "building_leader, org_department, logistics_security, student_affairs, publicity, "
+            "youth_league, sports, service_centre, expert, admin) (did you mean 'counsellor'?)",
         ),
         (
             [("owner: counsellor", "owner: floor_leader")],
             "rules/duty.yaml:3 [BUS-ACT]: owner 'floor_leader' is not a role held over a room's "
             "building, community, college or the school (one of: college_party_leader, "
-            "workstation_head, counsellor, building_manager, building_leader, org_department, "
-            "service_centre, expert, admin)",
+            "committee_secretary, workstation_head, counsellor, centre_head, building_manager, "
+            "building_leader, org_department, logistics_security, student_affairs, publicity, "
+            "youth_league, sports, service_centre, expert, admin)",
         ),
         (
             [("college == 'BUS'", "colege == 'BUS'")],

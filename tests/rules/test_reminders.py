@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from assistant.config import REPO_ROOT
+from assistant.domain import GROUP_ROLES, Role, RoleGroup
 from assistant.rules import RulesError, load_rules
 from assistant.rules.reminders import Reminder
 from tests.rules.helpers import write_rules
@@ -137,6 +138,12 @@ def test_the_shipped_reminders_load() -> None:
             "unknown symbol 'statuss'",
             "status",
         ),
+        (
+            ("roles: [counsellor]", "roles: [coordination_grup]"),
+            6,
+            "unknown role 'coordination_grup'",
+            "coordination_group",
+        ),
     ],
 )
 def test_a_broken_reminder_is_refused_with_line_and_hint(
@@ -151,6 +158,25 @@ def test_a_broken_reminder_is_refused_with_line_and_hint(
     assert (problems[0].line, problems[0].rule_id) == (line, "meeting"), str(problems[0])
     assert says in problems[0].message
     assert problems[0].suggestion == suggestion
+
+
+def test_the_coordination_group_stands_for_its_offices(tmp_path: Path) -> None:
+    group = load(tmp_path, GOOD.replace("[counsellor]", "[coordination_group, counsellor]"))
+    assert group["meeting"].roles == (
+        Role.ORG_DEPARTMENT,
+        Role.LOGISTICS_SECURITY,
+        Role.STUDENT_AFFAIRS,
+        Role.PUBLICITY,
+        Role.YOUTH_LEAGUE,
+        Role.SPORTS,
+        Role.COUNSELLOR,
+    )
+    office = load(tmp_path, GOOD.replace("[counsellor]", "[youth_league, youth_league]"))
+    assert office["meeting"].roles == (Role.YOUTH_LEAGUE,)
+    # The group meets twice a semester (§七(一)): the shipped reminder of its meeting is for it.
+    assert set(GROUP_ROLES[RoleGroup.COORDINATION_GROUP]) <= set(
+        SHIPPED.reminders["semester-meeting"].roles
+    )
 
 
 def test_a_reminder_id_used_twice_is_refused(tmp_path: Path) -> None:

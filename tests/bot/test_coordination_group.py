@@ -1,0 +1,126 @@
+"""The coordination group (协调小组, §三) through the running bot: the Organisation Department and
+the five offices taking part hear of the group's meetings, and a scheduled broadcast can name
+the whole group or one office, whose members live in no dorm."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from assistant.app import running
+from assistant.config import REPO_ROOT
+from assistant.sandbox import FakeTelegram
+from assistant.storage.db import Database
+from assistant.storage.models import Broadcast, OutboxMessage
+from tests.bot.conftest import Chat, Clock, make_application
+from tests.bot.test_identity import C1_COUNSELLOR, STUDENT, linked
+
+Invite = Callable[[str], Awaitable[str]]
+Person = Callable[..., Chat]
+ORG_DEPARTMENT = "T0016"
+LOGISTICS_SECURITY = "T0028"  # 孙立新, 后勤保卫处
+YOUTH_LEAGUE = "T0031"  # 郭晓峰, 校团委
+SPORTS = "T0032"  # 谢志强, 体育部
+# Monday of week 2 of the autumn semester, 10:00 on campus (02:00 UTC): the group meets.
+MEETING = datetime(2026, 9, 14, 2, 0, tzinfo=UTC)
+# 2 September 2026 10:00 on campus.
+DEPLOYMENT = datetime(2026, 9, 2, 2, 0, tzinfo=UTC)
+
+
+def at(clock: Clock, moment: datetime) -> None:
+    clock.advance(moment - clock())
+
+
+def said(tg: FakeTelegram, chat: Chat) -> list[str]:
+    return [message.text or "" for message in tg.messages(chat.user.id)]
+
+
+async def queued_for(db: Database, chat: Chat) -> list[str]:
+    """The texts of every message the bot queued for ``chat``, sent or not."""
+    async with db.unit_of_work() as session:
+        rows = await session.scalars(
+            select(OutboxMessage).where(OutboxMessage.chat_id == chat.user.id)
+        )
+        return [str(row.payload.get("text", "")) for row in rows]
+
+
+async def test_the_groups_meeting_reminder_reaches_every_office_of_the_group(
+    campus: Database, tg: FakeTelegram, clock: Clock, person: Person, invite: Invite
+) -> None:
+    async with running(make_application(campus, tg, clock)) as edge:
+        offices = [
+            await linked(person, invite, number, language="en")
+            for number in (ORG_DEPARTMENT, LOGISTICS_SECURITY, YOUTH_LEAGUE, SPORTS)
+        ]
+        counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+        student = await linked(person, invite, STUDENT, language="en")
+        await edge.ticker.run_once()
+
+        at(clock, MEETING)
+        await edge.scheduler.run_due()
+
+        for chat in [*offices, counsellor]:
+            reminder = await tg.wait_for_bot_message(
+                chat.user.id,
+                predicate=lambda m: "coordination meeting" in (m.text or ""),
+            )
+            assert "The coordination group's offices" in (reminder.text or "")
+    # The reminder was queued with the firing: students are not in the group.
+    assert not any("coordination meeting" in text for text in await queued_for(campus, student))
+
+
+BROADCASTS = """
+    broadcasts:
+      - id: group-deployment
+        name: {zh: 协调小组工作部署, en: Coordination group deployment}
+        at: {date: 2026-09-02, time: "10:00"}
+        audience: {scope_kind: school, roles: [coordination_group], channels: [people]}
+        template: broadcast/national_day_safety
+      - id: league-culture-month
+        name: {zh: 社区文化月筹备, en: Community Culture Month preparations}
+        at: {date: 2026-09-02, time: "10:00"}
+        audience: {scope_kind: school, roles: [youth_league], channels: [people]}
+        template: broadcast/national_day_safety
+"""
+
+
+async def test_a_scheduled_broadcast_names_the_group_or_one_office(
+    campus: Database,
+    tg: FakeTelegram,
+    clock: Clock,
+    person: Person,
+    invite: Invite,
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO_ROOT / "rules", rules)
+    (rules / "broadcasts.yaml").write_text(textwrap.dedent(BROADCASTS).lstrip(), encoding="utf-8")
+    async with running(make_application(campus, tg, clock, rules_dir=rules)) as edge:
+        league = await linked(person, invite, YOUTH_LEAGUE, language="en")
+        logistics = await linked(person, invite, LOGISTICS_SECURITY, language="en")
+        counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+        student = await linked(person, invite, STUDENT, language="en")
+        await edge.ticker.run_once()
+
+        at(clock, DEPLOYMENT)
+        await edge.scheduler.run_due()
+
+        for chat, title in (
+            (league, "Community Culture Month preparations"),
+            (league, "Coordination group deployment"),
+            (logistics, "Coordination group deployment"),
+        ):
+            await tg.wait_until(lambda: any(title in text for text in said(tg, chat)))  # noqa: B023
+    async with campus.unit_of_work() as session:
+        sent = {b.source: b.total for b in await session.scalars(select(Broadcast))}
+    # Every linked member of the group's offices; only the Youth League Committee's.
+    assert sent == {"group-deployment": 2, "league-culture-month": 1}
+    assert not any("Culture Month" in text for text in await queued_for(campus, logistics))
+    for chat in (counsellor, student):
+        queued = await queued_for(campus, chat)
+        assert not any("Coordination" in text or "Culture Month" in text for text in queued)
