@@ -34,8 +34,10 @@ from assistant.storage.models import (
     DormRoom,
     Floor,
     GridCell,
+    PartyBranch,
     Person,
     RoleAssignment,
+    Substation,
 )
 
 # Each role's name (Chinese, English) and the picker's section for it, in the picker's order:
@@ -278,7 +280,8 @@ async def _roster(session: AsyncSession) -> tuple[list[_Resident], dict[_Key, _U
 
 
 async def _units(session: AsyncSession) -> dict[_Key, _Unit]:
-    """Every college, community, building, grid, floor and dorm room, named in both languages."""
+    """Every college, community, party branch, sub-station, building, grid, floor and dorm room,
+    named in both languages."""
     units: dict[_Key, _Unit] = {}
     for college in await session.scalars(select(College)):
         words = Words(college.name_zh, college.name_en)
@@ -286,6 +289,12 @@ async def _units(session: AsyncSession) -> dict[_Key, _Unit]:
     for community in await session.scalars(select(Community)):
         words = Words(community.name_zh, community.name_en)
         units[(ScopeKind.COMMUNITY, community.id)] = _Unit(words, (community.code,), community.id)
+    for kind, table in ((ScopeKind.BRANCH, PartyBranch), (ScopeKind.SUBSTATION, Substation)):
+        for unit in await session.scalars(select(table)):
+            outer = units[(ScopeKind.COMMUNITY, unit.community_id)]
+            units[(kind, unit.id)] = _Unit(
+                Words(unit.name_zh, unit.name_en), outer.within(unit.code), unit.community_id
+            )
     buildings = {b.id: b for b in await session.scalars(select(Building))}
     for b in buildings.values():
         outer = units[(ScopeKind.COMMUNITY, b.community_id)]

@@ -61,7 +61,10 @@ async def test_invited_user_links_and_sees_their_dorm(
     assert await student.say("/me") == (
         "郑博嘉（2023010001，学生）\n学院：商学院\n社区：第一社区\n"
         "宿舍：1号楼 101 室（1 层）\n网格：1号楼 1–2 层\n"
-        "学生党员层长：徐梦\n网格党员：杨兰\n社区辅导员：朱晓雪"
+        "学生党员层长：徐梦\n网格党员：杨兰\n社区辅导员：朱晓雪\n"
+        # The party organisation the dorm belongs to, as the plan (§六) builds it.
+        "学生社区党支部：第一社区学生党支部\n网格党小组组长：王轩燕\n"
+        "楼栋党建工作中心负责人：王琪华\n学生社区党支部书记：黄娟磊\n社区楼工作分站站长：朱晓雪"
     )
     assert await accounts(campus) == 1
 

@@ -128,13 +128,13 @@ async def test_an_import_that_changes_roles_or_the_roster_refreshes_their_menus(
     assert "apply" in await menu_of(tg, counsellor, holding="apply")
     assert "pending" in await menu_of(tg, leaving, holding="pending")
 
-    # The next roster: the student becomes a floor leader, the counsellor is one no more, and
-    # the dorm head has left.
+    # The next roster: the dorm head has left and the student takes their place, and the
+    # counsellor is one no more.
     campus = tmp_path / "campus"
     shutil.copytree(DEMO_CAMPUS.parent, campus, ignore=shutil.ignore_patterns("migrations"))
     roles = (campus / "roles.csv").read_text(encoding="utf-8").splitlines()
     roles = [line for line in roles if not line.startswith(f"{C1_COUNSELLOR},")]
-    roles.append(f"{STUDENT},floor_leader,floor:B1-1")
+    roles.append(f"{STUDENT},dorm_head,room:B1-101")
     (campus / "roles.csv").write_text("\n".join(roles) + "\n", encoding="utf-8")
     people = (campus / "people.csv").read_text(encoding="utf-8").splitlines()
     people = [line for line in people if not line.startswith(f"{DORM_HEAD},")]

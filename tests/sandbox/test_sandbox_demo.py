@@ -111,7 +111,11 @@ async def test_the_picker_says_what_each_person_does_and_where(people: DemoPeopl
     everyone = await people.list_people()
     counsellor = person(everyone, C1_COUNSELLOR)
     assert counsellor.group == Words("辅导员", "Counsellors")
-    assert counsellor.label == Words("第一社区 辅导员", "Counsellor, Community 1")
+    # A second post is named with its unit too: the counsellor also heads building 1's sub-station.
+    assert counsellor.label == Words(
+        "第一社区 辅导员；第一社区1号楼工作分站 分站站长",
+        "Counsellor, Community 1; Sub-station head, Community 1 Building 1 Sub-station",
+    )
     leader = person(everyone, B1_FLOOR_3_LEADER)
     assert leader.group == Words("层长", "Floor leaders")
     assert leader.label == Words("1号楼3层 层长", "Floor leader, Building 1 floor 3")
