@@ -289,12 +289,16 @@ async def _units(session: AsyncSession) -> dict[_Key, _Unit]:
     for community in await session.scalars(select(Community)):
         words = Words(community.name_zh, community.name_en)
         units[(ScopeKind.COMMUNITY, community.id)] = _Unit(words, (community.code,), community.id)
-    for kind, table in ((ScopeKind.BRANCH, PartyBranch), (ScopeKind.SUBSTATION, Substation)):
-        for unit in await session.scalars(select(table)):
-            outer = units[(ScopeKind.COMMUNITY, unit.community_id)]
-            units[(kind, unit.id)] = _Unit(
-                Words(unit.name_zh, unit.name_en), outer.within(unit.code), unit.community_id
-            )
+    party_units: list[PartyBranch | Substation] = [
+        *await session.scalars(select(PartyBranch)),
+        *await session.scalars(select(Substation)),
+    ]
+    for unit in party_units:
+        kind = ScopeKind.BRANCH if isinstance(unit, PartyBranch) else ScopeKind.SUBSTATION
+        outer = units[(ScopeKind.COMMUNITY, unit.community_id)]
+        units[(kind, unit.id)] = _Unit(
+            Words(unit.name_zh, unit.name_en), outer.within(unit.code), unit.community_id
+        )
     buildings = {b.id: b for b in await session.scalars(select(Building))}
     for b in buildings.values():
         outer = units[(ScopeKind.COMMUNITY, b.community_id)]
