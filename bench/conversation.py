@@ -126,12 +126,15 @@ class Step:
 Wanted = Callable[[FakeMessage], bool]
 
 
-def saying(start: str) -> Wanted:
-    """Accepts the bot's message whose text starts with ``start``.
+def saying(start: str, *also: str) -> Wanted:
+    """Accepts the bot's message whose text starts with ``start`` and holds each of ``also``.
 
     Other messages may reach a resident mid-walk (a duty reminder, say); the walk leaves them.
     """
-    return lambda message: (message.text or "").startswith(start)
+    return lambda message: (
+        (message.text or "").startswith(start)
+        and all(words in (message.text or "") for words in also)
+    )
 
 
 @dataclass
@@ -199,9 +202,8 @@ def default_location(message: FakeMessage) -> str:
 
 async def report(person: Person) -> None:
     """Walk /report to the end as a resident does, waiting each time for the next question."""
-    categories = await person.say(
-        "/report", saying("Report a grid issue"), saying("What kind of problem")
-    )
+    # The conversation's title and its first question come as one message.
+    categories = await person.say("/report", saying("Report a grid issue", "What kind of problem"))
     location = await person.press(categories, categories.button_data(CATEGORY), saying("Where"))
     await person.press(location, default_location(location), saying("Please describe"))
     photo = await person.say(DESCRIPTION, saying("If you have a photo"))

@@ -11,7 +11,8 @@ executed, read and closed at once, and a transaction runs without a pause.
 Only a wait must not happen there: the connection's busy timeout is zero, and a statement that
 finds the write lock taken (another process writing, or a transaction of this one paused at an
 ``await`` of something else) is run again on the connection's thread with the configured busy
-timeout, where waiting blocks nothing. Opening and closing stay on the thread too.
+timeout, where waiting blocks nothing. Opening and closing stay on the thread too, and so does a
+commit that wrote, which waits for the disk.
 
 The engine gets it through ``connect_args``: SQLAlchemy's aiosqlite dialect calls
 ``async_creator_fn`` with the arguments it would give ``aiosqlite.connect``.
@@ -129,7 +130,11 @@ class Connection(aiosqlite.Connection):
         )
 
     async def commit(self) -> None:
-        await self.call(_commit)
+        if not self._conn.in_transaction:
+            return
+        # A commit that wrote waits for the disk (synchronous=FULL): on the connection's thread,
+        # where the wait blocks nothing, while the loop goes on answering people.
+        await self._execute(_commit, self._conn)  # type: ignore[no-untyped-call]
 
     async def rollback(self) -> None:
         # The pool's reset after every commit finds no transaction open.
