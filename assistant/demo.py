@@ -40,8 +40,8 @@ from assistant.storage.models import (
     Substation,
 )
 
-# Each role's name (Chinese, English) and the picker's section for it, in the picker's order:
-# the first role a person holds decides their section.
+# Each role's name (Chinese, English; the full or short names of docs/glossary.md) and the picker's
+# section for it, in the picker's order: the first role a person holds decides their section.
 _ROLES: dict[Role, tuple[str, str, str]] = {
     Role.COUNSELLOR: ("辅导员", "Counsellor", "Counsellors"),
     Role.WORKSTATION_HEAD: ("工作站站长", "Workstation head", "Workstation heads"),
@@ -55,24 +55,32 @@ _ROLES: dict[Role, tuple[str, str, str]] = {
         "College party leader",
         "College party leaders",
     ),
-    Role.SERVICE_CENTRE: ("学生社区服务中心", "Service centre", "Service centre"),
+    Role.SERVICE_CENTRE: (
+        "学生社区服务中心",
+        "Community Service Centre",
+        "Community Service Centre",
+    ),
     Role.ORG_DEPARTMENT: ("党委组织部", "Organisation Department", "Organisation Department"),
     Role.LOGISTICS_SECURITY: ("后保处", "Logistics & Security", "Logistics & Security"),
     Role.STUDENT_AFFAIRS: ("党委学生工作部", "Student Affairs", "Student Affairs"),
     Role.PUBLICITY: ("党委宣传部", "Publicity", "Publicity"),
     Role.YOUTH_LEAGUE: ("校团委", "Youth League Committee", "Youth League Committee"),
     Role.SPORTS: ("体育部", "Sports", "Sports"),
-    Role.EXPERT: ("专家组", "Expert panel", "Expert panel"),
+    Role.EXPERT: ("专家组成员", "Expert panel member", "Expert panel"),
     Role.ADMIN: ("管理员", "Administrator", "Administrators"),
     # Heads of the party organisation's units, held by people the sections above already name.
     Role.COMMITTEE_SECRETARY: (
         "社区党工委书记",
         "Working committee secretary",
-        "Committee secretaries",
+        "Working committee secretaries",
     ),
     Role.SUBSTATION_HEAD: ("分站站长", "Sub-station head", "Sub-station heads"),
     Role.BRANCH_SECRETARY: ("党支部书记", "Branch secretary", "Branch secretaries"),
-    Role.CENTRE_HEAD: ("楼栋中心负责人", "Building centre head", "Building centre heads"),
+    Role.CENTRE_HEAD: (
+        "党建工作中心负责人",
+        "Building centre head",
+        "Building centre heads",
+    ),
     Role.GRID_GROUP_LEADER: (
         "网格党小组组长",
         "Grid party group leader",
@@ -404,7 +412,7 @@ async def run_sandbox(
         print(f"Sandbox Bot API: {base}/bot<token>/<method> · demo campus in {database}", file=out)
         linking = await people.link_everyone()
         print(
-            f"{linking} 位演示居民正在关联机器人，好了就给出网页地址。/ "
+            f"{linking} 位演示人员正在关联机器人，好了就给出网页地址。/ "
             f"{linking} demo residents are linking to the bot; the web chat's address follows.",
             file=out,
         )
@@ -433,6 +441,6 @@ async def _announce(people: DemoPeople, url: str, out: TextIO) -> None:
     try:
         await people.settled(_LINK_TIMEOUT)
     except TimeoutError:
-        print("有些居民还没关联好。/ Some residents are not linked yet.", file=out)
+        print("有些演示人员还没关联好。/ Some residents are not linked yet.", file=out)
     print(f"网页聊天 / Web chat: {url}", file=out)
     out.flush()

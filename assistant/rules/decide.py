@@ -50,7 +50,7 @@ class Reason:
 
 
 DEFAULT_DENIAL = Reason(
-    zh="你没有进行此操作的权限。",
+    zh="您没有进行此操作的权限。",
     en="You are not allowed to do this.",
 )
 """The reason given when no access rule for an action matches (secure by default)."""

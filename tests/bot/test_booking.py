@@ -170,7 +170,7 @@ async def test_a_student_books_the_reading_room_and_checks_in_in_chinese(
     # Each question says the limit it is about before it is reached.
     assert "哪一天？可预约今天起 14 天内的日期（最晚 9月15日）。" in (days.text or "")
     slots = await press(tg, student, days, "2")
-    assert slots.text == "请选择一个空闲时段。预约开始后 15 分钟内须签到，否则预约会被释放。"
+    assert slots.text == "请选择一个空闲时段。预约开始后 15 分钟内须签到，否则预约将自动取消。"
     assert slots.button_data("08:00–10:00") and slots.button_data("20:00–22:00")
     purpose = await press(tg, student, slots, "08:00–10:00")
     assert "用途" in (purpose.text or "")
@@ -916,14 +916,13 @@ async def test_a_rejection_frees_the_slot(
     await tg.user_press(counsellor.user, card, card.button_data("❌ Reject"))
     ask = await prompt(tg, counsellor)
     assert ask.text == (
-        "Reject a request\n\n"
-        "Why is booking B-1 rejected? Type the reason; the applicant will see it."
+        "Reject a request\n\nWhy reject booking B-1? Type the reason; the applicant will see it."
     )
     confirm = await counsellor.say("The room is being painted")
     assert confirm == "Reject booking B-1?\nReason: The room is being painted"
     await press(tg, counsellor, last_message(tg, counsellor), "✔ Submit")
     news = await prompt(tg, student)
-    assert "rejected" in (news.text or "") and "The room is being painted" in (news.text or "")
+    assert "declined" in (news.text or "") and "The room is being painted" in (news.text or "")
     [booking] = await bookings_in(campus)
     assert booking.status is BookingStatus.REJECTED
     again = await to_approved_room_summary(tg, student)
@@ -1039,7 +1038,7 @@ NO_LONGER_YOURS = {
         "Withdrawn: booking B-1",
         "The applicant withdrew it; nothing more to decide.",
     ),
-    ("zh-hans", "lapsed"): ("已失效：预约 B-1", "开始前无人审批，申请已失效，时段已释放。"),
+    ("zh-hans", "lapsed"): ("已失效：预约 B-1", "开始前无人审批，预约已自动取消。"),
     ("en", "lapsed"): (
         "Lapsed: booking B-1",
         "Nobody decided it before it began, so it lapsed and the slot is free again.",

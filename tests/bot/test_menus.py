@@ -50,7 +50,7 @@ NOT_NOMINATING = {
     EN: "The Star of the Month is nominated by students, party activists and student party "
     "members.",
 }
-NOT_PICKING = {ZH: "你没有进行此操作的权限。", EN: "You are not allowed to do this."}
+NOT_PICKING = {ZH: "您没有进行此操作的权限。", EN: "You are not allowed to do this."}
 HELP_PENDING = {ZH: "/pending — 待我审批和处理的事项", EN: "/pending — what waits for me to decide"}
 
 
@@ -153,7 +153,7 @@ async def test_an_import_that_changes_roles_or_the_roster_refreshes_their_menus(
         "What waits for me to decide"
     )
     await tg.wait_until(lambda: "apply" not in menu(tg, counsellor))
-    assert menu(tg, counsellor)["mine"] == "我的申请及进度"
+    assert menu(tg, counsellor)["mine"] == "我的事项及进度"
     assert "pending" not in menu(tg, counsellor)
     await tg.wait_until(lambda: list(menu(tg, leaving)) == ["start", "help"])
     assert "/pending" in await student.say("/help")

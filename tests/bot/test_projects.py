@@ -302,17 +302,17 @@ async def test_a_workstation_head_applies_in_english_cancels_and_is_rejected_wit
     assert "Attachment: none" in (card.text or "")
     reason = await press(tg, leader, card, "❌ Reject")
     assert reason.text == (
-        "Reject a request\n\n"
-        "Why is project P-1 rejected? Type the reason; the applicant will see it."
+        "Reject a request\n\nWhy reject project P-1? Type the reason; the applicant will see it."
     )
     summary = await prompt_after(tg, leader, "Please add a budget breakdown")
     rejected = await press(tg, leader, summary, "✔ Submit")
     assert rejected.text == (
-        "Project P-1 “Red Service Team in Building 1” is rejected; the applicant has been told why."
+        "Project P-1 “Red Service Team in Building 1” was declined; "
+        "the applicant has been told why."
     )
-    news = await card_of(tg, head, "Your project P-1 is rejected.")
+    news = await card_of(tg, head, "Your project P-1 was declined.")
     assert news.text is not None
-    assert "rejected" in news.text and "Reason: Please add a budget breakdown" in news.text
+    assert "declined" in news.text and "Reason: Please add a budget breakdown" in news.text
     assert (await the_request(campus)).status is RequestStatus.REJECTED
 
 
@@ -472,8 +472,7 @@ async def test_the_first_decision_wins_over_a_grant_in_progress(
     request = await the_request(campus)
     assert request.status is RequestStatus.REJECTED and "granted" not in request.detail
     assert reason.text == (
-        "Reject a request\n\n"
-        "Why is project P-1 rejected? Type the reason; the applicant will see it."
+        "Reject a request\n\nWhy reject project P-1? Type the reason; the applicant will see it."
     )
 
 

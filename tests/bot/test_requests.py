@@ -168,7 +168,7 @@ ONE_NUMBER = {
         "news": "您的预约 B-2 未通过。\n功能房：商学院党团活动室\n时间：2026-09-02 10:00–12:00\n"
         "用途：Class meeting\n人数：12\n理由：这间活动室当天在粉刷",
         "bookings": "我的预约\nB-1 · 1号楼阅览室 · 2026-09-02 08:00–10:00 · 已确认",
-        "mine": "我的申请\n预约 B-2 · 商学院党团活动室 · 2026-09-02 10:00–12:00 · 未通过\n"
+        "mine": "我的事项\n预约 B-2 · 商学院党团活动室 · 2026-09-02 10:00–12:00 · 未通过\n"
         "预约 B-1 · 1号楼阅览室 · 2026-09-02 08:00–10:00 · 已确认",
     },
     "en": {
@@ -184,22 +184,22 @@ ONE_NUMBER = {
         " · 2026-09-02 10:00–12:00 · waiting for approval\n"
         "The card of each follows in our private chat, with its buttons.",
         "ask": "Reject a request\n\n"
-        "Why is booking B-2 rejected? Type the reason; the applicant will see it.",
+        "Why reject booking B-2? Type the reason; the applicant will see it.",
         "reason": "The room is being painted that day",
         "confirm": "Reject booking B-2?\nReason: The room is being painted that day",
         "rejected": "Booking B-2 (Business School Party & League Activity Room, 2026-09-02 "
-        "10:00–12:00) is rejected; the applicant has been told why.",
+        "10:00–12:00) was declined; the applicant has been told why.",
         "decided": "Rejected by 朱晓雪: booking B-2\nFrom: 郑博嘉\n"
         "Room: Business School Party & League Activity Room\nTime: 2026-09-02 10:00–12:00\n"
         "Purpose: Class meeting\nAttendees: 12\nReason: The room is being painted that day",
-        "news": "Your booking B-2 is rejected.\n"
+        "news": "Your booking B-2 was declined.\n"
         "Room: Business School Party & League Activity Room\nTime: 2026-09-02 10:00–12:00\n"
         "Purpose: Class meeting\nAttendees: 12\nReason: The room is being painted that day",
         "bookings": "My bookings\n"
         "B-1 · Building 1 Reading Room · 2026-09-02 08:00–10:00 · confirmed",
         "mine": "My requests\n"
         "Booking B-2 · Business School Party & League Activity Room · 2026-09-02 10:00–12:00"
-        " · rejected\n"
+        " · declined\n"
         "Booking B-1 · Building 1 Reading Room · 2026-09-02 08:00–10:00 · confirmed",
     },
 }

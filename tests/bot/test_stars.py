@@ -46,7 +46,7 @@ PARTY_MEMBER = "2023010008"  # 黄欣, B1-401
 C2_STUDENT = "2024010006"  # dorm head of B2-102, community C2
 SERVICE_CENTRE = "T0019"
 SERVICE_CENTRE_2 = "T0020"
-REFUSED = "你没有进行此操作的权限。"
+REFUSED = "您没有进行此操作的权限。"
 
 
 async def prompt(tg: FakeTelegram, chat: Chat) -> FakeMessage:

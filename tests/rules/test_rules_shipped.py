@@ -214,7 +214,7 @@ def test_shipped_denial_reasons_in_both_languages(shipped: Rules) -> None:
     decision = shipped.allowed("approval.booking", person())
     reason = decision.outcome.reason
     assert reason is not None
-    assert reason.text("zh-CN") == "你不是这类申请的审批人。"
+    assert reason.text("zh-CN") == "您不是这类申请的审批人。"
     assert reason.text("en") == "You do not approve this kind of request."
 
 
