@@ -252,6 +252,14 @@ class MissedPolicy(enum.StrEnum):
     SKIP = "skip"
 
 
+class StarScope(enum.StrEnum):
+    """Whom one Star of the Month is chosen for (``star.scope`` in rules/policies.yaml): the
+    whole school, as the plan says (§七(四)), or each community on its own."""
+
+    SCHOOL = "school"
+    COMMUNITY = "community"
+
+
 @dataclass(frozen=True)
 class Named:
     """A campus unit with its code and both names; templates pick the name of their language."""

@@ -1,33 +1,44 @@
-"""The Star of the Month selector: /stars lists this month's nominations; a Pick button asks
-"make X the Star?" in the board's own message, and its "yes" chooses."""
+"""The Star of the Month selector: /stars lists this month's nominations and the Stars so far; a
+Pick button asks "make X the Star?" in the board's own message, and its "yes" chooses, then asks
+for the award given with the Star (conversations/star_award.yaml)."""
 
 from __future__ import annotations
 
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from assistant.bot import conversations
 from assistant.bot.context import BotContext
 from assistant.callbacks import CallbackCodec
 from assistant.services import stars
-from assistant.services.stars import Board, Picked, Picking
+from assistant.services.stars import Board, History, Picked, Picking
 
 # A Pick button carries only the nomination; who may pick is decided on the server. It only
 # asks: the question's buttons pick for good (checked again in full) or go back to the board.
 STAR_PICK = CallbackCodec("st", ("nomination",))
 STAR_SURE = CallbackCodec("sty", ("nomination",))
 STAR_BACK = CallbackCodec("stb", ("nomination",))
+# The award's button starts its questions; the history's buttons turn its pages.
+STAR_AWARD = CallbackCodec("sta", ("award",))
+STAR_PAGE = CallbackCodec("sth", ("page",))
 _MAX_ID = 2**31 - 1
+AWARD_CONVERSATION = "star_award"
 
 
-def nomination_of(codec: CallbackCodec, data: object) -> int:
-    """The nomination a button of ``codec`` names; 0, which no nomination has, for anything
-    forged."""
+def number_of(codec: CallbackCodec, data: object, field: str) -> int:
+    """The number a button of ``codec`` carries in ``field``; 0, which no nomination or award
+    has, for anything forged."""
     fields = codec.unpack(data)
-    text = fields["nomination"] if fields else ""
+    text = fields[field] if fields else ""
     # Forged ids beyond what the column holds are simply unknown, not a database error.
     if text.isascii() and text.isdigit() and int(text) <= _MAX_ID:
         return int(text)
     return 0
+
+
+def nomination_of(codec: CallbackCodec, data: object) -> int:
+    """The nomination a button of ``codec`` names; 0 for anything forged."""
+    return number_of(codec, data, "nomination")
 
 
 def _selector(context: BotContext) -> stars.Selector:
@@ -37,24 +48,62 @@ def _selector(context: BotContext) -> stars.Selector:
     )
 
 
-def _keyboard(context: BotContext, board: Board) -> InlineKeyboardMarkup | None:
-    if board.star is not None:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    context.text("star_button_pick", entry=entry),
-                    callback_data=STAR_PICK.pack(nomination=entry.nomination_id),
-                )
-            ]
-            for entry in board.entries
-        ]
+def _award_button(context: BotContext, star: stars.Star, *, named: bool) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        context.text("star_button_award", star=star, named=named),
+        callback_data=STAR_AWARD.pack(award=star.award_id),
     )
 
 
+def _keyboard(context: BotContext, board: Board) -> InlineKeyboardMarkup | None:
+    """A Pick per nominee while the Star is not chosen; then, on the Star's own board, the
+    button that records (or corrects) their award."""
+    star = board.star
+    if star is None:
+        return InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        context.text("star_button_pick", entry=entry),
+                        callback_data=STAR_PICK.pack(nomination=entry.nomination_id),
+                    )
+                ]
+                for entry in board.entries
+            ]
+        )
+    if star.community.id != board.community.id:
+        return None
+    return InlineKeyboardMarkup.from_button(_award_button(context, star, named=False))
+
+
+def _history_keyboard(context: BotContext, history: History) -> InlineKeyboardMarkup | None:
+    """A button for each Star of the page whose award is not recorded yet, then the pages."""
+    rows = [
+        [_award_button(context, star, named=True)] for star in history.stars if star.prize is None
+    ]
+    pages = []
+    if history.page > 0:
+        pages.append(
+            InlineKeyboardButton(
+                context.text("star_button_newer"),
+                callback_data=STAR_PAGE.pack(page=history.page - 1),
+            )
+        )
+    if history.more:
+        pages.append(
+            InlineKeyboardButton(
+                context.text("star_button_older"),
+                callback_data=STAR_PAGE.pack(page=history.page + 1),
+            )
+        )
+    if pages:
+        rows.append(pages)
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
 async def list_nominations(update: Update, context: BotContext) -> None:
-    """/stars: each community's nominations this month, with a Pick button per nominee."""
+    """/stars: this month's nominations by community, with a Pick button per nominee, then the
+    Stars so far."""
     chat = update.effective_chat
     if context.actor is None or chat is None:
         return
@@ -62,17 +111,27 @@ async def list_nominations(update: Update, context: BotContext) -> None:
         # The reasons people gave are for the selector, not for a group.
         context.reply(update, "flow_private_only")
         return
-    found = await _selector(context).boards(
-        context.session, context.actor, now=context.now(), language=context.language
+    selector = _selector(context)
+    now = context.now()
+    found = await selector.boards(
+        context.session, context.actor, now=now, language=context.language
     )
     if not found.allowed:
         context.reply(update, "star_not_allowed", reason=found.reason)
         return
     if not found.boards:
         context.reply(update, "star_board_empty", month=found.month)
-        return
+    else:
+        context.reply(update, "star_boards_intro", found=found)
     for board in found.boards:
         context.reply(update, "star_board", keyboard=_keyboard(context, board), board=board)
+    history = await selector.history(
+        context.session, context.actor, 0, now=now, language=context.language
+    )
+    assert isinstance(history, History), "who may see the boards may see the Stars"
+    context.reply(
+        update, "star_history", keyboard=_history_keyboard(context, history), history=history
+    )
 
 
 async def pick_pressed(update: Update, context: BotContext) -> None:
@@ -114,7 +173,8 @@ async def pick_pressed(update: Update, context: BotContext) -> None:
 
 
 async def sure_pressed(update: Update, context: BotContext) -> None:
-    """The question's "yes": make that nominee the Star, checked again in full."""
+    """The question's "yes": make that nominee the Star, checked again in full; then the award
+    given with the Star is asked for."""
     query = update.callback_query
     if query is None or context.actor is None:
         return
@@ -125,7 +185,16 @@ async def sure_pressed(update: Update, context: BotContext) -> None:
         now=context.now(),
         language=context.language,
     )
-    _answer(update, context, picked)
+    if picked.handling is not Picking.DONE:
+        _answer(update, context, picked)
+        return
+    assert picked.board is not None and picked.star is not None
+    board = picked.board
+    context.edit(query.message, "star_board", keyboard=_keyboard(context, board), board=board)
+    # Its first question answers the press.
+    await conversations.begin(
+        update, context, AWARD_CONVERSATION, preset=stars.award_preset(picked.star)
+    )
 
 
 async def back_pressed(update: Update, context: BotContext) -> None:
@@ -147,6 +216,48 @@ async def back_pressed(update: Update, context: BotContext) -> None:
     _answer(update, context, considered)
 
 
+async def award_pressed(update: Update, context: BotContext) -> None:
+    """A Star's award button: the award's questions, for someone who may pick."""
+    query = update.callback_query
+    if query is None or context.actor is None:
+        return
+    awarding = await _selector(context).awarding(
+        context.session,
+        context.actor,
+        number_of(STAR_AWARD, query.data, "award"),
+        now=context.now(),
+        language=context.language,
+    )
+    if awarding.handling is not Picking.DONE:
+        _answer(update, context, awarding)
+        return
+    assert awarding.star is not None
+    await conversations.begin(
+        update, context, AWARD_CONVERSATION, preset=stars.award_preset(awarding.star)
+    )
+
+
+async def page_pressed(update: Update, context: BotContext) -> None:
+    """A page of the Stars so far, in the history's own message."""
+    query = update.callback_query
+    if query is None or context.actor is None:
+        return
+    found = await _selector(context).history(
+        context.session,
+        context.actor,
+        number_of(STAR_PAGE, query.data, "page"),
+        now=context.now(),
+        language=context.language,
+    )
+    if isinstance(found, Picked):
+        _answer(update, context, found)
+        return
+    context.edit(
+        query.message, "star_history", keyboard=_history_keyboard(context, found), history=found
+    )
+    context.after_commit(lambda: query.answer())
+
+
 def _answer(update: Update, context: BotContext, outcome: Picked) -> None:
     """Answer the press; a board that changed (its Star chosen) is shown as it now is."""
     query = update.callback_query
@@ -159,8 +270,9 @@ def _answer(update: Update, context: BotContext, outcome: Picked) -> None:
         toast = context.text(f"star_{outcome.handling}", reason=outcome.reason, board=outcome.board)
     alert = outcome.handling is not Picking.DONE
     context.after_commit(lambda: query.answer(toast, show_alert=alert))
-    if outcome.board is not None and outcome.entry is None:
-        context.edit(query.message, "star_board", board=outcome.board)
+    board = outcome.board
+    if board is not None and outcome.entry is None:
+        context.edit(query.message, "star_board", keyboard=_keyboard(context, board), board=board)
 
 
 HANDLERS: list[BaseHandler[Update, BotContext, None]] = [
@@ -168,4 +280,6 @@ HANDLERS: list[BaseHandler[Update, BotContext, None]] = [
     CallbackQueryHandler(pick_pressed, pattern=STAR_PICK.matches),
     CallbackQueryHandler(sure_pressed, pattern=STAR_SURE.matches),
     CallbackQueryHandler(back_pressed, pattern=STAR_BACK.matches),
+    CallbackQueryHandler(award_pressed, pattern=STAR_AWARD.matches),
+    CallbackQueryHandler(page_pressed, pattern=STAR_PAGE.matches),
 ]

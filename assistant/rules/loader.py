@@ -27,7 +27,7 @@ from assistant.rules.errors import RuleProblem, RulesError
 from assistant.rules.expressions import compile_when
 from assistant.rules.reminders import load_reminders
 from assistant.rules.roles import load_role_rules
-from assistant.rules.schema import SCHEMAS, Kind, suggest
+from assistant.rules.schema import POLICY_WORDS, SCHEMAS, Kind, suggest
 from assistant.yamlfile import NULL_TAG as _NULL_TAG
 from assistant.yamlfile import STR_TAG as _STR_TAG
 from assistant.yamlfile import describe_node as _describe
@@ -568,6 +568,14 @@ class _FileLoader:
                 f"policy '{policy}' is {_VALUE_WORDS[seen[0]]} in rule '{seen[1]}' (line "
                 f"{seen[2]}) but {_VALUE_WORDS[kind]} here",
             )
+            return None
+        words = POLICY_WORDS.get(policy)
+        if words is not None and value not in words:
+            suggestion = suggest(str(value), words)
+            message = f"unknown value {value!r} for policy '{policy}'"
+            if suggestion is None:
+                message += f" (expected one of: {', '.join(words)})"
+            self.fail(_line(node), item.rule_id, message, suggestion)
             return None
         return Setting(policy, value)
 

@@ -17,7 +17,14 @@ from typing import Any
 
 import rule_engine
 
-from assistant.domain import FunctionalRoomKind, PersonStatus, RequestKind, Role, ScopeKind
+from assistant.domain import (
+    FunctionalRoomKind,
+    PersonStatus,
+    RequestKind,
+    Role,
+    ScopeKind,
+    StarScope,
+)
 from assistant.rules.errors import SubjectError
 
 ISSUE_CATEGORIES = (
@@ -105,6 +112,10 @@ def _values(enum_type: type[enum.StrEnum]) -> tuple[str, ...]:
 
 _ROLES = _values(Role)
 _STATUSES = _values(PersonStatus)
+
+POLICY_WORDS: Mapping[str, tuple[str, ...]] = {"star.scope": _values(StarScope)}
+"""The policies whose value is one of a few words, and those words: any other value is refused
+when the file is read, not met by a service on the day it is asked."""
 
 # The academic calendar's facts about a day (rules/calendar.yaml): null outside a semester.
 _CALENDAR = (

@@ -142,10 +142,18 @@ async def started_by(session: AsyncSession, person_id: int, campus: tzinfo) -> l
         .limit(LIMIT)
     )
     items += [_request(r, r.stage) for r in requests]
+    # A nomination is chosen when its nominee is that month's Star, whoever nominated first.
+    chosen = (
+        select(StarAward.id)
+        .where(
+            StarAward.person_id == StarNomination.nominee_person_id,
+            StarAward.month == StarNomination.month,
+        )
+        .exists()
+    )
     nominations = await session.execute(
-        select(StarNomination, Person.name, StarAward.id)
+        select(StarNomination, Person.name, chosen)
         .join(Person, Person.id == StarNomination.nominee_person_id)
-        .outerjoin(StarAward, StarAward.nomination_id == StarNomination.id)
         .where(StarNomination.nominator_person_id == person_id)
         .order_by(StarNomination.created_at.desc())
         .limit(LIMIT)

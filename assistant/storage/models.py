@@ -7,7 +7,7 @@ timezone-aware (:class:`UTCDateTime`), because SQLite would otherwise hand back 
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -44,6 +44,7 @@ from assistant.domain import (
     Role,
     ScopeKind,
     ShiftStatus,
+    StarScope,
     Thing,
     reference,
 )
@@ -640,18 +641,28 @@ class StarNomination(Base):
 
 
 class StarAward(Base):
-    """The Star of the Month a community's selector picked."""
+    """The Star of the Month the Community Service Centre picked for one month and scope (the
+    school, or one community: ``star.scope``), and the award given with it (颁发奖励: what, on
+    which day, by whom), empty until the Centre records it."""
 
     __tablename__ = "star_awards"
-    __table_args__ = (UniqueConstraint("month", "community_id"),)
+    # One Star a month per scope: the first pick wins, also when two are pressed at once.
+    __table_args__ = (UniqueConstraint("month", "scope", "scope_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     month: Mapped[str] = mapped_column(String(7))
+    scope: Mapped[StarScope] = mapped_column(_enum(StarScope, "star_scope"))
+    # SCHOOL_SCOPE_ID for the school's Star, the community's id for a community's.
+    scope_id: Mapped[int]
+    # The Star's own community (where they were nominated), whatever the scope.
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     nomination_id: Mapped[int] = mapped_column(ForeignKey("star_nominations.id"))
     chosen_by_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     chosen_at: Mapped[datetime]
+    prize: Mapped[str | None] = mapped_column(Text)
+    presented_on: Mapped[date | None]
+    presented_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class FiringStatus(enum.StrEnum):

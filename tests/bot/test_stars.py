@@ -99,6 +99,16 @@ async def asked(tg: FakeTelegram, chat: Chat, board: FakeMessage, button: str) -
     )
 
 
+async def stars_shown(
+    tg: FakeTelegram, chat: Chat, boards: int
+) -> tuple[FakeMessage, list[FakeMessage], FakeMessage]:
+    """Send /stars: the month's heading, each community's board, and the Stars so far."""
+    await tg.user_send(chat.user, "/stars")
+    heading = await prompt(tg, chat)
+    shown = [await prompt(tg, chat) for _ in range(boards)]
+    return heading, shown, await prompt(tg, chat)
+
+
 async def test_a_student_nominates_in_chinese_and_the_centre_picks_the_star(
     edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database, clock: Clock
 ) -> None:
@@ -138,10 +148,8 @@ async def test_a_student_nominates_in_chinese_and_the_centre_picks_the_star(
     assert isinstance(first, StarNomination) and isinstance(second, StarNomination)
     assert (first.month, first.nominee_person_id) == ("2026-09", second.nominee_person_id)
 
-    await tg.user_send(other_centre.user, "/stars")
-    stale = await prompt(tg, other_centre)
-    await tg.user_send(centre.user, "/stars")
-    board = await prompt(tg, centre)
+    _, [stale], _ = await stars_shown(tg, other_centre, 1)
+    _, [board], _ = await stars_shown(tg, centre, 1)
     assert board.text is not None
     assert "第一社区 · 2026 年 9 月“每月之星”提名" in board.text
     assert "徐梦（2023010004）· 2 人提名" in board.text
@@ -151,33 +159,43 @@ async def test_a_student_nominates_in_chinese_and_the_centre_picks_the_star(
     query = await tg.user_press(centre.user, question, question.button_data("确定评选"))
     assert (await tg.wait_for_callback_answer(query)).text is None
     edited = await tg.wait_for_bot_message(centre.user.id, predicate=lambda m: m.edit_date)
-    assert edited.text is not None and "已评出：徐梦" in edited.text
-    assert tg.message(centre.user.id, board.message_id).reply_markup is None
+    assert (
+        edited.text is not None
+        and "已评出全校“每月之星”：徐梦（第一社区，张超天 评选）" in edited.text
+    )
+    # The board now only offers to record the award, which is asked for at once.
+    assert labels(tg.message(centre.user.id, board.message_id)) == ["🏅 记录颁奖"]
+    assert "颁发的是什么奖励？" in ((await prompt(tg, centre)).text or "")
 
     won = await prompt(tg, star)
-    assert won.text == "🌟 祝贺您当选第一社区 2026 年 9 月“每月之星”！共有 2 位同学提名了您。"
+    assert won.text == "🌟 祝贺您当选全校 2026 年 9 月“每月之星”！共有 2 位同学提名了您。"
     told = await prompt(tg, student)
-    assert told.text == "🌟 您提名的 徐梦 当选第一社区 2026 年 9 月“每月之星”。谢谢您的提名！"
+    assert told.text == "🌟 您提名的 徐梦 当选全校 2026 年 9 月“每月之星”。谢谢您的提名！"
     thanked = await prompt(tg, member)
-    assert "徐梦, whom you nominated, is Community 1's Star of September 2026" in (
+    assert "徐梦, whom you nominated, is the school's Star of September 2026" in (
         thanked.text or ""
     )
     news = await prompt(tg, neighbour)
     assert news.text is not None and news.text.startswith(
-        "🌟 Community 1's Star of September 2026: 徐梦"
+        "🌟 The school's Star of September 2026: 徐梦 (Community 1)"
     )
     announced = await tg.wait_for_bot_message(group.id)
-    assert "第一社区 2026 年 9 月“每月之星”：徐梦" in (announced.text or "")
-    assert [m for m in tg.pending_bot_messages(elsewhere.user.id) if m.edit_date is None] == []
+    assert "全校 2026 年 9 月“每月之星”：徐梦（第一社区）" in (announced.text or "")
+    # The school's Star is everyone's news, in every community.
+    far = await prompt(tg, elsewhere)
+    assert "全校 2026 年 9 月“每月之星”：徐梦（第一社区）" in (far.text or "")
     [award] = await stored(campus, StarAward)
     assert isinstance(award, StarAward) and award.month == "2026-09"
+    assert (award.scope, award.scope_id) == ("school", 0)
     [chosen] = await audit(campus, "star.chosen")
-    assert chosen.detail["community"] == "C1"
+    assert (chosen.detail["community"], chosen.detail["scope"]) == ("C1", "school")
 
     # Someone else of the Centre pressing an older list finds the Star already chosen.
     late = await tg.user_press(other_centre.user, stale, stale.button_data("Pick 徐梦"))
     answer = await tg.wait_for_callback_answer(late)
-    assert answer.text == "Community 1's Star of the month has already been chosen: 徐梦."
+    assert answer.text == (
+        "The school's Star of September 2026 has already been chosen: 徐梦 (Community 1)."
+    )
     assert len(await stored(campus, StarAward)) == 1
 
     # Next month a new nomination is open, but this month's Star is resting.
@@ -458,24 +476,28 @@ async def test_an_empty_month_says_so(
             "zh-hans",
             {
                 "pick": "评选 徐梦",
-                "question": "确定评选 徐梦（2023010004）为第一社区 2026 年 9 月“每月之星”吗？\n"
-                "评选结果会立即通知本社区，之后不能更改。",
+                "question": "确定评选 徐梦（2023010004，第一社区）为全校 2026 年 9 月"
+                "“每月之星”吗？\n全校每月只评选一位，评选结果会立即通知全校，之后不能更改。",
                 "sure": "确定评选",
                 "back": "返回",
-                "chosen": "已评出：徐梦",
-                "already": "第一社区本月的“每月之星”已经评出：徐梦。",
+                "chosen": "已评出全校“每月之星”：徐梦",
+                "award": "🏅 记录颁奖",
+                "already": "全校 2026 年 9 月“每月之星”已经评出：徐梦（第一社区）。",
             },
         ),
         (
             "en",
             {
                 "pick": "Pick 徐梦",
-                "question": "Make 徐梦 (2023010004) Community 1's Star of September 2026?\n"
-                "The whole community hears of it at once, and it cannot be changed.",
+                "question": "Make 徐梦 (2023010004, Community 1) the school's Star of September "
+                "2026?\nThe school has one Star a month: the whole school hears of it at once, "
+                "and it cannot be changed.",
                 "sure": "Yes, pick",
                 "back": "Back",
-                "chosen": "Chosen: 徐梦",
-                "already": "Community 1's Star of the month has already been chosen: 徐梦.",
+                "chosen": "Chosen as the school's Star: 徐梦",
+                "award": "🏅 Record the award",
+                "already": "The school's Star of September 2026 has already been chosen: 徐梦 "
+                "(Community 1).",
             },
         ),
     ],
@@ -496,10 +518,8 @@ async def test_picking_the_star_asks_once_and_the_yes_is_checked_again(
     assert isinstance(nomination, StarNomination)
     centre = await linked(person, invite, SERVICE_CENTRE, language=language)
     other_centre = await linked(person, invite, SERVICE_CENTRE_2, language=language)
-    await tg.user_send(centre.user, "/stars")
-    board = await prompt(tg, centre)
-    await tg.user_send(other_centre.user, "/stars")
-    their_board = await prompt(tg, other_centre)
+    _, [board], _ = await stars_shown(tg, centre, 1)
+    _, [their_board], _ = await stars_shown(tg, other_centre, 1)
 
     # Pick asks, in the board's own message, and chooses nobody yet.
     question = await asked(tg, centre, board, words["pick"])
@@ -530,7 +550,7 @@ async def test_picking_the_star_asks_once_and_the_yes_is_checked_again(
     chosen = await tg.wait_for_bot_message(
         centre.user.id, predicate=lambda m: m.message_id == board.message_id
     )
-    assert words["chosen"] in (chosen.text or "") and chosen.buttons == []
+    assert words["chosen"] in (chosen.text or "") and labels(chosen) == [words["award"]]
     assert "🌟" in ((await prompt(tg, star)).text or "")
     query = await tg.user_press(other_centre.user, theirs, theirs.button_data(words["sure"]))
     answer = await tg.wait_for_callback_answer(query)
@@ -538,7 +558,7 @@ async def test_picking_the_star_asks_once_and_the_yes_is_checked_again(
     shown = await tg.wait_for_bot_message(
         other_centre.user.id, predicate=lambda m: m.message_id == their_board.message_id
     )
-    assert words["chosen"] in (shown.text or "") and shown.buttons == []
+    assert words["chosen"] in (shown.text or "") and labels(shown) == [words["award"]]
     assert len(await stored(campus, StarAward)) == 1
 
 

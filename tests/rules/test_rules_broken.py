@@ -648,6 +648,35 @@ CASES = [
         "others",
         "policy 'booking.max_per_week' is a whole number in rule 'teachers' (line 5) but text here",
     ),
+    Broken(
+        "star-scope-misspelt",
+        "policies",
+        """
+            rules:
+              - id: star-scope
+                policy: star.scope
+                when: true
+                value: schol
+            """,
+        5,
+        "star-scope",
+        "unknown value 'schol' for policy 'star.scope'",
+        "school",
+    ),
+    Broken(
+        "star-scope-unknown",
+        "policies",
+        """
+            rules:
+              - id: star-scope
+                policy: star.scope
+                when: true
+                value: college
+            """,
+        5,
+        "star-scope",
+        "unknown value 'college' for policy 'star.scope' (expected one of: school, community)",
+    ),
 ]
 
 

@@ -41,6 +41,7 @@ def test_shipped_files_load(shipped: Rules) -> None:
         "approval.nudge_hours",
         "approval.fallback_hours",
         "approval.fallback",
+        "star.scope",
     }
 
 
@@ -238,6 +239,15 @@ def test_shipped_policies(shipped: Rules, name: str, status: str, value: int | f
     decision = shipped.policy(name, person(status=status))
     assert decision.outcome.value == value
     assert type(decision.outcome.value) is type(value)
+
+
+def test_the_star_of_the_month_is_one_for_the_whole_school_as_the_plan_says(
+    shipped: Rules,
+) -> None:
+    # §七(四): the Community Service Centre picks one Star a month, for the whole school.
+    centre = person(status="staff", roles=["service_centre"], community=None, building=None)
+    decision = shipped.policy("star.scope", centre | {"college": None, "floor": None})
+    assert (decision.outcome.value, decision.rule_id) == ("school", "star-scope")
 
 
 # The plan's chain of responsibility (§三), bottom to top, with the Organisation Department,
