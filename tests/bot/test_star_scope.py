@@ -168,7 +168,7 @@ async def test_the_school_has_one_star_a_month_from_every_communitys_nominations
         )
     assert (await prompt(tg, c1)).text == (
         "🌟 全校 2026 年 9 月“每月之星”：周娜燕（第二社区）\n"
-        "由学生社区服务中心评选。向榜样学习，祝贺！"
+        "由学生社区服务中心评选产生，让我们一起祝贺，向身边的榜样学习！"
     )
     # Each who nominated the Star reads it as chosen, not only the first.
     assert "每月之星提名 S-3 · 周娜燕 · 2026-09 · 已当选" in await neighbour.say("/mine")
