@@ -180,8 +180,21 @@ async def test_a_report_nobody_in_its_role_can_get_goes_up_at_once(
     assert "✅ Resolved" in labels(card)
     issue = await issue_of(campus)
     assert issue.assignee_role is Role.COUNSELLOR and issue.routed_by == "hygiene"
+    # Nobody up the grid chain has linked either: its `otherwise`, the counsellors, have it.
     assert await audited(campus, "grid.rerouted") == [
-        {"issue": 1, "from": "floor_leader", "to": "counsellor"}
+        {
+            "issue": 1,
+            "from": "floor_leader",
+            "to": "counsellor",
+            "chain": "grid-chain",
+            "skipped": [
+                ["grid_party_member", "unreachable"],
+                ["grid_group_leader", "unreachable"],
+                ["branch_secretary", "unreachable"],
+                ["college_party_leader", "unreachable"],
+            ],
+            "otherwise": True,
+        }
     ]
     await tg.user_press(counsellor.user, card, card.button_data("✅ Resolved"))
     await news_for(tg, student, "resolved")
