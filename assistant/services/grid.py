@@ -24,7 +24,7 @@ from assistant.callbacks import GRID_ISSUE
 from assistant.domain import Actor, Grant, IssueStatus, Language, Place, Role, ScopeKind
 from assistant.flows.engine import Action, FlowContext, Refused, Submitted
 from assistant.flows.spec import Option
-from assistant.rules import Rules
+from assistant.rules import ChainDecision, Rules, SubjectError
 from assistant.schedule import Handler, firings
 from assistant.services import escalation, people
 from assistant.services.escalation import Climb, Taken
@@ -80,13 +80,21 @@ def handling_roles(rules: Rules) -> frozenset[Role]:
     return frozenset({*assigned, *climbed, *last, Role.COUNSELLOR})
 
 
+def chain_of(rules: Rules, issue: GridIssue) -> ChainDecision:
+    """The chain ``issue`` climbs, decided on the facts it was routed on; a report stored without
+    them, or with facts today's rules no longer read, climbs the file's default chain."""
+    try:
+        return rules.chain(issue.routing_subject or None)
+    except SubjectError:
+        return rules.chain(None)
+
+
 async def plan_deadline(
     session: AsyncSession, rules: Rules, issue: GridIssue, tier: int
 ) -> datetime:
     """Plan the next escalation of ``issue``, the hours its chain gives the role that has it
     (for its urgency) from now, in the report's current round."""
-    chain = rules.chain(issue.routing_subject or None).outcome
-    hours = chain.hours_at(issue.assignee_role, issue.urgency)
+    hours = chain_of(rules, issue).outcome.hours_at(issue.assignee_role, issue.urgency)
     deadline = issue.updated_at + timedelta(hours=hours)
     # Round 0 keeps the key it always had; a reopened or passed-on report plans anew.
     round_key = f"r{issue.round}:" if issue.round else ""
@@ -129,7 +137,7 @@ def escalate(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> H
             reporter = await session.get(Person, issue.reporter_person_id)
             assert reporter is not None
             shown = None if issue.anonymous else reporter.name
-            decision = rules.chain(issue.routing_subject or None)
+            decision = chain_of(rules, issue)
             climbed = Climb(None)
             if not issue.private:
                 climbed = await escalation.climb(
