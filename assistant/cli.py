@@ -322,6 +322,8 @@ def _move(entry: AuditEntry, zh: bool, settings: Settings) -> str:
         line = f"  {at} {what}{colon}{detail.get('role')}"
     else:
         line = f"  {at} {what}{colon}{detail.get('from')} → {detail.get('to')}"
+    if detail.get("private"):
+        line += "（私密上报只由辅导员处理）" if zh else " (private: it stays with the counsellors)"
     if detail.get("chain"):
         line += f"（链条 '{detail['chain']}'）" if zh else f" (chain '{detail['chain']}')"
     for role, why in detail.get("skipped", []):

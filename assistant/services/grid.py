@@ -137,13 +137,14 @@ def escalate(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> H
             reporter = await session.get(Person, issue.reporter_person_id)
             assert reporter is not None
             shown = None if issue.anonymous else reporter.name
-            decision = chain_of(rules, issue)
+            detail: dict[str, object] = {"issue": issue.id, "private": True}
             climbed = Climb(None)
             if not issue.private:
+                decision = chain_of(rules, issue)
                 climbed = await escalation.climb(
                     session, decision.outcome, issue.assignee_role, place, reporter_id=reporter.id
                 )
-            detail = {"issue": issue.id, "chain": decision.rule_id, **climbed.detail()}
+                detail = {"issue": issue.id, "chain": decision.rule_id, **climbed.detail()}
             if climbed.to is None:
                 # Nobody above (or a private report): the people who have it are reminded.
                 session.add(

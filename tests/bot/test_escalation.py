@@ -314,9 +314,14 @@ async def test_a_private_report_never_leaves_the_counsellors(
     assert (await issue_of(campus)).assignee_role is Role.COUNSELLOR
     assert await escalations(campus) == []
     assert await escalations(campus, "grid.reminded") == [
-        {"issue": 1, "chain": "grid-chain", "skipped": [], "role": "counsellor"}
+        {"issue": 1, "private": True, "role": "counsellor"}
     ]
     assert await cards_to(campus, head) == [] and await cards_to(campus, college) == []
+    said = await explained(campus, 1, "en")
+    assert said[-1] == (
+        "  2026-09-01 18:00 stayed at its deadline, reminded: counsellor "
+        "(private: it stays with the counsellors)"
+    )
 
 
 async def test_a_reopened_report_climbs_again(
