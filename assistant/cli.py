@@ -23,12 +23,12 @@ from assistant.flows.check import mermaid
 from assistant.rules import RulesError
 from assistant.rules.roles import read_role_rules
 from assistant.schedule import firings
-from assistant.services import identity
+from assistant.services import escalation, identity
 from assistant.services.duty import HORIZON_WEEKS, Duty
 from assistant.storage import inbox, outbox, repo
 from assistant.storage.db import Database
 from assistant.storage.migrate import upgrade
-from assistant.storage.models import FiringStatus, GridIssue, InboxStatus, OutboxStatus
+from assistant.storage.models import AuditEntry, FiringStatus, GridIssue, InboxStatus, OutboxStatus
 from assistant.texts import Texts
 
 log = logging.getLogger("assistant")
@@ -269,7 +269,9 @@ async def cmd_graph(settings: Settings, args: argparse.Namespace, out: TextIO) -
 
 
 async def cmd_explain(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
-    """Replay the routing decision of a grid issue report: every rule tried, and why."""
+    """Replay the routing decision of a grid issue report (every rule tried, and why), the
+    escalation rule that gives its chain, and each move up it so far: to whom, by which rule,
+    and which tiers were skipped and why."""
     try:
         rules = load_files(settings, Texts(settings.conversations_dir)).rules
     except StartupError as exc:
@@ -278,6 +280,7 @@ async def cmd_explain(settings: Settings, args: argparse.Namespace, out: TextIO)
     try:
         async with db.unit_of_work() as session:
             issue = await session.get(GridIssue, args.issue)
+            moves = await escalation.moves(session, issue.id, issue.created_at) if issue else []
     finally:
         await db.dispose()
     if issue is None:
@@ -289,6 +292,53 @@ async def cmd_explain(settings: Settings, args: argparse.Namespace, out: TextIO)
     print(decision.explain(settings.language), file=out)
     if decision.rule_id != issue.routed_by:
         print(f"note: today's rules decide by '{decision.rule_id}' instead", file=out)
+    zh = settings.language == "zh-CN"
+    print("上报链条：" if zh else "escalation chain:", file=out)
+    print(rules.chain(issue.routing_subject).explain(settings.language), file=out)
+    for move in moves:
+        print(_move(move, zh, settings), file=out)
+
+
+# What a report's move up its chain did, and why a tier was skipped, in each language.
+_MOVED = {
+    "grid.rerouted": ("提交时直接上移", "sent up at submit"),
+    "grid.escalated": ("超时上移", "climbed at its deadline"),
+    "grid.reminded": ("超时未上移，已提醒", "stayed at its deadline, reminded"),
+}
+_SKIPPED = {
+    "no_unit": ("校园名册中没有这一级", "the campus files have no such unit here"),
+    "vacant": ("没有人担任", "nobody holds it"),
+    "unreachable": ("无人能联系上（未绑定或已屏蔽机器人）", "nobody holding it can be reached"),
+}
+
+
+def _move(entry: AuditEntry, zh: bool, settings: Settings) -> str:
+    """One move of a report, as ``assistant explain`` shows it."""
+    detail = entry.detail
+    at = f"{entry.at.astimezone(settings.tz):%Y-%m-%d %H:%M}"
+    what = _MOVED[entry.action][0 if zh else 1]
+    colon = "：" if zh else ": "
+    if entry.action == "grid.reminded":
+        line = f"  {at} {what}{colon}{detail.get('role')}"
+    else:
+        line = f"  {at} {what}{colon}{detail.get('from')} → {detail.get('to')}"
+    if detail.get("private"):
+        line += "（私密上报只由辅导员处理）" if zh else " (private: it stays with the counsellors)"
+    if detail.get("chain"):
+        line += f"（链条 '{detail['chain']}'）" if zh else f" (chain '{detail['chain']}')"
+    for role, why in detail.get("skipped", []):
+        reason = _SKIPPED[why][0 if zh else 1]
+        line += f"；跳过 {role}：{reason}" if zh else f"; skipped {role}: {reason}"
+    if detail.get("otherwise"):
+        line += (
+            "；链条上各级都联系不上，交 otherwise 指定的角色"
+            if zh
+            else "; nobody on the chain above can be reached: the chain's otherwise"
+        )
+    if detail.get("informed"):
+        told = ", ".join(detail["informed"])
+        line += f"；告知 {told}" if zh else f"; informed {told}"
+    return line
 
 
 async def _duty(settings: Settings) -> tuple[Duty, Database]:
@@ -469,9 +519,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser(
         "explain",
-        help="replay how a grid issue report was routed",
-        description="Show the facts a grid issue report was routed on and every routing rule "
-        "tried, in order, with whether it matched, using today's rule files.",
+        help="replay how a grid issue report was routed and how it climbed",
+        description="Show every routing rule tried for a grid issue report, in order, with "
+        "whether it matched, and the escalation rule that gives its chain, using today's rule "
+        "files; then each move up the chain so far: when, from whom to whom, by which rule, and "
+        "which tiers were skipped and why.",
     )
     explain.add_argument("issue", type=int, help="the report's number, e.g. 12")
     explain.set_defaults(handler=cmd_explain)

@@ -153,6 +153,38 @@ def test_import_refuses_a_floor_leader_who_is_not_a_party_member(
     assert run("invite", "2023010001")[0] == 1
 
 
+def test_check_refuses_a_misspelt_tier_and_the_hours_of_the_policies_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO_ROOT / "rules", rules)
+    text = (rules / "escalation.yaml").read_text(encoding="utf-8")
+    (rules / "escalation.yaml").write_text(
+        text.replace("      - role: branch_secretary\n", "      - role: branch_secretry\n"),
+        encoding="utf-8",
+    )
+    tier = text.splitlines().index("      - role: branch_secretary") + 1
+    # A policies file from before the chains became data still sets the hours there.
+    (rules / "policies.yaml").write_text(
+        "rules:\n  - id: grid-escalate-hours-high\n    policy: grid.escalate_hours.high\n"
+        "    when: true\n    value: 2\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("ASSISTANT_RULES_DIR", str(rules))
+
+    code, said = run("check")
+
+    assert code == 1
+    assert said.splitlines() == [
+        "rules/policies.yaml:3 [grid-escalate-hours-high]: grid.escalate_hours.high is no longer "
+        "read: it is now the hours of a chain in escalation.yaml (hours: {high: 2, normal: 24, "
+        "low: 72}, or a tier's own hours)",
+        f"rules/escalation.yaml:{tier} [grid-chain]: unknown role 'branch_secretry' (did you "
+        "mean 'branch_secretary'?)",
+    ]
+    assert "2 problem(s) found" in capsys.readouterr().err
+
+
 def test_import_refuses_to_run_on_a_broken_rules_file_of_who_may_hold_a_role(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -373,6 +405,10 @@ def test_explain_replays_a_routing_decision(empty_database_url: str) -> None:
     lines = said.splitlines()
     assert re.search(r"由规则 'safety-urgent'（rules/routing.yaml:\d+）决定$", lines[1])
     assert re.fullmatch(r"  规则 'student-in-need'（rules/routing.yaml:\d+）：不匹配", lines[2])
-    assert re.match(r"  规则 'safety-urgent'（rules/routing.yaml:\d+）：匹配", lines[-1])
+    chain = lines.index("上报链条：")
+    assert re.match(r"  规则 'safety-urgent'（rules/routing.yaml:\d+）：匹配", lines[chain - 1])
+    # The chain it climbs, and no move yet: nothing of it is past its deadline.
+    assert re.search(r"由规则 'grid-chain'（rules/escalation.yaml:\d+）决定$", lines[chain + 1])
+    assert len(lines) == chain + 3
     assert "note:" not in said
     assert run("explain", "99")[0] == 1

@@ -1,17 +1,19 @@
-"""Declarative rules: who handles a grid issue, who may do what, and the numbers policies use.
+"""Declarative rules: who handles a grid issue, who may do what, the numbers policies use, and
+the chain an unresolved grid issue climbs.
 
-Three YAML files in the rules folder, ``routing.yaml``, ``access.yaml`` and ``policies.yaml``,
-each hold a list of rules: an ``id``, a ``when`` (a rule-engine expression over the symbols of
-:data:`SCHEMAS`) and an outcome. :func:`load_rules` checks every rule, compiles its ``when`` once
-with a typed rule-engine context, and raises :class:`RulesError` with every problem if anything
-is wrong. The :class:`Rules` it returns decides, first match wins, and every :class:`Decision`
-names the rule that made it and can explain itself.
+Four YAML files in the rules folder, ``routing.yaml``, ``access.yaml``, ``policies.yaml`` and
+``escalation.yaml``, each hold a list of rules: an ``id``, a ``when`` (a rule-engine expression
+over the symbols of :data:`SCHEMAS`) and an outcome. :func:`load_rules` checks every rule,
+compiles its ``when`` once with a typed rule-engine context, and raises :class:`RulesError` with
+every problem if anything is wrong. The :class:`Rules` it returns decides, first match wins,
+and every :class:`Decision` names the rule that made it and can explain itself.
 """
 
 from assistant.rules.decide import (
     DEFAULT_DENIAL,
     Access,
     AccessDecision,
+    ChainDecision,
     CompiledRule,
     Decision,
     PolicyDecision,
@@ -51,6 +53,7 @@ __all__ = [
     "URGENCIES",
     "Access",
     "AccessDecision",
+    "ChainDecision",
     "CompiledRule",
     "Decision",
     "Kind",

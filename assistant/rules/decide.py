@@ -1,4 +1,5 @@
-"""Deciding with compiled rules: routing, access and policies, each decision able to say why.
+"""Deciding with compiled rules: routing, access, policies and escalation chains, each decision
+able to say why.
 
 Rules are tried in file order and the first that matches decides. A routing rule marked
 ``continue`` records its ``notify`` roles and lets the search go on. A rule whose ``when`` begins
@@ -22,6 +23,7 @@ from assistant.rules.broadcasts import ScheduledBroadcast
 from assistant.rules.calendar import Calendar
 from assistant.rules.duty import DutyRoom
 from assistant.rules.errors import NoRuleMatched, RuleEvaluationError, SubjectError
+from assistant.rules.escalation import PLAN_CHAIN, Chain
 from assistant.rules.expressions import Guard
 from assistant.rules.reminders import Reminder
 from assistant.rules.roles import RoleRules
@@ -107,7 +109,7 @@ class Setting:
         return f"{self.policy} = {value}"
 
 
-OutcomeT = TypeVar("OutcomeT", Route, Access, Setting)
+OutcomeT = TypeVar("OutcomeT", Route, Access, Setting, Chain)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -204,7 +206,13 @@ class Decision(Generic[OutcomeT]):
         """The decision and every rule tried, one line each, in ``language``."""
         zh = language == "zh-CN"
         outcome = self.outcome.describe(language)
-        if self.rule is None:
+        if self.rule is None and self.kind is Kind.ESCALATION:
+            head = (
+                f"{outcome} —— 没有 escalation.yaml：按实施方案的链条"
+                if zh
+                else f"{outcome} (no escalation.yaml: the plan's chain)"
+            )
+        elif self.rule is None:
             head = (
                 f"{outcome} —— 没有匹配的规则（默认拒绝）"
                 if zh
@@ -243,6 +251,7 @@ def _where(rule: CompiledRule[Any]) -> str:
 RouteDecision = Decision[Route]
 AccessDecision = Decision[Access]
 PolicyDecision = Decision[Setting]
+ChainDecision = Decision[Chain]
 
 
 def _run(
@@ -271,7 +280,7 @@ def _run(
 
 
 class Rules:
-    """The compiled rules of the three files, ready to decide; made by
+    """The compiled rules of the rule files, ready to decide; made by
     :func:`assistant.rules.load_rules`.
 
     Deciding never changes the rules, so one instance serves every update.
@@ -287,8 +296,11 @@ class Rules:
         duty: tuple[DutyRoom, ...] = (),
         broadcasts: tuple[ScheduledBroadcast, ...] = (),
         holders: RoleRules | None = None,
+        escalation: tuple[CompiledRule[Chain], ...] = (),
     ) -> None:
         self.routing = routing
+        self.escalation = escalation
+        self._escalation_schema = SCHEMAS[Kind.ESCALATION]
         self.holders = holders or RoleRules()
         self.calendar = calendar or Calendar()
         self.reminders = {reminder.id: reminder for reminder in reminders}
@@ -326,6 +338,25 @@ class Rules:
             notify.update(dict.fromkeys(outcome.notify))
             outcome = Route(outcome.assign, tuple(notify))
         return Decision(Kind.ROUTING, outcome, rule, self.routing, continued)
+
+    def chain(self, subject: Mapping[str, Any] | None) -> ChainDecision:
+        """The chain an unresolved grid issue report described by ``subject`` (the facts it was
+        routed on) climbs: the first escalation rule that matches.
+
+        A report stored without its facts (``None``) climbs the file's default chain, its last
+        rule; a rules folder without ``escalation.yaml`` climbs :data:`PLAN_CHAIN`. Raises
+        :class:`SubjectError` if the subject lacks a symbol or has a wrong value.
+        """
+        if not self.escalation:
+            return Decision(Kind.ESCALATION, PLAN_CHAIN, None, ())
+        if subject is None:
+            default = self.escalation[-1]
+            return Decision(Kind.ESCALATION, default.outcome, default, (default,))
+        values = self._escalation_schema.subject(subject)
+        rule, _ = _run(self.escalation, values)
+        if rule is None:
+            raise NoRuleMatched(Kind.ESCALATION.value, None, [r.id for r in self.escalation])
+        return Decision(Kind.ESCALATION, rule.outcome, rule, self.escalation)
 
     def allowed(
         self, action: str, subject: Mapping[str, Any], *, any_day: bool = False

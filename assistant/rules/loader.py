@@ -1,8 +1,8 @@
 """Reading the rule files: each rule checked, each ``when`` compiled once, every problem kept.
 
 The YAML is read as nodes rather than plain data, so that every key and value keeps the line it
-was written on. All three files are read to the end before anything is refused: one run gives
-the IT team the complete list to fix.
+was written on. Every file is read to the end before anything is refused: one run gives the IT
+team the complete list to fix.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from assistant.domain import Role
+from assistant.domain import ROLE_SCOPE, Role
 from assistant.rules.broadcasts import load_broadcasts
 from assistant.rules.calendar import load_calendar
 from assistant.rules.decide import Access, CompiledRule, PolicyValue, Reason, Route, Rules, Setting
 from assistant.rules.duty import load_duty
 from assistant.rules.errors import RuleProblem, RulesError
+from assistant.rules.escalation import HOURS_MAX, URGENCIES, Chain, Hours, Tier, level
 from assistant.rules.expressions import compile_when
 from assistant.rules.reminders import load_reminders
 from assistant.rules.roles import load_role_rules
@@ -70,6 +71,22 @@ _KIND_KEYS = {
         "policy": "a policy name like booking.max_per_week",
         "value": "a number, true or false, or text",
     },
+    Kind.ESCALATION: {
+        "hours": "how long a report may stay at a tier: 24, or {high: 2, normal: 24, low: 72}",
+        "tiers": "the roles a report climbs, bottom first: - role: grid_party_member",
+        "otherwise": "the role that has a report when nobody on a tier above can be reached",
+    },
+}
+_TIER_KEYS = {
+    "role": "the role of the tier, like grid_group_leader",
+    "hours": "how long a report may stay at this tier, when not the chain's hours",
+    "inform": "roles told (a copy for information) when a report reaches or passes this tier",
+}
+_HOURS_KEYS = {urgency: f"hours for a report of {urgency} urgency" for urgency in URGENCIES}
+# Policies the bot read before, and where what they said lives now.
+_MOVED_POLICIES = {
+    "grid.escalate_hours.": "the hours of a chain in escalation.yaml "
+    "(hours: {high: 2, normal: 24, low: 72}, or a tier's own hours)",
 }
 _REASON_KEYS = {"zh": "the reason in Chinese", "en": "the reason in English"}
 _VALUE_WORDS = {
@@ -81,9 +98,9 @@ _VALUE_WORDS = {
 
 
 def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
-    """Read, check and compile ``routing.yaml``, ``access.yaml`` and ``policies.yaml`` in
-    ``directory``, and read its academic calendar (``calendar.yaml``), reminders
-    (``reminders.yaml``), duty rotation (``duty.yaml``), scheduled broadcasts
+    """Read, check and compile ``routing.yaml``, ``access.yaml``, ``policies.yaml`` and
+    ``escalation.yaml`` in ``directory``, and read its academic calendar (``calendar.yaml``),
+    reminders (``reminders.yaml``), duty rotation (``duty.yaml``), scheduled broadcasts
     (``broadcasts.yaml``) and who may hold which role (``roles.yaml``); a file that does not
     exist holds no rules.
 
@@ -96,6 +113,7 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     routing = _FileLoader(directory, Kind.ROUTING, timezone, problems).load()
     access = _FileLoader(directory, Kind.ACCESS, timezone, problems).load()
     policies = _FileLoader(directory, Kind.POLICIES, timezone, problems).load()
+    escalation = _FileLoader(directory, Kind.ESCALATION, timezone, problems).load()
     calendar = load_calendar(directory, problems)
     reminders = load_reminders(directory, timezone, problems)
     duty = load_duty(directory, timezone, problems)
@@ -112,6 +130,7 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
         duty=duty,
         broadcasts=broadcasts,
         holders=holders,
+        escalation=escalation,
     )
 
 
@@ -358,11 +377,15 @@ class _FileLoader:
             return None
         return text, compiled
 
-    def _outcome(self, item: _Item) -> tuple[Route | Access | Setting | None, str | None, bool]:
+    def _outcome(
+        self, item: _Item
+    ) -> tuple[Route | Access | Setting | Chain | None, str | None, bool]:
         """The rule's outcome, its selector (action pattern or policy name) and ``continue``."""
         if self.kind is Kind.ROUTING:
             continues = self._continue(item)
             return self._route(item, continues), None, continues
+        if self.kind is Kind.ESCALATION:
+            return self._chain(item), None, False
         if self.kind is Kind.ACCESS:
             action = self._action(item)
             return self._access(item), action, False
@@ -421,15 +444,139 @@ class _FileLoader:
             item.ok = False
             return None
 
-    def _roles(self, item: _Item, node: Node) -> tuple[Role, ...] | None:
+    def _roles(self, item: _Item, node: Node, what: str = "notify") -> tuple[Role, ...] | None:
         nodes = node.value if isinstance(node, SequenceNode) else [node]
         if not nodes:
-            self.fail(_line(node), item.rule_id, "notify is empty (expected a list of roles)")
+            self.fail(_line(node), item.rule_id, f"{what} is empty (expected a list of roles)")
             return None
-        roles = [self._role(item, role_node, "a role in notify") for role_node in nodes]
+        roles = [self._role(item, role_node, f"a role in {what}") for role_node in nodes]
         if any(role is None for role in roles):
             return None
         return tuple(dict.fromkeys(role for role in roles if role is not None))
+
+    # --- escalation ------------------------------------------------------------------------
+
+    def _chain(self, item: _Item) -> Chain | None:
+        hours_node, tiers_node = item.value("hours"), item.value("tiers")
+        hours = self._hours(item, hours_node) if hours_node is not None else None
+        if hours_node is None and item.missing("hours"):
+            self.fail(
+                item.line, item.rule_id, f"missing 'hours' ({_KIND_KEYS[self.kind]['hours']})"
+            )
+        tiers = self._tiers(item, tiers_node) if tiers_node is not None else None
+        if tiers_node is None and item.missing("tiers"):
+            self.fail(
+                item.line, item.rule_id, f"missing 'tiers' ({_KIND_KEYS[self.kind]['tiers']})"
+            )
+        otherwise_node = item.value("otherwise")
+        otherwise = None
+        if otherwise_node is not None:
+            otherwise = self._role(item, otherwise_node, "otherwise")
+            if otherwise is None:
+                return None
+        if hours is None or tiers is None:
+            return None
+        return Chain(hours, tiers, otherwise)
+
+    def _hours(self, item: _Item, node: Node) -> Hours | None:
+        """Hours as one number for every urgency, or one per urgency."""
+        if isinstance(node, MappingNode):
+            fields = self._fields(node, item.rule_id, _HOURS_KEYS, "hours")
+            if len(fields) < len(node.value):
+                return None
+            found: dict[str, float] = {}
+            for urgency in URGENCIES:
+                if urgency not in fields:
+                    self.fail(
+                        _line(node),
+                        item.rule_id,
+                        f"hours has no '{urgency}' (give all of: {', '.join(URGENCIES)})",
+                    )
+                    continue
+                number = self._amount(item, fields[urgency][1], f"hours.{urgency}")
+                if number is not None:
+                    found[urgency] = number
+            return Hours(**found) if len(found) == len(URGENCIES) else None
+        number = self._amount(item, node, "hours")
+        return Hours(number, number, number) if number is not None else None
+
+    def _amount(self, item: _Item, node: Node, what: str) -> float | None:
+        value = self._value(node)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(
+                _line(node),
+                item.rule_id,
+                f"{what} must be a number of hours (got {_describe(node)})",
+            )
+            return None
+        if not 0 < value <= HOURS_MAX:
+            self.fail(
+                _line(node),
+                item.rule_id,
+                f"{what} is {value:g}: give more than 0, at most {HOURS_MAX} (sixty days)",
+            )
+            return None
+        return float(value)
+
+    def _tiers(self, item: _Item, node: Node) -> tuple[Tier, ...] | None:
+        """The tiers, bottom first: each a role not below the one before it, named once."""
+        if not isinstance(node, SequenceNode):
+            self.fail(
+                _line(node),
+                item.rule_id,
+                f"tiers must be a list, each tier starting with '- role:' (got {_describe(node)})",
+            )
+            return None
+        tiers: list[Tier] = []
+        lines: dict[Role, int] = {}
+        sound = True
+        for tier_node in node.value:
+            tier = self._tier(item, tier_node)
+            if tier is None:
+                sound = False
+                continue
+            line = _line(tier_node)
+            if tier.role in lines:
+                self.fail(
+                    line,
+                    item.rule_id,
+                    f"tier '{tier.role}' is named twice (first on line {lines[tier.role]})",
+                )
+                sound = False
+            elif tiers and level(tier.role) < level(tiers[-1].role):
+                below = tiers[-1].role
+                self.fail(
+                    line,
+                    item.rule_id,
+                    f"tier '{tier.role}' (held at a {ROLE_SCOPE[tier.role]}) comes after "
+                    f"'{below}' (held at a {ROLE_SCOPE[below]}): a report never climbs down; "
+                    "list the tiers bottom first",
+                )
+                sound = False
+            lines.setdefault(tier.role, line)
+            tiers.append(tier)
+        return tuple(tiers) if sound else None
+
+    def _tier(self, item: _Item, node: Node) -> Tier | None:
+        if not isinstance(node, MappingNode):
+            self.fail(
+                _line(node),
+                item.rule_id,
+                f"a tier must be 'role: <role>' and its keys (got {_describe(node)})",
+            )
+            return None
+        fields = self._fields(node, item.rule_id, _TIER_KEYS, "a tier")
+        if "role" not in fields:
+            if len(fields) == len(node.value):
+                self.fail(_line(node), item.rule_id, f"a tier needs {_TIER_KEYS['role']}")
+            return None
+        role = self._role(item, fields["role"][1], "role")
+        hours = self._hours(item, fields["hours"][1]) if "hours" in fields else None
+        inform = self._roles(item, fields["inform"][1], "inform") if "inform" in fields else ()
+        failed = ("hours" in fields and hours is None) or inform is None
+        if role is None or failed or len(fields) < len(node.value) or inform is None:
+            return None
+        return Tier(role, hours, inform)
 
     # --- access ----------------------------------------------------------------------------
 
@@ -531,6 +678,11 @@ class _FileLoader:
             item.ok = False
             return None
         name = self._text(item, "policy", node)
+        moved = next((v for k, v in _MOVED_POLICIES.items() if (name or "").startswith(k)), None)
+        if name is not None and moved is not None:
+            self.fail(_line(node), item.rule_id, f"{name} is no longer read: it is now {moved}")
+            item.ok = False
+            return None
         if name is not None and not _POLICY_NAME.fullmatch(name):
             self.fail(
                 _line(node),
@@ -619,3 +771,10 @@ class _FileLoader:
                     "the last routing rule must be the default (when: true and assign: <role>), "
                     "so that every report reaches someone",
                 )
+        if self.kind is Kind.ESCALATION and rules and not rules[-1].unconditional:
+            self.fail(
+                rules[-1].line,
+                rules[-1].id,
+                "the last escalation rule must be the default (when: true and its tiers), so "
+                "that every report has a chain to climb",
+            )

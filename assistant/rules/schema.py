@@ -44,11 +44,14 @@ URGENCIES = ("low", "normal", "high")
 
 
 class Kind(enum.StrEnum):
-    """The three kinds of rule file, each named ``<kind>.yaml`` in the rules folder."""
+    """The kinds of rule file of ``rules:`` lists, each named ``<kind>.yaml`` in the rules
+    folder."""
 
     ROUTING = "routing"
     ACCESS = "access"
     POLICIES = "policies"
+    # Which chain an unresolved grid issue report climbs: decided on the routing file's facts.
+    ESCALATION = "escalation"
 
     @property
     def file_name(self) -> str:
@@ -294,6 +297,7 @@ SCHEMAS: dict[Kind, Schema] = {
     Kind.ROUTING: Schema(Kind.ROUTING, _ROUTING),
     Kind.ACCESS: Schema(Kind.ACCESS, _ACCESS, given=("action",)),
     Kind.POLICIES: Schema(Kind.POLICIES, (*_PERSON, _ROOM_KIND, *_REQUEST)),
+    Kind.ESCALATION: Schema(Kind.ESCALATION, _ROUTING),
 }
 """The schema of each kind of rule file."""
 

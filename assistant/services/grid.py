@@ -1,18 +1,20 @@
 """Grid issues (网格问题): a report is routed by the rules to a role of the reporter's grid.
 
 "人往网中走、事在格中办": the grid party member, floor leader or counsellor responsible for the
-reporter's floor gets the report through the outbox, and the reporter is told who has it. When
-nobody holding the role the rules name can be reached (nobody linked to Telegram, or everyone
-blocked the bot), the report goes at once up the chain to the first role with someone who can;
-people not linked yet get the cards of what they hold when they link (services/mine.py). A report
-about a student in difficulty is private: whatever the rules say, it goes to the community's
-counsellors only, and may be anonymous.
+reporter's floor gets the report through the outbox, and the reporter is told who has it. A report
+left unresolved climbs its chain (``rules/escalation.yaml``: by default the plan's grid chain, grid
+party member → grid party group leader → party branch secretary → college party organisation
+leader) at each deadline, to the next tier with someone who can be reached (services/escalation.py);
+when nobody holding the role the rules name can be reached (nobody linked to Telegram, or everyone
+blocked the bot), it climbs at once. People not linked yet get the cards of what they hold when
+they link (services/mine.py). A report about a student in difficulty is private: whatever the
+rules say, it goes to the community's counsellors only, never climbs, and may be anonymous.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
@@ -22,30 +24,16 @@ from assistant.callbacks import GRID_ISSUE
 from assistant.domain import Actor, Grant, IssueStatus, Language, Place, Role, ScopeKind
 from assistant.flows.engine import Action, FlowContext, Refused, Submitted
 from assistant.flows.spec import Option
-from assistant.rules import Rules
+from assistant.rules import ChainDecision, Rules, SubjectError
 from assistant.schedule import Handler, firings
-from assistant.services import identity, people
+from assistant.services import escalation, people
+from assistant.services.escalation import Climb, Taken
 from assistant.services.kit import Kit, Names
 from assistant.storage import outbox, repo
 from assistant.storage.models import AuditEntry, Firing, GridIssue, Person, Priority
 from assistant.texts import Texts, pick_language
 
 PRIVATE_CATEGORIES = frozenset({"student_in_need"})
-
-
-def scope_of(role: Role, place: Place) -> tuple[ScopeKind, int] | None:
-    """Where ``role`` is held for ``place``, or None when the place has no such unit."""
-    if role in (Role.COUNSELLOR, Role.WORKSTATION_HEAD):
-        return ScopeKind.COMMUNITY, place.community.id
-    if role in (Role.BUILDING_LEADER, Role.BUILDING_MANAGER):
-        return ScopeKind.BUILDING, place.building.id
-    if role is Role.FLOOR_LEADER:
-        return ScopeKind.FLOOR, place.floor_id
-    if role is Role.GRID_PARTY_MEMBER:
-        return (ScopeKind.GRID, place.grid_id) if place.grid_id is not None else None
-    if role is Role.DORM_HEAD:
-        return (ScopeKind.ROOM, place.room_id) if place.room_id else None
-    return None
 
 
 async def my_dorm(context: FlowContext) -> list[Option]:
@@ -81,82 +69,33 @@ def names(kit: Kit) -> Names:
     )
 
 
-CHAIN = (Role.GRID_PARTY_MEMBER, Role.FLOOR_LEADER, Role.COUNSELLOR, Role.WORKSTATION_HEAD)
-"""Who an unresolved report climbs to, in order (网格党员 → 层长 → 辅导员 → 工作站站长)."""
-
-# Where the other roles a report may be routed to stand on that chain.
-_RANK = {
-    Role.DORM_HEAD: -1,
-    **{role: rank for rank, role in enumerate(CHAIN)},
-    Role.BUILDING_LEADER: 1.5,
-    Role.BUILDING_MANAGER: 1.5,
-}
-
-
 def handling_roles(rules: Rules) -> frozenset[Role]:
-    """The roles a report can be with: those the routing rules assign, those it climbs to, and
-    the counsellors (private reports, and any report passed on to them)."""
+    """The roles a report can be with: those the routing rules assign, the tiers of the chains
+    it climbs (and who has it when nobody there can be reached), and the counsellors (private
+    reports, and any report passed on to them)."""
     assigned = {rule.outcome.assign for rule in rules.routing if rule.outcome.assign is not None}
-    return frozenset({*assigned, *CHAIN, Role.COUNSELLOR})
+    chains = [rule.outcome for rule in rules.escalation] or [rules.chain(None).outcome]
+    climbed = {tier.role for chain in chains for tier in chain.tiers}
+    last = {chain.otherwise for chain in chains if chain.otherwise is not None}
+    return frozenset({*assigned, *climbed, *last, Role.COUNSELLOR})
 
 
-def above(role: Role) -> Role | None:
-    """The next role up the chain from ``role``, or None at the top."""
-    rank = _RANK.get(role, len(CHAIN))
-    return next((r for r in CHAIN if _RANK[r] > rank), None)
-
-
-@dataclass(frozen=True)
-class Taken:
-    """Who has a new report: a role at a scope, and the people holding it (but the reporter)."""
-
-    role: Role
-    scope: tuple[ScopeKind, int]
-    holders: list[repo.Holder]
-
-    @property
-    def reachable(self) -> bool:
-        """Whether anyone who has it can be written to now."""
-        return any(holder.reachable for holder in self.holders)
-
-
-async def taken_by(
-    session: AsyncSession,
-    role: Role,
-    scope: tuple[ScopeKind, int],
-    place: Place,
-    *,
-    reporter_id: int,
-    climb: bool,
-) -> Taken:
-    """Who has a new report routed to ``role`` at ``scope``: that role when someone holding it
-    can be reached; else (if it may ``climb``) the first role up the chain where someone can;
-    when nobody can anywhere, ``role`` itself, whose cards wait for its holders to link."""
-    wanted = current = Taken(role, scope, await _holders_but(session, role, scope, reporter_id))
-    while climb and not current.reachable:
-        higher = above(current.role)
-        while higher is not None and scope_of(higher, place) is None:
-            higher = above(higher)
-        found = scope_of(higher, place) if higher is not None else None
-        if higher is None or found is None:
-            break
-        current = Taken(higher, found, await _holders_but(session, higher, found, reporter_id))
-    return current if current.reachable else wanted
-
-
-async def _holders_but(
-    session: AsyncSession, role: Role, scope: tuple[ScopeKind, int], person_id: int
-) -> list[repo.Holder]:
-    return [h for h in await repo.holders(session, [(role, *scope)]) if h.person_id != person_id]
+def chain_of(rules: Rules, issue: GridIssue) -> ChainDecision:
+    """The chain ``issue`` climbs, decided on the facts it was routed on; a report stored without
+    them, or with facts today's rules no longer read, climbs the file's default chain."""
+    try:
+        return rules.chain(issue.routing_subject or None)
+    except SubjectError:
+        return rules.chain(None)
 
 
 async def plan_deadline(
-    session: AsyncSession, rules: Rules, issue: GridIssue, subject: dict[str, object], tier: int
+    session: AsyncSession, rules: Rules, issue: GridIssue, tier: int
 ) -> datetime:
-    """Plan the next escalation of ``issue``, ``grid.escalate_hours.<urgency>`` from now, in
-    the report's current round."""
-    hours = rules.policy(f"grid.escalate_hours.{issue.urgency}", subject).outcome.value
-    deadline = issue.updated_at + timedelta(hours=float(hours))
+    """Plan the next escalation of ``issue``, the hours its chain gives the role that has it
+    (for its urgency) from now, in the report's current round."""
+    hours = chain_of(rules, issue).outcome.hours_at(issue.assignee_role, issue.urgency)
+    deadline = issue.updated_at + timedelta(hours=hours)
     # Round 0 keeps the key it always had; a reopened or passed-on report plans anew.
     round_key = f"r{issue.round}:" if issue.round else ""
     await firings.plan(
@@ -175,11 +114,14 @@ async def plan_deadline(
 
 
 def escalate(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Handler:
-    """At a report's deadline, if it is still open, it climbs to the next role of the chain.
+    """At a report's deadline, if it is still open, it climbs its chain to the next tier with
+    someone who can be reached (:func:`escalation.climb`).
 
     A private report (a student in difficulty) never leaves the counsellors: they are reminded
-    instead. Every climb is audited, the new holders get the card, the earlier holders' cards
-    lose their buttons, and the reporter is told who has it now and the next deadline.
+    instead, as are the people who have a report with nobody above to take it. Every climb is
+    audited with the rule that chose the chain and the tiers skipped, and why; the new holders
+    get the card, the roles the chain names are told, the earlier holders' cards lose their
+    buttons, and the reporter is told who has it now and the next deadline.
     """
 
     async def fire(session: AsyncSession, due: Sequence[Firing], now: datetime) -> None:
@@ -195,33 +137,54 @@ def escalate(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> H
             reporter = await session.get(Person, issue.reporter_person_id)
             assert reporter is not None
             shown = None if issue.anonymous else reporter.name
-            role = None if issue.private else above(issue.assignee_role)
-            scope = scope_of(role, place) if role is not None else None
-            holders: list[repo.Holder] = []
-            if role is not None and scope is not None:
-                holders = await repo.holders(session, [(role, *scope)])
-            if role is None or scope is None or not holders:
+            detail: dict[str, object] = {"issue": issue.id, "private": True}
+            climbed = Climb(None)
+            if not issue.private:
+                decision = chain_of(rules, issue)
+                climbed = await escalation.climb(
+                    session, decision.outcome, issue.assignee_role, place, reporter_id=reporter.id
+                )
+                detail = {"issue": issue.id, "chain": decision.rule_id, **climbed.detail()}
+            if climbed.to is None:
                 # Nobody above (or a private report): the people who have it are reminded.
+                session.add(
+                    AuditEntry(
+                        at=now,
+                        actor_person_id=None,
+                        action="grid.reminded",
+                        detail={**detail, "role": issue.assignee_role},
+                    )
+                )
                 await cards.remind(session, issue, place, reporter=shown, now=now)
                 continue
+            taken = climbed.to
             session.add(
                 AuditEntry(
                     at=now,
                     actor_person_id=None,
                     action="grid.escalated",
-                    detail={"issue": issue.id, "from": issue.assignee_role, "to": role},
+                    detail={**detail, "from": issue.assignee_role, "to": taken.role},
                 )
             )
-            issue.assignee_role, issue.assignee_scope_kind, issue.assignee_scope_id = role, *scope
+            issue.assignee_role, issue.assignee_scope_kind, issue.assignee_scope_id = (
+                taken.role,
+                *taken.scope,
+            )
             issue.updated_at = now
             await cards.hand_over(session, issue, place, "climbed", reporter=shown, now=now)
-            for holder in holders:
+            for holder in taken.holders:
                 if holder.telegram_user_id is not None:
                     cards.send(session, issue, place, holder, owner=True, reporter=shown, now=now)
-            subject = people.rule_subject(await identity.person_actor(session, reporter))
-            deadline = await plan_deadline(
-                session, rules, issue, subject, int(firing.payload["tier"]) + 1
+            await cards.inform(
+                session,
+                issue,
+                place,
+                climbed.inform,
+                reporter=shown,
+                reporter_id=reporter.id,
+                now=now,
             )
+            deadline = await plan_deadline(session, rules, issue, int(firing.payload["tier"]) + 1)
             account = await repo.account_of(session, reporter.id)
             if account is not None:
                 chosen = pick_language(account.language, default)
@@ -235,7 +198,7 @@ def escalate(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> H
                             "grid_escalated",
                             issue=issue,
                             place=place,
-                            role=str(role),
+                            role=str(taken.role),
                             deadline=f"{deadline.astimezone(campus):%Y-%m-%d %H:%M}",
                         ),
                         "parse_mode": "HTML",
@@ -245,6 +208,40 @@ def escalate(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> H
                 )
 
     return fire
+
+
+async def _taken_at_submit(
+    session: AsyncSession,
+    rules: Rules,
+    routed: Role,
+    place: Place,
+    subject: dict[str, object],
+    *,
+    reporter_id: int,
+    private: bool,
+) -> tuple[Taken, Climb | None]:
+    """Who has a new report routed to ``routed``: that role when someone holding it can be
+    reached (or the report is private: it waits for the counsellors); else the first tier up
+    its chain where someone can (with the climb, for the audit); when nobody can anywhere,
+    ``routed`` itself, whose cards wait for its holders to link, or the community's counsellors
+    where the campus has no unit of ``routed`` for the place."""
+    scope = await escalation.unit_of(session, routed, place)
+    taken = None
+    if scope is not None:
+        taken = Taken(
+            routed, scope, await escalation.holders_but(session, routed, scope, reporter_id)
+        )
+        if private or taken.reachable:
+            return taken, None
+    chain = rules.chain(subject).outcome
+    climbed = await escalation.climb(session, chain, routed, place, reporter_id=reporter_id)
+    if climbed.to is not None:
+        return climbed.to, climbed
+    if taken is None:
+        scope = (ScopeKind.COMMUNITY, place.community.id)
+        holders = await escalation.holders_but(session, Role.COUNSELLOR, scope, reporter_id)
+        taken = Taken(Role.COUNSELLOR, scope, holders)
+    return taken, None
 
 
 def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Action:
@@ -277,11 +274,9 @@ def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Act
         assigned = decision.outcome.assign
         assert assigned is not None, "the routing file ends with a rule that assigns"
         routed = Role.COUNSELLOR if private else assigned
-        routed_scope = scope_of(routed, place) or scope_of(Role.FLOOR_LEADER, place)
-        assert routed_scope is not None, "every place has a floor"
         # Private matters stay with the counsellors, reachable or not.
-        taken = await taken_by(
-            session, routed, routed_scope, place, reporter_id=actor.person_id, climb=not private
+        taken, climbed = await _taken_at_submit(
+            session, rules, routed, place, subject, reporter_id=actor.person_id, private=private
         )
         role, scope = taken.role, taken.scope
         issue = GridIssue(
@@ -306,19 +301,22 @@ def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Act
         session.add(issue)
         await session.flush()
         if role is not routed:
+            detail: dict[str, object] = {"issue": issue.id, "from": routed, "to": role}
+            if climbed is not None:
+                detail |= {"chain": rules.chain(subject).rule_id, **climbed.detail()}
             session.add(
                 AuditEntry(
-                    at=context.now,
-                    actor_person_id=None,
-                    action="grid.rerouted",
-                    detail={"issue": issue.id, "from": routed, "to": role},
+                    at=context.now, actor_person_id=None, action="grid.rerouted", detail=detail
                 )
             )
         wanted = [(role, *scope)]
         if not private:
-            wanted += [(r, *s) for r in decision.outcome.notify if (s := scope_of(r, place))]
+            for notified in decision.outcome.notify:
+                unit = await escalation.unit_of(session, notified, place)
+                wanted += [(notified, *unit)] if unit is not None else []
         holders = [h for h in await repo.holders(session, wanted) if h.person_id != actor.person_id]
         cards = Cards(texts, default)
+        shown = None if issue.anonymous else actor.name
         for holder in holders:
             if holder.telegram_user_id is not None:
                 cards.send(
@@ -328,9 +326,19 @@ def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Act
                     holder,
                     owner=holder.role == role,
                     now=context.now,
-                    reporter=None if issue.anonymous else actor.name,
+                    reporter=shown,
                 )
-        deadline = await plan_deadline(session, rules, issue, people.rule_subject(actor), tier=1)
+        if climbed is not None:
+            await cards.inform(
+                session,
+                issue,
+                place,
+                climbed.inform,
+                reporter=shown,
+                reporter_id=actor.person_id,
+                now=context.now,
+            )
+        deadline = await plan_deadline(session, rules, issue, tier=1)
         return Submitted(
             "grid_reported",
             {
@@ -447,12 +455,14 @@ class Cards:
         owner: bool,
         reporter: str | None,
         now: datetime,
+        told: bool = False,
     ) -> None:
         """Queue the card of ``issue`` to one chat, in ``language``; a change rewrites it. The
         photo the reporter attached follows it, so whoever gets the card sees it, and nobody
         else: a private report's photo goes only where its cards go, and cannot be forwarded or
-        saved from there."""
-        held = "owner" if owner else "info"
+        saved from there. A card ``told`` is the copy a chain's tier sends for information, which
+        says who has the report now."""
+        held = "owner" if owner else "told" if told else "info"
         outbox.enqueue(
             session,
             chat_id,
@@ -522,6 +532,43 @@ class Cards:
         for holder in await repo.holders(session, wanted):
             if holder.telegram_user_id is not None:
                 self.send(session, issue, place, holder, owner=True, reporter=reporter, now=now)
+
+    async def inform(
+        self,
+        session: AsyncSession,
+        issue: GridIssue,
+        place: Place,
+        roles: Iterable[Role],
+        *,
+        reporter: str | None,
+        reporter_id: int,
+        now: datetime,
+    ) -> None:
+        """Send the holders of ``roles`` over the report's place (the counsellors of its
+        community) a copy for information, once: whoever has a card of the report already (the
+        people who have it, those told before) sees it follow the report there."""
+        wanted = []
+        for role in roles:
+            unit = await escalation.unit_of(session, role, place)
+            wanted += [(role, *unit)] if unit is not None else []
+        have = {row.chat_id for row in await outbox.by_ref(session, f"grid:{issue.id}:")}
+        for holder in await repo.holders(session, wanted):
+            chat_id = holder.telegram_user_id
+            if chat_id is None or chat_id in have or holder.person_id == reporter_id:
+                continue
+            have.add(chat_id)
+            language = pick_language(holder.language, self.default)
+            self.send_to(
+                session,
+                issue,
+                place,
+                chat_id,
+                language,
+                owner=False,
+                told=True,
+                reporter=reporter,
+                now=now,
+            )
 
     def tell_reporter(
         self,
@@ -793,7 +840,7 @@ class Moves:
             assert floor is not None, "offered by pass_targets"
             place = floor
         role = Role.FLOOR_LEADER if target.startswith("floor:") else Role.COUNSELLOR
-        scope = scope_of(role, place)
+        scope = await escalation.unit_of(session, role, place)
         assert scope is not None, "a floor and a community are always there"
         if not any(h.telegram_user_id for h in await repo.holders(session, [(role, *scope)])):
             # Nobody there can take it yet: the community's counsellors have it instead.
@@ -854,8 +901,7 @@ class Moves:
             cards.send(
                 session, issue, checked.place, holder, owner=True, reporter=checked.shown, now=now
             )
-        reporter = await identity.person_actor(session, checked.reporter)
-        await plan_deadline(session, self.rules, issue, people.rule_subject(reporter), tier=1)
+        await plan_deadline(session, self.rules, issue, tier=1)
         return [h.name for h in holders]
 
 

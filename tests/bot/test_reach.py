@@ -28,7 +28,7 @@ from tests.bot.test_booking import (
     shows_lapsed,
     to_summary,
 )
-from tests.bot.test_escalation import issue_of
+from tests.bot.test_escalation import BUS_PARTY_LEADER, issue_of
 from tests.bot.test_grid_lifecycle import edited, labels
 from tests.bot.test_identity import C1_COUNSELLOR, FLOOR_1_LEADER, STUDENT, linked
 from tests.bot.test_report import press, prompt
@@ -180,8 +180,21 @@ async def test_a_report_nobody_in_its_role_can_get_goes_up_at_once(
     assert "✅ Resolved" in labels(card)
     issue = await issue_of(campus)
     assert issue.assignee_role is Role.COUNSELLOR and issue.routed_by == "hygiene"
+    # Nobody up the grid chain has linked either: its `otherwise`, the counsellors, have it.
     assert await audited(campus, "grid.rerouted") == [
-        {"issue": 1, "from": "floor_leader", "to": "counsellor"}
+        {
+            "issue": 1,
+            "from": "floor_leader",
+            "to": "counsellor",
+            "chain": "grid-chain",
+            "skipped": [
+                ["grid_party_member", "unreachable"],
+                ["grid_group_leader", "unreachable"],
+                ["branch_secretary", "unreachable"],
+                ["college_party_leader", "unreachable"],
+            ],
+            "otherwise": True,
+        }
     ]
     await tg.user_press(counsellor.user, card, card.button_data("✅ Resolved"))
     await news_for(tg, student, "resolved")
@@ -191,6 +204,8 @@ async def test_a_private_report_waits_for_the_counsellors_even_when_none_can_be_
     edge: Edge, person: Person, invite: Invite, tg: FakeTelegram, campus: Database
 ) -> None:
     head = await linked(person, invite, C1_WORKSTATION_HEAD, language="en")
+    # The top of the grid chain can be reached: a report that may climb would go there.
+    college = await linked(person, invite, BUS_PARTY_LEADER, language="en")
     student = await linked(person, invite, STUDENT, language="en")
     done = await report(tg, student, "A student needs help")
     assert done.startswith(
@@ -200,13 +215,14 @@ async def test_a_private_report_waits_for_the_counsellors_even_when_none_can_be_
     )
     assert (await issue_of(campus)).assignee_role is Role.COUNSELLOR
     assert await audited(campus, "grid.rerouted") == []
-    # The counsellor gets it on linking; the workstation head never sees it.
+    # The counsellor gets it on linking; the workstation head and the college never see it.
     counsellor = person(C1_COUNSELLOR, language_code="en")
     await counsellor.say(f"/start {await invite(C1_COUNSELLOR)}")
     card = await prompt(tg, counsellor)
     assert "washroom" in (card.text or "") and "✅ Resolved" in labels(card)
-    assert await head.say("/pending") == "Nothing is waiting for you."
-    assert not any("washroom" in (m.text or "") for m in tg.messages(head.user.id))
+    for chat in (head, college):
+        assert await chat.say("/pending") == "Nothing is waiting for you."
+        assert not any("washroom" in (m.text or "") for m in tg.messages(chat.user.id))
 
 
 @pytest.mark.parametrize("why", ["not linked", "blocked the bot"])

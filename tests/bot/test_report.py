@@ -106,7 +106,7 @@ async def test_a_student_reports_an_urgent_safety_hazard_in_chinese(
         "照片：无\n紧急程度：紧急"
     )
     done = await press(tg, student, summary, "✔ 提交")
-    # Urgent: two hours (grid.escalate_hours.high) from 16:00 campus time.
+    # Urgent: two hours (the hours of the grid chain, rules/escalation.yaml) from 16:00 campus time.
     assert done.text == (
         "已提交上报 R-1（安全隐患 · 1号楼 101 室）。\n"
         "负责处理的是学生党员层长 徐梦。处理进展会通知您。\n"

@@ -677,6 +677,232 @@ CASES = [
         "star-scope",
         "unknown value 'college' for policy 'star.scope' (expected one of: school, community)",
     ),
+    Broken(
+        "policy-moved-to-escalation",
+        "policies",
+        """
+            rules:
+              - id: grid-escalate-hours-low
+                policy: grid.escalate_hours.low
+                when: true
+                value: 72
+            """,
+        3,
+        "grid-escalate-hours-low",
+        "grid.escalate_hours.low is no longer read: it is now the hours of a chain in "
+        "escalation.yaml",
+    ),
+    Broken(
+        "escalation-misspelt-tier",
+        "escalation",
+        """
+            rules:
+              - id: chain
+                when: true
+                hours: 24
+                tiers:
+                  - role: grid_party_member
+                  - role: grid_gruop_leader
+            """,
+        7,
+        "chain",
+        "unknown role 'grid_gruop_leader'",
+        "grid_group_leader",
+    ),
+    Broken(
+        "escalation-misspelt-inform",
+        "escalation",
+        """
+            rules:
+              - id: chain
+                when: true
+                hours: 24
+                tiers:
+                  - role: branch_secretary
+                    inform: [counselor]
+            """,
+        7,
+        "chain",
+        "unknown role 'counselor'",
+        "counsellor",
+    ),
+    Broken(
+        "escalation-misspelt-tier-key",
+        "escalation",
+        """
+            rules:
+              - id: chain
+                when: true
+                hours: 24
+                tiers:
+                  - rol: branch_secretary
+            """,
+        6,
+        "chain",
+        "unknown key 'rol' in a tier",
+        "role",
+    ),
+    Broken(
+        "escalation-down-to-a-floor",
+        "escalation",
+        """
+            rules:
+              - id: chain
+                when: true
+                hours: 24
+                tiers:
+                  - role: grid_party_member
+                  - role: floor_leader
+            """,
+        7,
+        "chain",
+        "tier 'floor_leader' (held at a floor) comes after 'grid_party_member' (held at a grid): "
+        "a report never climbs down",
+    ),
+    Broken(
+        "escalation-tier-twice",
+        "escalation",
+        """
+            rules:
+              - id: chain
+                when: true
+                hours: 24
+                tiers:
+                  - role: grid_party_member
+                  - role: grid_party_member
+            """,
+        7,
+        "chain",
+        "tier 'grid_party_member' is named twice (first on line 6)",
+    ),
+    Broken(
+        "escalation-hours-without-an-urgency",
+        "escalation",
+        """
+            rules:
+              - id: chain
+                when: true
+                hours: {high: 2, normal: 24}
+                tiers:
+                  - role: grid_party_member
+            """,
+        4,
+        "chain",
+        "hours has no 'low' (give all of: high, normal, low)",
+    ),
+    Broken(
+        "escalation-hours-misspelt-urgency",
+        "escalation",
+        """
+            rules:
+              - id: chain
+                when: true
+                hours: 24
+                tiers:
+                  - role: grid_party_member
+                    hours: {high: 2, norml: 24, low: 72}
+            """,
+        7,
+        "chain",
+        "unknown key 'norml' in hours",
+        "normal",
+    ),
+    Broken(
+        "escalation-hours-not-a-number",
+        "escalation",
+        """
+            rules:
+              - id: chain
+                when: true
+                hours: a day
+                tiers:
+                  - role: grid_party_member
+            """,
+        4,
+        "chain",
+        "hours must be a number of hours (got text 'a day')",
+    ),
+    Broken(
+        "escalation-hours-zero",
+        "escalation",
+        """
+            rules:
+              - id: chain
+                when: true
+                hours: {high: 0, normal: 24, low: 72}
+                tiers:
+                  - role: grid_party_member
+            """,
+        4,
+        "chain",
+        "hours.high is 0: give more than 0, at most 1440 (sixty days)",
+    ),
+    Broken(
+        "escalation-without-tiers",
+        "escalation",
+        """
+            rules:
+              - id: chain
+                when: true
+                hours: 24
+            """,
+        2,
+        "chain",
+        "missing 'tiers'",
+    ),
+    Broken(
+        "escalation-misspelt-otherwise",
+        "escalation",
+        """
+            rules:
+              - id: chain
+                when: true
+                hours: 24
+                tiers:
+                  - role: grid_party_member
+                otherwise: counselor
+            """,
+        7,
+        "chain",
+        "unknown role 'counselor'",
+        "counsellor",
+    ),
+    Broken(
+        "escalation-without-a-default",
+        "escalation",
+        """
+            rules:
+              - id: safety
+                when: category == 'safety'
+                hours: 1
+                tiers:
+                  - role: grid_party_member
+            """,
+        2,
+        "safety",
+        "the last escalation rule must be the default (when: true and its tiers)",
+    ),
+    Broken(
+        "escalation-unknown-symbol",
+        "escalation",
+        """
+            rules:
+              - id: safety
+                when: categroy == 'safety'
+                hours: 1
+                tiers:
+                  - role: grid_party_member
+              - id: chain
+                when: true
+                hours: 24
+                tiers:
+                  - role: grid_party_member
+            """,
+        3,
+        "safety",
+        "unknown symbol 'categroy'",
+        "category",
+    ),
 ]
 
 

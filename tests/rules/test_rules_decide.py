@@ -17,6 +17,7 @@ from assistant.rules import (
     SubjectError,
     load_rules,
 )
+from assistant.rules.escalation import PLAN_CHAIN
 from tests.rules.helpers import person, report, write_rules
 
 ROUTING = """
@@ -325,3 +326,74 @@ def test_a_rule_that_fails_while_evaluated_is_named(tmp_path: Path) -> None:
     with pytest.raises(RuleEvaluationError) as caught:
         rules.allowed("duty.swap", person(roles=[]))
     assert str(caught.value) == "rules/access.yaml:2 [first-role]: lookup operation failed"
+
+
+ESCALATION = """
+rules:
+  - id: safety
+    when: category == 'safety'
+    hours: 1
+    tiers:
+      - role: grid_party_member
+      - role: grid_group_leader
+        hours: {high: 0.5, normal: 4, low: 8}
+      - role: branch_secretary
+        inform: [counsellor, workstation_head]
+  - id: chain
+    when: true
+    hours: {high: 2, normal: 24, low: 72}
+    tiers:
+      - role: grid_party_member
+      - role: grid_group_leader
+      - role: branch_secretary
+      - role: college_party_leader
+    otherwise: counsellor
+"""
+
+
+def test_a_chain_per_category_with_hours_per_tier(tmp_path: Path) -> None:
+    rules = load_rules(write_rules(tmp_path, escalation=ESCALATION))
+    safety = rules.chain(report(category="safety"))
+    assert safety.rule_id == "safety" and safety.outcome.otherwise is None
+    assert [tier.role for tier in safety.outcome.tiers][-1] is Role.BRANCH_SECRETARY
+    assert safety.outcome.tiers[-1].inform == (Role.COUNSELLOR, Role.WORKSTATION_HEAD)
+    # A tier's own hours, else the chain's, also for a role that is no tier of it.
+    assert safety.outcome.hours_at(Role.GRID_GROUP_LEADER, "high") == 0.5
+    assert safety.outcome.hours_at(Role.GRID_GROUP_LEADER, "low") == 8
+    assert safety.outcome.hours_at(Role.FLOOR_LEADER, "low") == 1
+    other = rules.chain(report(category="hygiene", urgency="low"))
+    assert [step.rule_id for step in other.trace] == ["safety", "chain"]
+    assert other.outcome.hours_at(Role.GRID_PARTY_MEMBER, "low") == 72
+    assert "branch_secretary (inform counsellor, workstation_head)" in safety.explain("en")
+    assert rules.chain(None).rule_id == "chain"  # a report stored without its facts
+
+
+def test_a_report_joins_its_chain_at_the_first_tier_not_below_those_who_have_it(
+    tmp_path: Path,
+) -> None:
+    chain = load_rules(write_rules(tmp_path, escalation=ESCALATION)).chain(report()).outcome
+
+    def above(role: Role) -> list[Role]:
+        return [tier.role for tier in chain.above(role)]
+
+    grid = [Role.GRID_PARTY_MEMBER, Role.GRID_GROUP_LEADER]
+    party = [Role.BRANCH_SECRETARY, Role.COLLEGE_PARTY_LEADER]
+    assert above(Role.DORM_HEAD) == above(Role.FLOOR_LEADER) == [*grid, *party]
+    assert above(Role.GRID_PARTY_MEMBER) == [Role.GRID_GROUP_LEADER, *party]
+    # A building's leader is above any grid of it; a counsellor above the party branch.
+    assert above(Role.BUILDING_LEADER) == party
+    assert above(Role.COUNSELLOR) == [Role.COLLEGE_PARTY_LEADER]
+    assert above(Role.COLLEGE_PARTY_LEADER) == []
+
+
+def test_without_an_escalation_file_reports_climb_the_plans_chain(tmp_path: Path) -> None:
+    rules = load_rules(write_rules(tmp_path, routing=ROUTING))
+    decision = rules.chain(report())
+    assert decision.outcome is PLAN_CHAIN and decision.rule_id is None
+    assert decision.explain("en").endswith("(no escalation.yaml: the plan's chain)")
+    assert [tier.role for tier in PLAN_CHAIN.tiers] == [
+        Role.GRID_PARTY_MEMBER,
+        Role.GRID_GROUP_LEADER,
+        Role.BRANCH_SECRETARY,
+        Role.COLLEGE_PARTY_LEADER,
+    ]

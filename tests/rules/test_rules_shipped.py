@@ -7,7 +7,8 @@ import itertools
 import pytest
 
 from assistant.domain import Role
-from assistant.rules import Rules, load_rules
+from assistant.rules import ISSUE_CATEGORIES, URGENCIES, Rules, load_rules
+from assistant.rules.escalation import PLAN_CHAIN as GRID_CHAIN
 from tests.rules.helpers import SHIPPED, person, report
 
 
@@ -35,9 +36,6 @@ def test_shipped_files_load(shipped: Rules) -> None:
         "booking.open_hour",
         "booking.close_hour",
         "booking.slot_hours",
-        "grid.escalate_hours.high",
-        "grid.escalate_hours.normal",
-        "grid.escalate_hours.low",
         "approval.nudge_hours",
         "approval.fallback_hours",
         "approval.fallback",
@@ -292,3 +290,12 @@ def test_whoever_a_booking_goes_up_to_may_decide_it(shipped: Rules) -> None:
             role = str(up)
         # Up to the college party organisation leader, everyone on the way may decide.
         assert allowed and role == "college_party_leader", approver
+
+
+def test_every_report_climbs_the_plans_grid_chain(shipped: Rules) -> None:
+    for category in ISSUE_CATEGORIES:
+        for urgency in URGENCIES:
+            decision = shipped.chain(report(category=category, urgency=urgency))
+            assert decision.rule_id == "grid-chain"
+            # The file says what a rules folder without it falls back to.
+            assert decision.outcome == GRID_CHAIN
