@@ -304,7 +304,7 @@ def test_check_warns_of_a_semester_year_without_holidays(
         "for 2027 and this file lists none"
     )
     assert ok.startswith("ok: ")
-    (rules / "calendar.yaml").write_text(textwrap.dedent(SPRING_2027), encoding="utf-8")
+    (rules / "calendar.yaml").write_text(textwrap.dedent(SPRING_2027) + yearly, encoding="utf-8")
     out = io.StringIO()
     assert main(["check"], out=out) == 0
     assert out.getvalue().startswith("ok: ")
