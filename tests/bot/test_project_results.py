@@ -111,6 +111,9 @@ async def test_a_student_party_members_project_goes_through_every_stage_and_its_
     assert request.status is RequestStatus.APPROVED and request.detail["granted"] == 4000
     # The news of each stage passed has been read.
     tg.state.bot_outbox[member.user.id].clear()
+    # Only its applicant submits a project's results.
+    other = await linked(person, invite, OTHER_MEMBER)
+    assert (await other.say("/results")).startswith("您没有等待提交成果的课题")
 
     # The results, at the end of the project: which project, a summary, then photos and files.
     await tg.user_send(member.user, "/results")
@@ -177,10 +180,8 @@ async def test_a_student_party_members_project_goes_through_every_stage_and_its_
     assert result.files[1]["name"] == "结题报告.pdf"
     assert [a.detail for a in audit] == [{"request": request.id, "files": 2}]
 
-    # Once per project: nothing more waits, and nobody else can submit for it.
+    # Once per project: nothing more waits.
     assert (await member.say("/results")).startswith("您没有等待提交成果的课题")
-    other = await linked(person, invite, OTHER_MEMBER)
-    assert (await other.say("/results")).startswith("您没有等待提交成果的课题")
 
 
 async def fund(tg: FakeTelegram, member: Chat, leader: Chat, org: Chat) -> None:

@@ -28,6 +28,7 @@ from assistant.storage.models import (
     ConversationStatus,
     Firing,
     FiringStatus,
+    OutboxMessage,
     Person,
     ProjectScore,
     Request,
@@ -467,6 +468,13 @@ async def call_firings(db: Database) -> dict[str, FiringStatus]:
         return {f"{r.key.split(':')[1]} {r.key.split(':', 2)[2][:13]}": r.status for r in rows}
 
 
+async def reminded(db: Database) -> set[int]:
+    """The chats the call's reminders (their text opens with 📋) were queued for."""
+    async with db.unit_of_work() as session:
+        rows = (await session.execute(select(OutboxMessage.chat_id, OutboxMessage.payload))).all()
+    return {chat for chat, payload in rows if str(payload.get("text", "")).startswith("📋")}
+
+
 async def test_the_call_reminders_follow_the_dates_every_year_to_whoever_may_apply(
     campus: Database,
     tg: FakeTelegram,
@@ -479,7 +487,8 @@ async def test_the_call_reminders_follow_the_dates_every_year_to_whoever_may_app
     async with running(make_application(campus, tg, clock)) as edge:
         member = await linked(person, invite, MEMBER, language="en")
         counsellor = await linked(person, invite, COUNSELLOR)
-        student = await linked(person, invite, STUDENT, language="en")
+        # A student who may not apply, linked too: nothing is queued for them.
+        await linked(person, invite, STUDENT, language="en")
         await edge.ticker.run_once()
         # 8 December, 09:00 on campus: a week before the call closes.
         assert await call_firings(campus) == {
@@ -494,8 +503,8 @@ async def test_the_call_reminders_follow_the_dates_every_year_to_whoever_may_app
         )
         zh = await card_of(tg, counsellor, "社区党建课题申报即将截止")
         assert "将于 12 月 15 日截止" in (zh.text or "")
-        # A student who may not apply hears nothing of it.
-        assert tg.pending_bot_messages(student.user.id) == []
+        # Queued for whoever may apply, with the firing: a student who may not hears nothing.
+        assert await reminded(campus) == {member.user.id, counsellor.user.id}
 
         # The next year: the call opens on 1 September and closes on 15 December again.
         clock.now = datetime(2027, 8, 20, 2, 0, tzinfo=UTC)
