@@ -599,12 +599,11 @@ class Results:
             (Role.COLLEGE_PARTY_LEADER, ScopeKind.COLLEGE, college),
             (Role.ORG_DEPARTMENT, ScopeKind.SCHOOL, SCHOOL_SCOPE_ID),
         ]
-        told: set[int] = set()
+        # Once each, and never the applicant (a college leader who applied has the results).
+        told = {request.requester_person_id}
         applicant = await session.get(Person, request.requester_person_id)
         for holder in await repo.holders(session, wanted):
-            if holder.telegram_user_id is None or holder.person_id in (
-                told | {request.requester_person_id}
-            ):
+            if holder.telegram_user_id is None or holder.person_id in told:
                 continue
             told.add(holder.person_id)
             language = pick_language(holder.language, self.kit.default)
@@ -634,11 +633,7 @@ class Results:
                     count=len(result.files),
                     file_name=file.get("name"),
                 )
-                method, field = (
-                    ("sendPhoto", "photo")
-                    if file["kind"] == "photo"
-                    else ("sendDocument", "document")
-                )
+                method, field = _SEND[file["kind"]]
                 outbox.enqueue(
                     session,
                     chat,
