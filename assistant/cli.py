@@ -23,7 +23,7 @@ from assistant.flows.check import mermaid
 from assistant.rules import RulesError
 from assistant.rules.roles import read_role_rules
 from assistant.schedule import firings
-from assistant.services import escalation, identity
+from assistant.services import escalation, identity, projects
 from assistant.services.duty import HORIZON_WEEKS, Duty
 from assistant.storage import inbox, outbox, repo
 from assistant.storage.db import Database
@@ -251,6 +251,13 @@ async def cmd_check(settings: Settings, args: argparse.Namespace, out: TextIO) -
         raise CommandError(f"{len(exc.problems)} problem(s) found") from None
     for gap in files.rules.calendar.gaps():
         print(gap, file=out)
+    if files.rules.calendar.yearly_period(projects.CALL) is None:
+        print(
+            f"{settings.rules_dir.name}/calendar.yaml: warning: no yearly period "
+            f"'{projects.CALL}', so the call for community party-building projects never "
+            "opens; add it under yearly: with its from: and to: (like 09-01, 12-15)",
+            file=out,
+        )
     count = len(files.engine.conversations)
     print(f"ok: {count} conversation(s), rules in {settings.rules_dir}", file=out)
 

@@ -1,4 +1,5 @@
-"""The Telegram side of guided conversations: commands, typed answers, photos and buttons.
+"""The Telegram side of guided conversations: commands, typed answers, photos, documents and
+buttons.
 
 Handlers only translate: an update becomes an engine call, the engine's screens become outbox
 messages. Conversations run in private chats, where answers may be personal. A question's message
@@ -188,7 +189,8 @@ async def pressed(update: Update, context: BotContext) -> None:
 
 
 async def answered(update: Update, context: BotContext) -> bool:
-    """A typed message or a photo as an answer; False when no conversation is running."""
+    """A typed message, a photo or a document as an answer; False when no conversation is
+    running."""
     message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None or context.actor is None:
         return False
@@ -199,6 +201,16 @@ async def answered(update: Update, context: BotContext) -> bool:
             context.actor,
             chat.id,
             message.photo[-1].file_id,
+            now=context.now(),
+            language=context.language,
+        )
+    elif message.document:
+        outcome = await engine.document(
+            context.session,
+            context.actor,
+            chat.id,
+            message.document.file_id,
+            message.document.file_name,
             now=context.now(),
             language=context.language,
         )

@@ -281,6 +281,22 @@ class Engine:
             session, actor, chat_id, now, language, lambda r: r.photographed(file_id)
         )
 
+    async def document(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        chat_id: int,
+        file_id: str,
+        name: str | None,
+        *,
+        now: datetime,
+        language: Language,
+    ) -> Outcome | None:
+        """A document (a file) sent as an answer; None when no conversation is running here."""
+        return await self._with_run(
+            session, actor, chat_id, now, language, lambda r: r.documented(file_id, name)
+        )
+
     async def press(
         self,
         session: AsyncSession,
@@ -512,7 +528,9 @@ class _Run:
             return outcome
         last = history.pop()
         self.state.history = history
-        self.state.answers = {k: v for k, v in self.state.answers.items() if k != last}
+        # Files gathered for the question being left go too: it starts afresh when asked again.
+        dropped = {last, self.state.step}
+        self.state.answers = {k: v for k, v in self.state.answers.items() if k not in dropped}
         self._days.clear()
         self._goto(last)
         self._present(outcome, await self._ask(self.conversation.step(last)), last)
@@ -573,9 +591,34 @@ class _Run:
     async def photographed(self, file_id: str) -> Outcome:
         """A photo sent while the conversation waits."""
         step = self._current()
+        if step is not None and step.kind is Kind.FILES:
+            return await self._gather(step, {"kind": "photo", "file_id": file_id, "name": None})
         if step is None or step.kind is not Kind.PHOTO:
             return await self.typed("")
         return await self._accept(step, file_id, Outcome())
+
+    async def documented(self, file_id: str, name: str | None) -> Outcome:
+        """A document sent while the conversation waits: only a files step takes one."""
+        step = self._current()
+        if step is None or step.kind is not Kind.FILES:
+            return await self.typed("")
+        return await self._gather(step, {"kind": "document", "file_id": file_id, "name": name})
+
+    def _gathered(self, step: Step) -> list[dict[str, Any]]:
+        """The files a files step has been sent so far (kept in the answers, not yet given)."""
+        return list(self.state.answers.get(step.id) or [])
+
+    async def _gather(self, step: Step, file: dict[str, Any]) -> Outcome:
+        """One more file for a files step: kept at once (a restart loses none); the step is
+        answered when it reaches its most, else asked again with the count and Done."""
+        files = [*self._gathered(step), file]
+        if step.maximum is not None and len(files) >= step.maximum:
+            return await self._accept(step, files, Outcome())
+        self.state.answers = {**self.state.answers, step.id: files}
+        self._touch()
+        outcome = Outcome()
+        self._present(outcome, await self._ask(step), step.id)
+        return outcome
 
     async def pressed(self, op: str, arg: str) -> Outcome:
         """A button of the current screen."""
@@ -602,6 +645,8 @@ class _Run:
             return outcome
         if step.kind is Kind.DATE and op in ("m", "u", "d"):
             return await self._pressed_day(step, op, arg, outcome)
+        if op == _DONE and step.kind is Kind.FILES and self._gathered(step):
+            return await self._accept(step, self._gathered(step), outcome)
         value = await self._pressed_value(step, op, arg)
         if value is _GONE:
             # Taken or withdrawn since it was shown: said in place, the list as it is now, every
@@ -678,6 +723,8 @@ class _Run:
             return answer, None, None
         if kind is Kind.PHOTO:
             return None, None, "flow_send_a_photo"
+        if kind is Kind.FILES:
+            return None, None, "flow_send_files"
         if kind is Kind.NUMBER:
             try:
                 number = float(text.replace(",", ""))
@@ -707,6 +754,8 @@ class _Run:
                 return _Problem("flow_too_short")
             if step.maximum is not None and size > step.maximum:
                 return _Problem("flow_too_long")
+        if step.kind is Kind.FILES and step.minimum is not None and len(value) < step.minimum:
+            return _Problem("flow_send_files")
         if step.kind is Kind.NUMBER:
             if step.minimum is not None and value < step.minimum:
                 return _Problem("flow_number_range")
@@ -841,6 +890,12 @@ class _Run:
                 self.language, problem.template, step=step, limit=problem.limit, **known
             )
             text = shown + "\n\n" + text
+        files = self._gathered(step) if step.kind is Kind.FILES else []
+        if files:
+            received = self.texts.render(
+                self.language, "flow_files_received", count=len(files), step=step
+            )
+            text = received + "\n\n" + text
         if intro is not None:
             text = intro + "\n\n" + text
         rows: list[tuple[Button, ...]] = []
@@ -855,6 +910,9 @@ class _Run:
             )
         elif step.kind is Kind.DATE:
             rows += await self._calendar(step, month)
+        elif files and (step.minimum is None or len(files) >= step.minimum):
+            done = self.texts.render(self.language, "flow_files_done", count=len(files))
+            rows.append((Button(done, self._data(_DONE)),))
         if step.default_from:
             suggestions = await self._provided(step.default_from)
             if suggestions:
@@ -975,6 +1033,8 @@ class _Run:
             answer = render(self.language, "flow_yes" if value else "flow_no")
         elif step.kind is Kind.PHOTO:
             answer = render(self.language, "flow_photo_received")
+        elif step.kind is Kind.FILES:
+            answer = render(self.language, "flow_files_count", count=len(value))
         elif step.kind is Kind.NUMBER:
             answer = f"{value:,.2f}".rstrip("0").rstrip(".")
         elif step.kind is Kind.DATE and (day := _day(value)) is not None:
@@ -1035,6 +1095,8 @@ _INVALID = object()
 _GONE = object()
 # The ops of an item's button: it carries the value itself, or the value's digest.
 _VALUE, _DIGEST = "o", "h"
+# The op of a files step's Done: the files sent so far are the answer.
+_DONE = "f"
 _YES_NO = {
     "yes": True,
     "y": True,

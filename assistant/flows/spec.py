@@ -33,6 +33,8 @@ class Kind(enum.StrEnum):
     DATE = "date"
     SLOT = "slot"
     PHOTO = "photo"
+    # Several photos and documents, one message each, until the person presses Done.
+    FILES = "files"
     YES_NO = "yes_no"
 
 
@@ -43,6 +45,10 @@ _TYPES = {
     Kind.DATE: rule_engine.DataType.STRING,
     Kind.SLOT: rule_engine.DataType.STRING,
     Kind.PHOTO: rule_engine.DataType.STRING,
+    # Each file: {kind: photo or document, file_id, name}.
+    Kind.FILES: rule_engine.DataType.ARRAY(
+        rule_engine.DataType.MAPPING(rule_engine.DataType.STRING)
+    ),
     Kind.YES_NO: rule_engine.DataType.BOOLEAN,
 }
 # What expressions may name besides the answers: who is answering.
@@ -173,8 +179,8 @@ _STEP = {
     "optional": "true or false",
     "skip_if": "a rule expression over earlier answers",
     "checks": "a list of {rule or check, message}",
-    "min": "a number",
-    "max": "a number",
+    "min": "a number (for files: the fewest files)",
+    "max": "a number (for files: the most files, at most 20)",
     "default_from": "a named option provider that suggests the answer",
 }
 
@@ -418,6 +424,8 @@ def _step(
             reader.problem(item.lines[key], f"'{key}' must be a number", step_id)
             value = None
         bounds.append(float(value) if value is not None else None)
+    if kind is Kind.FILES:
+        bounds = _file_bounds(reader, item, step_id, bounds)
     optional = item.get("optional", False)
     if not isinstance(optional, bool):
         reader.problem(item.lines["optional"], "'optional' must be true or false", step_id)
@@ -437,6 +445,27 @@ def _step(
         maximum=bounds[1],
         default_from=default_from,
     )
+
+
+MAX_FILES = 20
+"""The most files one step takes: each is a message of its own to everyone who sees them."""
+
+
+def _file_bounds(
+    reader: _Reader, item: Located, step_id: str, bounds: list[float | None]
+) -> list[float | None]:
+    """A files step's fewest (1 unless given) and most (MAX_FILES unless given) files."""
+    low, high = bounds
+    low = 1 if low is None else low
+    high = MAX_FILES if high is None else high
+    if not (low == int(low) and high == int(high) and 1 <= low <= high <= MAX_FILES):
+        reader.problem(
+            item.lines.get("max", item.lines.get("min", item.line)),
+            f"a files step takes from min to max files, whole numbers with 1 <= min <= max <= "
+            f"{MAX_FILES}",
+            step_id,
+        )
+    return [low, high]
 
 
 def _options(reader: _Reader, item: Located, step_id: str) -> list[Option]:

@@ -1,5 +1,6 @@
 """The academic calendar (校历), ``rules/calendar.yaml``: semesters, teaching and exam weeks,
-vacations and special periods, on top of China's public holidays.
+vacations, special periods, and the periods that come back every year on the same days (the
+call for community party-building projects), on top of China's public holidays.
 
 Rules ask about a day through its facts (:meth:`Calendar.facts`): ``teaching_week == 3``,
 ``is_exam_week``, ``'graduation' in periods``, ``is_holiday``. National holidays and make-up
@@ -25,9 +26,13 @@ from assistant.yamlfile import load as load_yaml
 FILE_NAME = "calendar.yaml"
 _TERM_FACTS = ("semester", "week", "teaching_week", "is_exam_week", "is_vacation", "periods")
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+_MONTH_DAY = re.compile(r"(\d{1,2})-(\d{1,2})")
+# A year with no 29 February: a yearly period's days must come every year.
+_PLAIN_YEAR = 2001
 _TOP = {
     "semesters": "a list of semesters",
     "periods": "a list of special periods",
+    "yearly": "periods that come back every year: [{id, name, from: 09-01, to: 12-15}, ...]",
     "holidays": "public holidays the package does not know yet: [{id, name, from, to}, ...]",
     "workdays": "make-up workdays the package does not know yet: [2027-02-20, ...]",
 }
@@ -44,6 +49,12 @@ _PERIOD = {
     "name": "the name in both languages: {zh: ..., en: ...}",
     "from": "the first day, like 2026-09-05",
     "to": "the last day, like 2026-09-06",
+}
+_YEARLY = {
+    "id": "a short id like project-call",
+    "name": "the name in both languages: {zh: ..., en: ...}",
+    "from": "the first day of every year's period, month and day, like 09-01",
+    "to": "the last day of every year's period, month and day, like 12-15",
 }
 
 
@@ -77,11 +88,39 @@ class Period:
 
 
 @dataclass(frozen=True)
+class Yearly:
+    """A period that comes back every year on the same days (``first`` and ``last`` are
+    (month, day), both included, within one calendar year): the call for projects."""
+
+    id: str
+    name: dict[str, str]
+    first: tuple[int, int]
+    last: tuple[int, int]
+    line: int = 0
+
+    def in_year(self, year: int) -> tuple[date, date]:
+        """The period's first and last day in ``year``."""
+        return date(year, *self.first), date(year, *self.last)
+
+    def holds(self, day: date) -> bool:
+        """Whether ``day`` is in the period (of its own year)."""
+        first, last = self.in_year(day.year)
+        return first <= day <= last
+
+    def current(self, day: date) -> tuple[date, date]:
+        """The period ``day`` is in, else the next one to come: this year's until its last
+        day has passed, then next year's."""
+        first, last = self.in_year(day.year)
+        return (first, last) if day <= last else self.in_year(day.year + 1)
+
+
+@dataclass(frozen=True)
 class Calendar:
     """The semesters and special periods of ``calendar.yaml``; empty when there is none."""
 
     semesters: tuple[Semester, ...] = ()
     periods: tuple[Period, ...] = ()
+    yearly: tuple[Yearly, ...] = ()
     # Public holidays and make-up workdays the file lists: they come before chinese-calendar.
     days_off: frozenset[date] = frozenset()
     workdays: frozenset[date] = frozenset()
@@ -107,6 +146,10 @@ class Calendar:
                     )
         return found
 
+    def yearly_period(self, period_id: str) -> Yearly | None:
+        """The yearly period ``period_id``, if the file lists it."""
+        return next((y for y in self.yearly if y.id == period_id), None)
+
     def semester_of(self, day: date) -> Semester | None:
         """The semester ``day`` is in, if any."""
         return next((s for s in self.semesters if s.week(day) is not None), None)
@@ -126,7 +169,8 @@ class Calendar:
             "teaching_week": teaching if semester and week not in semester.exam_weeks else None,
             "is_exam_week": bool(semester and week in semester.exam_weeks),
             "is_vacation": semester is None,
-            "periods": [p.id for p in self.periods if p.first <= day <= p.last],
+            "periods": [p.id for p in self.periods if p.first <= day <= p.last]
+            + [y.id for y in self.yearly if y.holds(day)],
         }
 
 
@@ -149,6 +193,7 @@ def load_calendar(directory: Path, problems: list[RuleProblem]) -> Calendar:
     semesters = [s for s in map(reader.semester, reader.items(data, "semesters")) if s]
     periods = [p for p in map(reader.period, reader.items(data, "periods")) if p]
     holidays = [p for p in map(reader.period, reader.items(data, "holidays")) if p]
+    yearly = [y for y in map(reader.yearly, reader.items(data, "yearly")) if y]
     workdays = reader.dates(data, "workdays")
     reader.no_overlap(semesters, data)
     days_off = {
@@ -161,6 +206,7 @@ def load_calendar(directory: Path, problems: list[RuleProblem]) -> Calendar:
     return Calendar(
         tuple(sorted(semesters, key=lambda s: s.first_day)),
         tuple(periods),
+        tuple(yearly),
         frozenset(days_off),
         frozenset(workdays),
         reader.file,
@@ -325,6 +371,57 @@ class _Reader:
         if item_id is None or name is None or first is None or last is None:
             return None
         return Period(item_id, name, first, last)
+
+    def _month_day(self, item: Located, key: str, item_id: str | None) -> tuple[int, int] | None:
+        value = item.get(key)
+        line = item.lines.get(key, item.line)
+        if value is None:
+            if (item.line, key) not in self.misspelt:
+                self.problem(line, item_id, f"missing '{key}'")
+            return None
+        if isinstance(value, date):
+            # A whole date would hold for one year only; the period comes back every year.
+            self.problem(
+                line,
+                item_id,
+                f"'{key}' is {value}: write the month and day only, the same every year",
+                f"{value.month:02}-{value.day:02}",
+            )
+            return None
+        match = _MONTH_DAY.fullmatch(str(value))
+        if match is not None:
+            month, day = int(match[1]), int(match[2])
+            try:
+                date(_PLAIN_YEAR, month, day)
+            except ValueError:
+                pass
+            else:
+                return month, day
+        self.problem(
+            line,
+            item_id,
+            f"'{key}' is {value!r}, not a day of every year (month-day, like 09-01)",
+            "02-28" if str(value).strip() in ("02-29", "2-29") else None,
+        )
+        return None
+
+    def yearly(self, item: Located) -> Yearly | None:
+        item_id = self._id(item)
+        self.keys(item, _YEARLY, item_id)
+        name = self._name(item, item_id)
+        first = self._month_day(item, "from", item_id)
+        last = self._month_day(item, "to", item_id)
+        if first is not None and last is not None and last < first:
+            self.problem(
+                item.lines["to"],
+                item_id,
+                f"'to' ({last[0]:02}-{last[1]:02}) comes before 'from' "
+                f"({first[0]:02}-{first[1]:02}): a yearly period runs within one calendar year",
+            )
+            return None
+        if item_id is None or name is None or first is None or last is None:
+            return None
+        return Yearly(item_id, name, first, last, item.line)
 
     def no_overlap(self, semesters: list[Semester], data: Located) -> None:
         ordered = sorted(semesters, key=lambda s: s.first_day)

@@ -29,6 +29,7 @@ from assistant.rules.expressions import compile_when
 from assistant.rules.reminders import load_reminders
 from assistant.rules.roles import load_role_rules
 from assistant.rules.schema import POLICY_WORDS, SCHEMAS, Kind, suggest
+from assistant.rules.timed import unknown_periods
 from assistant.yamlfile import NULL_TAG as _NULL_TAG
 from assistant.yamlfile import STR_TAG as _STR_TAG
 from assistant.yamlfile import describe_node as _describe
@@ -114,11 +115,16 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     access = _FileLoader(directory, Kind.ACCESS, timezone, problems).load()
     policies = _FileLoader(directory, Kind.POLICIES, timezone, problems).load()
     escalation = _FileLoader(directory, Kind.ESCALATION, timezone, problems).load()
+    before = len(problems)
     calendar = load_calendar(directory, problems)
+    calendar_ok = len(problems) == before
     reminders = load_reminders(directory, timezone, problems)
     duty = load_duty(directory, timezone, problems)
     broadcasts = load_broadcasts(directory, problems)
     holders = load_role_rules(directory, timezone, problems)
+    if calendar_ok:
+        # A period the broken calendar failed to give is its mistake, not the reminders'.
+        problems += unknown_periods([*reminders, *broadcasts], calendar)
     if problems:
         raise RulesError(problems)
     return Rules(

@@ -8,8 +8,9 @@ times of day in quotes, and ``at``. Every problem carries its line and the item'
 any problem gives nothing, so a half-read file never runs.
 
 An ``at`` (:class:`At`) is written in calendar terms ("weeks 2 and 16 of every semester, Monday
-10:00"), as days of the month, as one date, or as a crontab line; :meth:`At.times` turns it into
-the moments of a stretch of time, which services plan as firings.
+10:00"; "a week before the call for projects closes", from a yearly period of calendar.yaml), as
+days of the month, as one date, or as a crontab line; :meth:`At.times` turns it into the moments
+of a stretch of time, which services plan as firings.
 """
 
 from __future__ import annotations
@@ -37,11 +38,18 @@ Report = Callable[[int, str | None, str, str | None], None]
 ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}")
 _TEMPLATE = re.compile(r"[a-z0-9_/]{1,80}")
 _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
-AT_FORMS = "{weeks, weekday, time}, {days, time}, {date, time} or {cron}"
+AT_FORMS = (
+    "{weeks, weekday, time}, {days, time}, {date, time}, {opens or closes, days_before, time} "
+    "or {cron}"
+)
 _AT_KEYS = (
     frozenset({"weeks", "weekday", "time"}),
     frozenset({"days", "time"}),
     frozenset({"date", "time"}),
+    frozenset({"opens", "time"}),
+    frozenset({"opens", "days_before", "time"}),
+    frozenset({"closes", "time"}),
+    frozenset({"closes", "days_before", "time"}),
     frozenset({"cron"}),
 )
 _CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -65,9 +73,17 @@ def crontab(line: str, zone: tzinfo) -> CronTrigger:
     return CronTrigger.from_crontab(" ".join(fields), timezone=zone)
 
 
+class Edge(enum.StrEnum):
+    """Which end of a yearly period an ``at`` counts from."""
+
+    OPENS = "opens"
+    CLOSES = "closes"
+
+
 @dataclass(frozen=True)
 class At:
-    """When something happens: weeks of every semester, days of the month, one date, or cron."""
+    """When something happens: weeks of every semester, days of the month, one date, some days
+    before a yearly period of the calendar opens or closes (every year), or cron."""
 
     weeks: tuple[int, ...] = ()
     weekday: int = 1
@@ -75,6 +91,18 @@ class At:
     on: date | None = None
     clock: time = time(9, 0)
     cron: str | None = None
+    # A yearly period of calendar.yaml (its id), the end counted from, and how many days before.
+    period: str | None = None
+    edge: Edge = Edge.CLOSES
+    days_before: int = 0
+
+    def edge_day(self, calendar: Calendar, year: int) -> date | None:
+        """The day of ``year``'s period this counts from (its first or last); None without one."""
+        period = calendar.yearly_period(self.period) if self.period else None
+        if period is None:
+            return None
+        first, last = period.in_year(year)
+        return first if self.edge is Edge.OPENS else last
 
     def times(
         self, calendar: Calendar, start: datetime, end: datetime, zone: tzinfo
@@ -92,6 +120,11 @@ class At:
         days: list[date] = []
         if self.on is not None:
             days = [self.on]
+        elif self.period is not None:
+            # The period's end may fall in the year after the reminder's day.
+            for year in range(first.year, last.year + 2):
+                edge = self.edge_day(calendar, year)
+                days += [edge - timedelta(days=self.days_before)] if edge else []
         elif self.weeks:
             for semester in calendar.semesters:
                 days += [
@@ -120,6 +153,24 @@ class Timed:
     at: At
     file: str
     line: int
+
+
+def unknown_periods(items: Iterable[Timed], calendar: Calendar) -> list[RuleProblem]:
+    """A problem for each item whose ``at`` counts from a yearly period the calendar does not
+    list (read after both files, as either may be the one to fix)."""
+    known = [y.id for y in calendar.yearly]
+    return [
+        RuleProblem(
+            item.file,
+            item.line,
+            item.id,
+            f"at counts from '{item.at.period}', which is no yearly period of calendar.yaml"
+            + (f" (known: {', '.join(known)})" if known else " (it lists none)"),
+            close_to(item.at.period, known),
+        )
+        for item in items
+        if item.at.period is not None and item.at.period not in known
+    ]
 
 
 def read_list(
@@ -374,6 +425,23 @@ class ItemReader:
                 fields["on"] = at["date"]
             else:
                 self.problem("date", f"date is {at['date']!r}, not a date like 2026-12-01", node=at)
+        for edge in Edge:
+            if edge in at:
+                if isinstance(at[edge], str) and ID.fullmatch(at[edge]):
+                    fields["period"], fields["edge"] = at[edge], edge
+                else:
+                    self.problem(
+                        edge,
+                        f"{edge} is {at[edge]!r}, not the id of a yearly period of calendar.yaml",
+                        node=at,
+                    )
+        if "days_before" in at:
+            if _whole(at["days_before"], 0, 366):
+                fields["days_before"] = at["days_before"]
+            else:
+                self.problem(
+                    "days_before", "days_before must be a whole number of days, like 7", node=at
+                )
         if "cron" in at:
             try:
                 crontab(str(at["cron"]), UTC)

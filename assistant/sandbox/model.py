@@ -487,6 +487,30 @@ class FakeTelegram:
         self._deliver("message", message)
         return message.snapshot()
 
+    async def user_send_document(
+        self,
+        user: FakeUser,
+        data: bytes,
+        file_name: str,
+        mime_type: str = "application/octet-stream",
+        caption: str | None = None,
+        chat: FakeChat | None = None,
+    ) -> FakeMessage:
+        """``user`` sends a file (a document) with an optional caption."""
+        target = self._chat_for(user, chat)
+        file = botapi.store_file(
+            self.state, Upload(data, filename=file_name, mime_type=mime_type), "document"
+        )
+        message = self.state.add_message(
+            target,
+            user,
+            document=file.document_json(),
+            caption=caption,
+            caption_entities=detect_entities(caption) if caption else [],
+        )
+        self._deliver("message", message)
+        return message.snapshot()
+
     async def user_press(self, user: FakeUser, message: FakeMessage, callback_data: str) -> str:
         """``user`` presses the inline button with ``callback_data`` under ``message``.
 

@@ -36,6 +36,7 @@ ORDER = (
     "mine",
     "pending",
     "apply",
+    "results",
     "broadcast",
     "stars",
     "me",

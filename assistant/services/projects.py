@@ -1,15 +1,24 @@
-"""Community party-building projects (社区党建课题申报): the application and its staged review.
+"""Community party-building projects (社区党建课题申报): the application, its staged review and,
+at the end of a funded project, its results (成果).
 
-A workstation head or counsellor applies, during the call (rules: ``project.apply``), for the
-community where they hold that role. The request then goes through four stages: the college
-party organisation of that community's college, the Organisation Department, the expert panel,
-and the Organisation Department again, who decides and grants a budget. The first, second and
+Who may apply is the access rule ``project.apply`` (by default a college's teachers, student
+party members and activists, and counsellors and workstation heads); when is the yearly period
+``project-call`` of the calendar (once a year, the same days every year). A counsellor or
+workstation head applies for the community where they hold that role; anyone else for their own
+college (and the community they live in, if any): each college's party organisation gathers its
+teachers' and students' applications. The request then goes through four stages: the college
+party organisation of that college, the Organisation Department, the expert panel, and the
+Organisation Department again, who decides and grants a budget. The first, second and
 last stages are approval cards (services.approvals); at the third every linked expert gets a
 scoring card of their own and scores criterion by criterion. The criteria and their weights are
 the policies named ``project.weight.<criterion>``; an expert sees only their own scores. When
 the whole panel has scored, the request moves on with the weighted average for the decision.
 
 Policies about a project (weights, the most funding) are judged on the applicant's facts.
+
+When a funded project ends, its applicant submits the results (/results): a summary and the
+photos and documents they send, stored once (``project_results``) and sent to the party
+organisation leaders of the project's college and to the Organisation Department.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.callbacks import CallbackCodec
 from assistant.domain import (
+    LANGUAGES,
     SCHOOL_SCOPE_ID,
     Actor,
     Grant,
@@ -35,6 +45,7 @@ from assistant.domain import (
     ScopeKind,
 )
 from assistant.flows.engine import FlowContext, Refused, Reprompt, Submitted
+from assistant.flows.spec import Option
 from assistant.rules import Rules
 from assistant.services import identity, people
 from assistant.services.approvals import Handling as Decided
@@ -47,6 +58,7 @@ from assistant.storage.models import (
     Community,
     Person,
     Priority,
+    ProjectResult,
     ProjectScore,
     Request,
 )
@@ -57,7 +69,10 @@ SCORE = CallbackCodec("ps", ("request", "criterion", "score"))
 SCORES = range(1, 6)
 WEIGHT_PREFIX = "project.weight."
 EXPERT = Grant(Role.EXPERT, ScopeKind.SCHOOL, SCHOOL_SCOPE_ID)
-APPLICANT_ROLES = (Role.WORKSTATION_HEAD, Role.COUNSELLOR)
+# Roles whose holders apply for the community they hold it over (anyone else, for their college).
+COMMUNITY_ROLES = (Role.WORKSTATION_HEAD, Role.COUNSELLOR)
+# The yearly period of rules/calendar.yaml that is the call for projects.
+CALL = "project-call"
 
 COLLEGE, ORG, EXPERTS, DECISION = "college", "org", "experts", "decision"
 ORG_STAGE = Stage(ORG, Role.ORG_DEPARTMENT, ScopeKind.SCHOOL, SCHOOL_SCOPE_ID)
@@ -87,15 +102,31 @@ def criteria(rules: Rules) -> tuple[str, ...]:
 def names(kit: Kit) -> Names:
     """The budget checks, the apply and grant actions, and the project workflow."""
     review = Review(kit)
+    results = Results(kit)
     return Names(
+        providers={"project.funded": results.funded},
         checks={
             "project.budget_allowed": review.budget_allowed,
             "project.grant_allowed": review.grant_allowed,
         },
-        actions={"project.apply": review.apply, "project.grant": review.grant},
-        start_checks={"project.may_apply": review.may_apply},
+        actions={
+            "project.apply": review.apply,
+            "project.grant": review.grant,
+            "project.results": results.submit,
+        },
+        start_checks={
+            "project.may_apply": review.may_apply,
+            "project.may_report": results.may_report,
+        },
         workflows={RequestKind.PROJECT: review},
     )
+
+
+def call_period(rules: Rules, today: date) -> tuple[date, date] | None:
+    """The call for projects ``today`` is in, else the next one (first and last day); None
+    when the calendar has no ``project-call``."""
+    period = rules.calendar.yearly_period(CALL)
+    return period.current(today) if period else None
 
 
 class Scoring(enum.StrEnum):
@@ -182,11 +213,13 @@ class Review:
 
     async def may_apply(self, context: FlowContext) -> None:
         """``project.may_apply``, before /apply's first question: refused, as the submit would
-        refuse, outside the call or without a community to apply for."""
+        refuse, to whom the rules do not let apply, outside the call, or without a college to
+        apply in."""
         await self._applicant(context)
 
-    async def _applicant(self, context: FlowContext) -> tuple[Community, College]:
-        """The applicant's community and its college, while the call is open; else Refused."""
+    async def _applicant(self, context: FlowContext) -> tuple[Community | None, College]:
+        """Where the project belongs (a community, if any, and the college), for someone the
+        rules let apply, while the call is open; else Refused, saying who may apply or when."""
         session, actor = context.session, context.actor
         today = context.now.astimezone(self.kit.campus).date()
         subject = people.rule_subject(actor) | people.day_facts(today, self.kit.rules.calendar)
@@ -194,10 +227,17 @@ class Review:
         if not decision.outcome.allowed:
             reason = decision.outcome.reason
             raise Refused("project_refused", reason=reason.text(context.language) if reason else "")
-        community = await _community_of(session, actor)
-        college = await session.get(College, community.college_id) if community else None
-        if community is None or college is None:
-            raise Refused("project_no_community")
+        call = call_period(self.kit.rules, today)
+        if call is None:
+            raise Refused("project_call_unset")
+        opens, closes = call
+        if not opens <= today <= closes:
+            # Past this year's call, the next is next year's: say when this year's closed too.
+            ended = closes.replace(year=today.year) if closes.year > today.year else None
+            raise Refused("project_call_closed", opens=opens, closes=closes, ended=ended)
+        community, college = await _unit_of(session, actor)
+        if college is None:
+            raise Refused("project_no_college")
         return community, college
 
     async def apply(self, context: FlowContext) -> Submitted:
@@ -219,8 +259,10 @@ class Review:
             "plan": str(answers["plan"]),
             "budget": budget,
             "attachment": answers.get("attachment"),
-            "community": _named(community),
+            "community": _named(community) if community else None,
             "college": _named(college),
+            # Whom the cards name the applicant as: the role they apply in, else their status.
+            "applicant": _capacity(actor, community),
         }
         first = college_stage(college.id)
         # The scan goes first, so that the card with its buttons is the latest message.
@@ -476,6 +518,157 @@ class Review:
         )
 
 
+class Results:
+    """The results (成果) of funded projects: submitted once by the applicant, at the end, with
+    a summary and files, and sent to those who oversee the project."""
+
+    def __init__(self, kit: Kit) -> None:
+        self.kit = kit
+
+    async def funded(self, context: FlowContext) -> list[Option]:
+        """``project.funded``: the asker's own funded projects whose results are not in yet."""
+        render = self.kit.texts.render
+        return [
+            Option(
+                str(request.id),
+                {
+                    lang: render(lang, "project_results_option", request=request)
+                    for lang in LANGUAGES
+                },
+            )
+            for request in await _awaiting_results(context.session, context.actor.person_id)
+        ]
+
+    async def may_report(self, context: FlowContext) -> None:
+        """``project.may_report``, before /results' first question: refused, as the submit
+        would refuse, when the rules do not let the asker submit results or no funded project
+        of theirs waits for them."""
+        self._allowed(context)
+        if not await _awaiting_results(context.session, context.actor.person_id):
+            raise Refused("project_results_none")
+
+    def _allowed(self, context: FlowContext) -> None:
+        decision = self.kit.rules.allowed("project.results", people.rule_subject(context.actor))
+        if not decision.outcome.allowed:
+            reason = decision.outcome.reason
+            raise Refused("project_refused", reason=reason.text(context.language) if reason else "")
+
+    async def submit(self, context: FlowContext) -> Submitted:
+        """``project.results``: checked again in full (the rules; the project is the asker's,
+        funded, and has no results yet), stored, and sent to the project's college party
+        organisation and the Organisation Department with every file."""
+        session, actor, answers, now = context.session, context.actor, context.answers, context.now
+        self._allowed(context)
+        request = await session.get(Request, int(answers["request"]), with_for_update=True)
+        if (
+            request is None
+            or request.kind is not RequestKind.PROJECT
+            or request.requester_person_id != actor.person_id
+            or not _funded(request)
+        ):
+            raise Refused("project_results_none")
+        if await session.get(ProjectResult, request.id) is not None:
+            raise Refused("project_results_already", request=request)
+        files = [dict(f) for f in answers.get("files") or []]
+        result = ProjectResult(
+            request_id=request.id,
+            person_id=actor.person_id,
+            summary=str(answers["summary"]),
+            files=files,
+            submitted_at=now,
+        )
+        session.add(result)
+        session.add(
+            AuditEntry(
+                at=now,
+                actor_person_id=actor.person_id,
+                action="project.results",
+                detail={"request": request.id, "files": len(files)},
+            )
+        )
+        await self._send(session, request, result, now=now)
+        return Submitted("project_results_done", {"request": request, "files": len(files)})
+
+    async def _send(
+        self, session: AsyncSession, request: Request, result: ProjectResult, *, now: datetime
+    ) -> None:
+        """The results to every linked party organisation leader of the project's college and
+        member of the Organisation Department (but the applicant): the summary, then each file."""
+        college = int(request.detail["college"]["id"])
+        wanted = [
+            (Role.COLLEGE_PARTY_LEADER, ScopeKind.COLLEGE, college),
+            (Role.ORG_DEPARTMENT, ScopeKind.SCHOOL, SCHOOL_SCOPE_ID),
+        ]
+        # Once each, and never the applicant (a college leader who applied has the results).
+        told = {request.requester_person_id}
+        applicant = await session.get(Person, request.requester_person_id)
+        for holder in await repo.holders(session, wanted):
+            if holder.telegram_user_id is None or holder.person_id in told:
+                continue
+            told.add(holder.person_id)
+            language = pick_language(holder.language, self.kit.default)
+            text = self.kit.texts.render(
+                language,
+                "project_results_card",
+                request=request,
+                result=result,
+                submitted=result.submitted_at.astimezone(self.kit.campus),
+                applicant=applicant.name if applicant else "",
+            )
+            chat = holder.telegram_user_id
+            outbox.enqueue(
+                session,
+                chat,
+                "sendMessage",
+                {"text": text, "parse_mode": "HTML"},
+                priority=Priority.BULK,
+                now=now,
+            )
+            for number, file in enumerate(result.files, start=1):
+                caption = self.kit.texts.render(
+                    language,
+                    "project_results_file",
+                    request=request,
+                    number=number,
+                    count=len(result.files),
+                    file_name=file.get("name"),
+                )
+                method, field = _SEND[file["kind"]]
+                outbox.enqueue(
+                    session,
+                    chat,
+                    method,
+                    {field: file["file_id"], "caption": caption, "parse_mode": "HTML"},
+                    priority=Priority.BULK,
+                    now=now,
+                )
+
+
+# How each kind of file a person sent is sent on: the method, and its field for the file id.
+_SEND = {"photo": ("sendPhoto", "photo"), "document": ("sendDocument", "document")}
+
+
+def _funded(request: Request) -> bool:
+    """Whether a project was approved with a budget: the only ones that have results."""
+    return request.status is RequestStatus.APPROVED and "granted" in request.detail
+
+
+async def _awaiting_results(session: AsyncSession, person_id: int) -> list[Request]:
+    """The person's funded projects with no results yet, oldest first."""
+    rows = await session.scalars(
+        select(Request)
+        .outerjoin(ProjectResult, ProjectResult.request_id == Request.id)
+        .where(
+            Request.kind == RequestKind.PROJECT,
+            Request.requester_person_id == person_id,
+            Request.status == RequestStatus.APPROVED,
+            ProjectResult.request_id.is_(None),
+        )
+        .order_by(Request.id)
+    )
+    return [request for request in rows if _funded(request)]
+
+
 async def _reachable(session: AsyncSession, stage: Stage, requester_id: int) -> list[repo.Holder]:
     """The linked people holding the stage's grant, but not the applicant."""
     return [
@@ -485,12 +678,34 @@ async def _reachable(session: AsyncSession, stage: Stage, requester_id: int) -> 
     ]
 
 
-async def _community_of(session: AsyncSession, actor: Actor) -> Community | None:
-    """The community where the applicant holds a role that may apply (the first, if several)."""
+async def _unit_of(session: AsyncSession, actor: Actor) -> tuple[Community | None, College | None]:
+    """Where an application belongs: the community where the applicant is counsellor or
+    workstation head (the first, if several) and its college; else the applicant's own college,
+    with the community they live in, if it is one of that college's."""
     for grant in actor.grants:
-        if grant.role in APPLICANT_ROLES and grant.scope_kind is ScopeKind.COMMUNITY:
-            return await session.get(Community, grant.scope_id)
-    return None
+        if grant.role in COMMUNITY_ROLES and grant.scope_kind is ScopeKind.COMMUNITY:
+            community = await session.get(Community, grant.scope_id)
+            if community is not None:
+                return community, await session.get(College, community.college_id)
+    college = await session.get(College, actor.college.id) if actor.college else None
+    home = await session.get(Community, actor.home.community.id) if actor.home else None
+    if college is None or home is None or home.college_id != college.id:
+        return None, college
+    return home, college
+
+
+def _capacity(actor: Actor, community: Community | None) -> str:
+    """The role the applicant applies in (counsellor or workstation head of ``community``),
+    else their status: what the review cards call them."""
+    for grant in actor.grants:
+        if (
+            community is not None
+            and grant.role in COMMUNITY_ROLES
+            and grant.scope_kind is ScopeKind.COMMUNITY
+            and grant.scope_id == community.id
+        ):
+            return str(grant.role)
+    return str(actor.status)
 
 
 async def _requester_subject(session: AsyncSession, request: Request) -> dict[str, object]:

@@ -11,7 +11,7 @@ people, for one-off notes the services plan).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import select
@@ -45,7 +45,7 @@ def names(kit: Kit) -> Names:
     return Names(
         firings={
             "message": message(kit.texts, kit.default),
-            "reminder": remind(kit.rules, kit.texts, kit.default),
+            "reminder": remind(kit.rules, kit.texts, kit.default, kit.campus),
         },
         jobs={
             "reminders.plan": timed.planner(
@@ -55,7 +55,7 @@ def names(kit: Kit) -> Names:
     )
 
 
-def remind(rules: Rules, texts: Texts, default: Language) -> Handler:
+def remind(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Handler:
     """Send each due reminder to its audience as it stands now."""
 
     async def fire(session: AsyncSession, due: Sequence[Firing], now: datetime) -> None:
@@ -63,8 +63,12 @@ def remind(rules: Rules, texts: Texts, default: Language) -> Handler:
             reminder = rules.reminders.get(str(firing.payload.get("reminder")))
             if reminder is None:
                 continue  # removed from the file since it was planned
-            people = await audience(session, reminder)
-            variables = {"title": reminder.name, "due_at": firing.due_at}
+            people = await audience(session, reminder, rules)
+            variables = {
+                "title": reminder.name,
+                "due_at": firing.due_at,
+                "period": _period(rules, reminder, firing.due_at.astimezone(campus).date()),
+            }
             await _send(session, texts, default, people, reminder.template, variables, now)
 
     return fire
@@ -92,8 +96,21 @@ def message(texts: Texts, default: Language) -> Handler:
     return fire
 
 
-async def audience(session: AsyncSession, reminder: Reminder) -> list[int]:
-    """The active people a reminder is for: holders of its roles, those its rule matches."""
+def _period(rules: Rules, reminder: Reminder, day: date) -> dict[str, Any] | None:
+    """For a reminder counted from a yearly period, that period as it falls around ``day``
+    (its name, first and last day), for the template to state; else None."""
+    at = reminder.at
+    period = rules.calendar.yearly_period(at.period) if at.period else None
+    if period is None:
+        return None
+    edge = day + timedelta(days=at.days_before)
+    first, last = period.in_year(edge.year)
+    return {"name": period.name, "first": first, "last": last}
+
+
+async def audience(session: AsyncSession, reminder: Reminder, rules: Rules) -> list[int]:
+    """The active people a reminder is for: holders of its roles, those its rule matches, and
+    those the access rules let do its action (on some day: a shut window still reminds)."""
     query = select(Person.id).where(Person.active.is_(True))
     if reminder.roles:
         query = query.where(
@@ -102,11 +119,17 @@ async def audience(session: AsyncSession, reminder: Reminder) -> list[int]:
             )
         )
     ids = list(await session.scalars(query.order_by(Person.id)))
-    if reminder.when is None:
+    if reminder.when is None and reminder.may is None:
         return ids
     facts = await people_facts(session, ids)
     schema = SCHEMAS[Kind.POLICIES]
-    return [i for i in ids if reminder.when.condition.matches(schema.subject(facts[i]))]
+    when, may = reminder.when, reminder.may
+    return [
+        i
+        for i in ids
+        if (when is None or when.condition.matches(schema.subject(facts[i])))
+        and (may is None or rules.allowed(may, facts[i], any_day=True).outcome.allowed)
+    ]
 
 
 async def people_facts(session: AsyncSession, ids: list[int]) -> dict[int, dict[str, Any]]:

@@ -621,6 +621,22 @@ class ProjectScore(Base):
     updated_at: Mapped[datetime]
 
 
+class ProjectResult(Base):
+    """What a funded project achieved (成果), as its applicant submitted it at the end: a
+    summary and the photos and documents they sent. One per project: the request is the key."""
+
+    __tablename__ = "project_results"
+
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    summary: Mapped[str] = mapped_column(Text)
+    # [{"kind": "photo" or "document", "file_id": ..., "name": a document's name or null}]
+    files: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    submitted_at: Mapped[datetime]
+
+
 class StarNomination(Base):
     """A nomination for the Star of the Month (每月之星): one per nominator per month."""
 

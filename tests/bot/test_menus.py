@@ -42,8 +42,10 @@ DESCRIBED = {
 }
 # The refusals of what is left out, in each language.
 NOT_APPLYING = {
-    ZH: "社区党建课题由社区党建工作站站长和社区辅导员申报。",
-    EN: "Community party-building projects are applied for by workstation heads and counsellors.",
+    ZH: "社区党建课题由各学院的教师、学生党员和入党积极分子，"
+    "以及社区辅导员和社区党建工作站站长申报。",
+    EN: "Community party-building projects are applied for by a college's teachers, student party "
+    "members and party activists, and by counsellors and workstation heads.",
 }
 NOT_NOMINATING = {
     ZH: "“每月之星”由学生、入党积极分子和学生党员提名。",
@@ -97,7 +99,7 @@ async def test_menus_and_help_list_only_what_the_access_rules_let_each_person_do
     # A counsellor applies, broadcasts and decides, but nominates no Star and picks none.
     counsellor_menu = await menu_of(tg, counsellor, holding="apply")
     assert list(counsellor_menu) == [
-        *("report", "book", "bookings", "mine", "pending", "apply", "broadcast"),
+        *("report", "book", "bookings", "mine", "pending", "apply", "results", "broadcast"),
         *("me", "leaders", "lang", "cancel", "help"),
     ]
     assert counsellor_menu["apply"] == DESCRIBED[language]["apply"]
@@ -152,8 +154,10 @@ async def test_an_import_that_changes_roles_or_the_roster_refreshes_their_menus(
     assert (await menu_of(tg, student, holding="pending"))["pending"] == (
         "What waits for me to decide"
     )
-    await tg.wait_until(lambda: "apply" not in menu(tg, counsellor))
+    await tg.wait_until(lambda: "broadcast" not in menu(tg, counsellor))
     assert menu(tg, counsellor)["mine"] == "我的事项及进度"
+    # Still a teacher of the college: they may still apply for a project.
+    assert "apply" in menu(tg, counsellor)
     assert "pending" not in menu(tg, counsellor)
     await tg.wait_until(lambda: list(menu(tg, leaving)) == ["start", "help"])
     assert "/pending" in await student.say("/help")

@@ -3,16 +3,19 @@ of the review to the decision, and everyone who may not decide a stage refused a
 
 from __future__ import annotations
 
+import shutil
 import struct
 import zlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from assistant.app import Edge, running
 from assistant.callbacks import APPROVAL
+from assistant.config import REPO_ROOT
 from assistant.domain import RequestStatus, Role, ScopeKind
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import FakeMessage
@@ -23,6 +26,9 @@ from assistant.storage.models import (
     Community,
     ConversationState,
     ConversationStatus,
+    Firing,
+    FiringStatus,
+    OutboxMessage,
     Person,
     ProjectScore,
     Request,
@@ -43,6 +49,7 @@ ORG_2 = "T0017"  # 黄鹏, Organisation Department
 EXPERT_A = "T0022"  # 王嘉
 EXPERT_B = "T0023"  # 杨强嘉
 STUDENT = "2023010001"
+MEMBER = "2023010004"  # 徐梦, a student party member of the Business School
 
 # Everyone who holds a role (or none) but may not take the stage's decision, by stage.
 OUTSIDERS = {
@@ -374,21 +381,162 @@ async def test_a_button_of_a_finished_step_or_conversation_has_expired(
     assert answer.text == "This button has expired; please send the command again."
 
 
-async def test_only_staff_may_apply_and_only_during_the_call(
-    edge: Edge, person: Person_, invite: Invite, tg: FakeTelegram, clock: Clock, campus: Database
+async def test_a_plain_student_is_refused_in_the_words_of_the_rule(
+    edge: Edge, person: Person_, invite: Invite, tg: FakeTelegram, campus: Database
 ) -> None:
     student = await linked(person, invite, STUDENT, language="en")
-    assert await student.say("/apply") == (
-        "Community party-building projects are applied for by workstation heads and counsellors."
+    refusal = (
+        "Community party-building projects are applied for by a college's teachers, student "
+        "party members and party activists, and by counsellors and workstation heads."
     )
-    leader = await linked(person, invite, BUS_LEADER, language="en")
-    assert "workstation heads and counsellors" in await leader.say("/apply")
-    clock.now = datetime(2026, 12, 16, 1, 0, tzinfo=UTC)
-    head = await linked(person, invite, HEAD)
-    assert await head.say("/apply") == (
-        "本年度社区党建课题申报期为 9 月 1 日至 12 月 15 日，现在不在申报期内。"
+    assert await student.say("/apply") == refusal
+    assert await student.say("/results") == "A project's results are submitted by its applicant."
+    assert await student.say("/cancel") == "Nothing is in progress."
+    zh = await linked(person, invite, "2023010002")
+    assert await zh.say("/apply") == (
+        "社区党建课题由各学院的教师、学生党员和入党积极分子，以及社区辅导员和社区党建工作站站长申报。"
     )
-    assert await head.say("/cancel") == "现在没有进行中的对话。"
+    # Staff of the school, of no college and no community, are not among them either.
+    service_centre = await linked(person, invite, "T0019", language="en")
+    assert await service_centre.say("/apply") == refusal
+    async with campus.unit_of_work() as session:
+        assert (await session.scalar(select(ConversationState))) is None
+
+
+async def test_the_call_is_open_only_within_the_dates_of_the_rules_file(
+    campus: Database,
+    tg: FakeTelegram,
+    person: Person_,
+    invite: Invite,
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    clock.now = datetime(2026, 8, 31, 15, 59, tzinfo=UTC)  # 23:59 campus time, 31 August
+    async with running(make_application(campus, tg, clock)):
+        member = await linked(person, invite, MEMBER)
+        assert await member.say("/apply") == (
+            "现在不在社区党建课题申报期内。下一次申报期为 2026 年 9 月 1 日至 12 月 15 日。"
+        )
+        clock.advance(timedelta(minutes=1))  # midnight: the call opens
+        assert await member.say("/apply") == "申报社区党建课题\n\n课题名称是什么？（4–100 个字）"
+        assert await member.say("/cancel") == "已取消，没有提交任何内容。"
+        clock.now = datetime(2026, 12, 15, 15, 59, tzinfo=UTC)  # 23:59, its last day
+        assert (await member.say("/apply")).startswith("申报社区党建课题")
+        await member.say("/cancel")
+        clock.advance(timedelta(minutes=1))
+        assert await member.say("/apply") == (
+            "现在不在社区党建课题申报期内。本年度申报已于 12 月 15 日截止。"
+            "下一次申报期为 2027 年 9 月 1 日至 12 月 15 日。"
+        )
+
+    # The school moves the call in the rules file: the bot follows it, with nothing else changed.
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO_ROOT / "rules", rules)
+    calendar = rules / "calendar.yaml"
+    text = calendar.read_text(encoding="utf-8")
+    assert "    from: 09-01\n    to: 12-15\n" in text
+    calendar.write_text(
+        text.replace("    from: 09-01\n    to: 12-15\n", "    from: 03-01\n    to: 03-31\n"),
+        encoding="utf-8",
+    )
+    async with running(make_application(campus, tg, clock, rules_dir=rules)):
+        english = await linked(person, invite, HEAD, language="en")
+        # Still 16 December 2026: this year's call (in March) is over, next year's to come.
+        assert await english.say("/apply") == (
+            "The call for community party-building projects is not open now. This year's call "
+            "closed on 31 March. The next call runs from 1 March 2027 to 31 March."
+        )
+        clock.now = datetime(2027, 2, 28, 15, 59, tzinfo=UTC)  # 23:59 on campus, 28 February
+        assert await english.say("/apply") == (
+            "The call for community party-building projects is not open now. The next call runs "
+            "from 1 March 2027 to 31 March."
+        )
+        clock.now = datetime(2027, 3, 10, 2, 0, tzinfo=UTC)
+        assert (await english.say("/apply")).startswith("Apply for a community party-building")
+        await english.say("/cancel")
+        clock.now = datetime(2027, 4, 1, 2, 0, tzinfo=UTC)
+        assert await english.say("/apply") == (
+            "The call for community party-building projects is not open now. This year's call "
+            "closed on 31 March. The next call runs from 1 March 2028 to 31 March."
+        )
+
+
+async def call_firings(db: Database) -> dict[str, FiringStatus]:
+    async with db.unit_of_work() as session:
+        rows = await session.scalars(select(Firing).where(Firing.key.like("reminder:project-%")))
+        # "reminder:<id>:<UTC time>" shown as "<id> <UTC day and hour>".
+        return {f"{r.key.split(':')[1]} {r.key.split(':', 2)[2][:13]}": r.status for r in rows}
+
+
+async def reminded(db: Database) -> set[int]:
+    """The chats the call's reminders (their text opens with 📋) were queued for."""
+    async with db.unit_of_work() as session:
+        rows = (await session.execute(select(OutboxMessage.chat_id, OutboxMessage.payload))).all()
+    return {chat for chat, payload in rows if str(payload.get("text", "")).startswith("📋")}
+
+
+async def test_the_call_reminders_follow_the_dates_every_year_to_whoever_may_apply(
+    campus: Database,
+    tg: FakeTelegram,
+    person: Person_,
+    invite: Invite,
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    clock.now = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    async with running(make_application(campus, tg, clock)) as edge:
+        member = await linked(person, invite, MEMBER, language="en")
+        counsellor = await linked(person, invite, COUNSELLOR)
+        # A student who may not apply, linked too: nothing is queued for them.
+        await linked(person, invite, STUDENT, language="en")
+        await edge.ticker.run_once()
+        # 8 December, 09:00 on campus: a week before the call closes.
+        assert await call_firings(campus) == {
+            "project-call-closing 2026-12-08T01": FiringStatus.PENDING
+        }
+        clock.now = datetime(2026, 12, 8, 1, 0, tzinfo=UTC)
+        await edge.scheduler.run_due()
+        told = await card_of(tg, member, "closes soon")
+        assert told.text == (
+            "📋 The call for community party-building projects closes soon: this year's call for "
+            "community party-building projects closes on 15 December. Send /apply to apply."
+        )
+        zh = await card_of(tg, counsellor, "社区党建课题申报即将截止")
+        assert "将于 12 月 15 日截止" in (zh.text or "")
+        # Queued for whoever may apply, with the firing: a student who may not hears nothing.
+        assert await reminded(campus) == {member.user.id, counsellor.user.id}
+
+        # The next year: the call opens on 1 September and closes on 15 December again.
+        clock.now = datetime(2027, 8, 20, 2, 0, tzinfo=UTC)
+        await edge.ticker.run_once()
+        clock.now = datetime(2027, 9, 1, 1, 0, tzinfo=UTC)
+        await edge.scheduler.run_due()
+        opened = await card_of(tg, member, "is open")
+        assert "open from 1 September to 15 December" in (opened.text or "")
+        await edge.ticker.run_once()
+    assert await call_firings(campus) == {
+        "project-call-closing 2026-12-08T01": FiringStatus.FIRED,
+        "project-call-open 2027-09-01T01": FiringStatus.FIRED,
+    }
+
+    # The dates moved in the rules file: next year's reminders move with them.
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO_ROOT / "rules", rules)
+    calendar = rules / "calendar.yaml"
+    calendar.write_text(
+        calendar.read_text(encoding="utf-8").replace("    to: 12-15\n", "    to: 11-30\n"),
+        encoding="utf-8",
+    )
+    clock.now = datetime(2027, 11, 1, 2, 0, tzinfo=UTC)
+    async with running(make_application(campus, tg, clock, rules_dir=rules)) as edge:
+        await edge.ticker.run_once()
+        assert (await call_firings(campus))["project-call-closing 2027-11-23T01"] is (
+            FiringStatus.PENDING
+        )
+        clock.now = datetime(2027, 11, 23, 1, 0, tzinfo=UTC)
+        await edge.scheduler.run_due()
+        moved = await card_of(tg, member, "closes soon")
+        assert "closes on 30 November" in (moved.text or "")
 
 
 async def test_the_call_closing_mid_application_refuses_the_submission(
@@ -409,7 +557,7 @@ async def test_the_call_closing_mid_application_refuses_the_submission(
     summary = await press(tg, head, attachment, "Skip")
     clock.advance(timedelta(minutes=30))
     refused = await press(tg, head, summary, "✔ Submit")
-    assert refused.text is not None and "it is not open now" in refused.text
+    assert refused.text is not None and "is not open now" in refused.text
     async with campus.unit_of_work() as session:
         assert (await session.scalar(select(Request))) is None
 

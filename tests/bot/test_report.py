@@ -533,8 +533,8 @@ async def test_a_conversation_the_access_rules_deny_is_refused_with_their_reason
         student = await linked(person, invite, STUDENT, language="en")
         reply = await student.say("/report")
         assert reply == (
-            "Community party-building projects are applied for by workstation heads and "
-            "counsellors."
+            "Community party-building projects are applied for by a college's teachers, student "
+            "party members and party activists, and by counsellors and workstation heads."
         )
         assert await student.say("/cancel") == "Nothing is in progress."
 

@@ -21,8 +21,8 @@ from tests.flows.test_engine_properties import NOW, _setup
 HEAD = "T0004"  # workstation head of community C1
 HEAD_TELEGRAM_ID = 4343
 CLOSED = (
-    "This year's call for community party-building projects runs from 1 September to "
-    "15 December; it is not open now."
+    "The call for community party-building projects is not open now. This year's call closed "
+    "on 15 December. The next call runs from 1 September 2027 to 15 December."
 )
 
 

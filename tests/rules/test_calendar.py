@@ -40,7 +40,11 @@ GOOD = """
         # Freshmen arrive before teaching starts: vacation, in the arrival period.
         (
             date(2026, 9, 1),
-            {"semester": None, "is_vacation": True, "periods": ["freshmen-arrival"]},
+            {
+                "semester": None,
+                "is_vacation": True,
+                "periods": ["freshmen-arrival", "project-call"],
+            },
         ),
         (date(2026, 9, 7), {"semester": "2026-autumn", "week": 1, "teaching_week": 1}),
         (date(2026, 9, 27), {"week": 3, "teaching_week": 3, "is_exam_week": False}),
@@ -288,7 +292,9 @@ def test_check_warns_of_a_semester_year_without_holidays(
     rules = tmp_path / "rules"
     shutil.copytree(REPO_ROOT / "rules", rules)
     unlisted = textwrap.dedent(SPRING_2027).split("holidays:")[0]
-    (rules / "calendar.yaml").write_text(unlisted, encoding="utf-8")
+    # The shipped reminders count from the yearly call for projects: it stays.
+    yearly = "yearly:" + (rules / "calendar.yaml").read_text(encoding="utf-8").split("\nyearly:")[1]
+    (rules / "calendar.yaml").write_text(unlisted + yearly, encoding="utf-8")
     monkeypatch.setenv("ASSISTANT_RULES_DIR", str(rules))
     out = io.StringIO()
     assert main(["check"], out=out) == 0
@@ -298,7 +304,7 @@ def test_check_warns_of_a_semester_year_without_holidays(
         "for 2027 and this file lists none"
     )
     assert ok.startswith("ok: ")
-    (rules / "calendar.yaml").write_text(textwrap.dedent(SPRING_2027), encoding="utf-8")
+    (rules / "calendar.yaml").write_text(textwrap.dedent(SPRING_2027) + yearly, encoding="utf-8")
     out = io.StringIO()
     assert main(["check"], out=out) == 0
     assert out.getvalue().startswith("ok: ")

@@ -25,6 +25,12 @@ CALENDAR = """
         teaching_weeks: 16
         exam_weeks: [3]
         last_day: 2027-01-10
+    # The shipped reminders count from the yearly call for projects.
+    yearly:
+      - id: project-call
+        name: {zh: 社区党建课题申报, en: call for projects}
+        from: 09-01
+        to: 12-15
 """
 GOOD = """
     rooms:

@@ -110,30 +110,27 @@ def test_shipped_routing(
 @pytest.mark.parametrize(
     ("action", "changes", "allowed", "rule_id"),
     [
+        # Who may apply (§四(二): teachers and students of the college); when is the calendar's.
         (
             "project.apply",
-            {"status": "teacher", "roles": ["workstation_head"], "date": "2026-09-01"},
+            {"status": "teacher", "roles": ["workstation_head"]},
             True,
             "project-apply",
         ),
         (
             "project.apply",
-            {"status": "teacher", "roles": ["counsellor"], "date": "2026-12-15"},
+            {"status": "staff", "college": None, "roles": ["counsellor"]},
             True,
             "project-apply",
         ),
-        (
-            "project.apply",
-            {"status": "teacher", "roles": ["counsellor"], "date": "2026-12-16"},
-            False,
-            "project-call-closed",
-        ),
-        (
-            "project.apply",
-            {"status": "teacher", "roles": ["college_party_leader"], "date": "2026-10-01"},
-            False,
-            "project-apply-others",
-        ),
+        ("project.apply", {"status": "party_member"}, True, "project-apply"),
+        ("project.apply", {"status": "activist"}, True, "project-apply"),
+        ("project.apply", {"status": "teacher"}, True, "project-apply"),
+        ("project.apply", {"status": "student"}, False, "project-apply-others"),
+        ("project.apply", {"status": "teacher", "college": None}, False, "project-apply-others"),
+        ("project.apply", {"status": "staff", "college": None}, False, "project-apply-others"),
+        ("project.results", {"status": "party_member"}, True, "project-results"),
+        ("project.results", {"status": "student"}, False, "project-results-others"),
         ("project.score", {"status": "teacher", "roles": ["expert"]}, True, "project-score"),
         ("project.score", {"roles": ["counsellor"]}, False, "default-deny"),
         ("star.nominate", {"status": "student", "day_of_month": 25}, True, "star-nominate"),
@@ -207,6 +204,12 @@ def test_shipped_access(
     assert decision.outcome.allowed is allowed
     assert decision.rule_id == rule_id
     assert (decision.outcome.reason is None) is allowed
+
+
+def test_whoever_may_apply_for_a_project_may_submit_its_results(shipped: Rules) -> None:
+    # Two rules of access.yaml say who: the results go with the application, so they must agree.
+    whens = {rule.id: rule.when for rule in shipped.access}
+    assert whens["project-results"] == whens["project-apply"]
 
 
 def test_shipped_denial_reasons_in_both_languages(shipped: Rules) -> None:
