@@ -97,9 +97,9 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     access = _FileLoader(directory, Kind.ACCESS, timezone, problems).load()
     policies = _FileLoader(directory, Kind.POLICIES, timezone, problems).load()
     calendar = load_calendar(directory, problems)
-    reminders = load_reminders(directory, timezone, problems)
-    duty = load_duty(directory, timezone, problems)
-    broadcasts = load_broadcasts(directory, problems)
+    reminders = load_reminders(directory, timezone, problems, calendar)
+    duty = load_duty(directory, timezone, problems, calendar)
+    broadcasts = load_broadcasts(directory, problems, calendar)
     holders = load_role_rules(directory, timezone, problems)
     if problems:
         raise RulesError(problems)

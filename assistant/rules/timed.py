@@ -8,8 +8,10 @@ times of day in quotes, and ``at``. Every problem carries its line and the item'
 any problem gives nothing, so a half-read file never runs.
 
 An ``at`` (:class:`At`) is written in calendar terms ("weeks 2 and 16 of every semester, Monday
-10:00"), as days of the month, as one date, or as a crontab line; :meth:`At.times` turns it into
-the moments of a stretch of time, which services plan as firings.
+10:00", "the first day of the graduation period"), as days of the month, as one date, or as a
+crontab line; :meth:`At.times` turns it into the moments of a stretch of time, and
+:meth:`Timed.occasions` into the moments an item is due (a reminder may come days before),
+which services plan as firings.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import difflib
 import enum
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -37,11 +39,12 @@ Report = Callable[[int, str | None, str, str | None], None]
 ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}")
 _TEMPLATE = re.compile(r"[a-z0-9_/]{1,80}")
 _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
-AT_FORMS = "{weeks, weekday, time}, {days, time}, {date, time} or {cron}"
+AT_FORMS = "{weeks, weekday, time}, {days, time}, {date, time}, {period, time} or {cron}"
 _AT_KEYS = (
     frozenset({"weeks", "weekday", "time"}),
     frozenset({"days", "time"}),
     frozenset({"date", "time"}),
+    frozenset({"period", "time"}),
     frozenset({"cron"}),
 )
 _CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -67,12 +70,14 @@ def crontab(line: str, zone: tzinfo) -> CronTrigger:
 
 @dataclass(frozen=True)
 class At:
-    """When something happens: weeks of every semester, days of the month, one date, or cron."""
+    """When something happens: weeks of every semester, days of the month, one date, the first
+    day of a special period of the calendar (``period``), or cron."""
 
     weeks: tuple[int, ...] = ()
     weekday: int = 1
     days: tuple[int, ...] = ()
     on: date | None = None
+    period: str | None = None
     clock: time = time(9, 0)
     cron: str | None = None
 
@@ -92,6 +97,9 @@ class At:
         days: list[date] = []
         if self.on is not None:
             days = [self.on]
+        elif self.period is not None:
+            # Each year's period is written in calendar.yaml under the same id.
+            days = [p.first for p in calendar.periods if p.id == self.period]
         elif self.weeks:
             for semester in calendar.semesters:
                 days += [
@@ -120,6 +128,13 @@ class Timed:
     at: At
     file: str
     line: int
+
+    def occasions(
+        self, calendar: Calendar, start: datetime, end: datetime, zone: tzinfo
+    ) -> list[tuple[datetime, datetime]]:
+        """(due, moment) for every time in [start, end) this is due: ``moment`` is what it is
+        about, a moment of its ``at``; here the two are the same."""
+        return [(moment, moment) for moment in self.at.times(calendar, start, end, zone)]
 
 
 def read_list(
@@ -319,21 +334,24 @@ class ItemReader:
         )
         return None
 
-    def timed(self, known: Mapping[str, str], example: str) -> dict[str, Any] | None:
+    def timed(
+        self, known: Mapping[str, str], example: str, periods: Collection[str] = ()
+    ) -> dict[str, Any] | None:
         """The fields of a :class:`Timed` item (id, name, template, missed, at), or None;
-        ``known`` are the keys an item of the file may have, ``example`` a template name."""
+        ``known`` are the keys an item of the file may have, ``example`` a template name,
+        ``periods`` the ids of the calendar's special periods an ``at`` may name."""
         item_id = self.identifier()
         self.keys(known)
         name = self.names()
         template = self.template(example)
         missed = self.choice("missed", MissedPolicy, MissedPolicy.LATE_ONCE)
-        at = None if "at" in self.misspelt else self.at()
+        at = None if "at" in self.misspelt else self.at(periods)
         if self.failed or None in (item_id, name, template, at):
             return None
         return {"id": item_id, "name": name, "template": template, "missed": missed, "at": at}
 
-    def at(self) -> At | None:
-        """The item's ``at``: when it happens."""
+    def at(self, periods: Collection[str] = ()) -> At | None:
+        """The item's ``at``: when it happens (``periods``: the calendar's period ids)."""
         at = self.item.get("at")
         if not isinstance(at, Located):
             self.problem("at", f"at must be a mapping: {AT_FORMS}")
@@ -374,6 +392,17 @@ class ItemReader:
                 fields["on"] = at["date"]
             else:
                 self.problem("date", f"date is {at['date']!r}, not a date like 2026-12-01", node=at)
+        if "period" in at:
+            if isinstance(at["period"], str) and at["period"] in periods:
+                fields["period"] = at["period"]
+            else:
+                known = ", ".join(sorted(periods)) or "none: calendar.yaml lists no periods"
+                self.problem(
+                    "period",
+                    f"period {at['period']!r} is not a period of calendar.yaml (known: {known})",
+                    close_to(at["period"], periods),
+                    node=at,
+                )
         if "cron" in at:
             try:
                 crontab(str(at["cron"]), UTC)

@@ -113,9 +113,4 @@ def rule_subject(actor: Actor) -> dict[str, object]:
 def day_facts(day: date, calendar: Calendar | None = None) -> dict[str, object]:
     """The facts about a day that access rules may ask (a booking's day, or today): the date,
     and what the academic calendar says of it (teaching week, exam week, holiday, ...)."""
-    return {
-        "date": day.isoformat(),
-        "weekday": day.isoweekday(),
-        "day_of_month": day.day,
-        **(calendar or Calendar()).facts(day),
-    }
+    return (calendar or Calendar()).day_facts(day)

@@ -55,7 +55,7 @@ async def test_export_writes_the_three_files(
     assert [path.name for path in paths] == ["campus.yaml", "people.csv", "roles.csv"]
     people = paths[1].read_bytes()
     # A byte-order mark, so that Excel opens the names as UTF-8.
-    assert people.startswith(b"\xef\xbb\xbfnumber,name,status,college,room\r\n")
+    assert people.startswith(b"\xef\xbb\xbfnumber,name,status,college,room,graduation\r\n")
     assert '2021006,"Smith, John",student,BUS,B1-610' in people.decode("utf-8-sig")
     assert "name: {zh: 商学院, en: Business School}" in paths[0].read_text(encoding="utf-8")
 
