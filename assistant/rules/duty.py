@@ -101,9 +101,7 @@ class Shift:
         """Whether the shift is on the day of ``day_facts`` (``Calendar.day_facts``)."""
         if day_facts["weekday"] not in self.days:
             return False
-        return self.when is None or bool(
-            self.when.condition.matches(DAY_SCHEMA.subject(day_facts))
-        )
+        return self.when is None or bool(self.when.condition.matches(DAY_SCHEMA.subject(day_facts)))
 
     def overlaps(self, other: Shift) -> bool:
         """Whether the two shifts' hours overlap (on a day both run)."""
@@ -363,7 +361,9 @@ class _Reader(ItemReader):
             text = "true" if text else "false"
         if not isinstance(text, str) or not text.strip():
             self.problem(
-                "when", f"when must be a rule in quotes: {_SHIFT_KEYS['when']}", node=node,
+                "when",
+                f"when must be a rule in quotes: {_SHIFT_KEYS['when']}",
+                node=node,
                 item_id=where,
             )
             return None

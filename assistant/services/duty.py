@@ -844,8 +844,10 @@ def _minute(moment: datetime) -> str:
 
 
 def _kind_of_person(facts: dict[str, Any]) -> tuple[Any, ...]:
-    """The facts of ``people_facts`` as a key: people with equal keys answer rules alike."""
+    """The facts of ``people_facts`` as a key: people with equal keys answer rules alike.
+    A pool rule cannot ask the graduation year (only reminders may), so it makes no kind."""
     return tuple(
         (name, tuple(value) if isinstance(value, list) else value)
         for name, value in sorted(facts.items())
+        if name != "graduation_year"
     )

@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.domain import Actor, Named, Place, Role, ScopeKind, floor_span
+from assistant.rules import NoRuleMatched, Rules
 from assistant.rules.calendar import Calendar
 from assistant.storage import repo
 
@@ -95,6 +96,21 @@ async def profile(session: AsyncSession, actor: Actor) -> Profile:
         leaders=await leaders_of(session, place) if place else None,
         grid_floors=floor_span(await repo.floors_of_grid(session, grid)) if grid else "",
     )
+
+
+async def welcome(session: AsyncSession, rules: Rules, actor: Actor, today: date) -> Leaders | None:
+    """The floor to welcome ``actor`` to, as they link on ``today`` (campus date): its leaders
+    and party members, when the policy ``welcome.new_resident`` says they are a new resident
+    (shipped: someone living in a dorm who links during freshmen arrival); None otherwise, and
+    when no rule gives the policy a value (a rules folder without the welcome)."""
+    if actor.home is None:
+        return None
+    subject = rule_subject(actor) | day_facts(today, rules.calendar)
+    try:
+        new_resident = rules.policy("welcome.new_resident", subject).outcome.value
+    except NoRuleMatched:
+        return None
+    return await leaders_of(session, actor.home) if new_resident is True else None
 
 
 def rule_subject(actor: Actor) -> dict[str, object]:

@@ -10,8 +10,8 @@ people, for one-off notes the services plan).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import select
@@ -19,8 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.domain import Language
 from assistant.rules import Rules
-from assistant.rules.reminders import Reminder
-from assistant.rules.schema import SCHEMAS, Kind
+from assistant.rules.reminders import AUDIENCE_SCHEMA, Reminder
 from assistant.schedule import Handler
 from assistant.services import timed
 from assistant.services.kit import Kit, Names
@@ -45,7 +44,7 @@ def names(kit: Kit) -> Names:
     return Names(
         firings={
             "message": message(kit.texts, kit.default),
-            "reminder": remind(kit.rules, kit.texts, kit.default),
+            "reminder": remind(kit.rules, kit.texts, kit.default, kit.campus),
         },
         jobs={
             "reminders.plan": timed.planner(
@@ -55,16 +54,31 @@ def names(kit: Kit) -> Names:
     )
 
 
-def remind(rules: Rules, texts: Texts, default: Language) -> Handler:
-    """Send each due reminder to its audience as it stands now."""
+def remind(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Handler:
+    """Send each due reminder to its audience as it stands now; its template is told what it
+    reminds of (``event``: its day, weekday and time on campus; ``days_ahead``: 7 a week
+    before, 0 on the day)."""
 
     async def fire(session: AsyncSession, due: Sequence[Firing], now: datetime) -> None:
         for firing in due:
             reminder = rules.reminders.get(str(firing.payload.get("reminder")))
             if reminder is None:
                 continue  # removed from the file since it was planned
-            people = await audience(session, reminder)
-            variables = {"title": reminder.name, "due_at": firing.due_at}
+            day = rules.calendar.day_facts(firing.due_at.astimezone(campus).date())
+            people = await audience(session, reminder, day)
+            # What it reminds of: a moment days after it comes (days_before), or now.
+            stored = firing.payload.get("event_at")
+            event = (datetime.fromisoformat(stored) if stored else firing.due_at).astimezone(campus)
+            variables = {
+                "title": reminder.name,
+                "due_at": firing.due_at,
+                "event": {
+                    "day": event.date().isoformat(),
+                    "weekday": event.isoweekday(),
+                    "time": f"{event:%H:%M}",
+                },
+                "days_ahead": (event.date() - firing.due_at.astimezone(campus).date()).days,
+            }
             await _send(session, texts, default, people, reminder.template, variables, now)
 
     return fire
@@ -92,8 +106,9 @@ def message(texts: Texts, default: Language) -> Handler:
     return fire
 
 
-async def audience(session: AsyncSession, reminder: Reminder) -> list[int]:
-    """The active people a reminder is for: holders of its roles, those its rule matches."""
+async def audience(session: AsyncSession, reminder: Reminder, day: Mapping[str, Any]) -> list[int]:
+    """The active people a reminder is for: holders of its roles, those its rule matches,
+    asked of each person and of ``day`` (the facts of the day it comes)."""
     query = select(Person.id).where(Person.active.is_(True))
     if reminder.roles:
         query = query.where(
@@ -105,8 +120,11 @@ async def audience(session: AsyncSession, reminder: Reminder) -> list[int]:
     if reminder.when is None:
         return ids
     facts = await people_facts(session, ids)
-    schema = SCHEMAS[Kind.POLICIES]
-    return [i for i in ids if reminder.when.condition.matches(schema.subject(facts[i]))]
+    return [
+        i
+        for i in ids
+        if reminder.when.condition.matches(AUDIENCE_SCHEMA.subject({**facts[i], **day}))
+    ]
 
 
 async def people_facts(session: AsyncSession, ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -115,6 +133,7 @@ async def people_facts(session: AsyncSession, ids: list[int]) -> dict[int, dict[
         select(
             Person.id,
             Person.status,
+            Person.graduation_year,
             College.code,
             Community.code,
             Building.code,
@@ -135,8 +154,9 @@ async def people_facts(session: AsyncSession, ids: list[int]) -> dict[int, dict[
             "community": community,
             "building": building,
             "floor": floor,
+            "graduation_year": graduation_year,
         }
-        for person, status, college, community, building, floor in rows
+        for person, status, graduation_year, college, community, building, floor in rows
     }
     roles = await session.execute(
         select(RoleAssignment.person_id, RoleAssignment.role).where(
