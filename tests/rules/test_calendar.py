@@ -287,7 +287,10 @@ def test_check_warns_of_a_semester_year_without_holidays(
 ) -> None:
     rules = tmp_path / "rules"
     shutil.copytree(REPO_ROOT / "rules", rules)
-    unlisted = textwrap.dedent(SPRING_2027).split("holidays:")[0]
+    # The shipped reminders name the shipped periods (rules/reminders.yaml).
+    shipped = (REPO_ROOT / "rules" / "calendar.yaml").read_text(encoding="utf-8")
+    periods = shipped[shipped.index("periods:") :]
+    unlisted = textwrap.dedent(SPRING_2027).split("holidays:")[0] + periods
     (rules / "calendar.yaml").write_text(unlisted, encoding="utf-8")
     monkeypatch.setenv("ASSISTANT_RULES_DIR", str(rules))
     out = io.StringIO()
@@ -298,7 +301,7 @@ def test_check_warns_of_a_semester_year_without_holidays(
         "for 2027 and this file lists none"
     )
     assert ok.startswith("ok: ")
-    (rules / "calendar.yaml").write_text(textwrap.dedent(SPRING_2027), encoding="utf-8")
+    (rules / "calendar.yaml").write_text(textwrap.dedent(SPRING_2027) + periods, encoding="utf-8")
     out = io.StringIO()
     assert main(["check"], out=out) == 0
     assert out.getvalue().startswith("ok: ")
