@@ -15,7 +15,7 @@ from assistant.domain import Role
 from assistant.rules import RulesError, load_rules
 from assistant.rules.duty import DutyRoom, Order
 from assistant.services.people import day_facts
-from tests.rules.helpers import person, write_rules
+from tests.rules.helpers import person, with_shipped_periods, write_rules
 
 CALENDAR = """
     semesters:
@@ -195,8 +195,10 @@ def test_a_room_listed_twice_and_a_missing_pool(tmp_path: Path) -> None:
 def test_assistant_check_names_the_broken_duty_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rules = write_rules(tmp_path, calendar=CALENDAR, duty=GOOD.replace("fair", "fiar"))
-    for name in ("routing", "access", "policies", "broadcasts"):
+    rules = write_rules(
+        tmp_path, calendar=with_shipped_periods(CALENDAR), duty=GOOD.replace("fair", "fiar")
+    )
+    for name in ("routing", "access", "policies", "reminders"):
         (rules / f"{name}.yaml").write_text(
             (REPO_ROOT / "rules" / f"{name}.yaml").read_text(encoding="utf-8"), encoding="utf-8"
         )
