@@ -1,6 +1,7 @@
 """The coordination group (协调小组, §三) through the running bot: the Organisation Department and
-the five offices taking part hear of the group's meetings, and a scheduled broadcast can name
-the whole group or one office, whose members live in no dorm."""
+the five offices taking part hear of the group's meetings a week and a day before, and nobody
+else does; a scheduled broadcast can name the whole group or one office, whose members live in
+no dorm."""
 
 from __future__ import annotations
 
