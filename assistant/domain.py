@@ -174,6 +174,7 @@ class Thing(enum.StrEnum):
     PROJECT = "project"
     NOMINATION = "nomination"
     BROADCAST = "broadcast"
+    MEETING = "meeting"
 
 
 _LETTERS = {
@@ -182,6 +183,7 @@ _LETTERS = {
     Thing.PROJECT: "P",
     Thing.NOMINATION: "S",
     Thing.BROADCAST: "A",
+    Thing.MEETING: "M",
 }
 
 

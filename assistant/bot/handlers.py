@@ -24,6 +24,7 @@ from assistant.bot import (
     broadcasts,
     conversations,
     duty,
+    meetings,
     projects,
     requests,
     stars,
@@ -31,6 +32,7 @@ from assistant.bot import (
 from assistant.bot.context import BotContext, current_scope
 from assistant.domain import Language
 from assistant.flows.engine import Engine
+from assistant.rules import Rules
 from assistant.services import grid, groups, identity, mine, people
 from assistant.services.menus import Menus
 from assistant.texts import pick_language
@@ -94,13 +96,17 @@ async def start(update: Update, context: BotContext) -> None:
         language=context.language,
         now=context.now(),
     )
-    actor = None
+    actor = welcome = None
     if result.outcome is identity.LinkOutcome.LINKED:
         actor = await identity.actor_for(context.session, user.id)
         assert actor is not None
         # The menu first: by the time the person reads the answer, their commands are there.
         _menus(context).queue(context.session, actor, user.id, context.language, now=context.now())
-    context.reply(update, f"link_{result.outcome}", person=result.person)
+        # A new resident's answer welcomes them to their floor (welcome.new_resident).
+        today = context.now().astimezone(context.deps.settings.tz).date()
+        rules: Rules = context.application.bot_data["rules"]
+        welcome = await people.welcome(context.session, rules, actor, today)
+    context.reply(update, f"link_{result.outcome}", person=result.person, welcome=welcome)
     if actor is not None:
         # What was routed to them before they could be reached comes now, after the greeting.
         await mine.deliver_held(
@@ -359,6 +365,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any], engi
             *projects.HANDLERS,
             *duty.HANDLERS,
             *broadcasts.HANDLERS,
+            *meetings.HANDLERS,
             CallbackQueryHandler(button_expired),
             MessageHandler(private & ~filters.UpdateType.EDITED, private_message),
         ]

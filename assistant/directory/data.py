@@ -116,6 +116,8 @@ class PersonSpec:
     status: PersonStatus
     college: str | None
     room: RoomRef | None
+    # The year a student graduates (the optional graduation column).
+    graduation: int | None = None
 
 
 @dataclass(frozen=True)

@@ -178,16 +178,18 @@ async def _collect(
             Person.status,
             Person.college_id,
             Person.dorm_room_id,
+            Person.graduation_year,
         )
         .where(Person.active)
         .order_by(Person.id)
     )
     numbers: dict[int, str] = {}
     people: list[list[str]] = []
-    for person_id, number, name, status, college_id, home_id in people_rows:
+    for person_id, number, name, status, college_id, home_id, graduation in people_rows:
         numbers[person_id] = number
         college = colleges[college_id].code if college_id else ""
-        people.append([number, name, status.value, college, rooms[home_id] if home_id else ""])
+        home = rooms[home_id] if home_id else ""
+        people.append([number, name, status.value, college, home, str(graduation or "")])
 
     scopes: dict[ScopeKind, dict[int, str]] = {
         ScopeKind.COLLEGE: {i: c.code for i, c in colleges.items()},

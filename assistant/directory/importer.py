@@ -391,7 +391,14 @@ async def _sync_people(
     report: ImportReport,
 ) -> dict[str, int]:
     """Insert, update and deactivate people; returns the id of every number."""
-    columns = (Person.name, Person.status, Person.college_id, Person.dorm_room_id, Person.active)
+    columns = (
+        Person.name,
+        Person.status,
+        Person.college_id,
+        Person.dorm_room_id,
+        Person.graduation_year,
+        Person.active,
+    )
     rows = await session.execute(select(Person.id, Person.number, *columns))
     existing = {r.number: r for r in rows}
     created: list[dict[str, Any]] = []
@@ -402,13 +409,21 @@ async def _sync_people(
             "status": person.status,
             "college_id": colleges[person.college] if person.college else None,
             "dorm_room_id": room_id(person.room) if person.room else None,
+            "graduation_year": person.graduation,
             "active": True,
         }
         old = existing.get(person.number)
         if old is None:
             created.append({"number": person.number, **row})
             continue
-        stored = (old.name, old.status, old.college_id, old.dorm_room_id, old.active)
+        stored = (
+            old.name,
+            old.status,
+            old.college_id,
+            old.dorm_room_id,
+            old.graduation_year,
+            old.active,
+        )
         if stored != tuple(row.values()):
             changed.append({"id": old.id, **row})
     await _write(session, Person, created, changed, report.people, len(data.people))

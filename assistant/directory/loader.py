@@ -47,7 +47,10 @@ from assistant.yamlfile import describe_node as _describe
 from assistant.yamlfile import node_line as _line
 from assistant.yamlfile import syntax_error as _yaml_error
 
-PEOPLE_COLUMNS = ("number", "name", "status", "college", "room")
+PEOPLE_COLUMNS = ("number", "name", "status", "college", "room", "graduation")
+# Rosters written before the graduation year was asked for may leave it out.
+_OPTIONAL_COLUMNS = frozenset({"graduation"})
+GRADUATION_YEARS = (2000, 2100)
 ROLES_COLUMNS = ("number", "role", "scope")
 
 CODE_MAX = 32
@@ -347,6 +350,9 @@ class _Table:
     rows: list[_Row]
 
     def value(self, row: _Row, column: str) -> str:
+        """The cell of ``column`` (empty when the file leaves out that optional column)."""
+        if column not in self.columns:
+            return ""
         return row.cells[self.columns[column]].strip()
 
     def line(self, row: _Row, column: str) -> int:
@@ -675,7 +681,9 @@ class _Loader:
             self.problem(file, 1, f"columns must be separated by commas ({expected_text})")
             return None
         columns: dict[str, int] = {}
-        missing = [column for column in expected if column not in names]
+        missing = [
+            column for column in expected if column not in names and column not in _OPTIONAL_COLUMNS
+        ]
         suggested: set[str] = set()
         for index, name in enumerate(names):
             if name in columns:
@@ -685,7 +693,8 @@ class _Loader:
             elif not name:
                 self.problem(file, 1, f"column {index + 1} has no name ({expected_text})")
             else:
-                suggestion = _suggest(name, missing)
+                absent = [column for column in expected if column not in names]
+                suggestion = _suggest(name, absent)
                 suggested.add(suggestion or "")
                 hint = "" if suggestion else f" ({expected_text})"
                 self.problem(file, 1, f"unknown column '{name}'{hint}", suggestion)
@@ -736,10 +745,32 @@ class _Loader:
             room = None
             if address := table.value(row, "room"):
                 room = self._room_address(address, table.file, table.line(row, "room"))
+            graduation = self._graduation(table, row, status)
             if len(self.problems) == before and status is not None:
-                spec = PersonSpec(number, name, status, college, room)
+                spec = PersonSpec(number, name, status, college, room, graduation)
                 self.people.append(spec)
                 self.people_by_number[number] = spec
+
+    def _graduation(self, table: _Table, row: _Row, status: PersonStatus | None) -> int | None:
+        """The year a student graduates, if given; teachers and staff graduate from nothing."""
+        text = table.value(row, "graduation")
+        if not text:
+            return None
+        line = table.line(row, "graduation")
+        low, high = GRADUATION_YEARS
+        if not (text.isascii() and text.isdigit() and len(text) == 4 and low <= int(text) <= high):
+            self.problem(
+                table.file, line, f"bad graduation '{text}' (expected a year like 2027, or empty)"
+            )
+            return None
+        if status is not None and status not in _NEEDS_COLLEGE:
+            self.problem(
+                table.file,
+                line,
+                f"graduation given for status '{status}' (only students graduate; leave it empty)",
+            )
+            return None
+        return int(text)
 
     def _person_number(self, table: _Table, row: _Row, numbers: dict[str, int]) -> str:
         number = table.value(row, "number")

@@ -457,7 +457,8 @@ class _Run:
         (the title) opens the same message."""
         answered = set(self.state.history)
         for step in self.conversation.steps:
-            if step.id in answered:
+            # A preset answer (the meeting a button is about) is never asked.
+            if step.id in answered or step.id in self.state.answers:
                 continue
             if step.skip_if is not None and self._matches(step.skip_if, None):
                 continue

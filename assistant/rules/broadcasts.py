@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.domain import PersonStatus, Role, ScopeKind
+from assistant.rules.calendar import Calendar
 from assistant.rules.errors import RuleProblem
 from assistant.rules.timed import AT_FORMS, ItemReader, Timed, close_to, read_list
 from assistant.yamlfile import Located
@@ -93,15 +94,19 @@ class ScheduledBroadcast(Timed):
     audience: Audience
 
 
-def load_broadcasts(directory: Path, problems: list[RuleProblem]) -> tuple[ScheduledBroadcast, ...]:
+def load_broadcasts(
+    directory: Path, problems: list[RuleProblem], calendar: Calendar | None = None
+) -> tuple[ScheduledBroadcast, ...]:
     """Read ``broadcasts.yaml`` of ``directory`` (none: no scheduled broadcasts); problems are
-    added to ``problems`` with line, broadcast id and a suggestion."""
+    added to ``problems`` with line, broadcast id and a suggestion. ``calendar`` names the
+    periods an ``at`` may name."""
+    periods = frozenset(p.id for p in (calendar or Calendar()).periods)
     return read_list(
         directory,
         FILE_NAME,
         "broadcasts",
         "broadcast must be a mapping with id, at, audience, ...",
-        lambda item, report, file: _Reader(item, report).read(file),
+        lambda item, report, file: _Reader(item, report).read(file, periods),
         lambda broadcast: broadcast.id,
         problems,
     )
@@ -110,8 +115,8 @@ def load_broadcasts(directory: Path, problems: list[RuleProblem]) -> tuple[Sched
 class _Reader(ItemReader):
     """Checks one broadcast."""
 
-    def read(self, file: str) -> ScheduledBroadcast | None:
-        timed = self.timed(_KEYS, "broadcast/national_day_safety")
+    def read(self, file: str, periods: frozenset[str]) -> ScheduledBroadcast | None:
+        timed = self.timed(_KEYS, "broadcast/national_day_safety", periods)
         audience = self._audience()
         if self.failed or timed is None or audience is None:
             return None

@@ -154,8 +154,20 @@ class Calendar:
         """The semester ``day`` is in, if any."""
         return next((s for s in self.semesters if s.week(day) is not None), None)
 
+    def day_facts(self, day: date) -> dict[str, Any]:
+        """Everything rules may ask of ``day`` (a campus date): the date itself (ISO text,
+        which compares in date order), its weekday, day of the month and year, and
+        :meth:`facts`."""
+        return {
+            "date": day.isoformat(),
+            "weekday": day.isoweekday(),
+            "day_of_month": day.day,
+            "year": day.year,
+            **self.facts(day),
+        }
+
     def facts(self, day: date) -> dict[str, Any]:
-        """What rules may ask about ``day`` (a campus date)."""
+        """What the calendar says of ``day`` (a campus date)."""
         if not self.semesters:
             # Without a calendar nothing is known about semesters: neither term nor vacation.
             return {"is_holiday": self.is_holiday(day), **dict.fromkeys(_TERM_FACTS)}

@@ -1,9 +1,12 @@
 """Duty rotation (值班轮换), ``rules/duty.yaml``: each activity room's shifts, who takes them, in
 what order, and the days there is no duty.
 
-A room names its shifts (weekdays and hours, campus time), its pool (a rule over people, as in
-policies.yaml), the order people take turns in, the days to skip (a rule over the day's facts:
-holidays, exam weeks, ...), and the role that owns it. Room codes are those of the campus
+A room names its shifts (weekdays and hours, campus time; a shift may run only on the days its
+own ``when`` names, so that exam weeks can have longer hours than teaching weeks), its pool (a
+rule over people, as in policies.yaml), the order people take turns in, the days to skip (a rule
+over the day's facts: holidays, vacations, ...), and the role that owns it. Two shifts of a room
+that run on the same day must not overlap: shifts without ``when`` are compared by weekday, the
+others on every day of the calendar's semesters. Room codes are those of the campus
 directory; the file is read before the directory, so an unknown code is reported when planning
 (``assistant duty plan``), not here.
 """
@@ -13,11 +16,12 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from datetime import time, timedelta, tzinfo
+from datetime import date, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
 from assistant.domain import ROLE_SCOPE, Role, ScopeKind
+from assistant.rules.calendar import Calendar
 from assistant.rules.errors import RuleProblem
 from assistant.rules.expressions import Compiled, compile_when
 from assistant.rules.schema import SCHEMAS, Kind, Schema, Shape, Symbol
@@ -35,14 +39,17 @@ _ROOM_KEYS = {
     "skip": "the days without duty: a rule over the day, like is_holiday",
     "remind_minutes": "how long before a shift its holder is reminded",
     "escalate_hours": "how long before a shift an untaken swap goes to the owner",
-    "shifts": "the shifts: [{id, days, from, to}, ...]",
+    "shifts": "the shifts: [{id, days, from, to, when?}, ...]",
 }
 _SHIFT_KEYS = {
     "id": "a short id like evening",
     "days": "weekdays, 1 (Monday) to 7 (Sunday), like [1, 2, 3, 4, 5]",
     "from": 'when it starts, in quotes, like "18:00"',
     "to": 'when it ends, in quotes, like "21:00"',
+    "when": "only on the days this rule over the day names, like is_exam_week ?? false",
 }
+# Without semesters in the calendar, shifts with a `when` are compared over one plain week.
+_PLAIN_WEEK = date(2026, 3, 2)
 # Owners hold their role over the room's building, community, college or the whole school.
 _OWNER_SCOPES = (ScopeKind.SCHOOL, ScopeKind.COLLEGE, ScopeKind.COMMUNITY, ScopeKind.BUILDING)
 _OWNERS = tuple(role.value for role, kind in ROLE_SCOPE.items() if kind in _OWNER_SCOPES)
@@ -56,6 +63,7 @@ DAY_SCHEMA = Schema(
         Symbol("date", Shape.TEXT),
         Symbol("weekday", Shape.NUMBER, low=1, high=7),
         Symbol("day_of_month", Shape.NUMBER, low=1, high=31),
+        Symbol("year", Shape.NUMBER, low=2000, high=2200),
         Symbol("is_holiday", Shape.FLAG),
         # The academic calendar's facts, null outside a semester or without a calendar.
         *(
@@ -86,6 +94,18 @@ class Shift:
     start: time
     end: time
     line: int
+    # Only on the days this rule over the day names (none: every day of ``days``).
+    when: Compiled | None = None
+
+    def runs(self, day_facts: dict[str, Any]) -> bool:
+        """Whether the shift is on the day of ``day_facts`` (``Calendar.day_facts``)."""
+        if day_facts["weekday"] not in self.days:
+            return False
+        return self.when is None or bool(self.when.condition.matches(DAY_SCHEMA.subject(day_facts)))
+
+    def overlaps(self, other: Shift) -> bool:
+        """Whether the two shifts' hours overlap (on a day both run)."""
+        return self.start < other.end and other.start < self.end
 
     @property
     def hours(self) -> float:
@@ -121,21 +141,34 @@ class DutyRoom:
 
 
 def load_duty(
-    directory: Path, timezone: tzinfo, problems: list[RuleProblem]
+    directory: Path, timezone: tzinfo, problems: list[RuleProblem], calendar: Calendar
 ) -> tuple[DutyRoom, ...]:
     """Read ``duty.yaml`` of ``directory`` (none: no duty); problems are added to ``problems``
-    with line, room (or room/shift) id and a suggestion."""
+    with line, room (or room/shift) id and a suggestion. Shifts with a ``when`` are checked for
+    overlaps on the days of ``calendar``."""
     contexts = (SCHEMAS[Kind.POLICIES].context(timezone), DAY_SCHEMA.context(timezone))
+    days = _days_to_compare(calendar)
     return read_list(
         directory,
         FILE_NAME,
         "rooms",
         "room must be a mapping with room, owner, pool, shifts, ...",
-        lambda item, report, file: _Reader(item, report, contexts).read(file),
+        lambda item, report, file: _Reader(item, report, contexts, days).read(file),
         lambda room: room.room,
         problems,
         id_key="room",
     )
+
+
+def _days_to_compare(calendar: Calendar) -> list[dict[str, Any]]:
+    """The facts of the days shifts with a ``when`` are compared on: every day of the
+    calendar's semesters, or one plain week without them."""
+    if calendar.semesters:
+        first = min(s.first_day for s in calendar.semesters)
+        count = (max(s.last_day for s in calendar.semesters) - first).days + 1
+    else:
+        first, count = _PLAIN_WEEK, 7
+    return [calendar.day_facts(first + timedelta(days=n)) for n in range(count)]
 
 
 def _number(value: Any) -> bool:
@@ -145,9 +178,16 @@ def _number(value: Any) -> bool:
 class _Reader(ItemReader):
     """Checks one room and its shifts."""
 
-    def __init__(self, item: Located, report: Report, contexts: tuple[Any, Any]) -> None:
+    def __init__(
+        self,
+        item: Located,
+        report: Report,
+        contexts: tuple[Any, Any],
+        days: list[dict[str, Any]],
+    ) -> None:
         super().__init__(item, report)
         self.people_context, self.day_context = contexts
+        self.days = days
 
     def read(self, file: str) -> DutyRoom | None:
         item = self.item
@@ -249,17 +289,29 @@ class _Reader(ItemReader):
                     self.problem(
                         "id", f"shift id '{shift.id}' is used twice in this room", node=node
                     )
-                common = other.days & shift.days
-                if common and shift.start < other.end and other.start < shift.end:
+                when = self._overlap(shift, other)
+                if when is not None:
                     self.problem(
                         "from",
                         f"shift '{shift.id}' overlaps shift '{other.id}' (line {other.line}) "
-                        f"on {_WEEKDAY_NAMES[min(common)]}",
+                        f"on {when}",
                         node=node,
                         item_id=f"{self.id}/{shift.id}",
                     )
             found.append(shift)
         return tuple(found)
+
+    def _overlap(self, shift: Shift, other: Shift) -> str | None:
+        """The first day the two shifts both run and overlap, as said in a problem."""
+        common = other.days & shift.days
+        if not common or not shift.overlaps(other):
+            return None
+        if shift.when is None and other.when is None:
+            return _WEEKDAY_NAMES[min(common)]
+        for facts in self.days:
+            if shift.runs(facts) and other.runs(facts):
+                return f"{facts['date']}, a day both run (see their when)"
+        return None
 
     def _shift(self, node: Located) -> Shift | None:
         value = node.get("id")
@@ -296,11 +348,29 @@ class _Reader(ItemReader):
                 node=node,
                 item_id=where,
             )
+        when = self._shift_when(node, where) if "when" in node else None
         ok = not self.failed
         self.failed = failed or self.failed
         if not ok or shift_id is None or start is None or end is None:
             return None
-        return Shift(shift_id, frozenset(days), start, end, node.line)
+        return Shift(shift_id, frozenset(days), start, end, node.line, when)
+
+    def _shift_when(self, node: Located, where: str | None) -> Compiled | None:
+        text = node["when"]
+        if isinstance(text, bool):
+            text = "true" if text else "false"
+        if not isinstance(text, str) or not text.strip():
+            self.problem(
+                "when",
+                f"when must be a rule in quotes: {_SHIFT_KEYS['when']}",
+                node=node,
+                item_id=where,
+            )
+            return None
+        compiled, found = compile_when(text, DAY_SCHEMA, self.day_context)
+        for each in found:
+            self.problem("when", f"when: {each.message}", each.suggestion, node=node, item_id=where)
+        return compiled
 
     def _time(self, node: Located, key: str, meant: set[str], where: str | None) -> time | None:
         if key not in node:

@@ -118,9 +118,9 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     before = len(problems)
     calendar = load_calendar(directory, problems)
     calendar_ok = len(problems) == before
-    reminders = load_reminders(directory, timezone, problems)
-    duty = load_duty(directory, timezone, problems)
-    broadcasts = load_broadcasts(directory, problems)
+    reminders = load_reminders(directory, timezone, problems, calendar)
+    duty = load_duty(directory, timezone, problems, calendar)
+    broadcasts = load_broadcasts(directory, problems, calendar)
     holders = load_role_rules(directory, timezone, problems)
     if calendar_ok:
         # A period the broken calendar failed to give is its mistake, not the reminders'.

@@ -163,26 +163,30 @@ _REQUEST = (
     Symbol("request_kind", Shape.TEXT, nullable=True, optional=True, choices=_values(RequestKind)),
     Symbol("approver_role", Shape.TEXT, nullable=True, optional=True, choices=_ROLES),
 )
+# The day asked about (a booking's day; today for a nomination, an application or a link), in
+# campus time: ISO text such as '2026-10-01', which compares in date order, and what the
+# calendar says of it.
+DAY = (
+    Symbol("date", Shape.TEXT, nullable=True, optional=True),
+    Symbol("weekday", Shape.NUMBER, nullable=True, optional=True, low=1, high=7),
+    Symbol("day_of_month", Shape.NUMBER, nullable=True, optional=True, low=1, high=31),
+    Symbol("year", Shape.NUMBER, nullable=True, optional=True, low=2000, high=2200),
+    Symbol("is_holiday", Shape.FLAG, nullable=True, optional=True),
+    *_CALENDAR,
+)
+"""The facts of a day that access and policy rules may ask (``people.day_facts``)."""
 _ABOUT = (
     Symbol("target_roles", Shape.TEXTS, nullable=True, optional=True, choices=_ROLES),
     Symbol(
         "target_scope_kind", Shape.TEXT, nullable=True, optional=True, choices=_values(ScopeKind)
     ),
     _ROOM_KIND,
-    # The day asked about (a booking's day; today for a nomination or an application), in
-    # campus time: ISO text such as '2026-10-01', which compares in date order.
-    Symbol("date", Shape.TEXT, nullable=True, optional=True),
-    Symbol("weekday", Shape.NUMBER, nullable=True, optional=True, low=1, high=7),
-    Symbol("day_of_month", Shape.NUMBER, nullable=True, optional=True, low=1, high=31),
-    Symbol("is_holiday", Shape.FLAG, nullable=True, optional=True),
-    *_CALENDAR,
+    *DAY,
     # About a person being chosen (a Star of the Month nominee) rather than the one acting.
     Symbol("same_community", Shape.FLAG, nullable=True, optional=True),
     Symbol("recent_winner", Shape.FLAG, nullable=True, optional=True),
 )
-DAY_SYMBOLS = frozenset(
-    {"date", "weekday", "day_of_month", "is_holiday", *(symbol.name for symbol in _CALENDAR)}
-)
+DAY_SYMBOLS = frozenset(symbol.name for symbol in DAY)
 """The access symbols that describe the day asked about, not the person: rules reading them
 open and close windows (the call for projects, the nomination days, days off)."""
 _ACCESS = (
@@ -296,7 +300,9 @@ class Schema:
 SCHEMAS: dict[Kind, Schema] = {
     Kind.ROUTING: Schema(Kind.ROUTING, _ROUTING),
     Kind.ACCESS: Schema(Kind.ACCESS, _ACCESS, given=("action",)),
-    Kind.POLICIES: Schema(Kind.POLICIES, (*_PERSON, _ROOM_KIND, *_REQUEST)),
+    # The day's facts are given where a policy is about a day: a room's opening hours on the
+    # day booked, the welcome on the day someone links.
+    Kind.POLICIES: Schema(Kind.POLICIES, (*_PERSON, _ROOM_KIND, *_REQUEST, *DAY)),
     Kind.ESCALATION: Schema(Kind.ESCALATION, _ROUTING),
 }
 """The schema of each kind of rule file."""

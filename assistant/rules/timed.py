@@ -8,9 +8,11 @@ times of day in quotes, and ``at``. Every problem carries its line and the item'
 any problem gives nothing, so a half-read file never runs.
 
 An ``at`` (:class:`At`) is written in calendar terms ("weeks 2 and 16 of every semester, Monday
-10:00"; "a week before the call for projects closes", from a yearly period of calendar.yaml), as
-days of the month, as one date, or as a crontab line; :meth:`At.times` turns it into the moments
-of a stretch of time, which services plan as firings.
+10:00"; "a week before the call for projects closes", from a yearly period of calendar.yaml;
+"the first day of the graduation period", from a special period), as days of the month, as one
+date, or as a crontab line; :meth:`At.times` turns it into the moments of a stretch of time, and
+:meth:`Timed.occasions` into the moments an item is due (a reminder may come days before),
+which services plan as firings.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import difflib
 import enum
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -39,8 +41,8 @@ ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}")
 _TEMPLATE = re.compile(r"[a-z0-9_/]{1,80}")
 _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 AT_FORMS = (
-    "{weeks, weekday, time}, {days, time}, {date, time}, {opens or closes, days_before, time} "
-    "or {cron}"
+    "{weeks, weekday, time}, {days, time}, {date, time}, {opens or closes, days_before, time}, "
+    "{period, time} or {cron}"
 )
 _AT_KEYS = (
     frozenset({"weeks", "weekday", "time"}),
@@ -50,7 +52,15 @@ _AT_KEYS = (
     frozenset({"opens", "days_before", "time"}),
     frozenset({"closes", "time"}),
     frozenset({"closes", "days_before", "time"}),
+    frozenset({"period", "time"}),
     frozenset({"cron"}),
+)
+# Inside ``at``, days_before counts from a yearly period's edge; a reminder's own days_before,
+# beside ``at``, is a list counting back from any ``at``: the two are easily mixed up.
+_DAYS_BEFORE_INSIDE = " (days_before inside at goes only with opens or closes)"
+_DAYS_BEFORE_BESIDE = (
+    " (days_before inside at goes only with opens or closes; to be reminded days before any "
+    "other at, write days_before: [7, 1] beside at, not inside it)"
 )
 _CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _ROLE_WORDS = (*(role.value for role in Role), *(group.value for group in RoleGroup))
@@ -83,22 +93,26 @@ class Edge(enum.StrEnum):
 @dataclass(frozen=True)
 class At:
     """When something happens: weeks of every semester, days of the month, one date, some days
-    before a yearly period of the calendar opens or closes (every year), or cron."""
+    before a yearly period of the calendar opens or closes (every year), the first day of a
+    special period of the calendar (``period``), or cron."""
 
     weeks: tuple[int, ...] = ()
     weekday: int = 1
     days: tuple[int, ...] = ()
     on: date | None = None
+    # A special period of calendar.yaml (its id): due on the first day of each one written.
+    period: str | None = None
     clock: time = time(9, 0)
     cron: str | None = None
-    # A yearly period of calendar.yaml (its id), the end counted from, and how many days before.
-    period: str | None = None
+    # A yearly period of calendar.yaml (its id), the end counted from, and how many days before
+    # it (one number, unlike a reminder's own list of days_before, which counts from this).
+    yearly: str | None = None
     edge: Edge = Edge.CLOSES
     days_before: int = 0
 
     def edge_day(self, calendar: Calendar, year: int) -> date | None:
         """The day of ``year``'s period this counts from (its first or last); None without one."""
-        period = calendar.yearly_period(self.period) if self.period else None
+        period = calendar.yearly_period(self.yearly) if self.yearly else None
         if period is None:
             return None
         first, last = period.in_year(year)
@@ -120,11 +134,14 @@ class At:
         days: list[date] = []
         if self.on is not None:
             days = [self.on]
-        elif self.period is not None:
+        elif self.yearly is not None:
             # The period's end may fall in the year after the reminder's day.
             for year in range(first.year, last.year + 2):
                 edge = self.edge_day(calendar, year)
                 days += [edge - timedelta(days=self.days_before)] if edge else []
+        elif self.period is not None:
+            # Each year's period is written in calendar.yaml under the same id.
+            days = [p.first for p in calendar.periods if p.id == self.period]
         elif self.weeks:
             for semester in calendar.semesters:
                 days += [
@@ -154,6 +171,13 @@ class Timed:
     file: str
     line: int
 
+    def occasions(
+        self, calendar: Calendar, start: datetime, end: datetime, zone: tzinfo
+    ) -> list[tuple[datetime, datetime]]:
+        """(due, moment) for every time in [start, end) this is due: ``moment`` is what it is
+        about, a moment of its ``at``; here the two are the same."""
+        return [(moment, moment) for moment in self.at.times(calendar, start, end, zone)]
+
 
 def unknown_periods(items: Iterable[Timed], calendar: Calendar) -> list[RuleProblem]:
     """A problem for each item whose ``at`` counts from a yearly period the calendar does not
@@ -164,12 +188,12 @@ def unknown_periods(items: Iterable[Timed], calendar: Calendar) -> list[RuleProb
             item.file,
             item.line,
             item.id,
-            f"at counts from '{item.at.period}', which is no yearly period of calendar.yaml"
+            f"at counts from '{item.at.yearly}', which is no yearly period of calendar.yaml"
             + (f" (known: {', '.join(known)})" if known else " (it lists none)"),
-            close_to(item.at.period, known),
+            close_to(item.at.yearly, known),
         )
         for item in items
-        if item.at.period is not None and item.at.period not in known
+        if item.at.yearly is not None and item.at.yearly not in known
     ]
 
 
@@ -370,28 +394,36 @@ class ItemReader:
         )
         return None
 
-    def timed(self, known: Mapping[str, str], example: str) -> dict[str, Any] | None:
+    def timed(
+        self, known: Mapping[str, str], example: str, periods: Collection[str] = ()
+    ) -> dict[str, Any] | None:
         """The fields of a :class:`Timed` item (id, name, template, missed, at), or None;
-        ``known`` are the keys an item of the file may have, ``example`` a template name."""
+        ``known`` are the keys an item of the file may have, ``example`` a template name,
+        ``periods`` the ids of the calendar's special periods an ``at`` may name."""
         item_id = self.identifier()
         self.keys(known)
         name = self.names()
         template = self.template(example)
         missed = self.choice("missed", MissedPolicy, MissedPolicy.LATE_ONCE)
-        at = None if "at" in self.misspelt else self.at()
+        at = None if "at" in self.misspelt else self.at(periods, beside="days_before" in known)
         if self.failed or None in (item_id, name, template, at):
             return None
         return {"id": item_id, "name": name, "template": template, "missed": missed, "at": at}
 
-    def at(self) -> At | None:
-        """The item's ``at``: when it happens."""
+    def at(self, periods: Collection[str] = (), *, beside: bool = False) -> At | None:
+        """The item's ``at``: when it happens (``periods``: the calendar's period ids;
+        ``beside``: the item may have its own ``days_before`` list beside ``at``, as a reminder
+        may, which the problems then point to)."""
         at = self.item.get("at")
         if not isinstance(at, Located):
             self.problem("at", f"at must be a mapping: {AT_FORMS}")
             return None
         if frozenset(at) not in _AT_KEYS:
+            hint = ""
+            if "days_before" in at and not set(at) & set(Edge):
+                hint = _DAYS_BEFORE_BESIDE if beside else _DAYS_BEFORE_INSIDE
             self.problem(
-                "at", f"at has {', '.join(sorted(at)) or 'nothing'}; write one of {AT_FORMS}"
+                "at", f"at has {', '.join(sorted(at)) or 'nothing'}; write one of {AT_FORMS}{hint}"
             )
             return None
         failed, self.failed = self.failed, False
@@ -428,7 +460,7 @@ class ItemReader:
         for edge in Edge:
             if edge in at:
                 if isinstance(at[edge], str) and ID.fullmatch(at[edge]):
-                    fields["period"], fields["edge"] = at[edge], edge
+                    fields["yearly"], fields["edge"] = at[edge], edge
                 else:
                     self.problem(
                         edge,
@@ -440,7 +472,22 @@ class ItemReader:
                 fields["days_before"] = at["days_before"]
             else:
                 self.problem(
-                    "days_before", "days_before must be a whole number of days, like 7", node=at
+                    "days_before",
+                    f"days_before inside at is {at['days_before']!r}: one whole number of days "
+                    "before the yearly period opens or closes, like 7"
+                    + (", and a list like [7, 1] goes beside at, not inside it" if beside else ""),
+                    node=at,
+                )
+        if "period" in at:
+            if isinstance(at["period"], str) and at["period"] in periods:
+                fields["period"] = at["period"]
+            else:
+                known = ", ".join(sorted(periods)) or "none: calendar.yaml lists no periods"
+                self.problem(
+                    "period",
+                    f"period {at['period']!r} is not a period of calendar.yaml (known: {known})",
+                    close_to(at["period"], periods),
+                    node=at,
                 )
         if "cron" in at:
             try:

@@ -133,7 +133,9 @@ class Bookings:
         return now.astimezone(self.kit.campus).date()
 
     def slots(self, day: date, subject: Mapping[str, Any], kind: FunctionalRoomKind) -> list[Slot]:
-        """The slots of a room of ``kind`` on ``day``, from its opening hours in the rules."""
+        """The slots of a room of ``kind`` on ``day``, from its opening hours in the rules, which
+        may differ by day (longer in exam weeks)."""
+        subject = {**subject, **people.day_facts(day, self.rules.calendar)}
         first = self._number("booking.open_hour", subject, kind)
         last = self._number("booking.close_hour", subject, kind)
         length = max(1, self._number("booking.slot_hours", subject, kind))

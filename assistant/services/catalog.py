@@ -17,6 +17,7 @@ from assistant.services import (
     drafts,
     duty,
     grid,
+    meetings,
     projects,
     reminders,
     stars,
@@ -50,6 +51,7 @@ def services(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> S
         duty.names(kit),
         broadcasts.names(kit),
         drafts.names(kit),
+        meetings.names(kit),
     ]
     for part in parts:
         approvals.workflows.update(part.workflows)

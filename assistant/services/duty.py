@@ -2,7 +2,8 @@
 ``rules/duty.yaml``.
 
 The ``duty.plan`` job keeps the coming weeks of each room planned as ``duty_shifts`` rows: a
-person from the room's pool for every shift, in turn or by fewest hours, none on the days the
+person from the room's pool for every shift on the days it runs (its weekdays and its ``when``:
+exam weeks may have shifts of their own), in turn or by fewest hours, none on the days the
 room's ``skip`` rule names. Planning again changes only shifts that have not started and that
 nobody has swapped, so a changed pool or file re-plans the future and never the past. Each
 planned shift has two firings: a reminder to its holder before it starts (with "I can't make it")
@@ -251,7 +252,7 @@ class Duty:
             facts = people.day_facts(day, self.rules.calendar)
             for code, room in rooms.items():
                 spec = self.rules.duty[code]
-                todays = [s for s in spec.shifts if day.isoweekday() in s.days]
+                todays = [s for s in spec.shifts if s.runs(facts)]
                 skipped = bool(todays) and spec.skips(facts)
                 for shift in todays:
                     starts_at = _at(day, shift.start, self.campus)
@@ -843,8 +844,10 @@ def _minute(moment: datetime) -> str:
 
 
 def _kind_of_person(facts: dict[str, Any]) -> tuple[Any, ...]:
-    """The facts of ``people_facts`` as a key: people with equal keys answer rules alike."""
+    """The facts of ``people_facts`` as a key: people with equal keys answer rules alike.
+    A pool rule cannot ask the graduation year (only reminders may), so it makes no kind."""
     return tuple(
         (name, tuple(value) if isinstance(value, list) else value)
         for name, value in sorted(facts.items())
+        if name != "graduation_year"
     )

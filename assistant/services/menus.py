@@ -2,8 +2,9 @@
 
 A command is offered to whoever the access rules let do what it does: a conversation's command
 asks the conversation's ``access`` (conversations/*.yaml), /bookings what /book asks, /stars
-``star.select``, and /pending whether anything can wait for the person at all (a request kind
-they approve, projects they score, a role reports are routed or climb to). Rules that read the
+``star.select``, /meetings ``meeting.read``, and /pending whether anything can wait for the
+person at all (a request kind they approve, projects they score, a role reports are routed or
+climb to). Rules that read the
 day (the call for projects, the nomination days) say when, not who, and are passed over
 (``Rules.allowed(..., any_day=True)``): the command stays while the window is shut, and its
 refusal says when it opens.
@@ -39,6 +40,9 @@ ORDER = (
     "results",
     "broadcast",
     "stars",
+    "meeting",
+    "minutes",
+    "meetings",
     "me",
     "leaders",
     "lang",
@@ -49,7 +53,12 @@ ORDER = (
 
 PENDING = "pending"
 # What the commands that are no conversation of their own ask the rules.
-_ASKS = {"bookings": "booking.create", "stars": "star.select", "bind": "group.bind"}
+_ASKS = {
+    "bookings": "booking.create",
+    "stars": "star.select",
+    "meetings": "meeting.read",
+    "bind": "group.bind",
+}
 
 
 class Menus:

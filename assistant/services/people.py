@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.domain import Actor, Named, Place, Role, ScopeKind, floor_span
+from assistant.rules import NoRuleMatched, Rules
 from assistant.rules.calendar import Calendar
 from assistant.storage import repo
 
@@ -97,6 +98,21 @@ async def profile(session: AsyncSession, actor: Actor) -> Profile:
     )
 
 
+async def welcome(session: AsyncSession, rules: Rules, actor: Actor, today: date) -> Leaders | None:
+    """The floor to welcome ``actor`` to, as they link on ``today`` (campus date): its leaders
+    and party members, when the policy ``welcome.new_resident`` says they are a new resident
+    (shipped: someone living in a dorm who links during freshmen arrival); None otherwise, and
+    when no rule gives the policy a value (a rules folder without the welcome)."""
+    if actor.home is None:
+        return None
+    subject = rule_subject(actor) | day_facts(today, rules.calendar)
+    try:
+        new_resident = rules.policy("welcome.new_resident", subject).outcome.value
+    except NoRuleMatched:
+        return None
+    return await leaders_of(session, actor.home) if new_resident is True else None
+
+
 def rule_subject(actor: Actor) -> dict[str, object]:
     """The facts about a person that access and policy rules decide on."""
     place = actor.home
@@ -113,9 +129,4 @@ def rule_subject(actor: Actor) -> dict[str, object]:
 def day_facts(day: date, calendar: Calendar | None = None) -> dict[str, object]:
     """The facts about a day that access rules may ask (a booking's day, or today): the date,
     and what the academic calendar says of it (teaching week, exam week, holiday, ...)."""
-    return {
-        "date": day.isoformat(),
-        "weekday": day.isoweekday(),
-        "day_of_month": day.day,
-        **(calendar or Calendar()).facts(day),
-    }
+    return (calendar or Calendar()).day_facts(day)

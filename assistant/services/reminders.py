@@ -10,7 +10,7 @@ people, for one-off notes the services plan).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -19,8 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.domain import Language
 from assistant.rules import Rules
-from assistant.rules.reminders import Reminder
-from assistant.rules.schema import SCHEMAS, Kind
+from assistant.rules.reminders import AUDIENCE_SCHEMA, Reminder
 from assistant.schedule import Handler
 from assistant.services import timed
 from assistant.services.kit import Kit, Names
@@ -56,18 +55,30 @@ def names(kit: Kit) -> Names:
 
 
 def remind(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Handler:
-    """Send each due reminder to its audience as it stands now."""
+    """Send each due reminder to its audience as it stands now; its template is told what it
+    reminds of (``event``: its day, weekday and time on campus; ``days_ahead``: 7 a week
+    before, 0 on the day; ``period``: the yearly period its ``at`` counts from, if any)."""
 
     async def fire(session: AsyncSession, due: Sequence[Firing], now: datetime) -> None:
         for firing in due:
             reminder = rules.reminders.get(str(firing.payload.get("reminder")))
             if reminder is None:
                 continue  # removed from the file since it was planned
-            people = await audience(session, reminder, rules)
+            day = rules.calendar.day_facts(firing.due_at.astimezone(campus).date())
+            people = await audience(session, reminder, rules, day)
+            # What it reminds of: a moment days after it comes (days_before), or now.
+            stored = firing.payload.get("event_at")
+            event = (datetime.fromisoformat(stored) if stored else firing.due_at).astimezone(campus)
             variables = {
                 "title": reminder.name,
                 "due_at": firing.due_at,
-                "period": _period(rules, reminder, firing.due_at.astimezone(campus).date()),
+                "event": {
+                    "day": event.date().isoformat(),
+                    "weekday": event.isoweekday(),
+                    "time": f"{event:%H:%M}",
+                },
+                "days_ahead": (event.date() - firing.due_at.astimezone(campus).date()).days,
+                "period": _period(rules, reminder, event.date()),
             }
             await _send(session, texts, default, people, reminder.template, variables, now)
 
@@ -97,10 +108,10 @@ def message(texts: Texts, default: Language) -> Handler:
 
 
 def _period(rules: Rules, reminder: Reminder, day: date) -> dict[str, Any] | None:
-    """For a reminder counted from a yearly period, that period as it falls around ``day``
-    (its name, first and last day), for the template to state; else None."""
+    """For a reminder counted from a yearly period, that period as it falls around ``day``, a
+    moment of its ``at`` (its name, first and last day), for the template to state; else None."""
     at = reminder.at
-    period = rules.calendar.yearly_period(at.period) if at.period else None
+    period = rules.calendar.yearly_period(at.yearly) if at.yearly else None
     if period is None:
         return None
     edge = day + timedelta(days=at.days_before)
@@ -108,9 +119,12 @@ def _period(rules: Rules, reminder: Reminder, day: date) -> dict[str, Any] | Non
     return {"name": period.name, "first": first, "last": last}
 
 
-async def audience(session: AsyncSession, reminder: Reminder, rules: Rules) -> list[int]:
-    """The active people a reminder is for: holders of its roles, those its rule matches, and
-    those the access rules let do its action (on some day: a shut window still reminds)."""
+async def audience(
+    session: AsyncSession, reminder: Reminder, rules: Rules, day: Mapping[str, Any]
+) -> list[int]:
+    """The active people a reminder is for: holders of its roles, those its rule matches,
+    asked of each person and of ``day`` (the facts of the day it comes), and those the access
+    rules let do its action (on some day: a shut window still reminds)."""
     query = select(Person.id).where(Person.active.is_(True))
     if reminder.roles:
         query = query.where(
@@ -122,12 +136,11 @@ async def audience(session: AsyncSession, reminder: Reminder, rules: Rules) -> l
     if reminder.when is None and reminder.may is None:
         return ids
     facts = await people_facts(session, ids)
-    schema = SCHEMAS[Kind.POLICIES]
     when, may = reminder.when, reminder.may
     return [
         i
         for i in ids
-        if (when is None or when.condition.matches(schema.subject(facts[i])))
+        if (when is None or when.condition.matches(AUDIENCE_SCHEMA.subject({**facts[i], **day})))
         and (may is None or rules.allowed(may, facts[i], any_day=True).outcome.allowed)
     ]
 
@@ -138,6 +151,7 @@ async def people_facts(session: AsyncSession, ids: list[int]) -> dict[int, dict[
         select(
             Person.id,
             Person.status,
+            Person.graduation_year,
             College.code,
             Community.code,
             Building.code,
@@ -158,8 +172,9 @@ async def people_facts(session: AsyncSession, ids: list[int]) -> dict[int, dict[
             "community": community,
             "building": building,
             "floor": floor,
+            "graduation_year": graduation_year,
         }
-        for person, status, college, community, building, floor in rows
+        for person, status, graduation_year, college, community, building, floor in rows
     }
     roles = await session.execute(
         select(RoleAssignment.person_id, RoleAssignment.role).where(

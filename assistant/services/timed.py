@@ -1,9 +1,11 @@
 """Planning what happens at the moments of an ``at``: reminders, scheduled broadcasts, and any
 such rule file to come.
 
-A sweep plans each item's moments of the coming weeks as firings of one kind, keyed by item and
-moment (planning again stores nothing new, and an item changed in its file loses its future
-firings); the firing's payload names the item, which is looked up again when it comes due.
+A sweep plans the moments each item is due in the coming weeks as firings of one kind, keyed by
+item and moment (planning again stores nothing new, and an item changed in its file loses its
+future firings); the firing's payload names the item, which is looked up again when it comes
+due, and, for an item due before what it is about (a reminder days before a meeting), that
+moment as ``event_at``.
 """
 
 from __future__ import annotations
@@ -35,15 +37,16 @@ def planner(kind: str, items: Mapping[str, Timed], calendar: Calendar, campus: t
     async def plan(session: AsyncSession, now: datetime) -> int:
         # By key: a moment written twice in a file (weeks [2, 2]) is one firing.
         wanted: dict[str, dict[str, Any]] = {
-            key(kind, item, moment): {
-                "key": key(kind, item, moment),
+            key(kind, item, due): {
+                "key": key(kind, item, due),
                 "kind": kind,
-                "due_at": moment,
+                "due_at": due,
                 "missed": item.missed,
-                "payload": {kind: item.id},
+                "payload": {kind: item.id}
+                | ({} if event == due else {"event_at": event.astimezone(UTC).isoformat()}),
             }
             for item in items.values()
-            for moment in item.at.times(calendar, now, now + HORIZON, campus)
+            for due, event in item.occasions(calendar, now, now + HORIZON, campus)
         }
         return await firings.replan(session, kind, wanted.values(), now=now)
 

@@ -220,6 +220,8 @@ class Person(Base):
     status: Mapped[PersonStatus] = mapped_column(_enum(PersonStatus, "person_status"))
     college_id: Mapped[int | None] = mapped_column(ForeignKey("colleges.id"), index=True)
     dorm_room_id: Mapped[int | None] = mapped_column(ForeignKey("dorm_rooms.id"), index=True)
+    # The year a student graduates (people.csv), for what the graduation period brings them.
+    graduation_year: Mapped[int | None] = mapped_column(SmallInteger)
     # People who leave the roster are kept for history, not deleted.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -763,6 +765,34 @@ class DutyLog(Base):
     happened: Mapped[str] = mapped_column(Text)
     issues: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class Meeting(Base):
+    """A meeting of the meeting system (会议制度, §七(一)) someone called: the coordination
+    group's (at the school) or a college's workstation, sub-station or building centre's (at
+    its community, sub-station or building); and its minutes once recorded."""
+
+    __tablename__ = "meetings"
+    __table_args__ = (
+        Index("ix_meetings_scope", "scope_kind", "scope_id", "starts_at"),
+        Index("ix_meetings_minutes_at", "minutes_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope_kind: Mapped[ScopeKind] = mapped_column(_enum(ScopeKind, "scope_kind"))
+    # The unit's row of the kind's table; SCHOOL_SCOPE_ID for the coordination group.
+    scope_id: Mapped[int] = mapped_column(Integer)
+    topic: Mapped[str] = mapped_column(String(200))
+    place: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime]
+    called_by_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    created_at: Mapped[datetime]
+    # The minutes (会议纪要): who came, what was decided, the problems found; null until then.
+    minutes_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    minutes_at: Mapped[datetime | None]
+    attendees: Mapped[str | None] = mapped_column(Text)
+    decisions: Mapped[str | None] = mapped_column(Text)
+    problems: Mapped[str | None] = mapped_column(Text)
 
 
 class Broadcast(Base):

@@ -19,6 +19,7 @@ from tests.bot.test_booking import last_message
 from tests.bot.test_duty import CAMPUS, XU, at, roster
 from tests.bot.test_identity import STUDENT, linked
 from tests.bot.test_report import press, prompt
+from tests.rules.helpers import with_shipped_periods
 
 Invite = Callable[[str], Awaitable[str]]
 People = Callable[..., Chat]
@@ -64,7 +65,7 @@ def spring_rules(tmp_path: Path, *, duty: str | None = None, listed: bool = True
     calendar = textwrap.dedent(SPRING_2027)
     if not listed:
         calendar = calendar.split("holidays:")[0]
-    (rules / "calendar.yaml").write_text(calendar, encoding="utf-8")
+    (rules / "calendar.yaml").write_text(with_shipped_periods(calendar), encoding="utf-8")
     if duty is not None:
         (rules / "duty.yaml").write_text(textwrap.dedent(duty), encoding="utf-8")
     return rules

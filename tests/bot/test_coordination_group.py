@@ -1,6 +1,7 @@
 """The coordination group (协调小组, §三) through the running bot: the Organisation Department and
-the five offices taking part hear of the group's meetings, and a scheduled broadcast can name
-the whole group or one office, whose members live in no dorm."""
+the five offices taking part hear of the group's meetings a week and a day before, and nobody
+else does; a scheduled broadcast can name the whole group or one office, whose members live in
+no dorm."""
 
 from __future__ import annotations
 
@@ -26,8 +27,13 @@ ORG_DEPARTMENT = "T0016"
 LOGISTICS_SECURITY = "T0028"  # 孙立新, 后勤保卫处
 YOUTH_LEAGUE = "T0031"  # 郭晓峰, 校团委
 SPORTS = "T0032"  # 谢志强, 体育部
-# Monday of week 2 of the autumn semester, 10:00 on campus (02:00 UTC): the group meets.
+STUDENT_AFFAIRS = "T0029"  # 党委学生工作部
+COLLEGE_PARTY_LEADER = "T0001"
+# Monday of week 2 of the autumn semester, 10:00 on campus (02:00 UTC): the group meets. Its
+# offices hear of it a week and a day before, at that hour (§七(一)).
 MEETING = datetime(2026, 9, 14, 2, 0, tzinfo=UTC)
+WEEK_BEFORE = datetime(2026, 9, 7, 2, 0, tzinfo=UTC)
+DAY_BEFORE = datetime(2026, 9, 13, 2, 0, tzinfo=UTC)
 # 2 September 2026 10:00 on campus.
 DEPLOYMENT = datetime(2026, 9, 2, 2, 0, tzinfo=UTC)
 
@@ -57,21 +63,39 @@ async def test_the_groups_meeting_reminder_reaches_every_office_of_the_group(
             await linked(person, invite, number, language="en")
             for number in (ORG_DEPARTMENT, LOGISTICS_SECURITY, YOUTH_LEAGUE, SPORTS)
         ]
+        zh_office = await linked(person, invite, STUDENT_AFFAIRS)
         counsellor = await linked(person, invite, C1_COUNSELLOR, language="en")
+        leader = await linked(person, invite, COLLEGE_PARTY_LEADER, language="en")
         student = await linked(person, invite, STUDENT, language="en")
         await edge.ticker.run_once()
 
+        for moment, when in (
+            (WEEK_BEFORE, "a week from today (Monday 2026-09-14) at 10:00"),
+            (DAY_BEFORE, "tomorrow (Monday 2026-09-14) at 10:00"),
+        ):
+            at(clock, moment)
+            await edge.scheduler.run_due()
+            for chat in offices:
+                reminder = await tg.wait_for_bot_message(
+                    chat.user.id,
+                    predicate=lambda m: when in (m.text or ""),  # noqa: B023
+                )
+                text = reminder.text or ""
+                assert "Coordination group meeting: work plan and experience" in text
+                assert "The coordination group's offices, please attend." in text
+        said_zh = [m.text or "" for m in tg.messages(zh_office.user.id)]
+        assert any("下周一（2026-09-14）10:00 召开" in text for text in said_zh)
+        assert any("明天（2026-09-14，周一）10:00 召开" in text for text in said_zh)
+
+        # Nothing on the hour it starts: it was said in time.
         at(clock, MEETING)
         await edge.scheduler.run_due()
-
-        for chat in [*offices, counsellor]:
-            reminder = await tg.wait_for_bot_message(
-                chat.user.id,
-                predicate=lambda m: "coordination meeting" in (m.text or ""),
-            )
-            assert "The coordination group's offices" in (reminder.text or "")
-    # The reminder was queued with the firing: students are not in the group.
-    assert not any("coordination meeting" in text for text in await queued_for(campus, student))
+    for chat in offices:
+        queued = [t for t in await queued_for(campus, chat) if "Coordination group" in t]
+        assert len(queued) == 2
+    # Counsellors, college party leaders and students are not in the group.
+    for chat in (counsellor, leader, student):
+        assert not any("Coordination group" in t for t in await queued_for(campus, chat))
 
 
 BROADCASTS = """

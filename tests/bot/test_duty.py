@@ -25,6 +25,7 @@ from assistant.storage.models import AuditEntry, DutyLog, DutyShift, Firing, Per
 from tests.bot.conftest import Chat, Clock, make_application
 from tests.bot.test_identity import C1_COUNSELLOR, STUDENT, linked
 from tests.bot.test_report import press, prompt
+from tests.rules.helpers import with_shipped_periods
 
 Invite = Callable[[str], Awaitable[str]]
 People = Callable[..., Chat]
@@ -64,7 +65,7 @@ def duty_rules(tmp_path: Path, duty: str = DUTY_FILE) -> Path:
     """The shipped rules with an exam week in week 3 (21-27 September) and the test's duty."""
     rules = tmp_path / "rules"
     shutil.copytree(REPO_ROOT / "rules", rules, dirs_exist_ok=True)
-    (rules / "calendar.yaml").write_text(textwrap.dedent(CALENDAR), encoding="utf-8")
+    (rules / "calendar.yaml").write_text(with_shipped_periods(CALENDAR), encoding="utf-8")
     (rules / "duty.yaml").write_text(textwrap.dedent(duty), encoding="utf-8")
     return rules
 

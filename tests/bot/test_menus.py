@@ -96,11 +96,12 @@ async def test_menus_and_help_list_only_what_the_access_rules_let_each_person_do
     assert await dorm_head.say("/apply") == NOT_APPLYING[language]
     assert await dorm_head.say("/stars") == NOT_PICKING[language]
 
-    # A counsellor applies, broadcasts and decides, but nominates no Star and picks none.
+    # A counsellor applies, broadcasts and decides, but nominates no Star and picks none; this
+    # one also heads a building sub-station, whose meetings they call and minute.
     counsellor_menu = await menu_of(tg, counsellor, holding="apply")
     assert list(counsellor_menu) == [
         *("report", "book", "bookings", "mine", "pending", "apply", "results", "broadcast"),
-        *("me", "leaders", "lang", "cancel", "help"),
+        *("meeting", "minutes", "me", "leaders", "lang", "cancel", "help"),
     ]
     assert counsellor_menu["apply"] == DESCRIBED[language]["apply"]
     counsellor_help = await counsellor.say("/help")

@@ -39,6 +39,17 @@ def gbk(text: str) -> bytes:
     return text.encode("gbk")
 
 
+def with_graduation(text: str, row: str, year: str) -> str:
+    """people.csv with the optional graduation column: ``year`` for the row starting with
+    ``row``, empty for the others."""
+    lines = text.splitlines()
+    lines = [f"{line},graduation" if i == 0 else f"{line}," for i, line in enumerate(lines)]
+    return (
+        "\n".join(f"{line}{year}" if row and line.startswith(row) else line for line in lines)
+        + "\n"
+    )
+
+
 def section_as_text(text: str) -> str:
     start, end = text.index("functional_rooms:"), text.index("people:")
     return f"{text[:start]}functional_rooms: PSY\n{text[end:]}"
@@ -384,6 +395,28 @@ CASES = [
         replace('2021006,"Smith', '2021005,"Smith'),
         7,
         "duplicate number '2021005' (first on line 6)",
+    ),
+    Broken(
+        "people-bad-graduation",
+        "people.csv",
+        lambda text: with_graduation(text, "2021001,", "27"),
+        2,
+        "bad graduation '27' (expected a year like 2027, or empty)",
+    ),
+    Broken(
+        "people-graduation-for-a-teacher",
+        "people.csv",
+        lambda text: with_graduation(text, "T002,", "2027"),
+        9,
+        "graduation given for status 'teacher' (only students graduate; leave it empty)",
+    ),
+    Broken(
+        "people-misspelt-graduation-column",
+        "people.csv",
+        lambda text: with_graduation(text, "", "").replace(",graduation\n", ",graduaton\n", 1),
+        1,
+        "unknown column 'graduaton'",
+        "graduation",
     ),
     Broken(
         "people-bad-number",

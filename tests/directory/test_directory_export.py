@@ -55,7 +55,7 @@ async def test_export_writes_the_three_files(
     assert [path.name for path in paths] == ["campus.yaml", "people.csv", "roles.csv"]
     people = paths[1].read_bytes()
     # A byte-order mark, so that Excel opens the names as UTF-8.
-    assert people.startswith(b"\xef\xbb\xbfnumber,name,status,college,room\r\n")
+    assert people.startswith(b"\xef\xbb\xbfnumber,name,status,college,room,graduation\r\n")
     assert '2021006,"Smith, John",student,BUS,B1-610' in people.decode("utf-8-sig")
     assert "name: {zh: 商学院, en: Business School}" in paths[0].read_text(encoding="utf-8")
 
@@ -101,3 +101,25 @@ async def test_export_after_a_history_of_changes_imports_to_the_same_state(
     await run_import(first[0])
     second = await export(db, tmp_path / "second")
     assert [path.read_bytes() for path in second] == [path.read_bytes() for path in first]
+
+
+async def test_the_graduation_year_goes_in_and_comes_back_out(
+    db: Database, campus: Path, run_import: Import, tmp_path: Path
+) -> None:
+    people = campus.parent / "people.csv"
+    rows = people.read_text(encoding="utf-8").splitlines()
+    # The optional column: a year for one student, empty for everyone else.
+    rows = [f"{row},graduation" if i == 0 else f"{row}," for i, row in enumerate(rows)]
+    rows = [
+        row.replace("2021001,张伟,student,BUS,B1-101,", "2021001,张伟,student,BUS,B1-101,2025")
+        for row in rows
+    ]
+    people.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    await run_import(campus)
+
+    paths = await export(db, tmp_path / "out")
+
+    exported = paths[1].read_text(encoding="utf-8-sig").splitlines()
+    assert "2021001,张伟,student,BUS,B1-101,2025" in exported
+    assert "2021002,李娜,party_member,BUS,B1-101," in exported
+    assert load_org(paths[0]) == load_org(campus)

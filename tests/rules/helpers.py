@@ -51,3 +51,10 @@ def write_rules(tmp_path: Path, **files: str) -> Path:
     for kind, text in files.items():
         (folder / f"{kind}.yaml").write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     return folder
+
+
+def with_shipped_periods(calendar: str) -> str:
+    """``calendar`` (a calendar.yaml's text, dedented) with the shipped special periods, which
+    the shipped reminders name: a rules folder that keeps those reminders needs them."""
+    shipped = (SHIPPED / "calendar.yaml").read_text(encoding="utf-8")
+    return textwrap.dedent(calendar).rstrip("\n") + "\n" + shipped[shipped.index("periods:") :]

@@ -14,7 +14,7 @@ import pytest
 from assistant.cli import main
 from assistant.config import REPO_ROOT
 from assistant.rules import RulesError, load_rules
-from tests.rules.helpers import person, report, write_rules
+from tests.rules.helpers import person, report, with_shipped_periods, write_rules
 
 SHIPPED = load_rules(REPO_ROOT / "rules").calendar
 
@@ -291,10 +291,8 @@ def test_check_warns_of_a_semester_year_without_holidays(
 ) -> None:
     rules = tmp_path / "rules"
     shutil.copytree(REPO_ROOT / "rules", rules)
-    unlisted = textwrap.dedent(SPRING_2027).split("holidays:")[0]
-    # The shipped reminders count from the yearly call for projects: it stays.
-    yearly = "yearly:" + (rules / "calendar.yaml").read_text(encoding="utf-8").split("\nyearly:")[1]
-    (rules / "calendar.yaml").write_text(unlisted + yearly, encoding="utf-8")
+    unlisted = with_shipped_periods(textwrap.dedent(SPRING_2027).split("holidays:")[0])
+    (rules / "calendar.yaml").write_text(unlisted, encoding="utf-8")
     monkeypatch.setenv("ASSISTANT_RULES_DIR", str(rules))
     out = io.StringIO()
     assert main(["check"], out=out) == 0
@@ -304,7 +302,7 @@ def test_check_warns_of_a_semester_year_without_holidays(
         "for 2027 and this file lists none"
     )
     assert ok.startswith("ok: ")
-    (rules / "calendar.yaml").write_text(textwrap.dedent(SPRING_2027) + yearly, encoding="utf-8")
+    (rules / "calendar.yaml").write_text(with_shipped_periods(SPRING_2027), encoding="utf-8")
     out = io.StringIO()
     assert main(["check"], out=out) == 0
     assert out.getvalue().startswith("ok: ")

@@ -15,7 +15,7 @@ from assistant.domain import Role
 from assistant.rules import RulesError, load_rules
 from assistant.rules.duty import DutyRoom, Order
 from assistant.services.people import day_facts
-from tests.rules.helpers import person, write_rules
+from tests.rules.helpers import person, with_shipped_periods, write_rules
 
 CALENDAR = """
     semesters:
@@ -201,7 +201,9 @@ def test_a_room_listed_twice_and_a_missing_pool(tmp_path: Path) -> None:
 def test_assistant_check_names_the_broken_duty_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rules = write_rules(tmp_path, calendar=CALENDAR, duty=GOOD.replace("fair", "fiar"))
+    rules = write_rules(
+        tmp_path, calendar=with_shipped_periods(CALENDAR), duty=GOOD.replace("fair", "fiar")
+    )
     for name in ("routing", "access", "policies", "reminders"):
         (rules / f"{name}.yaml").write_text(
             (REPO_ROOT / "rules" / f"{name}.yaml").read_text(encoding="utf-8"), encoding="utf-8"
@@ -213,3 +215,66 @@ def test_assistant_check_names_the_broken_duty_file(
         "rules/duty.yaml:5 [BUS-ACT]: order is 'fiar' (round_robin or fair) (did you mean 'fair'?)"
     ]
     assert "1 problem(s) found" in capsys.readouterr().err
+
+
+def test_the_shipped_rooms_stay_open_longer_in_exam_weeks() -> None:
+    rules = load_rules(REPO_ROOT / "rules")
+    room = rules.duty["BUS-ACT"]
+
+    def shifts(day: date) -> list[str]:
+        facts = day_facts(day, rules.calendar)
+        return [] if room.skips(facts) else [s.id for s in room.shifts if s.runs(facts)]
+
+    assert shifts(date(2027, 1, 6)) == ["evening"]  # a Wednesday of teaching week 18
+    assert shifts(date(2027, 1, 9)) == []  # its Saturday
+    # Exam week 19: not closed but longer, every day, the weekend included (§五(二)).
+    assert shifts(date(2027, 1, 13)) == ["exam-afternoon", "exam-evening"]
+    assert shifts(date(2027, 1, 16)) == ["exam-afternoon", "exam-evening"]
+    assert shifts(date(2027, 2, 3)) == []  # the winter vacation
+
+
+EXAM_SHIFT = """
+          - id: exam
+            days: [1, 2, 3, 4, 5, 6, 7]
+            from: "14:00"
+            to: "22:00"
+            when: is_exam_week ?? false
+"""
+
+
+def test_a_shift_of_its_own_days_runs_only_on_them(tmp_path: Path) -> None:
+    text = GOOD.replace("skip: is_holiday or (is_exam_week ?? false)", "skip: false")
+    text = text.replace(
+        '            to: "21:30"\n',
+        '            to: "21:30"\n            when: not (is_exam_week ?? false)\n',
+    )
+    rules = load_rules(write_rules(tmp_path, calendar=CALENDAR, duty=text + EXAM_SHIFT))
+    room = rules.duty["BUS-ACT"]
+
+    def shifts(day: date) -> list[str]:
+        facts = day_facts(day, rules.calendar)
+        return [shift.id for shift in room.shifts if shift.runs(facts)]
+
+    assert shifts(date(2026, 9, 14)) == ["evening"]
+    assert shifts(date(2026, 9, 22)) == ["exam"]  # exam week 3
+    assert shifts(date(2026, 9, 26)) == ["saturday", "exam"]  # its Saturday: both, apart
+    assert shifts(date(2026, 9, 19)) == ["saturday"]
+
+
+def test_shifts_that_would_overlap_on_a_day_both_run_are_refused(tmp_path: Path) -> None:
+    # The evening runs every weekday, so the exam shift overlaps it on the exam week's Monday.
+    assert problems(tmp_path, GOOD + EXAM_SHIFT) == [
+        "rules/duty.yaml:19 [BUS-ACT/exam]: shift 'exam' overlaps shift 'evening' (line 8) on "
+        "2026-09-21, a day both run (see their when)",
+    ]
+
+
+def test_a_shifts_when_is_a_rule_over_the_day(tmp_path: Path) -> None:
+    broken = GOOD + EXAM_SHIFT.replace("is_exam_week ?? false", "is_exam_wek ?? false")
+    assert problems(tmp_path, broken) == [
+        "rules/duty.yaml:21 [BUS-ACT/exam]: when: unknown symbol 'is_exam_wek' "
+        "(did you mean 'is_exam_week'?)",
+    ]
+    assert problems(tmp_path, GOOD + EXAM_SHIFT.replace("is_exam_week ?? false", "status == 'x'"))[
+        0
+    ].startswith("rules/duty.yaml:21 [BUS-ACT/exam]: when: unknown symbol 'status'")

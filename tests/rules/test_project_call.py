@@ -124,6 +124,65 @@ def test_a_reminder_counted_from_a_period_the_calendar_lacks_is_refused(tmp_path
     ]
 
 
+def test_days_before_beside_at_counts_back_from_days_before_inside_it(tmp_path: Path) -> None:
+    # Inside at: a week before the call closes (8 December); beside it: 7 and 1 days before that.
+    text = REMINDER.replace("        audience:", "        days_before: [7, 1]\n        audience:")
+    rules = load_rules(write_rules(tmp_path, calendar=CALL, reminders=text))
+    reminder = rules.reminders["call-closing"]
+    found = reminder.occasions(
+        rules.calendar, datetime(2026, 10, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC), CAMPUS
+    )
+    assert [(d.astimezone(CAMPUS), e.astimezone(CAMPUS)) for d, e in found] == [
+        (datetime(2026, 12, 1, 9, tzinfo=CAMPUS), datetime(2026, 12, 8, 9, tzinfo=CAMPUS)),
+        (datetime(2026, 12, 7, 9, tzinfo=CAMPUS), datetime(2026, 12, 8, 9, tzinfo=CAMPUS)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "says", "suggestion"),
+    [
+        # The list of a reminder's own days_before, written inside at.
+        (
+            ("days_before: 7,", "days_before: [7, 1],"),
+            "days_before inside at is [7, 1]: one whole number of days before the yearly period "
+            "opens or closes, like 7, and a list like [7, 1] goes beside at, not inside it",
+            None,
+        ),
+        # The one number inside at, written beside it.
+        (
+            (
+                '{closes: project-call, days_before: 7, time: "09:00"}',
+                '{closes: project-call, time: "09:00"}\n        days_before: 7',
+            ),
+            "days_before must be a list of different whole numbers of days, 0 to 60, like [7, 1] "
+            "(a week and a day before), not 7; only inside at, with opens or closes, is it one "
+            "number",
+            "[7]",
+        ),
+        # days_before inside an at that counts from no yearly period.
+        (
+            ("closes: project-call", "period: graduation"),
+            "at has days_before, period, time; write one of {weeks, weekday, time}, {days, time}, "
+            "{date, time}, {opens or closes, days_before, time}, {period, time} or {cron} "
+            "(days_before inside at goes only with opens or closes; to be reminded days before "
+            "any other at, write days_before: [7, 1] beside at, not inside it)",
+            None,
+        ),
+    ],
+)
+def test_the_two_days_before_mixed_up_are_refused_saying_which_is_which(
+    tmp_path: Path, change: tuple[str, str], says: str, suggestion: str | None
+) -> None:
+    assert change[0] in REMINDER
+    text = REMINDER.replace(*change)
+    with pytest.raises(RulesError) as caught:
+        load_rules(write_rules(tmp_path, calendar=CALL, reminders=text))
+    [problem] = caught.value.problems
+    assert (problem.file, problem.rule_id) == ("rules/reminders.yaml", "call-closing")
+    assert problem.message == says
+    assert problem.suggestion == suggestion
+
+
 def shipped_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     rules = tmp_path / "rules"
     shutil.copytree(REPO_ROOT / "rules", rules)

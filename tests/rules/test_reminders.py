@@ -87,19 +87,128 @@ def test_each_form_of_at(tmp_path: Path, at: str, expected: list[str]) -> None:
     assert campus_times(reminder, start, end) == expected
 
 
-def test_the_shipped_reminders_load() -> None:
-    assert set(SHIPPED.reminders) >= {"semester-meeting", "star-open", "star-last-days"}
-    moments = campus_times(
-        SHIPPED.reminders["semester-meeting"],
-        datetime(2026, 9, 1, tzinfo=UTC),
-        datetime(2027, 8, 1, tzinfo=UTC),
-    )
-    assert moments == [
-        "2026-09-14 10:00",
-        "2026-12-21 10:00",
-        "2027-03-08 10:00",
-        "2027-06-14 10:00",
+def due_and_about(reminder: Reminder, start: datetime, end: datetime) -> list[tuple[str, str]]:
+    """(when it comes, what it reminds of), in campus time."""
+    return [
+        (
+            due.astimezone(CAMPUS).strftime("%Y-%m-%d %H:%M"),
+            event.astimezone(CAMPUS).strftime("%Y-%m-%d %H:%M"),
+        )
+        for due, event in reminder.occasions(SHIPPED.calendar, start, end, CAMPUS)
     ]
+
+
+def test_the_shipped_reminders_load() -> None:
+    assert set(SHIPPED.reminders) >= {
+        "coordination-deployment-meeting",
+        "coordination-inspection-meeting",
+        "star-open",
+        "star-last-days",
+    }
+    year = (datetime(2026, 9, 1, tzinfo=UTC), datetime(2027, 8, 1, tzinfo=UTC))
+    # The group meets on Monday of weeks 2 and 16 at 10:00, and hears of it a week and a day
+    # before, at that hour (§七(一)).
+    assert due_and_about(SHIPPED.reminders["coordination-deployment-meeting"], *year) == [
+        ("2026-09-07 10:00", "2026-09-14 10:00"),
+        ("2026-09-13 10:00", "2026-09-14 10:00"),
+        ("2027-03-01 10:00", "2027-03-08 10:00"),
+        ("2027-03-07 10:00", "2027-03-08 10:00"),
+    ]
+    assert due_and_about(SHIPPED.reminders["coordination-inspection-meeting"], *year) == [
+        ("2026-12-14 10:00", "2026-12-21 10:00"),
+        ("2026-12-20 10:00", "2026-12-21 10:00"),
+        ("2027-06-07 10:00", "2027-06-14 10:00"),
+        ("2027-06-13 10:00", "2027-06-14 10:00"),
+    ]
+    # The calendar's special periods: their first day.
+    assert campus_times(SHIPPED.reminders["graduation-checklist"], *year) == ["2027-06-14 09:00"]
+    arrival = (datetime(2026, 8, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC))
+    assert campus_times(SHIPPED.reminders["freshmen-arrival-leaders"], *arrival) == [
+        "2026-09-01 08:00"
+    ]
+
+
+def test_a_reminder_days_before_comes_only_inside_the_stretch_planned(tmp_path: Path) -> None:
+    reminder = load(
+        tmp_path,
+        GOOD.replace("        audience:", "        days_before: [7, 1]\n        audience:"),
+    )["meeting"]
+    assert reminder.days_before == (7, 1)
+    calendar = load_rules(write_rules(tmp_path, calendar=CALENDAR)).calendar
+    # Week 2's Monday is 14 September; the stretch ends before the day-before reminder.
+    moments = reminder.occasions(
+        calendar,
+        datetime(2026, 9, 1, tzinfo=UTC),
+        datetime(2026, 9, 10, tzinfo=UTC),
+        CAMPUS,
+    )
+    assert [(d.astimezone(CAMPUS).day, e.astimezone(CAMPUS).day) for d, e in moments] == [(7, 14)]
+
+
+@pytest.mark.parametrize(
+    ("days_before", "says"),
+    [
+        ("[7, 7]", "days_before must be a list of different whole numbers of days"),
+        ("[-1]", "days_before must be a list"),
+        ("[61]", "0 to 60"),
+        ("7", "days_before must be a list"),
+        ("[]", "days_before must be a list"),
+        ("[1.5]", "days_before must be a list"),
+    ],
+)
+def test_bad_days_before_is_refused(tmp_path: Path, days_before: str, says: str) -> None:
+    text = GOOD.replace(
+        "        audience:", f"        days_before: {days_before}\n        audience:"
+    )
+    with pytest.raises(RulesError) as caught:
+        load(tmp_path, text)
+    [problem] = caught.value.problems
+    assert (problem.file, problem.line, problem.rule_id) == ("rules/reminders.yaml", 5, "meeting")
+    assert says in problem.message
+
+
+PERIODS = (
+    CALENDAR
+    + """
+    periods:
+      - id: graduation
+        name: {zh: 毕业季, en: Graduation}
+        from: 2027-06-14
+        to: 2027-06-30
+"""
+)
+
+
+def test_a_period_must_be_one_of_the_calendar(tmp_path: Path) -> None:
+    good = GOOD.replace(
+        '{weeks: [2, 16], weekday: 1, time: "10:00"}', '{period: graduation, time: "09:00"}'
+    )
+    folder = write_rules(tmp_path, calendar=PERIODS, reminders=good)
+    reminder = load_rules(folder).reminders["meeting"]
+    assert reminder.at.period == "graduation"
+    folder = write_rules(
+        tmp_path, calendar=PERIODS, reminders=good.replace("graduation", "graduaton")
+    )
+    with pytest.raises(RulesError) as caught:
+        load_rules(folder)
+    [problem] = caught.value.problems
+    assert str(problem) == (
+        "rules/reminders.yaml:4 [meeting]: period 'graduaton' is not a period of calendar.yaml "
+        "(known: graduation) (did you mean 'graduation'?)"
+    )
+
+
+def test_an_audience_may_ask_the_graduation_year_and_the_day(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "roles: [counsellor]", "when: graduation_year == year and 'graduation' in (periods ?? [])"
+    )
+    reminder = load(tmp_path, text)["meeting"]
+    assert reminder.when is not None
+    with pytest.raises(RulesError) as caught:
+        load(tmp_path, GOOD.replace("roles: [counsellor]", "when: graduaton_year == year"))
+    [problem] = caught.value.problems
+    assert "unknown symbol 'graduaton_year'" in problem.message
+    assert problem.suggestion == "graduation_year"
 
 
 @pytest.mark.parametrize(
@@ -173,10 +282,12 @@ def test_the_coordination_group_stands_for_its_offices(tmp_path: Path) -> None:
     )
     office = load(tmp_path, GOOD.replace("[counsellor]", "[youth_league, youth_league]"))
     assert office["meeting"].roles == (Role.YOUTH_LEAGUE,)
-    # The group meets twice a semester (§七(一)): the shipped reminder of its meeting is for it.
-    assert set(GROUP_ROLES[RoleGroup.COORDINATION_GROUP]) <= set(
-        SHIPPED.reminders["semester-meeting"].roles
-    )
+    # The group meets twice a semester (§七(一)): the shipped reminders of its meetings are
+    # for it, and for nobody else.
+    for meeting in ("coordination-deployment-meeting", "coordination-inspection-meeting"):
+        reminder = SHIPPED.reminders[meeting]
+        assert reminder.roles == GROUP_ROLES[RoleGroup.COORDINATION_GROUP]
+        assert reminder.when is None
 
 
 def test_a_reminder_id_used_twice_is_refused(tmp_path: Path) -> None:

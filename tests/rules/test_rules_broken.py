@@ -283,7 +283,8 @@ CASES = [
         4,
         "night",
         "unknown symbol 'hour' (policies rules may use: status, roles, college, community, "
-        "building, floor, room_kind, request_kind, approver_role)",
+        "building, floor, room_kind, request_kind, approver_role, date, weekday, day_of_month, "
+        "year, is_holiday, semester, week, teaching_week, is_exam_week, is_vacation, periods)",
     ),
     Broken(
         "equality-across-types",

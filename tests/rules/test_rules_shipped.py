@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import date
 
 import pytest
 
@@ -40,6 +41,7 @@ def test_shipped_files_load(shipped: Rules) -> None:
         "approval.fallback_hours",
         "approval.fallback",
         "star.scope",
+        "welcome.new_resident",
     }
 
 
@@ -302,3 +304,51 @@ def test_every_report_climbs_the_plans_grid_chain(shipped: Rules) -> None:
             assert decision.rule_id == "grid-chain"
             # The file says what a rules folder without it falls back to.
             assert decision.outcome == GRID_CHAIN
+
+
+def test_reading_rooms_open_longer_in_exam_weeks(shipped: Rules) -> None:
+    def hours(day: date, room_kind: str) -> tuple[object, object]:
+        subject = person(room_kind=room_kind) | shipped.calendar.day_facts(day)
+        return (
+            shipped.policy("booking.open_hour", subject).outcome.value,
+            shipped.policy("booking.close_hour", subject).outcome.value,
+        )
+
+    teaching, exams = date(2027, 1, 6), date(2027, 1, 13)  # weeks 18 and 19 of the autumn
+    assert shipped.calendar.facts(exams)["is_exam_week"]
+    assert hours(teaching, "reading_room") == (8, 22)
+    assert hours(exams, "reading_room") == (7, 23)
+    assert hours(exams, "activity_room") == (8, 22)
+
+
+def test_who_is_welcomed_as_a_new_resident(shipped: Rules) -> None:
+    def welcomed(day: date, **changes: object) -> object:
+        subject = person(**changes) | shipped.calendar.day_facts(day)
+        return shipped.policy("welcome.new_resident", subject).outcome.value
+
+    arrival = date(2026, 9, 3)
+    assert welcomed(arrival) is True
+    # Someone who lives in no dorm has no floor to be welcomed to.
+    assert welcomed(arrival, building=None, community=None, floor=None) is False
+    assert welcomed(date(2026, 9, 8)) is False
+
+
+@pytest.mark.parametrize(
+    ("roles", "call", "read"),
+    [
+        (["org_department"], True, True),
+        (["youth_league"], False, True),
+        (["workstation_head"], True, False),
+        (["substation_head"], True, False),
+        (["centre_head"], True, False),
+        (["counsellor"], False, False),
+        ([], False, False),
+    ],
+)
+def test_who_calls_meetings_and_who_reads_their_minutes(
+    shipped: Rules, roles: list[str], call: bool, read: bool
+) -> None:
+    subject = person(status="teacher", roles=roles)
+    assert shipped.allowed("meeting.call", subject).outcome.allowed is call
+    assert shipped.allowed("meeting.record", subject).outcome.allowed is call
+    assert shipped.allowed("meeting.read", subject).outcome.allowed is read
