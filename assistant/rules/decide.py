@@ -23,6 +23,7 @@ from assistant.rules.calendar import Calendar
 from assistant.rules.duty import DutyRoom
 from assistant.rules.errors import NoRuleMatched, RuleEvaluationError, SubjectError
 from assistant.rules.expressions import Guard
+from assistant.rules.red_service import RedService
 from assistant.rules.reminders import Reminder
 from assistant.rules.roles import RoleRules
 from assistant.rules.schema import DAY_SYMBOLS, SCHEMAS, Kind
@@ -287,9 +288,12 @@ class Rules:
         duty: tuple[DutyRoom, ...] = (),
         broadcasts: tuple[ScheduledBroadcast, ...] = (),
         holders: RoleRules | None = None,
+        red_service: RedService | None = None,
     ) -> None:
         self.routing = routing
         self.holders = holders or RoleRules()
+        # None without rules/red_service.yaml: nobody can ask the team for help.
+        self.red_service = red_service
         self.calendar = calendar or Calendar()
         self.reminders = {reminder.id: reminder for reminder in reminders}
         self.duty = {room.room: room for room in duty}
