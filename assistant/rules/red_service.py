@@ -194,7 +194,9 @@ def load_red_service(
         )
     kinds = _list(data, "kinds", report, lambda item: _KindReader(item, report).read())
     windows = _list(data, "windows", report, lambda item: _WindowReader(item, report).read())
-    schema = route_schema(tuple(k.id for k in kinds), tuple(w.id for w in windows))
+    # Routes are read against every id the file gives, so that a broken kind is reported once,
+    # not again by each route naming it.
+    schema = route_schema(_ids(data, "kinds"), _ids(data, "windows"))
     context = schema.context(timezone)
     routes = _list(
         data, "routes", report, lambda item: _RouteReader(item, report).read(file, schema, context)
@@ -209,6 +211,15 @@ def load_red_service(
         days_ahead=int(days_ahead),
         schema=schema,
     )
+
+
+def _ids(data: Located, key: str) -> tuple[str, ...]:
+    """The ids the items under ``key`` give, good or not, each once."""
+    items = data.get(key)
+    if not isinstance(items, list):
+        return ()
+    found = [item.get("id") for item in items if isinstance(item, Located)]
+    return tuple(dict.fromkeys(str(name) for name in found if isinstance(name, str)))
 
 
 def _whole(value: Any, low: int, high: int) -> bool:
