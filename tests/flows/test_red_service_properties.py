@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,8 +54,8 @@ TYPED = ("My phone will not start", "tomorrow", "Building 1, room 101")
 
 
 async def _setup(url: str) -> None:
-    """The campus, everyone linked, and two requests of the student: one open, one taken by
-    the first volunteer."""
+    """The campus, everyone linked, two requests of the student (one open, one taken by the
+    first volunteer) and one open request the first volunteer made themselves."""
     db = Database(url)
     try:
         async with db.unit_of_work() as session:
@@ -75,10 +75,10 @@ async def _setup(url: str) -> None:
             home = await repo.place_of_room(session, student.dorm_room_id)
             assert home is not None
             starts_at = NOW + timedelta(days=1, hours=3)
-            for volunteer in (None, ids[LI]):
+            for requester, volunteer in ((STUDENT, None), (STUDENT, ids[LI]), (LI, None)):
                 session.add(
                     ServiceRequest(
-                        requester_person_id=ids[STUDENT],
+                        requester_person_id=ids[requester],
                         community_id=home.community.id,
                         kind="phone",
                         detail="My phone will not start",
@@ -160,10 +160,10 @@ def test_any_text_and_any_button_data_at_any_step_of_asking_for_help(
 
     @given(steps=st.integers(0, 5), text=human_text, data=forged_data, submit=st.booleans())
     @settings(max_examples=60, deadline=None)
-    def example(steps: int, text: str, data: str, submit: bool) -> None:
+    def asking(steps: int, text: str, data: str, submit: bool) -> None:
         asyncio.run(_ask(engine, empty_database_url, steps, text, data, submit))
 
-    example()
+    asking()
 
 
 async def _ask(engine: Engine, url: str, steps: int, text: str, data: str, submit: bool) -> None:
@@ -187,7 +187,7 @@ async def _ask(engine: Engine, url: str, steps: int, text: str, data: str, submi
             states = (await session.scalars(select(ConversationState.status))).all()
             assert states.count(ConversationStatus.ACTIVE) <= 1
             asked = (
-                await session.scalars(select(ServiceRequest).where(ServiceRequest.id > 2))
+                await session.scalars(select(ServiceRequest).where(ServiceRequest.id > 3))
             ).all()
             assert len(asked) <= 1
             for request in asked:
@@ -208,10 +208,10 @@ def test_any_text_and_any_button_data_thanking_a_volunteer(empty_database_url: s
 
     @given(text=human_text, data=forged_data, skip=st.booleans(), twice=st.booleans())
     @settings(max_examples=60, deadline=None)
-    def example(text: str, data: str, skip: bool, twice: bool) -> None:
+    def thanking(text: str, data: str, skip: bool, twice: bool) -> None:
         asyncio.run(_thank(engine, team, empty_database_url, text, data, skip, twice))
 
-    example()
+    thanking()
 
 
 async def _thank(
@@ -292,11 +292,13 @@ def test_any_red_service_button_from_anyone(empty_database_url: str) -> None:
             st.tuples(st.sampled_from(sorted(PEOPLE)), service_data()), min_size=1, max_size=5
         )
     )
+    # Every time: both volunteers press for the open request, and one presses for their own.
+    @example(presses=[(ZHOU, "rs:1:t"), (LI, "rs:1:t"), (LI, "rs:3:t")])
     @settings(max_examples=80, deadline=None)
-    def example(presses: list[tuple[int, str]]) -> None:
+    def pressing(presses: list[tuple[int, str]]) -> None:
         asyncio.run(_press(team, empty_database_url, presses))
 
-    example()
+    pressing()
 
 
 async def _press(team: Team, url: str, presses: list[tuple[int, str]]) -> None:
@@ -326,8 +328,12 @@ async def _press(team: Team, url: str, presses: list[tuple[int, str]]) -> None:
                 assert open_one.status is ServiceStatus.OPEN
                 assert open_one.volunteer_person_id is None
             # The one already taken stays with the volunteer who took it.
+            li = (await _actor(session, LI)).person_id
             assert taken_one.status is ServiceStatus.TAKEN
-            assert taken_one.volunteer_person_id == (await _actor(session, LI)).person_id
+            assert taken_one.volunteer_person_id == li
+            # A volunteer who asked never takes their own request.
+            own = await session.get(ServiceRequest, 3)
+            assert own is not None and own.volunteer_person_id != li
             raise _Discard
     except _Discard:
         pass
