@@ -272,8 +272,8 @@ async def test_an_untaken_request_goes_to_the_team_leader_then_lapses(
         "⚠️ Nobody has taken help request H-1 yet\n"
         "Fix a phone · Tue 2026-09-15, noon 12:00–13:30 · Building 1\n"
         "Details: My phone will not start\n"
-        "Nobody took it in time, so it went to the Red Service Team leader; the first to press "
-        "“I'll help” takes it."
+        "No volunteer has taken it, so it went to the Red Service Team leader; the first to "
+        "press “I'll help” takes it."
     )
     assert labels(offered) == ["I'll help"]
     again = await edited(tg, li, card.message_id, "Nobody has taken")
