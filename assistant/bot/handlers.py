@@ -25,6 +25,7 @@ from assistant.bot import (
     conversations,
     duty,
     projects,
+    red_service,
     requests,
     stars,
 )
@@ -359,6 +360,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any], engi
             *projects.HANDLERS,
             *duty.HANDLERS,
             *broadcasts.HANDLERS,
+            *red_service.HANDLERS,
             CallbackQueryHandler(button_expired),
             MessageHandler(private & ~filters.UpdateType.EDITED, private_message),
         ]

@@ -25,6 +25,7 @@ from assistant.rules.duty import DutyRoom
 from assistant.rules.errors import NoRuleMatched, RuleEvaluationError, SubjectError
 from assistant.rules.escalation import PLAN_CHAIN, Chain
 from assistant.rules.expressions import Guard
+from assistant.rules.red_service import RedService
 from assistant.rules.reminders import Reminder
 from assistant.rules.roles import RoleRules
 from assistant.rules.schema import DAY_SYMBOLS, SCHEMAS, Kind
@@ -297,11 +298,14 @@ class Rules:
         broadcasts: tuple[ScheduledBroadcast, ...] = (),
         holders: RoleRules | None = None,
         escalation: tuple[CompiledRule[Chain], ...] = (),
+        red_service: RedService | None = None,
     ) -> None:
         self.routing = routing
         self.escalation = escalation
         self._escalation_schema = SCHEMAS[Kind.ESCALATION]
         self.holders = holders or RoleRules()
+        # None without rules/red_service.yaml: nobody can ask the team for help.
+        self.red_service = red_service
         self.calendar = calendar or Calendar()
         self.reminders = {reminder.id: reminder for reminder in reminders}
         self.duty = {room.room: room for room in duty}

@@ -18,6 +18,7 @@ from assistant.services import (
     duty,
     grid,
     projects,
+    red_service,
     reminders,
     stars,
 )
@@ -50,6 +51,7 @@ def services(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> S
         duty.names(kit),
         broadcasts.names(kit),
         drafts.names(kit),
+        red_service.names(kit),
     ]
     for part in parts:
         approvals.workflows.update(part.workflows)

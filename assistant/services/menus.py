@@ -30,6 +30,7 @@ from assistant.texts import Texts, pick_language
 
 ORDER = (
     "report",
+    "service",
     "book",
     "bookings",
     "nominate",

@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -43,6 +44,7 @@ from assistant.domain import (
     RequestStatus,
     Role,
     ScopeKind,
+    ServiceStatus,
     ShiftStatus,
     StarScope,
     Thing,
@@ -792,3 +794,51 @@ class Broadcast(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+
+
+class ServiceRequest(Base):
+    """A student's request for the Red Service Team's help (红色服务队), offered to the team of
+    their community until a volunteer takes it; the volunteer's hours are recorded once the
+    student says it is done."""
+
+    __tablename__ = "service_requests"
+    __table_args__ = (
+        Index("ix_service_requests_requester", "requester_person_id", "created_at"),
+        Index("ix_service_requests_team", "community_id", "status"),
+        Index("ix_service_requests_volunteer", "volunteer_person_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requester_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    # The community whose team it goes to: the requester's, when they asked.
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    # A kind of rules/red_service.yaml ("phone") and what the student said about it.
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text)
+    place: Mapped[str] = mapped_column(String(255))
+    # The time window of rules/red_service.yaml and the moments it stands for on its day.
+    window: Mapped[str] = mapped_column(String(32))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    status: Mapped[ServiceStatus] = mapped_column(
+        _enum(ServiceStatus, "service_status"), default=ServiceStatus.OPEN
+    )
+    # The route of rules/red_service.yaml that sent it.
+    routed_by: Mapped[str] = mapped_column(String(64))
+    # The roles whose holders in the community were offered it, in order (the route's, then
+    # the one it went up to): those who may take it.
+    offered_to: Mapped[list[str]] = mapped_column(JSON, default=list)
+    escalated_at: Mapped[datetime | None]
+    volunteer_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    taken_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    # The volunteer hours recorded when it is done (the kind's, rules/red_service.yaml).
+    hours: Mapped[float | None] = mapped_column(Float)
+    thanks: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    @property
+    def reference(self) -> str:
+        """What everyone calls this request ("H-5")."""
+        return reference(Thing.SERVICE, self.id)
