@@ -23,6 +23,7 @@ from assistant.rules.calendar import Calendar
 from assistant.rules.duty import DutyRoom
 from assistant.rules.errors import NoRuleMatched, RuleEvaluationError, SubjectError
 from assistant.rules.expressions import Guard
+from assistant.rules.office_hours import OfficeHours
 from assistant.rules.reminders import Reminder
 from assistant.rules.roles import RoleRules
 from assistant.rules.schema import DAY_SYMBOLS, SCHEMAS, Kind
@@ -287,12 +288,14 @@ class Rules:
         duty: tuple[DutyRoom, ...] = (),
         broadcasts: tuple[ScheduledBroadcast, ...] = (),
         holders: RoleRules | None = None,
+        office_hours: tuple[OfficeHours, ...] = (),
     ) -> None:
         self.routing = routing
         self.holders = holders or RoleRules()
         self.calendar = calendar or Calendar()
         self.reminders = {reminder.id: reminder for reminder in reminders}
         self.duty = {room.room: room for room in duty}
+        self.office_hours = {entry.id: entry for entry in office_hours}
         self.broadcasts = {broadcast.id: broadcast for broadcast in broadcasts}
         self.access = access
         self.policies = policies

@@ -25,6 +25,7 @@ from assistant.rules.decide import Access, CompiledRule, PolicyValue, Reason, Ro
 from assistant.rules.duty import load_duty
 from assistant.rules.errors import RuleProblem, RulesError
 from assistant.rules.expressions import compile_when
+from assistant.rules.office_hours import load_office_hours
 from assistant.rules.reminders import load_reminders
 from assistant.rules.roles import load_role_rules
 from assistant.rules.schema import SCHEMAS, Kind, suggest
@@ -84,7 +85,8 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     """Read, check and compile ``routing.yaml``, ``access.yaml`` and ``policies.yaml`` in
     ``directory``, and read its academic calendar (``calendar.yaml``), reminders
     (``reminders.yaml``), duty rotation (``duty.yaml``), scheduled broadcasts
-    (``broadcasts.yaml``) and who may hold which role (``roles.yaml``); a file that does not
+    (``broadcasts.yaml``), who may hold which role (``roles.yaml``) and the counsellors' office
+    hours (``office_hours.yaml``); a file that does not
     exist holds no rules.
 
     Raises :class:`RulesError` listing every problem of every file, each with its file, line,
@@ -101,6 +103,7 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     duty = load_duty(directory, timezone, problems)
     broadcasts = load_broadcasts(directory, problems)
     holders = load_role_rules(directory, timezone, problems)
+    office_hours = load_office_hours(directory, timezone, problems)
     if problems:
         raise RulesError(problems)
     return Rules(
@@ -112,6 +115,7 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
         duty=duty,
         broadcasts=broadcasts,
         holders=holders,
+        office_hours=office_hours,
     )
 
 
