@@ -28,6 +28,7 @@ from assistant.bot import (
     projects,
     requests,
     stars,
+    talks,
 )
 from assistant.bot.context import BotContext, current_scope
 from assistant.domain import Language
@@ -360,6 +361,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any], engi
             *projects.HANDLERS,
             *duty.HANDLERS,
             *onduty.HANDLERS,
+            *talks.HANDLERS,
             *broadcasts.HANDLERS,
             CallbackQueryHandler(button_expired),
             MessageHandler(private & ~filters.UpdateType.EDITED, private_message),

@@ -20,6 +20,7 @@ from assistant.services import (
     projects,
     reminders,
     stars,
+    talks,
 )
 from assistant.services.approvals import Approvals
 from assistant.services.kit import Kit
@@ -50,6 +51,7 @@ def services(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> S
         duty.names(kit),
         broadcasts.names(kit),
         drafts.names(kit),
+        talks.names(kit),
     ]
     for part in parts:
         approvals.workflows.update(part.workflows)
