@@ -702,16 +702,21 @@ class Talks:
         talk = await session.get(Talk, talk_id) if talk_id else None
         viewer = await self.viewer(session, actor, talk) if talk is not None else None
         if talk is None or viewer is None:
-            session.add(
-                AuditEntry(
-                    at=now,
-                    actor_person_id=actor.person_id,
-                    action="talk.refused",
-                    detail={"talk": talk_id, "op": op},
-                )
-            )
+            self._refused(session, actor, talk_id, op, now)
             return None
         return talk, viewer
+
+    def _refused(
+        self, session: AsyncSession, actor: Actor, talk_id: int | None, op: str, now: datetime
+    ) -> None:
+        session.add(
+            AuditEntry(
+                at=now,
+                actor_person_id=actor.person_id,
+                action="talk.refused",
+                detail={"talk": talk_id, "op": op},
+            )
+        )
 
     async def card(
         self, session: AsyncSession, actor: Actor, talk_id: int | None, now: datetime
@@ -749,7 +754,10 @@ class Talks:
     ) -> tuple[Handling, dict[str, Any]]:
         """Whether ``actor`` may cancel the talk now, and what the reason's question says."""
         seen = await self._seen(session, actor, talk_id, CANCEL, now)
-        if seen is None or seen[1] is Viewer.COUNSELLOR:
+        if seen is None:
+            return Handling.NOT_ALLOWED, {}
+        if seen[1] is Viewer.COUNSELLOR:
+            self._refused(session, actor, talk_id, CANCEL, now)
             return Handling.NOT_ALLOWED, {}
         talk, viewer = seen
         slot = await session.get(TalkSlot, talk.slot_id)
@@ -764,7 +772,8 @@ class Talks:
 
     async def cancel(self, context: FlowContext) -> Submitted:
         """``talk.cancel``: either of the two cancels before it starts; the other is told why,
-        the reminders go and the slot is free again."""
+        the reminders go; the slot is free again when the student cancelled a slot they booked,
+        and withdrawn otherwise."""
         session, actor, now = context.session, context.actor, context.now
         talk_id = number(str(context.answers.get("talk", "")))
         handling, _ = await self.cancel_preset(session, actor, talk_id, now)
@@ -792,6 +801,15 @@ class Talks:
                 Firing.status == FiringStatus.PENDING, Firing.key.startswith(f"talk:{talk.id}:")
             )
         )
+        if talk.origin is TalkOrigin.INVITED or actor.person_id == talk.teacher_person_id:
+            # A teacher who cannot come cannot give the time to another student either, and
+            # an invitation's time was for this student only, never on offer.
+            await session.execute(
+                update(TalkSlot)
+                .where(TalkSlot.id == talk.slot_id)
+                .values(status=TalkSlotStatus.WITHDRAWN, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
         session.add(
             AuditEntry(
                 at=now,
@@ -813,7 +831,10 @@ class Talks:
     ) -> tuple[Handling, dict[str, Any]]:
         """Whether ``actor`` may write the talk's note, and what its question says."""
         seen = await self._seen(session, actor, talk_id, NOTE, now)
-        if seen is None or seen[1] is not Viewer.TEACHER:
+        if seen is None:
+            return Handling.NOT_ALLOWED, {}
+        if seen[1] is not Viewer.TEACHER:
+            self._refused(session, actor, talk_id, NOTE, now)
             return Handling.NOT_ALLOWED, {}
         talk = seen[0]
         if talk.status not in HOLDING_TALK:
@@ -855,8 +876,12 @@ class Talks:
     ) -> Handling:
         """The teacher records that the talk was held, or that the student did not come; it
         may be set right afterwards."""
-        seen = await self._seen(session, actor, talk_id, HELD if held else ABSENT, now)
-        if seen is None or seen[1] is not Viewer.TEACHER:
+        op = HELD if held else ABSENT
+        seen = await self._seen(session, actor, talk_id, op, now)
+        if seen is None:
+            return Handling.NOT_ALLOWED
+        if seen[1] is not Viewer.TEACHER:
+            self._refused(session, actor, talk_id, op, now)
             return Handling.NOT_ALLOWED
         talk = seen[0]
         slot = await session.get(TalkSlot, talk.slot_id)

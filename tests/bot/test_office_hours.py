@@ -55,3 +55,34 @@ async def test_a_teacher_on_the_roster_is_seen_by_onduty_and_sees_their_shifts(
             "社区辅导员：朱晓雪",
             "周一至周五 14:00–17:00；周二、周四 19:00–21:00",
         ]
+
+
+async def test_onduty_in_english_says_when_the_counsellors_office_is_open(
+    campus: Database, tg: FakeTelegram, clock: Clock, person: People, invite: Invite
+) -> None:
+    at(clock, campus_time("2026-09-13", "10:00"))
+    async with running(make_application(campus, tg, clock)) as edge:
+        student = await linked(person, invite, ART_STUDENT, language="en")
+        await edge.ticker.run_once()
+
+        # Tuesday afternoon: the Art & Design room is staffed, the counsellors are in.
+        at(clock, campus_time("2026-09-15", "15:00"))
+        board = (await student.say("/onduty")).splitlines()
+        assert board == [
+            "On duty in the activity rooms",
+            "School of Art & Design Party & League Activity Room (Building 3)",
+            "· On duty now: 周诗, until 17:00",
+            "· Next: Thu 17 Sep, 14:00–17:00, 郑伟晨",
+            "",
+            "Counsellors' office hours",
+            "Community 3 · Counsellors' office, Building 3, ground floor",
+            "Counsellors: 邓远刚",
+            "Monday to Friday 14:00–17:00",
+            "Open now: you are welcome to drop in.",
+        ]
+
+        # On Saturday nobody is on duty and the office is closed.
+        at(clock, campus_time("2026-09-19", "15:00"))
+        board = (await student.say("/onduty")).splitlines()
+        assert board[2] == "· Next: Tue 22 Sep, 14:00–17:00, 邓远刚"
+        assert board[-1] == "No office hours today."

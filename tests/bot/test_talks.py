@@ -7,12 +7,15 @@ the button has expired, as for a talk that does not exist."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from assistant.app import running
+from assistant.config import REPO_ROOT
 from assistant.domain import TalkStatus
 from assistant.sandbox import FakeTelegram
 from assistant.sandbox.state import CallbackAnswer, FakeCallbackQuery, FakeMessage
@@ -164,8 +167,13 @@ async def test_a_talk_is_booked_noted_reminded_and_cancelled_and_a_floor_leader_
         )
         refused = await audits(campus, "talk.refused")
         assert [entry["op"] for entry in refused] == ["v", "n", "x", "h", "a", "v"]
+        assert {entry["talk"] for entry in refused} == {talk.id, talk.id + 99}
         for secret in ("郑博嘉", "学习压力", "学业规划", "朱晓雪"):
             assert secret not in said_to(tg, leader)
+        # The note is the teacher's: the student cannot write it either.
+        answer = await forged(tg, student, TALK.pack(talk=talk.id, op="n"))
+        assert answer.text == "这个按钮已失效，请重新发送命令。"
+        assert [entry["op"] for entry in await audits(campus, "talk.refused")][-1] == "n"
 
         # Two hours before, both are reminded.
         at(clock, campus_time("2026-09-15", "17:00"))
@@ -334,3 +342,96 @@ async def test_two_students_pressing_for_the_same_slot_cannot_both_get_it(
         assert len([t for t in await talks(campus) if t.status is TalkStatus.BOOKED]) == 1
         async with campus.unit_of_work() as session:
             assert len(list(await session.scalars(select(TalkSlot)))) == 1
+
+
+async def cancel(tg: FakeTelegram, chat: Chat, message: FakeMessage, reason: str) -> str:
+    """Cancel the talk of ``message`` (its Cancel button) with ``reason``; the bot's answer."""
+    question = await press(tg, chat, message, "取消谈话")
+    question = await typed(tg, chat, reason)
+    return (await press(tg, chat, question, "✔ 提交")).text or ""
+
+
+async def test_a_time_the_teacher_cannot_keep_or_gave_one_student_is_offered_to_nobody(
+    campus: Database, tg: FakeTelegram, clock: Clock, person: People, invite: Invite
+) -> None:
+    at(clock, campus_time("2026-09-14", "09:00"))
+    async with running(make_application(campus, tg, clock)):
+        counsellor = await linked(person, invite, C1_COUNSELLOR)
+        student = await linked(person, invite, STUDENT)
+        other = await linked(person, invite, STUDENT_2)
+
+        # An invitation the student cannot keep: its time goes to nobody else.
+        question = await typed(tg, counsellor, "/invitetalk")
+        question = await typed(tg, counsellor, STUDENT)
+        question = await press(tg, counsellor, question, "心理健康工作室")
+        question = await typed(tg, counsellor, "明天")
+        question = await press(tg, counsellor, question, "30 分钟")
+        question = await typed(tg, counsellor, "16:00")
+        question = await press(tg, counsellor, question, "跳过")
+        await press(tg, counsellor, question, "✔ 提交")
+        invitation = await prompt(tg, student)
+        assert (await cancel(tg, student, invitation, "下午有实验课")).startswith("已取消")
+        assert "原因：下午有实验课" in ((await prompt(tg, counsellor)).text or "")
+        assert await other.say("/talk") == (
+            "目前没有可以预约的谈心谈话时段。老师发布新的时段后，请再发送 /talk。"
+        )
+
+        # A published slot the teacher cannot keep after all: withdrawn with the talk.
+        await publish(tg, counsellor, "心理健康工作室", "明天", "30 分钟", "19:00", "1")
+        question = await typed(tg, student, "/talk")
+        question = await press(tg, student, question, question.buttons[0][0]["text"])
+        question = await press(tg, student, question, "跳过")
+        await press(tg, student, question, "✔ 提交")
+        news = await prompt(tg, counsellor)
+        await pressed(tg, counsellor, news, "查看")
+        card = tg.message(counsellor.user.id, news.message_id)
+        assert (await cancel(tg, counsellor, card, "临时要开会")).startswith("已取消")
+        assert "朱晓雪取消了" in ((await prompt(tg, student)).text or "")
+        assert (await other.say("/talk")).startswith("目前没有可以预约的谈心谈话时段")
+        async with campus.unit_of_work() as session:
+            statuses = list(await session.scalars(select(TalkSlot.status).order_by(TalkSlot.id)))
+        assert [str(status) for status in statuses] == ["withdrawn", "withdrawn"]
+
+
+async def test_where_the_rules_say_so_the_counsellors_do_not_see_a_students_talks(
+    campus: Database,
+    tg: FakeTelegram,
+    clock: Clock,
+    person: People,
+    invite: Invite,
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO_ROOT / "rules", rules)
+    policies = (rules / "policies.yaml").read_text(encoding="utf-8")
+    (rules / "policies.yaml").write_text(
+        policies.replace(
+            "  - id: talk-counsellor-sees\n",
+            "  - id: talk-counsellor-sees-not-party-members\n"
+            "    policy: talk.counsellor_sees\n"
+            "    when: status == 'student'\n"
+            "    value: false\n\n"
+            "  - id: talk-counsellor-sees\n",
+        ),
+        encoding="utf-8",
+    )
+    at(clock, campus_time("2026-09-14", "09:00"))
+    async with running(make_application(campus, tg, clock, rules_dir=rules)):
+        leader = await linked(person, invite, BUS_LEADER)
+        counsellor = await linked(person, invite, C1_COUNSELLOR)
+        student = await linked(person, invite, STUDENT)
+        await publish(tg, leader, "商学院党团活动室", "明天", "1 小时", "10:00", "1")
+        question = await typed(tg, student, "/talk")
+        question = await press(tg, student, question, question.buttons[0][0]["text"])
+        question = await press(tg, student, question, "跳过")
+        await press(tg, student, question, "✔ 提交")
+        news = await prompt(tg, leader)
+        await pressed(tg, leader, news, "查看")
+        question = await press(tg, leader, tg.message(leader.user.id, news.message_id), "写备注")
+        # The question says who will read the note: the teacher alone, here.
+        assert "只有您可以看到" in (question.text or "")
+        [talk] = await talks(campus)
+
+        assert await counsellor.say("/talks") == "您目前没有谈心谈话。"
+        answer = await forged(tg, counsellor, TALK.pack(talk=talk.id, op="v"))
+        assert answer.text == "这个按钮已失效，请重新发送命令。"

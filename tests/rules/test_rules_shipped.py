@@ -41,6 +41,10 @@ def test_shipped_files_load(shipped: Rules) -> None:
         "approval.nudge_hours",
         "approval.fallback_hours",
         "approval.fallback",
+        "talk.window_days",
+        "talk.max_upcoming",
+        "talk.remind_minutes",
+        "talk.counsellor_sees",
     }
 
 
