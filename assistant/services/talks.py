@@ -1021,11 +1021,11 @@ class Talks:
         if since is not None:
             query = query.where(TalkSlot.starts_at >= self._at(since, time(0)))
         tally: dict[int | None, dict[str, int]] = {}
-        for community_id, status, ahead, count in await session.execute(query):
+        for community_id, status, to_come, count in await session.execute(query):
             row = tally.setdefault(community_id, {})
             key = str(status)
             if status is TalkStatus.BOOKED:
-                key = "upcoming" if ahead else "unrecorded"
+                key = "upcoming" if to_come else "unrecorded"
             row[key] = row.get(key, 0) + count
         communities = {
             c.id: c
