@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.domain import Actor, Language, RequestKind
 from assistant.rules import Rules
-from assistant.services import grid, identity, people
+from assistant.services import grid, identity, onduty, people
 from assistant.storage import outbox
 from assistant.storage.models import Person, Priority, TelegramAccount
 from assistant.texts import Texts, pick_language
@@ -80,12 +80,10 @@ class Menus:
         """Whether ``actor`` may use ``command`` on some day."""
         if command == PENDING:
             return self._may_wait_for(actor)
-        subject = people.rule_subject(actor)
         if command == DUTY:
             # Whoever takes turns in a room's duty: the rooms' pools say who.
-            return any(
-                room.admits({**subject, "room_kind": None}) for room in self.rules.duty.values()
-            )
+            return onduty.in_a_pool(self.rules, actor)
+        subject = people.rule_subject(actor)
         if command in _ANY_OF:
             return any(
                 self.rules.allowed(action, subject, any_day=True).outcome.allowed

@@ -70,6 +70,13 @@ class Board:
     offices: list[Office]
 
 
+def in_a_pool(rules: Rules, actor: Actor) -> bool:
+    """Whether ``actor`` is in the pool of any room of ``rules.duty``: the rooms' pools, not a
+    shift held today, say who takes turns."""
+    subject: dict[str, Any] = {**people.rule_subject(actor), "room_kind": None}
+    return any(room.admits(subject) for room in rules.duty.values())
+
+
 class OnDuty:
     """Reads the rosters and the office hours for one person."""
 
@@ -79,8 +86,7 @@ class OnDuty:
 
     def in_a_pool(self, actor: Actor) -> bool:
         """Whether ``actor`` takes turns in any room's duty (their /duty has something)."""
-        subject: dict[str, Any] = {**people.rule_subject(actor), "room_kind": None}
-        return any(room.admits(subject) for room in self.rules.duty.values())
+        return in_a_pool(self.rules, actor)
 
     async def mine(self, session: AsyncSession, actor: Actor, now: datetime) -> list[ShiftView]:
         """``actor``'s shifts not over yet, of the weeks planned, in time order."""
