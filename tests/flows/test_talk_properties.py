@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant import directory
 from assistant.app import load_files
+from assistant.callbacks import number
 from assistant.config import load_settings
 from assistant.domain import Actor, TalkOrigin, TalkSlotStatus, TalkStatus
 from assistant.flows.engine import Engine, Outcome
@@ -162,18 +163,25 @@ def test_any_text_and_any_button_data_at_any_step_of_the_talks_conversations(
     asyncio.run(_setup(empty_database_url))
     engine, talks = _files(empty_database_url)
 
-    @given(
-        walk=st.sampled_from(sorted(WALKS)),
-        steps=st.integers(0, 7),
-        text=human_text,
-        data=forged_data,
-        submit=st.booleans(),
-    )
-    @settings(max_examples=120, deadline=None)
-    def example(walk: str, steps: int, text: str, data: str, submit: bool) -> None:
+    def exercise(walk: str, steps: int, text: str, data: str, submit: bool) -> None:
         asyncio.run(_exercise(engine, talks, empty_database_url, walk, steps, text, data, submit))
 
-    example()
+    run = settings(max_examples=120, deadline=None)(
+        given(
+            walk=st.sampled_from(sorted(WALKS)),
+            steps=st.integers(0, 7),
+            text=human_text,
+            data=forged_data,
+            submit=st.booleans(),
+        )(exercise)
+    )
+    # Every step of every conversation (and its summary) is typed at, whatever is drawn.
+    for walk, (_, answers) in WALKS.items():
+        for steps in range(len(answers) + 1):
+            for text in ("\x00", "\ud800 x" * 40, "2026-02-30"):
+                nasty = example(walk=walk, steps=steps, text=text, data="cv:1:1:o:0", submit=True)
+                run = nasty(run)
+    run()
 
 
 async def _exercise(
@@ -245,10 +253,10 @@ def test_any_talk_button_from_anyone(empty_database_url: str) -> None:
         )
     )
     @settings(max_examples=80, deadline=None)
-    def example(presses: list[tuple[int, str]]) -> None:
+    def pressing(presses: list[tuple[int, str]]) -> None:
         asyncio.run(_press(talks, empty_database_url, presses))
 
-    example()
+    pressing()
 
 
 async def _press(talks: Talks, url: str, presses: list[tuple[int, str]]) -> None:
@@ -260,13 +268,7 @@ async def _press(talks: Talks, url: str, presses: list[tuple[int, str]]) -> None
                 fields = TALK.unpack(data)
                 if fields is None or fields["op"] not in OPS:
                     continue
-                talk_id = (
-                    int(fields["talk"])
-                    if fields["talk"].isascii()
-                    and fields["talk"].isdigit()
-                    and int(fields["talk"]) < 2**31
-                    else None
-                )
+                talk_id = number(fields["talk"])
                 op = fields["op"]
                 outsider = telegram_id in (LEADER, STRANGER)
                 if op in (HELD, ABSENT):
