@@ -17,7 +17,9 @@ presses, forwards or forges a talk's button is told the button has expired, as f
 does not exist, and the refusal is audited. Counts (``talk.report``) are numbers, never content.
 
 Both are reminded ``talk.remind_minutes`` before the talk (a ``talk.remind`` firing), either may
-cancel it with a reason until it starts (conversations/talk_cancel.yaml), and at its end the
+cancel it with a reason until it starts (conversations/talk_cancel.yaml; the slot is offered
+again only when the student cancelled a slot they booked: a time the teacher cannot keep, or gave
+one student, goes to nobody else), and at its end the
 teacher is asked whether it was held or the student did not come (``talk.ask``), which the
 evaluation counts; the teacher may write the note (conversations/talk_note.yaml) at any time.
 """
