@@ -244,6 +244,34 @@ class ShiftStatus(enum.StrEnum):
     SKIPPED = "skipped"
 
 
+class TalkSlotStatus(enum.StrEnum):
+    """Whether a published heart-to-heart talk slot is still on offer."""
+
+    OPEN = "open"
+    # Its teacher took it back before anyone booked it.
+    WITHDRAWN = "withdrawn"
+
+
+class TalkStatus(enum.StrEnum):
+    """Where a heart-to-heart talk (谈心谈话) stands; the first three hold its slot."""
+
+    BOOKED = "booked"
+    HELD = "held"
+    # The student did not come: recorded by the teacher, counted for the evaluation.
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+HOLDING_TALK = (TalkStatus.BOOKED, TalkStatus.HELD, TalkStatus.NO_SHOW)
+
+
+class TalkOrigin(enum.StrEnum):
+    """How a talk came about: a student booked a slot, or a counsellor invited the student."""
+
+    BOOKED = "booked"
+    INVITED = "invited"
+
+
 class BroadcastStatus(enum.StrEnum):
     """Where a broadcast stands."""
 

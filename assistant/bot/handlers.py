@@ -24,10 +24,12 @@ from assistant.bot import (
     broadcasts,
     conversations,
     duty,
+    onduty,
     projects,
     red_service,
     requests,
     stars,
+    talks,
 )
 from assistant.bot.context import BotContext, current_scope
 from assistant.domain import Language
@@ -359,6 +361,8 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any], engi
             *stars.HANDLERS,
             *projects.HANDLERS,
             *duty.HANDLERS,
+            *onduty.HANDLERS,
+            *talks.HANDLERS,
             *broadcasts.HANDLERS,
             *red_service.HANDLERS,
             CallbackQueryHandler(button_expired),

@@ -21,6 +21,7 @@ from assistant.services import (
     red_service,
     reminders,
     stars,
+    talks,
 )
 from assistant.services.approvals import Approvals
 from assistant.services.kit import Kit
@@ -52,6 +53,7 @@ def services(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> S
         broadcasts.names(kit),
         drafts.names(kit),
         red_service.names(kit),
+        talks.names(kit),
     ]
     for part in parts:
         approvals.workflows.update(part.workflows)

@@ -47,6 +47,9 @@ from assistant.domain import (
     ServiceStatus,
     ShiftStatus,
     StarScope,
+    TalkOrigin,
+    TalkSlotStatus,
+    TalkStatus,
     Thing,
     reference,
 )
@@ -765,6 +768,80 @@ class DutyLog(Base):
     happened: Mapped[str] = mapped_column(Text)
     issues: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class TalkSlot(Base):
+    """A time a teacher offers for a heart-to-heart talk (谈心谈话, §三): in a room of the
+    communities, or online. A weekly pattern is one slot per week, published together."""
+
+    __tablename__ = "talk_slots"
+    __table_args__ = (
+        UniqueConstraint("teacher_person_id", "starts_at"),
+        Index("ix_talk_slots_open", "status", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    teacher_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    # The room it is held in; none for a talk online.
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("functional_rooms.id"))
+    # How to join a talk online (a meeting number), as the teacher wrote it.
+    online: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[TalkSlotStatus] = mapped_column(
+        _enum(TalkSlotStatus, "talk_slot_status"), default=TalkSlotStatus.OPEN
+    )
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+_HOLDING_TALK_SQL = "status IN ('booked', 'held', 'no_show')"
+
+
+class Talk(Base):
+    """A heart-to-heart talk between a teacher and a student, in one slot.
+
+    Private by design: only the two of them, and the student's counsellors where the rules say
+    so, are ever shown that it exists; ``note`` is the teacher's, read by the teacher and those
+    counsellors only; counts of talks never show content. One talk holds a slot (a unique index
+    over the holding statuses), so two students pressing for the same slot cannot both get it.
+    """
+
+    __tablename__ = "talks"
+    __table_args__ = (
+        Index(
+            "uq_talks_slot",
+            "slot_id",
+            unique=True,
+            sqlite_where=text(_HOLDING_TALK_SQL),
+            postgresql_where=text(_HOLDING_TALK_SQL),
+        ),
+        Index("ix_talks_student", "student_person_id", "status"),
+        Index("ix_talks_teacher", "teacher_person_id", "status"),
+        Index("ix_talks_community", "community_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("talk_slots.id"))
+    teacher_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    student_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    # Where the student lived and studied when it was booked: what the counts are by.
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    college_id: Mapped[int | None] = mapped_column(ForeignKey("colleges.id"))
+    origin: Mapped[TalkOrigin] = mapped_column(_enum(TalkOrigin, "talk_origin"))
+    status: Mapped[TalkStatus] = mapped_column(
+        _enum(TalkStatus, "talk_status"), default=TalkStatus.BOOKED
+    )
+    # What the student would like to talk about; they may leave it blank.
+    topic: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    noted_at: Mapped[datetime | None]
+    cancelled_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # When the teacher recorded that it was held, or that the student did not come.
+    recorded_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class Broadcast(Base):

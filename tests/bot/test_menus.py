@@ -81,10 +81,12 @@ async def test_menus_and_help_list_only_what_the_access_rules_let_each_person_do
     centre = await linked(person, invite, SERVICE_CENTRE, language=language)
 
     # A dorm head is a student: they nominate, ask their community's Red Service Team for help,
-    # and reports of their room wait for them.
+    # and reports of their room wait for them; they book talks, and see who is on duty, but take
+    # no turn on duty themselves.
     head_menu = await menu_of(tg, dorm_head, holding="pending")
     assert list(head_menu) == [
         *("report", "service", "book", "bookings", "nominate", "mine", "pending"),
+        *("onduty", "talk", "talks"),
         *("me", "leaders", "lang", "cancel", "help"),
     ]
     assert head_menu["nominate"] == DESCRIBED[language]["nominate"]
@@ -98,10 +100,12 @@ async def test_menus_and_help_list_only_what_the_access_rules_let_each_person_do
     assert await dorm_head.say("/stars") == NOT_PICKING[language]
 
     # A counsellor applies, broadcasts and decides, but nominates no Star and picks none; living
-    # in no community, they ask no Red Service Team for help.
+    # in no community, they ask no Red Service Team for help; a teacher, they take turns on duty,
+    # and they give talks and invite students to them.
     counsellor_menu = await menu_of(tg, counsellor, holding="apply")
     assert list(counsellor_menu) == [
         *("report", "book", "bookings", "mine", "pending", "apply", "results", "broadcast"),
+        *("duty", "onduty", "talks", "offertalk", "invitetalk"),
         *("me", "leaders", "lang", "cancel", "help"),
     ]
     assert counsellor_menu["apply"] == DESCRIBED[language]["apply"]

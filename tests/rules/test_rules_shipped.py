@@ -40,6 +40,10 @@ def test_shipped_files_load(shipped: Rules) -> None:
         "approval.fallback_hours",
         "approval.fallback",
         "star.scope",
+        "talk.window_days",
+        "talk.max_upcoming",
+        "talk.remind_minutes",
+        "talk.counsellor_sees",
     }
 
 
