@@ -86,6 +86,17 @@ _ROLES: dict[Role, tuple[str, str, str]] = {
         "Grid party group leader",
         "Grid party group leaders",
     ),
+    # The Red Service Team: students who hold no other post are found under it.
+    Role.SERVICE_TEAM_LEADER: (
+        "红色服务队队长",
+        "Red Service Team leader",
+        "Red Service Team leaders",
+    ),
+    Role.SERVICE_VOLUNTEER: (
+        "红色服务队志愿者",
+        "Red Service Team volunteer",
+        "Red Service Team volunteers",
+    ),
 }
 _RESIDENTS = Words("学生", "Students")
 _OTHERS = Words("其他人", "Everyone else")

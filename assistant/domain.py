@@ -68,6 +68,9 @@ class Role(enum.StrEnum):
     # 网格党小组组长: the leader of a grid's party group.
     GRID_GROUP_LEADER = "grid_group_leader"
     GRID_PARTY_MEMBER = "grid_party_member"
+    # 红色服务队 (work plan item 6): a community's team of volunteers and its leader.
+    SERVICE_VOLUNTEER = "service_volunteer"
+    SERVICE_TEAM_LEADER = "service_team_leader"
     ORG_DEPARTMENT = "org_department"
     # The other offices of the coordination group (协调小组, §三), which the Organisation
     # Department leads: 后勤保卫处, 党委学生工作部, 党委宣传部, 校团委, 体育部.
@@ -95,6 +98,8 @@ ROLE_SCOPE: dict[Role, ScopeKind] = {
     Role.DORM_HEAD: ScopeKind.ROOM,
     Role.GRID_GROUP_LEADER: ScopeKind.GRID,
     Role.GRID_PARTY_MEMBER: ScopeKind.GRID,
+    Role.SERVICE_VOLUNTEER: ScopeKind.COMMUNITY,
+    Role.SERVICE_TEAM_LEADER: ScopeKind.COMMUNITY,
     Role.ORG_DEPARTMENT: ScopeKind.SCHOOL,
     Role.LOGISTICS_SECURITY: ScopeKind.SCHOOL,
     Role.STUDENT_AFFAIRS: ScopeKind.SCHOOL,
@@ -175,6 +180,8 @@ class Thing(enum.StrEnum):
     NOMINATION = "nomination"
     BROADCAST = "broadcast"
     MEETING = "meeting"
+    # A request for the Red Service Team's help.
+    SERVICE = "service"
 
 
 _LETTERS = {
@@ -184,6 +191,7 @@ _LETTERS = {
     Thing.NOMINATION: "S",
     Thing.BROADCAST: "A",
     Thing.MEETING: "M",
+    Thing.SERVICE: "H",
 }
 
 
@@ -191,7 +199,7 @@ def reference(thing: str, number: int) -> str:
     """The one reference everyone sees for a thing, in every message and every language: a
     letter for its kind and its number ("B-12" for booking 12, "R-7" for report 7). The number
     is the thing's own, never that of a request about it: a booking keeps its "B-" whether or
-    not someone approves it."""
+    not someone approves it. A request for help from the Red Service Team is "H-5"."""
     return f"{_LETTERS[Thing(thing)]}-{number}"
 
 
@@ -238,6 +246,34 @@ class ShiftStatus(enum.StrEnum):
     SKIPPED = "skipped"
 
 
+class TalkSlotStatus(enum.StrEnum):
+    """Whether a published heart-to-heart talk slot is still on offer."""
+
+    OPEN = "open"
+    # Its teacher took it back before anyone booked it.
+    WITHDRAWN = "withdrawn"
+
+
+class TalkStatus(enum.StrEnum):
+    """Where a heart-to-heart talk (谈心谈话) stands; the first three hold its slot."""
+
+    BOOKED = "booked"
+    HELD = "held"
+    # The student did not come: recorded by the teacher, counted for the evaluation.
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+HOLDING_TALK = (TalkStatus.BOOKED, TalkStatus.HELD, TalkStatus.NO_SHOW)
+
+
+class TalkOrigin(enum.StrEnum):
+    """How a talk came about: a student booked a slot, or a counsellor invited the student."""
+
+    BOOKED = "booked"
+    INVITED = "invited"
+
+
 class BroadcastStatus(enum.StrEnum):
     """Where a broadcast stands."""
 
@@ -245,6 +281,18 @@ class BroadcastStatus(enum.StrEnum):
     SENDING = "sending"
     DONE = "done"
     CANCELLED = "cancelled"
+
+
+class ServiceStatus(enum.StrEnum):
+    """Where a request for the Red Service Team's help stands."""
+
+    # Offered to the team: the first volunteer to take it gets it.
+    OPEN = "open"
+    TAKEN = "taken"
+    # The student said it was done (and thanked); the volunteer's hours are recorded.
+    DONE = "done"
+    # Its time window ended with nobody taking it.
+    LAPSED = "lapsed"
 
 
 class MissedPolicy(enum.StrEnum):

@@ -25,9 +25,12 @@ from assistant.bot import (
     conversations,
     duty,
     meetings,
+    onduty,
     projects,
+    red_service,
     requests,
     stars,
+    talks,
 )
 from assistant.bot.context import BotContext, current_scope
 from assistant.domain import Language
@@ -364,8 +367,11 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any], engi
             *stars.HANDLERS,
             *projects.HANDLERS,
             *duty.HANDLERS,
+            *onduty.HANDLERS,
+            *talks.HANDLERS,
             *broadcasts.HANDLERS,
             *meetings.HANDLERS,
+            *red_service.HANDLERS,
             CallbackQueryHandler(button_expired),
             MessageHandler(private & ~filters.UpdateType.EDITED, private_message),
         ]

@@ -25,6 +25,8 @@ from assistant.rules.duty import DutyRoom
 from assistant.rules.errors import NoRuleMatched, RuleEvaluationError, SubjectError
 from assistant.rules.escalation import PLAN_CHAIN, Chain
 from assistant.rules.expressions import Guard
+from assistant.rules.office_hours import OfficeHours
+from assistant.rules.red_service import RedService
 from assistant.rules.reminders import Reminder
 from assistant.rules.roles import RoleRules
 from assistant.rules.schema import DAY_SYMBOLS, SCHEMAS, Kind
@@ -297,14 +299,19 @@ class Rules:
         broadcasts: tuple[ScheduledBroadcast, ...] = (),
         holders: RoleRules | None = None,
         escalation: tuple[CompiledRule[Chain], ...] = (),
+        red_service: RedService | None = None,
+        office_hours: tuple[OfficeHours, ...] = (),
     ) -> None:
         self.routing = routing
         self.escalation = escalation
         self._escalation_schema = SCHEMAS[Kind.ESCALATION]
         self.holders = holders or RoleRules()
+        # None without rules/red_service.yaml: nobody can ask the team for help.
+        self.red_service = red_service
         self.calendar = calendar or Calendar()
         self.reminders = {reminder.id: reminder for reminder in reminders}
         self.duty = {room.room: room for room in duty}
+        self.office_hours = {entry.id: entry for entry in office_hours}
         self.broadcasts = {broadcast.id: broadcast for broadcast in broadcasts}
         self.access = access
         self.policies = policies

@@ -26,6 +26,8 @@ from assistant.rules.duty import load_duty
 from assistant.rules.errors import RuleProblem, RulesError
 from assistant.rules.escalation import HOURS_MAX, URGENCIES, Chain, Hours, Tier, level
 from assistant.rules.expressions import compile_when
+from assistant.rules.office_hours import load_office_hours
+from assistant.rules.red_service import load_red_service
 from assistant.rules.reminders import load_reminders
 from assistant.rules.roles import load_role_rules
 from assistant.rules.schema import POLICY_WORDS, SCHEMAS, Kind, suggest
@@ -102,8 +104,9 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     """Read, check and compile ``routing.yaml``, ``access.yaml``, ``policies.yaml`` and
     ``escalation.yaml`` in ``directory``, and read its academic calendar (``calendar.yaml``),
     reminders (``reminders.yaml``), duty rotation (``duty.yaml``), scheduled broadcasts
-    (``broadcasts.yaml``) and who may hold which role (``roles.yaml``); a file that does not
-    exist holds no rules.
+    (``broadcasts.yaml``), who may hold which role (``roles.yaml``), the Red Service Team
+    (``red_service.yaml``) and the counsellors' office hours (``office_hours.yaml``); a file
+    that does not exist holds no rules.
 
     Raises :class:`RulesError` listing every problem of every file, each with its file, line,
     rule id and, where a name is close, a suggestion. ``timezone`` is the campus time zone.
@@ -122,6 +125,8 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     duty = load_duty(directory, timezone, problems, calendar)
     broadcasts = load_broadcasts(directory, problems, calendar)
     holders = load_role_rules(directory, timezone, problems)
+    red_service = load_red_service(directory, timezone, problems)
+    office_hours = load_office_hours(directory, timezone, problems)
     if calendar_ok:
         # A period the broken calendar failed to give is its mistake, not the reminders'.
         problems += unknown_periods([*reminders, *broadcasts], calendar)
@@ -137,6 +142,8 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
         broadcasts=broadcasts,
         holders=holders,
         escalation=escalation,
+        red_service=red_service,
+        office_hours=office_hours,
     )
 
 

@@ -19,8 +19,10 @@ from assistant.services import (
     grid,
     meetings,
     projects,
+    red_service,
     reminders,
     stars,
+    talks,
 )
 from assistant.services.approvals import Approvals
 from assistant.services.kit import Kit
@@ -52,6 +54,8 @@ def services(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> S
         broadcasts.names(kit),
         drafts.names(kit),
         meetings.names(kit),
+        red_service.names(kit),
+        talks.names(kit),
     ]
     for part in parts:
         approvals.workflows.update(part.workflows)

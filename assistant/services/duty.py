@@ -100,6 +100,8 @@ class ShiftView:
     number: str | None
     status: str
     hours: float
+    starts_at: datetime
+    ends_at: datetime
 
 
 @dataclass(frozen=True)
@@ -375,9 +377,15 @@ class Duty:
     # --- what people and operators see -----------------------------------------------------
 
     async def roster(
-        self, session: AsyncSession, since: datetime, until: datetime, room: str | None = None
+        self,
+        session: AsyncSession,
+        since: datetime,
+        until: datetime,
+        room: str | None = None,
+        person: int | None = None,
     ) -> list[ShiftView]:
-        """The shifts starting in [since, until), of one room or all, in time order."""
+        """The shifts starting in [since, until), of one room or all, held by one person or
+        anyone, in time order."""
         query = (
             select(DutyShift, FunctionalRoom, Person)
             .join(FunctionalRoom, FunctionalRoom.id == DutyShift.room_id)
@@ -387,6 +395,8 @@ class Duty:
         )
         if room is not None:
             query = query.where(FunctionalRoom.code == room)
+        if person is not None:
+            query = query.where(DutyShift.person_id == person)
         return [self._view(*row) for row in await session.execute(query)]
 
     async def fairness(self, session: AsyncSession) -> list[Hours]:
@@ -437,6 +447,8 @@ class Duty:
             number=person.number if person else None,
             status=str(shift.status),
             hours=(shift.ends_at - shift.starts_at).total_seconds() / 3600,
+            starts_at=shift.starts_at,
+            ends_at=shift.ends_at,
         )
 
     async def _load(

@@ -2,9 +2,10 @@
 
 A command is offered to whoever the access rules let do what it does: a conversation's command
 asks the conversation's ``access`` (conversations/*.yaml), /bookings what /book asks, /stars
-``star.select``, /meetings ``meeting.read``, and /pending whether anything can wait for the
-person at all (a request kind they approve, projects they score, a role reports are routed or
-climb to). Rules that read the
+``star.select``, /meetings ``meeting.read``, /onduty ``duty.see``, /duty whether a room's duty
+pool (rules/duty.yaml) has the person, /talks whether they may book, give, arrange or count
+talks, and /pending whether anything can wait for the person at all (a request kind they
+approve, projects they score, a role reports are routed or climb to). Rules that read the
 day (the call for projects, the nomination days) say when, not who, and are passed over
 (``Rules.allowed(..., any_day=True)``): the command stays while the window is shut, and its
 refusal says when it opens.
@@ -24,13 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.domain import Actor, Language, RequestKind
 from assistant.rules import Rules
-from assistant.services import grid, identity, people
+from assistant.services import grid, identity, onduty, people
 from assistant.storage import outbox
 from assistant.storage.models import Person, Priority, TelegramAccount
 from assistant.texts import Texts, pick_language
 
 ORDER = (
     "report",
+    "service",
     "book",
     "bookings",
     "nominate",
@@ -43,6 +45,12 @@ ORDER = (
     "meeting",
     "minutes",
     "meetings",
+    "duty",
+    "onduty",
+    "talk",
+    "talks",
+    "offertalk",
+    "invitetalk",
     "me",
     "leaders",
     "lang",
@@ -52,13 +60,17 @@ ORDER = (
 """Every command of a linked person's private menu, in the order it lists them."""
 
 PENDING = "pending"
+DUTY = "duty"
 # What the commands that are no conversation of their own ask the rules.
 _ASKS = {
     "bookings": "booking.create",
     "stars": "star.select",
     "meetings": "meeting.read",
     "bind": "group.bind",
+    "onduty": "duty.see",
 }
+# Commands for whoever may do any of these: /talks lists the talks one booked, gives or counts.
+_ANY_OF = {"talks": ("talk.book", "talk.offer", "talk.invite", "talk.report")}
 
 
 class Menus:
@@ -74,10 +86,18 @@ class Menus:
         """Whether ``actor`` may use ``command`` on some day."""
         if command == PENDING:
             return self._may_wait_for(actor)
+        if command == DUTY:
+            # Whoever takes turns in a room's duty: the rooms' pools say who.
+            return onduty.in_a_pool(self.rules, actor)
+        subject = people.rule_subject(actor)
+        if command in _ANY_OF:
+            return any(
+                self.rules.allowed(action, subject, any_day=True).outcome.allowed
+                for action in _ANY_OF[command]
+            )
         action = self._asks.get(command)
         if action is None:
             return True
-        subject = people.rule_subject(actor)
         return self.rules.allowed(action, subject, any_day=True).outcome.allowed
 
     def commands(self, actor: Actor) -> tuple[str, ...]:

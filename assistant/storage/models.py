@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -43,8 +44,12 @@ from assistant.domain import (
     RequestStatus,
     Role,
     ScopeKind,
+    ServiceStatus,
     ShiftStatus,
     StarScope,
+    TalkOrigin,
+    TalkSlotStatus,
+    TalkStatus,
     Thing,
     reference,
 )
@@ -795,6 +800,80 @@ class Meeting(Base):
     problems: Mapped[str | None] = mapped_column(Text)
 
 
+class TalkSlot(Base):
+    """A time a teacher offers for a heart-to-heart talk (谈心谈话, §三): in a room of the
+    communities, or online. A weekly pattern is one slot per week, published together."""
+
+    __tablename__ = "talk_slots"
+    __table_args__ = (
+        UniqueConstraint("teacher_person_id", "starts_at"),
+        Index("ix_talk_slots_open", "status", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    teacher_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    # The room it is held in; none for a talk online.
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("functional_rooms.id"))
+    # How to join a talk online (a meeting number), as the teacher wrote it.
+    online: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[TalkSlotStatus] = mapped_column(
+        _enum(TalkSlotStatus, "talk_slot_status"), default=TalkSlotStatus.OPEN
+    )
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+_HOLDING_TALK_SQL = "status IN ('booked', 'held', 'no_show')"
+
+
+class Talk(Base):
+    """A heart-to-heart talk between a teacher and a student, in one slot.
+
+    Private by design: only the two of them, and the student's counsellors where the rules say
+    so, are ever shown that it exists; ``note`` is the teacher's, read by the teacher and those
+    counsellors only; counts of talks never show content. One talk holds a slot (a unique index
+    over the holding statuses), so two students pressing for the same slot cannot both get it.
+    """
+
+    __tablename__ = "talks"
+    __table_args__ = (
+        Index(
+            "uq_talks_slot",
+            "slot_id",
+            unique=True,
+            sqlite_where=text(_HOLDING_TALK_SQL),
+            postgresql_where=text(_HOLDING_TALK_SQL),
+        ),
+        Index("ix_talks_student", "student_person_id", "status"),
+        Index("ix_talks_teacher", "teacher_person_id", "status"),
+        Index("ix_talks_community", "community_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("talk_slots.id"))
+    teacher_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    student_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    # Where the student lived and studied when it was booked: what the counts are by.
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    college_id: Mapped[int | None] = mapped_column(ForeignKey("colleges.id"))
+    origin: Mapped[TalkOrigin] = mapped_column(_enum(TalkOrigin, "talk_origin"))
+    status: Mapped[TalkStatus] = mapped_column(
+        _enum(TalkStatus, "talk_status"), default=TalkStatus.BOOKED
+    )
+    # What the student would like to talk about; they may leave it blank.
+    topic: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    noted_at: Mapped[datetime | None]
+    cancelled_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # When the teacher recorded that it was held, or that the student did not come.
+    recorded_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
 class Broadcast(Base):
     """An announcement to an audience (群发通知): its messages are outbox rows with ``ref``
     "bc:<id>", so their progress and outcome are counted from the outbox."""
@@ -822,3 +901,51 @@ class Broadcast(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+
+
+class ServiceRequest(Base):
+    """A student's request for the Red Service Team's help (红色服务队), offered to the team of
+    their community until a volunteer takes it; the volunteer's hours are recorded once the
+    student says it is done."""
+
+    __tablename__ = "service_requests"
+    __table_args__ = (
+        Index("ix_service_requests_requester", "requester_person_id", "created_at"),
+        Index("ix_service_requests_team", "community_id", "status"),
+        Index("ix_service_requests_volunteer", "volunteer_person_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requester_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    # The community whose team it goes to: the requester's, when they asked.
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    # A kind of rules/red_service.yaml ("phone") and what the student said about it.
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text)
+    place: Mapped[str] = mapped_column(String(255))
+    # The time window of rules/red_service.yaml and the moments it stands for on its day.
+    window: Mapped[str] = mapped_column(String(32))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    status: Mapped[ServiceStatus] = mapped_column(
+        _enum(ServiceStatus, "service_status"), default=ServiceStatus.OPEN
+    )
+    # The route of rules/red_service.yaml that sent it.
+    routed_by: Mapped[str] = mapped_column(String(64))
+    # The roles whose holders in the community were offered it, in order (the route's, then
+    # the one it went up to): those who may take it.
+    offered_to: Mapped[list[str]] = mapped_column(JSON, default=list)
+    escalated_at: Mapped[datetime | None]
+    volunteer_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    taken_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    # The volunteer hours recorded when it is done (the kind's, rules/red_service.yaml).
+    hours: Mapped[float | None] = mapped_column(Float)
+    thanks: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    @property
+    def reference(self) -> str:
+        """What everyone calls this request ("H-5")."""
+        return reference(Thing.SERVICE, self.id)

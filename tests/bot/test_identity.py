@@ -191,10 +191,14 @@ async def test_language_switch_and_personal_menu(
     student = await linked(person, invite, STUDENT)
     assert await personal_menu(tg, student) == [
         "report",
+        "service",
         "book",
         "bookings",
         "nominate",
         "mine",
+        "onduty",
+        "talk",
+        "talks",
         "me",
         "leaders",
         "lang",
@@ -206,7 +210,9 @@ async def test_language_switch_and_personal_menu(
     help_text = await student.say("/help")
     assert "/leaders" in help_text and "/bind" not in help_text
     # Everything in the menu is explained; what only role holders do is not offered.
-    assert all(f"/{name}" in help_text for name in ("book", "bookings", "nominate", "mine"))
+    assert all(
+        f"/{name}" in help_text for name in ("service", "book", "bookings", "nominate", "mine")
+    )
     assert "/pending" not in help_text and "/broadcast" not in help_text
 
     def described() -> dict[str, str]:

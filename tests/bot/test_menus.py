@@ -80,10 +80,13 @@ async def test_menus_and_help_list_only_what_the_access_rules_let_each_person_do
     counsellor = await linked(person, invite, C1_COUNSELLOR, language=language)
     centre = await linked(person, invite, SERVICE_CENTRE, language=language)
 
-    # A dorm head is a student: they nominate, and reports of their room wait for them.
+    # A dorm head is a student: they nominate, ask their community's Red Service Team for help,
+    # and reports of their room wait for them; they book talks, and see who is on duty, but take
+    # no turn on duty themselves.
     head_menu = await menu_of(tg, dorm_head, holding="pending")
     assert list(head_menu) == [
-        *("report", "book", "bookings", "nominate", "mine", "pending"),
+        *("report", "service", "book", "bookings", "nominate", "mine", "pending"),
+        *("onduty", "talk", "talks"),
         *("me", "leaders", "lang", "cancel", "help"),
     ]
     assert head_menu["nominate"] == DESCRIBED[language]["nominate"]
@@ -96,12 +99,15 @@ async def test_menus_and_help_list_only_what_the_access_rules_let_each_person_do
     assert await dorm_head.say("/apply") == NOT_APPLYING[language]
     assert await dorm_head.say("/stars") == NOT_PICKING[language]
 
-    # A counsellor applies, broadcasts and decides, but nominates no Star and picks none; this
-    # one also heads a building sub-station, whose meetings they call and minute.
+    # A counsellor applies, broadcasts and decides, but nominates no Star and picks none; living
+    # in no community, they ask no Red Service Team for help; this one also heads a building
+    # sub-station, whose meetings they call and minute; a teacher, they take turns on duty, and
+    # they give talks and invite students to them.
     counsellor_menu = await menu_of(tg, counsellor, holding="apply")
     assert list(counsellor_menu) == [
         *("report", "book", "bookings", "mine", "pending", "apply", "results", "broadcast"),
-        *("meeting", "minutes", "me", "leaders", "lang", "cancel", "help"),
+        *("meeting", "minutes", "duty", "onduty", "talks", "offertalk", "invitetalk"),
+        *("me", "leaders", "lang", "cancel", "help"),
     ]
     assert counsellor_menu["apply"] == DESCRIBED[language]["apply"]
     counsellor_help = await counsellor.say("/help")

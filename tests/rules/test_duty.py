@@ -107,7 +107,8 @@ def test_the_skip_rule_asks_the_calendar(tmp_path: Path) -> None:
             "rules/duty.yaml:3 [BUS-ACT]: owner 'counselor' is not a role held over a room's "
             "building, community, college or the school (one of: college_party_leader, "
             "committee_secretary, workstation_head, counsellor, centre_head, building_manager, "
-            "building_leader, org_department, logistics_security, student_affairs, publicity, "
+            "building_leader, service_volunteer, service_team_leader, org_department, "
+            "logistics_security, student_affairs, publicity, "
             "youth_league, sports, service_centre, expert, admin) (did you mean 'counsellor'?)",
         ),
         (
@@ -115,7 +116,8 @@ def test_the_skip_rule_asks_the_calendar(tmp_path: Path) -> None:
             "rules/duty.yaml:3 [BUS-ACT]: owner 'floor_leader' is not a role held over a room's "
             "building, community, college or the school (one of: college_party_leader, "
             "committee_secretary, workstation_head, counsellor, centre_head, building_manager, "
-            "building_leader, org_department, logistics_security, student_affairs, publicity, "
+            "building_leader, service_volunteer, service_team_leader, org_department, "
+            "logistics_security, student_affairs, publicity, "
             "youth_league, sports, service_centre, expert, admin)",
         ),
         (

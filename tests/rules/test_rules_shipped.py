@@ -42,6 +42,10 @@ def test_shipped_files_load(shipped: Rules) -> None:
         "approval.fallback",
         "star.scope",
         "welcome.new_resident",
+        "talk.window_days",
+        "talk.max_upcoming",
+        "talk.remind_minutes",
+        "talk.counsellor_sees",
     }
 
 
