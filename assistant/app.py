@@ -126,7 +126,9 @@ def load_files(settings: Settings, texts: Texts) -> Files:
     registry = services.registry
     found, problems = check_conversations(settings.conversations_dir, registry.catalogue(), texts)
     lines = [str(p) for p in problems]
-    lines += timed.missing_templates([*rules.reminders.values(), *rules.broadcasts.values()], texts)
+    lines += timed.missing_templates(
+        [*rules.reminders.values(), *rules.broadcasts.values(), *rules.activities.values()], texts
+    )
     if lines:
         raise StartupError(lines)
     asks = {c.command: c.access for c in found.values() if c.command}

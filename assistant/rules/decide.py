@@ -18,6 +18,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 import rule_engine
 
 from assistant.domain import Language, Role
+from assistant.rules.activities import ActivityKind, FixedActivity
 from assistant.rules.broadcasts import ScheduledBroadcast
 from assistant.rules.calendar import Calendar
 from assistant.rules.duty import DutyRoom
@@ -287,6 +288,8 @@ class Rules:
         duty: tuple[DutyRoom, ...] = (),
         broadcasts: tuple[ScheduledBroadcast, ...] = (),
         holders: RoleRules | None = None,
+        activities: tuple[FixedActivity, ...] = (),
+        activity_kinds: tuple[ActivityKind, ...] = (),
     ) -> None:
         self.routing = routing
         self.holders = holders or RoleRules()
@@ -294,6 +297,8 @@ class Rules:
         self.reminders = {reminder.id: reminder for reminder in reminders}
         self.duty = {room.room: room for room in duty}
         self.broadcasts = {broadcast.id: broadcast for broadcast in broadcasts}
+        self.activities = {activity.id: activity for activity in activities}
+        self.activity_kinds = {kind.id: kind for kind in activity_kinds}
         self.access = access
         self.policies = policies
         self._routing_schema = SCHEMAS[Kind.ROUTING]

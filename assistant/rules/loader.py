@@ -19,6 +19,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from assistant.domain import Role
+from assistant.rules.activities import load_activities
 from assistant.rules.broadcasts import load_broadcasts
 from assistant.rules.calendar import load_calendar
 from assistant.rules.decide import Access, CompiledRule, PolicyValue, Reason, Route, Rules, Setting
@@ -84,8 +85,8 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     """Read, check and compile ``routing.yaml``, ``access.yaml`` and ``policies.yaml`` in
     ``directory``, and read its academic calendar (``calendar.yaml``), reminders
     (``reminders.yaml``), duty rotation (``duty.yaml``), scheduled broadcasts
-    (``broadcasts.yaml``) and who may hold which role (``roles.yaml``); a file that does not
-    exist holds no rules.
+    (``broadcasts.yaml``), the year's activities (``activities.yaml``) and who may hold which
+    role (``roles.yaml``); a file that does not exist holds no rules.
 
     Raises :class:`RulesError` listing every problem of every file, each with its file, line,
     rule id and, where a name is close, a suggestion. ``timezone`` is the campus time zone.
@@ -100,6 +101,7 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     reminders = load_reminders(directory, timezone, problems)
     duty = load_duty(directory, timezone, problems)
     broadcasts = load_broadcasts(directory, problems)
+    fixed, kinds = load_activities(directory, calendar, problems)
     holders = load_role_rules(directory, timezone, problems)
     if problems:
         raise RulesError(problems)
@@ -112,6 +114,8 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
         duty=duty,
         broadcasts=broadcasts,
         holders=holders,
+        activities=fixed,
+        activity_kinds=kinds,
     )
 
 

@@ -11,6 +11,7 @@ from assistant.flows.engine import Registry
 from assistant.rules import Rules
 from assistant.schedule import Handler, Job
 from assistant.services import (
+    activities,
     booking,
     broadcasts,
     decisions,
@@ -50,6 +51,7 @@ def services(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> S
         duty.names(kit),
         broadcasts.names(kit),
         drafts.names(kit),
+        activities.names(kit),
     ]
     for part in parts:
         approvals.workflows.update(part.workflows)
