@@ -20,6 +20,7 @@ from telegram.ext import (
 
 from assistant import callbacks
 from assistant.bot import (
+    activities,
     bookings,
     broadcasts,
     conversations,
@@ -86,6 +87,9 @@ async def start(update: Update, context: BotContext) -> None:
     if not context.args:
         name = "stranger" if context.actor is None else "welcome"
         context.reply(update, name, actor=context.actor)
+        return
+    if context.actor is not None and activities.is_check_in_link(context.args[0]):
+        await activities.check_in_link(update, context, context.args[0])
         return
     result = await identity.redeem_invite(
         context.session,
@@ -359,6 +363,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any], engi
             *projects.HANDLERS,
             *duty.HANDLERS,
             *broadcasts.HANDLERS,
+            *activities.HANDLERS,
             CallbackQueryHandler(button_expired),
             MessageHandler(private & ~filters.UpdateType.EDITED, private_message),
         ]

@@ -37,6 +37,8 @@ ORDER = (
     "pending",
     "apply",
     "broadcast",
+    "activity",
+    "myactivities",
     "stars",
     "me",
     "leaders",

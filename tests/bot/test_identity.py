@@ -195,6 +195,7 @@ async def test_language_switch_and_personal_menu(
         "bookings",
         "nominate",
         "mine",
+        "myactivities",
         "me",
         "leaders",
         "lang",

@@ -81,7 +81,7 @@ async def test_menus_and_help_list_only_what_the_access_rules_let_each_person_do
     # A dorm head is a student: they nominate, and reports of their room wait for them.
     head_menu = await menu_of(tg, dorm_head, holding="pending")
     assert list(head_menu) == [
-        *("report", "book", "bookings", "nominate", "mine", "pending"),
+        *("report", "book", "bookings", "nominate", "mine", "pending", "myactivities"),
         *("me", "leaders", "lang", "cancel", "help"),
     ]
     assert head_menu["nominate"] == DESCRIBED[language]["nominate"]
@@ -98,7 +98,7 @@ async def test_menus_and_help_list_only_what_the_access_rules_let_each_person_do
     counsellor_menu = await menu_of(tg, counsellor, holding="apply")
     assert list(counsellor_menu) == [
         *("report", "book", "bookings", "mine", "pending", "apply", "broadcast"),
-        *("me", "leaders", "lang", "cancel", "help"),
+        *("activity", "myactivities", "me", "leaders", "lang", "cancel", "help"),
     ]
     assert counsellor_menu["apply"] == DESCRIBED[language]["apply"]
     counsellor_help = await counsellor.say("/help")
