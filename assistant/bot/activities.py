@@ -8,6 +8,9 @@ Every button carries only the activity and the action; whether the presser may i
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from typing import Any
+
 from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
@@ -259,6 +262,16 @@ async def check_in_link(update: Update, context: BotContext, payload: str) -> No
         context.reply(update, "activity/checked_in", activity=activity)
     else:
         context.reply(update, "activity/check_in_refused", answer=str(answer))
+
+
+def lane(update: dict[str, Any]) -> Hashable | None:
+    """The dispatcher's queue for a raw update: presses of one activity's Sign up share one,
+    so that they are taken in the order they were made, whatever chats they come from."""
+    query = update.get("callback_query")
+    fields = ACTIVITY.unpack(query.get("data")) if isinstance(query, dict) else None
+    if fields is None or fields["action"] != SIGN_UP:
+        return None
+    return ("activity", fields["activity"])
 
 
 def is_check_in_link(payload: str) -> bool:

@@ -75,9 +75,11 @@ class Dispatcher:
     connection: gone a little later) is tried again after ``first_retry``, then after twice
     that, and so on; meanwhile the chat's later updates wait behind it, in order, while other
     chats go on (the wait holds no handling slot). The time of the next try is kept with the
-    update, so that a restart keeps to it. After ``max_attempts`` it is parked with its error,
-    and ``on_parked`` tells the chat and the admins; an update PTB cannot read is parked at once,
-    as waiting cannot mend it.
+    update, so that a restart keeps to it. ``lane`` may name, from a just-stored update, a queue
+    other than its chat's: updates of one lane are handled in the order they came, whatever
+    their chats (those read back from the inbox, after a restart, queue by chat). After
+    ``max_attempts`` it is parked with its error, and ``on_parked`` tells the chat and the
+    admins; an update PTB cannot read is parked at once, as waiting cannot mend it.
     """
 
     def __init__(
@@ -92,8 +94,10 @@ class Dispatcher:
         first_retry: timedelta = timedelta(seconds=1),
         batch: int = 200,
         idle_poll: float = 1.0,
+        lane: Callable[[dict[str, Any]], Hashable | None] | None = None,
     ) -> None:
         self._application = application
+        self._lane = lane
         self._db: Database = deps.db
         self._clock: Callable[[], datetime] = deps.clock
         self._sender = sender
@@ -185,9 +189,15 @@ class Dispatcher:
         if update.update_id in self._known or self._stopping:
             return
         self._known.add(update.update_id)
-        # Updates without a chat have no order to keep.
+        # Updates without a chat have no order to keep; those a lane names keep theirs across
+        # chats (presses of one activity's Sign up, taken in the order they were made).
+        lane = self._lane(update.payload) if self._lane and update.payload else None
         key: Hashable = (
-            update.chat_id if update.chat_id is not None else ("update", update.update_id)
+            lane
+            if lane is not None
+            else update.chat_id
+            if update.chat_id is not None
+            else ("update", update.update_id)
         )
         self._queues.setdefault(key, deque()).append(update)
         if key not in self._workers:
