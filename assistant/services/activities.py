@@ -599,6 +599,19 @@ class Activities:
                 raise Refused("booking_room_unavailable")
             if capacity > room.capacity:
                 raise Refused("booking_too_many", capacity=room.capacity)
+        elif not _fit(answers.get("place"), 2, 100):
+            raise Refused("activity/incomplete")
+        subject = people.rule_subject(actor)
+        kind_of_room = room.kind if room is not None else FunctionalRoomKind.ACTIVITY_ROOM
+        chosen = [s for s in self.bookings.slots(day, subject, kind_of_room) if s.value == slot]
+        if not chosen:
+            raise Refused("activity/incomplete")
+        starts, ends = chosen[0].starts_at, chosen[0].ends_at
+        # Before anything is booked: a refusal leaves nothing behind.
+        deadline = starts - timedelta(hours=int(str(hours)))
+        if starts > now and deadline <= now:
+            raise Refused("activity/deadline_past")
+        if room is not None:
             booking, room = await self.bookings.create(
                 session,
                 actor,
@@ -609,26 +622,12 @@ class Activities:
                 attendees=int(capacity),
                 now=now,
             )
-            starts, ends = booking.starts_at, booking.ends_at
         else:
-            where = answers.get("place")
-            subject = people.rule_subject(actor)
-            chosen = [
-                s
-                for s in self.bookings.slots(day, subject, FunctionalRoomKind.ACTIVITY_ROOM)
-                if s.value == slot
-            ]
-            if not _fit(where, 2, 100) or not chosen:
-                raise Refused("activity/incomplete")
-            starts, ends = chosen[0].starts_at, chosen[0].ends_at
             if starts <= now:
                 raise Refused("booking_past")
             window = self._window_days(actor, None)
             if day > self._today(now) + timedelta(days=window):
                 raise Refused("booking_out_of_window", days=window)
-        deadline = starts - timedelta(hours=int(str(hours)))
-        if deadline <= now:
-            raise Refused("activity/deadline_past")
         activity = Activity(
             kind=kind.id,
             title=str(title).strip(),
