@@ -895,8 +895,6 @@ class Activities:
             {**seen.variables(), "number": number},
             now=now,
             keyboard=self._signup_keyboard(activity, placed),
-            # The answer to the person's own press: it goes before notifications.
-            priority=Priority.INTERACTIVE,
         )
         return (Answer.SIGNED_UP if placed else Answer.WAITING), number
 
