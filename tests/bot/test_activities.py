@@ -68,6 +68,7 @@ async def organise(
     capacity: int = 2,
     attendance: str = "A check-in button",
     where: str = "Growth Service Centre",
+    holds: int = 20,
 ) -> FakeMessage:
     """Walk /activity as ``organiser`` (in English): a party-history quiz at the Growth Service
     Centre tomorrow 10:00-12:00, for floor B1-3, to each person, sign-up closing 3 hours
@@ -86,7 +87,7 @@ async def organise(
     await tg.user_send(organiser.user, "2026-09-02")
     slot = await prompt(tg, organiser)
     capacity_step = await press(tg, organiser, slot, "10:00–12:00")
-    assert "this room holds 20 at most" in (capacity_step.text or "")
+    assert f"this room holds {holds} at most" in (capacity_step.text or "")
     await tg.user_send(organiser.user, str(capacity))
     level = await prompt(tg, organiser)
     assert labels(level)[:4] == ["A floor", "A building", "A community", "A grid cell"]
@@ -99,7 +100,7 @@ async def organise(
     attendance_step = await press(tg, organiser, deadline, "3 hours before")
     summary = await press(tg, organiser, attendance_step, attendance)
     assert summary.text is not None and summary.text.startswith("Please confirm the activity:")
-    assert "Where: Growth Service Centre" in summary.text
+    assert f"Where: {where}" in summary.text
     assert "For: Building 1, floor 3 · Everyone living there (To each person)" in summary.text
     return await press(tg, organiser, summary, "✔ Submit")
 
@@ -368,3 +369,71 @@ async def answered(
 async def announcement_again(tg: FakeTelegram, chat: Chat) -> FakeMessage:
     """The announcement already in the person's chat, as it stands."""
     return next(m for m in tg.messages(chat.user.id) if "✋ 报名" in labels(m))
+
+
+async def test_a_code_shown_in_the_room_checks_people_in_through_its_deep_link(
+    edge: Edge, person: Person_, invite: Invite, tg: FakeTelegram, clock: Clock
+) -> None:
+    organiser = await linked(person, invite, C1_COUNSELLOR, language="en")
+    first, second = [await linked(person, invite, number) for number in FLOOR_3[:2]]
+    await organise(tg, organiser, attendance="A code shown in the room (QR)")
+    for chat in (first, second):
+        await sign_up(tg, chat, await announcement(tg, chat))
+    clock.now = STARTS - timedelta(minutes=10)
+    mine = await listing(tg, organiser)
+    assert await toast(tg, organiser, mine, "E-1 · Open check-in") == "Check-in is open."
+    shown = await tg.wait_for_bot_message(organiser.user.id, predicate=lambda m: bool(m.photo))
+    caption = shown.caption or ""
+    assert caption.startswith("Check-in for activity E-1 “Party-history quiz” is open.")
+    code = caption.rsplit("Its code is ", 1)[1].rstrip(".")
+    assert len(code) == 6 and code.isalnum()
+    assert shown.photo is not None
+    png = tg.state.files[shown.photo[-1]["file_id"]].data
+    assert png.startswith(b"\x89PNG")
+    # Participants get no button: the code is the check-in.
+    for chat in (first, second):
+        await tg.wait_for_bot_message(
+            chat.user.id, predicate=lambda m: (m.text or "").startswith("✅ 您已报名")
+        )
+    assert not any("✅ 签到" in labels(m) for m in tg.messages(first.user.id))
+    assert await first.say(f"/start ci-1-{code}") == "✅ 您已在活动 E-1“Party-history quiz”签到。"
+    assert await first.say(f"/start ci-1-{code}") == "签到没有成功：您已经签过到了。"
+    assert await second.say("/start ci-1-AAAAAA") == (
+        "签到没有成功：这个签到链接不对，或您没有这项活动的名额。"
+    )
+    clock.now = STARTS + timedelta(hours=2, minutes=1)
+    assert await second.say(f"/start ci-1-{code}") == "签到没有成功：签到已经结束。"
+
+
+async def test_a_room_that_needs_approval_holds_the_announcement_until_approved(
+    edge: Edge, person: Person_, invite: Invite, tg: FakeTelegram, campus: Database
+) -> None:
+    head = await linked(person, invite, "T0004", language="en")  # C1's workstation head
+    organiser = await linked(person, invite, C1_COUNSELLOR, language="en")
+    resident = await linked(person, invite, FLOOR_3[0], language="en")
+    done = await organise(
+        tg,
+        organiser,
+        where="Business School Party & League Activity Room",
+        holds=50,
+    )
+    assert (done.text or "").startswith("Created activity E-1 “Party-history quiz”")
+    assert "once approved, the activity is announced to Building 1, floor 3" in (done.text or "")
+    assert not any(labels(m) for m in tg.messages(resident.user.id) if "Sign up" in str(labels(m)))
+    # The counsellor cannot approve their own booking: it goes to the workstation head.
+    card = await tg.wait_for_bot_message(
+        head.user.id, predicate=lambda m: "✅ Approve" in labels(m)
+    )
+    query = await tg.user_press(head.user, card, card.button_data("✅ Approve"))
+    await tg.wait_for_callback_answer(query)
+    await edge.ticker.run_once()
+    invitation = await announcement(tg, resident)
+    assert (invitation.text or "").startswith("📣 Party-history quiz (activity E-1)")
+    told = await tg.wait_for_bot_message(
+        organiser.user.id, predicate=lambda m: "was approved" in (m.text or "")
+    )
+    assert told.text == (
+        "The room for activity E-1 “Party-history quiz” was approved: the activity is "
+        "announced and the invitations are going out."
+    )
+    assert await sign_up(tg, resident, invitation) == "Signed up (place 1)"
