@@ -198,12 +198,15 @@ class Fails:
     def __init__(self, edge: Edge, user: FakeUser) -> None:
         self.user = user
         self.raised = 0
+        self.twice = asyncio.Event()
         edge.application.add_handler(CallbackQueryHandler(self.handle), group=-2)
 
     async def handle(self, update: Update, context: BotContext) -> None:
         query = update.callback_query
         if query is not None and query.from_user.id == self.user.id and self.raised < 2:
             self.raised += 1
+            if self.raised == 2:
+                self.twice.set()
             raise RuntimeError("lock wait timeout exceeded")
 
 
@@ -227,7 +230,7 @@ async def test_a_press_that_fails_in_a_lanes_batch_loses_nothing_and_keeps_the_o
     # failing press are in; it waits for its next try, and the lane's later presses behind it.
     firsts = [await tg.wait_for_callback_answer(q) for q in queries[:2]]
     assert [a.text for a in firsts] == ["Signed up (place 1)", "Signed up (place 2)"]
-    await tg.wait_until(lambda: failing.raised == 2)
+    await asyncio.wait_for(failing.twice.wait(), 10)
     assert all(tg.state.callback_queries[q].answer is None for q in queries[2:])
     clock.advance(timedelta(seconds=2))
     fast_edge.dispatcher.kick()
