@@ -67,7 +67,7 @@ def test_the_shipped_file_holds_the_plans_fixed_activities_and_optional_kinds() 
     assert fixed["red-song-contest"].part_of == "study-20th-congress"
     festival = fixed["culture-festival"].owner
     assert (festival.roles, festival.college) == ((Role.COLLEGE_PARTY_LEADER,), "BUS")
-    assert fixed["freshmen-qa"].window.period == "freshmen-arrival"
+    assert fixed["freshmen-qa"].window.months == (9,)
     kinds = rules.activity_kinds
     assert [k.id for k in kinds.values() if not k.fixed] == [
         "party",

@@ -41,6 +41,9 @@ def test_shipped_files_load(shipped: Rules) -> None:
         "approval.nudge_hours",
         "approval.fallback_hours",
         "approval.fallback",
+        "activity.window_days",
+        "activity.offer_hours",
+        "activity.checkin_open_minutes",
     }
 
 
