@@ -21,7 +21,7 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
-from assistant.bot import handlers, menus
+from assistant.bot import activities, handlers, menus
 from assistant.bot.context import BotContext, Deps, UpdateScope
 from assistant.bot.intake import ALL_UPDATE_TYPES, Dispatcher, Parked, Poller, WebhookIntake
 from assistant.bot.ratelimit import FloodLimiter, FloodPolicy
@@ -126,7 +126,9 @@ def load_files(settings: Settings, texts: Texts) -> Files:
     registry = services.registry
     found, problems = check_conversations(settings.conversations_dir, registry.catalogue(), texts)
     lines = [str(p) for p in problems]
-    lines += timed.missing_templates([*rules.reminders.values(), *rules.broadcasts.values()], texts)
+    lines += timed.missing_templates(
+        [*rules.reminders.values(), *rules.broadcasts.values(), *rules.activities.values()], texts
+    )
     if lines:
         raise StartupError(lines)
     asks = {c.command: c.access for c in found.values() if c.command}
@@ -208,7 +210,7 @@ async def running(application: AssistantApp, webhook: Webhook | None = None) -> 
             )
             scope.send(admin, text, now=now, priority=Priority.BULK)
 
-    dispatcher = Dispatcher(application, deps, sender, on_parked)
+    dispatcher = Dispatcher(application, deps, sender, on_parked, lane=activities.lane)
     ticker = Ticker(deps.db, deps.clock, application.bot_data["jobs"], sender.kick)
     scheduler = Scheduler(
         deps.db,

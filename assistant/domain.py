@@ -182,6 +182,7 @@ class Thing(enum.StrEnum):
     MEETING = "meeting"
     # A request for the Red Service Team's help.
     SERVICE = "service"
+    ACTIVITY = "activity"
 
 
 _LETTERS = {
@@ -192,6 +193,7 @@ _LETTERS = {
     Thing.BROADCAST: "A",
     Thing.MEETING: "M",
     Thing.SERVICE: "H",
+    Thing.ACTIVITY: "E",
 }
 
 
@@ -293,6 +295,44 @@ class ServiceStatus(enum.StrEnum):
     DONE = "done"
     # Its time window ended with nobody taking it.
     LAPSED = "lapsed"
+
+
+class ActivityStatus(enum.StrEnum):
+    """Where an activity stands."""
+
+    # Its room's booking waits for an approver: announced once it is confirmed.
+    PENDING = "pending"
+    # Announced: people sign up until its deadline, and come.
+    OPEN = "open"
+    CANCELLED = "cancelled"
+    # Over: no-shows recorded, participants asked to rate it.
+    ENDED = "ended"
+
+
+class Attendance(enum.StrEnum):
+    """How an activity's attendance is taken, if at all."""
+
+    NONE = "none"
+    # A check-in button to each participant, valid while the organiser keeps check-in open.
+    BUTTON = "button"
+    # A short code shown in the room (a QR code of a deep link) checks people in.
+    CODE = "code"
+
+
+class SignupStatus(enum.StrEnum):
+    """Where one person's sign-up for an activity stands."""
+
+    SIGNED_UP = "signed_up"
+    WAITING = "waiting"
+    # A place came free and is theirs if they confirm in time.
+    OFFERED = "offered"
+    CANCELLED = "cancelled"
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"
+
+
+HOLDING_PLACE = (SignupStatus.SIGNED_UP, SignupStatus.OFFERED, SignupStatus.ATTENDED)
+"""Sign-ups that take one of an activity's places."""
 
 
 class MissedPolicy(enum.StrEnum):

@@ -20,6 +20,7 @@ from telegram.ext import (
 
 from assistant import callbacks
 from assistant.bot import (
+    activities,
     bookings,
     broadcasts,
     conversations,
@@ -91,6 +92,9 @@ async def start(update: Update, context: BotContext) -> None:
     if not context.args:
         name = "stranger" if context.actor is None else "welcome"
         context.reply(update, name, actor=context.actor)
+        return
+    if context.actor is not None and activities.is_check_in_link(context.args[0]):
+        await activities.check_in_link(update, context, context.args[0])
         return
     result = await identity.redeem_invite(
         context.session,
@@ -372,6 +376,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any], engi
             *broadcasts.HANDLERS,
             *meetings.HANDLERS,
             *red_service.HANDLERS,
+            *activities.HANDLERS,
             CallbackQueryHandler(button_expired),
             MessageHandler(private & ~filters.UpdateType.EDITED, private_message),
         ]

@@ -68,6 +68,13 @@ class Parked:
     error: str
 
 
+@dataclass(frozen=True)
+class _Lane:
+    """The queue of the updates a lane names, apart from every chat's."""
+
+    name: Hashable
+
+
 class Dispatcher:
     """Handles stored updates: in order within a chat, chats concurrently, each in one transaction.
 
@@ -75,9 +82,12 @@ class Dispatcher:
     connection: gone a little later) is tried again after ``first_retry``, then after twice
     that, and so on; meanwhile the chat's later updates wait behind it, in order, while other
     chats go on (the wait holds no handling slot). The time of the next try is kept with the
-    update, so that a restart keeps to it. After ``max_attempts`` it is parked with its error,
-    and ``on_parked`` tells the chat and the admins; an update PTB cannot read is parked at once,
-    as waiting cannot mend it.
+    update, so that a restart keeps to it. ``lane`` may name, from a just-stored update, a queue
+    other than its chat's: updates of one lane are handled in the order they came, whatever
+    their chats, up to ``lane_batch`` of them in one transaction (those read back from the
+    inbox, after a restart, queue by chat). After
+    ``max_attempts`` it is parked with its error, and ``on_parked`` tells the chat and the
+    admins; an update PTB cannot read is parked at once, as waiting cannot mend it.
     """
 
     def __init__(
@@ -92,8 +102,12 @@ class Dispatcher:
         first_retry: timedelta = timedelta(seconds=1),
         batch: int = 200,
         idle_poll: float = 1.0,
+        lane: Callable[[dict[str, Any]], Hashable | None] | None = None,
+        lane_batch: int = 50,
     ) -> None:
         self._application = application
+        self._lane = lane
+        self._lane_batch = lane_batch
         self._db: Database = deps.db
         self._clock: Callable[[], datetime] = deps.clock
         self._sender = sender
@@ -185,9 +199,15 @@ class Dispatcher:
         if update.update_id in self._known or self._stopping:
             return
         self._known.add(update.update_id)
-        # Updates without a chat have no order to keep.
+        # Updates without a chat have no order to keep; those a lane names keep theirs across
+        # chats (presses of one activity's Sign up, taken in the order they were made).
+        lane = self._lane(update.payload) if self._lane and update.payload else None
         key: Hashable = (
-            update.chat_id if update.chat_id is not None else ("update", update.update_id)
+            _Lane(lane)
+            if lane is not None
+            else update.chat_id
+            if update.chat_id is not None
+            else ("update", update.update_id)
         )
         self._queues.setdefault(key, deque()).append(update)
         if key not in self._workers:
@@ -197,6 +217,9 @@ class Dispatcher:
         queue = self._queues[key]
         try:
             while queue and not self._stopping:
+                if isinstance(key, _Lane) and len(queue) > 1:
+                    await self._drain_lane(queue)
+                    continue
                 update = queue.popleft()
                 try:
                     await self._handle(update.update_id, update.retry_at)
@@ -207,13 +230,37 @@ class Dispatcher:
             if not queue:
                 self._queues.pop(key, None)
 
+    async def _drain_lane(self, queue: deque[inbox.Stored]) -> None:
+        """The next updates of a lane that wait for no retry, in one transaction: a lane's
+        updates are handled one after another anyway, and one commit for many is what lets
+        hundreds of presses a second through. If any fails, the batch is rolled back and
+        handled again one update at a time, so only the failing one waits and counts a try."""
+        batch: list[int] = []
+        while queue and queue[0].retry_at is None and len(batch) < self._lane_batch:
+            batch.append(queue.popleft().update_id)
+        if not batch:
+            update = queue.popleft()
+            batch, due = [update.update_id], update.retry_at
+        else:
+            due = None
+        try:
+            if len(batch) > 1:
+                async with self._slots:
+                    failure = await self._attempt(batch)
+                if failure is None:
+                    return
+            for update_id in batch:
+                await self._handle(update_id, due)
+        finally:
+            self._known.difference_update(batch)
+
     async def _handle(self, update_id: int, due: datetime | None) -> None:
         """Handle the update, trying again when it is due after each failure, until it is
         handled or parked (or the dispatcher stops: it stays pending, due when it was)."""
         while due is None or await self._until(due):
             started = self._clock()
             async with self._slots:
-                failure = await self._attempt(update_id)
+                failure = await self._attempt([update_id])
                 if failure is None:
                     return
                 due = await self._failed(update_id, failure, started)
@@ -255,26 +302,30 @@ class Dispatcher:
             return None
         return row.retry_at
 
-    async def _attempt(self, update_id: int) -> _Failure | None:
-        """Handle the update once; None on success (or if someone else has it), else why not."""
+    async def _attempt(self, update_ids: Sequence[int]) -> _Failure | None:
+        """Handle the updates once, in one transaction; None on success (an update someone
+        else has is left to them), else why not."""
         handover = Handover([], left=False)
+        handled: list[tuple[int, UpdateScope]] = []
         try:
             async with self._db.unit_of_work(busy=True) as session:
-                payload = await inbox.take(session, update_id, now=self._clock())
-                if payload is None:
-                    return None
-                try:
-                    update = Update.de_json(payload, self._application.bot)
-                except Exception as exc:
-                    raise _Unreadable from exc
-                scope = UpdateScope(session)
-                token = current_scope.set(scope)
-                try:
-                    await self._application.process_update(update)
-                finally:
-                    current_scope.reset(token)
-                if scope.error is not None:
-                    raise _HandlerFailed from scope.error
+                for update_id in update_ids:
+                    payload = await inbox.take(session, update_id, now=self._clock())
+                    if payload is None:
+                        continue
+                    try:
+                        update = Update.de_json(payload, self._application.bot)
+                    except Exception as exc:
+                        raise _Unreadable from exc
+                    scope = UpdateScope(session)
+                    token = current_scope.set(scope)
+                    try:
+                        await self._application.process_update(update)
+                    finally:
+                        current_scope.reset(token)
+                    if scope.error is not None:
+                        raise _HandlerFailed from scope.error
+                    handled.append((update_id, scope))
                 # Claimed before anything is flushed, the update's messages are inserted
                 # already claimed: one statement each instead of an insert and an update.
                 handover = self._sender.claim_queued(session)
@@ -284,11 +335,12 @@ class Dispatcher:
             cause = exc.__cause__ if wrapped else None
             return _Failure(_describe(cause or exc), lasting=isinstance(exc, _Unreadable))
         self._sender.hand_over(handover)
-        if scope.after_commit:
-            # Telegram's round trip must not hold a handling slot or the chat's next update.
-            task = asyncio.create_task(self._after_commit(update_id, scope.after_commit))
-            self._after.add(task)
-            task.add_done_callback(self._after.discard)
+        for update_id, scope in handled:
+            if scope.after_commit:
+                # Telegram's round trip must not hold a handling slot or the chat's next update.
+                task = asyncio.create_task(self._after_commit(update_id, scope.after_commit))
+                self._after.add(task)
+                task.add_done_callback(self._after.discard)
         return None
 
     async def _after_commit(

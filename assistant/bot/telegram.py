@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
 
+from telegram import InputFile
 from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import JSONDict, ODVInput
 from telegram.error import InvalidToken, RetryAfter
@@ -12,6 +14,7 @@ from telegram.ext import ExtBot
 
 from assistant.bot.ratelimit import FloodLimiter
 from assistant.storage.models import Priority
+from assistant.storage.outbox import UPLOAD_KEYS
 
 
 class AssistantBot(ExtBot[dict[str, Any]]):
@@ -40,11 +43,13 @@ class AssistantBot(ExtBot[dict[str, Any]]):
         priority: Priority | None = None,
         read_timeout: float | None = None,
     ) -> Any:
-        """Call ``method`` with Bot API JSON ``params``; return the raw JSON result."""
+        """Call ``method`` with Bot API JSON ``params``; return the raw JSON result. A file the
+        outbox keeps (:func:`assistant.storage.outbox.upload`) is uploaded with the call."""
         limits = {"priority": int(priority)} if priority is not None else None
+        sent = {key: _file(value) for key, value in params.items()}
         return await self._post(
             method,
-            api_kwargs=self._merge_api_rl_kwargs(dict(params), limits),
+            api_kwargs=self._merge_api_rl_kwargs(sent, limits),
             read_timeout=read_timeout,
         )
 
@@ -81,3 +86,15 @@ class AssistantBot(ExtBot[dict[str, Any]]):
         except InvalidToken:
             self._token_refused.set()
             raise
+
+
+def _file(value: Any) -> Any:
+    """A stored upload as the file PTB sends in a multipart request; anything else as it is."""
+    if isinstance(value, dict) and set(value) == UPLOAD_KEYS:
+        return InputFile(
+            base64.b64decode(value["base64"]),
+            filename=value["upload"],
+            attach=False,
+            read_file_handle=False,
+        )
+    return value

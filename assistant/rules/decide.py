@@ -19,6 +19,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 import rule_engine
 
 from assistant.domain import Language, Role
+from assistant.rules.activities import ActivityKind, FixedActivity
 from assistant.rules.broadcasts import ScheduledBroadcast
 from assistant.rules.calendar import Calendar
 from assistant.rules.duty import DutyRoom
@@ -301,6 +302,8 @@ class Rules:
         escalation: tuple[CompiledRule[Chain], ...] = (),
         red_service: RedService | None = None,
         office_hours: tuple[OfficeHours, ...] = (),
+        activities: tuple[FixedActivity, ...] = (),
+        activity_kinds: tuple[ActivityKind, ...] = (),
     ) -> None:
         self.routing = routing
         self.escalation = escalation
@@ -313,6 +316,8 @@ class Rules:
         self.duty = {room.room: room for room in duty}
         self.office_hours = {entry.id: entry for entry in office_hours}
         self.broadcasts = {broadcast.id: broadcast for broadcast in broadcasts}
+        self.activities = {activity.id: activity for activity in activities}
+        self.activity_kinds = {kind.id: kind for kind in activity_kinds}
         self.access = access
         self.policies = policies
         self._routing_schema = SCHEMAS[Kind.ROUTING]

@@ -19,6 +19,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from assistant.domain import ROLE_SCOPE, Role
+from assistant.rules.activities import load_activities
 from assistant.rules.broadcasts import load_broadcasts
 from assistant.rules.calendar import load_calendar
 from assistant.rules.decide import Access, CompiledRule, PolicyValue, Reason, Route, Rules, Setting
@@ -104,9 +105,9 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     """Read, check and compile ``routing.yaml``, ``access.yaml``, ``policies.yaml`` and
     ``escalation.yaml`` in ``directory``, and read its academic calendar (``calendar.yaml``),
     reminders (``reminders.yaml``), duty rotation (``duty.yaml``), scheduled broadcasts
-    (``broadcasts.yaml``), who may hold which role (``roles.yaml``), the Red Service Team
-    (``red_service.yaml``) and the counsellors' office hours (``office_hours.yaml``); a file
-    that does not exist holds no rules.
+    (``broadcasts.yaml``), the year's activities (``activities.yaml``), who may hold which role
+    (``roles.yaml``), the Red Service Team (``red_service.yaml``) and the counsellors' office
+    hours (``office_hours.yaml``); a file that does not exist holds no rules.
 
     Raises :class:`RulesError` listing every problem of every file, each with its file, line,
     rule id and, where a name is close, a suggestion. ``timezone`` is the campus time zone.
@@ -124,6 +125,7 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
     reminders = load_reminders(directory, timezone, problems, calendar)
     duty = load_duty(directory, timezone, problems, calendar)
     broadcasts = load_broadcasts(directory, problems, calendar)
+    fixed, kinds = load_activities(directory, calendar, problems)
     holders = load_role_rules(directory, timezone, problems)
     red_service = load_red_service(directory, timezone, problems)
     office_hours = load_office_hours(directory, timezone, problems)
@@ -144,6 +146,8 @@ def load_rules(directory: Path, *, timezone: tzinfo = CAMPUS_TIMEZONE) -> Rules:
         escalation=escalation,
         red_service=red_service,
         office_hours=office_hours,
+        activities=fixed,
+        activity_kinds=kinds,
     )
 
 

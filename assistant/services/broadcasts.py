@@ -120,7 +120,7 @@ CHANNEL_CHOICES: Mapping[str, tuple[str, ...]] = {
     "both": CHANNELS,
 }
 
-_KIND_LABELS = {
+KIND_LABELS: Mapping[ScopeKind, Mapping[str, str]] = {
     ScopeKind.FLOOR: {"zh-CN": "楼层", "en": "A floor"},
     ScopeKind.BUILDING: {"zh-CN": "楼栋", "en": "A building"},
     ScopeKind.COMMUNITY: {"zh-CN": "社区", "en": "A community"},
@@ -774,7 +774,7 @@ async def scope_kinds(context: FlowContext) -> list[Option]:
     """The kinds of place the sender speaks for at least one of."""
     campus = await load_campus(context.session)
     return [
-        Option(kind.value, _KIND_LABELS[kind])
+        Option(kind.value, KIND_LABELS[kind])
         for kind in SCOPE_KINDS
         if any(may_address(context.actor, place) for place in campus.of_kind(kind))
     ]

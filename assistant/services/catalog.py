@@ -11,6 +11,7 @@ from assistant.flows.engine import Registry
 from assistant.rules import Rules
 from assistant.schedule import Handler, Job
 from assistant.services import (
+    activities,
     booking,
     broadcasts,
     decisions,
@@ -56,6 +57,7 @@ def services(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> S
         meetings.names(kit),
         red_service.names(kit),
         talks.names(kit),
+        activities.names(kit),
     ]
     for part in parts:
         approvals.workflows.update(part.workflows)

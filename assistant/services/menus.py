@@ -41,6 +41,8 @@ ORDER = (
     "apply",
     "results",
     "broadcast",
+    "activity",
+    "myactivities",
     "stars",
     "meeting",
     "minutes",

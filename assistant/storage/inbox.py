@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -57,12 +57,14 @@ def sender_of(payload: dict[str, Any]) -> int | None:
 class Stored:
     """An update to handle, with enough to queue it: stored by this transaction, or pending.
 
-    ``retry_at``: an update that failed before waits until then.
+    ``retry_at``: an update that failed before waits until then. ``payload``: the update as
+    Telegram sent it, when it was just stored (the dispatcher may queue by what it is about).
     """
 
     update_id: int
     chat_id: int | None
     retry_at: datetime | None = None
+    payload: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @functools.cache
@@ -97,7 +99,11 @@ async def store(
     statement = _store_statement(session.get_bind().dialect.name)
     result = await session.execute(statement, rows)
     new = set(result.scalars().all())
-    return [Stored(r["update_id"], r["chat_id"]) for r in rows if r["update_id"] in new]
+    return [
+        Stored(r["update_id"], r["chat_id"], payload=r["payload"])
+        for r in rows
+        if r["update_id"] in new
+    ]
 
 
 async def pending(session: AsyncSession, *, limit: int) -> Sequence[Stored]:

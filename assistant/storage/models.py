@@ -34,6 +34,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, orm_insert_se
 from sqlalchemy.types import JSON
 
 from assistant.domain import (
+    ActivityStatus,
+    Attendance,
     BookingStatus,
     BroadcastStatus,
     FunctionalRoomKind,
@@ -46,6 +48,7 @@ from assistant.domain import (
     ScopeKind,
     ServiceStatus,
     ShiftStatus,
+    SignupStatus,
     StarScope,
     TalkOrigin,
     TalkSlotStatus,
@@ -949,3 +952,79 @@ class ServiceRequest(Base):
     def reference(self) -> str:
         """What everyone calls this request ("H-5")."""
         return reference(Thing.SERVICE, self.id)
+
+
+class Activity(Base):
+    """An activity (活动) people sign up for: in a functional room booked for it, or at a place
+    typed by its organiser; announced to an audience (a place of the campus, narrowed by roles
+    or statuses as for broadcasts) with a Sign up button."""
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        Index("ix_activities_status", "status", "starts_at"),
+        Index("ix_activities_organiser", "organiser_person_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The id of a fixed activity or an optional kind in rules/activities.yaml.
+    kind: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    organiser_person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    # A functional room booked for it, through the booking service; else ``place`` as typed.
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("functional_rooms.id"))
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), index=True)
+    place: Mapped[str | None] = mapped_column(String(200))
+    capacity: Mapped[int] = mapped_column(Integer)
+    # The audience: a place of the campus, and who there (roles, statuses), as for broadcasts.
+    scope_kind: Mapped[ScopeKind] = mapped_column(_enum(ScopeKind, "scope_kind"))
+    scope_id: Mapped[int] = mapped_column(Integer)
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    signup_deadline: Mapped[datetime]
+    attendance: Mapped[Attendance] = mapped_column(_enum(Attendance, "activity_attendance"))
+    status: Mapped[ActivityStatus] = mapped_column(_enum(ActivityStatus, "activity_status"))
+    # The last sign-up's position: each press takes the next under the activity's row lock.
+    positions: Mapped[int] = mapped_column(Integer, default=0)
+    checkin_opened_at: Mapped[datetime | None]
+    # The short code shown in the room (Attendance.CODE), set when check-in opens.
+    checkin_code: Mapped[str | None] = mapped_column(String(16))
+    summary: Mapped[str | None] = mapped_column(Text)
+    summary_photo: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    @property
+    def reference(self) -> str:
+        """What everyone calls this activity ("E-4")."""
+        return reference(Thing.ACTIVITY, self.id)
+
+
+class ActivitySignup(Base):
+    """One person's sign-up for an activity: a place, or a place on the waiting list.
+
+    A person signs up for an activity once (a unique pair); ``position`` is the order sign-ups
+    were taken in (the press order), unique within the activity, so the waiting list is the
+    waiting sign-ups by position.
+    """
+
+    __tablename__ = "activity_signups"
+    __table_args__ = (
+        UniqueConstraint("activity_id", "person_id"),
+        UniqueConstraint("activity_id", "position"),
+        Index("ix_activity_signups_status", "activity_id", "status", "position"),
+        Index("ix_activity_signups_person", "person_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    status: Mapped[SignupStatus] = mapped_column(_enum(SignupStatus, "activity_signup_status"))
+    position: Mapped[int] = mapped_column(Integer)
+    # An offered place is theirs if they confirm before then; else it goes to the next.
+    offer_expires_at: Mapped[datetime | None]
+    checked_in_at: Mapped[datetime | None]
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

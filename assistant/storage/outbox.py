@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +17,9 @@ from assistant.storage.models import (
     Priority,
     TelegramAccount,
 )
+
+UPLOAD_KEYS = frozenset({"upload", "mime_type", "base64"})
+"""The keys of a file to upload with a stored call (:func:`upload`)."""
 
 # Where a session keeps the messages its transaction queued (``Session.info``).
 _QUEUED = "assistant.outbox.queued"
@@ -49,6 +53,12 @@ def enqueue(
     session.add(message)
     session.info.setdefault(_QUEUED, []).append(message)
     return message
+
+
+def upload(name: str, data: bytes, mime_type: str) -> dict[str, str]:
+    """A file sent with a stored call (a calendar file, a QR code), as the row keeps it: its
+    name, type and bytes in base64. The bot uploads it when the call is made."""
+    return {"upload": name, "mime_type": mime_type, "base64": base64.b64encode(data).decode()}
 
 
 def queued(session: AsyncSession, *, now: datetime) -> list[OutboxMessage]:

@@ -196,6 +196,7 @@ async def test_language_switch_and_personal_menu(
         "bookings",
         "nominate",
         "mine",
+        "myactivities",
         "onduty",
         "talk",
         "talks",

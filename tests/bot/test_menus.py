@@ -86,7 +86,7 @@ async def test_menus_and_help_list_only_what_the_access_rules_let_each_person_do
     head_menu = await menu_of(tg, dorm_head, holding="pending")
     assert list(head_menu) == [
         *("report", "service", "book", "bookings", "nominate", "mine", "pending"),
-        *("onduty", "talk", "talks"),
+        *("myactivities", "onduty", "talk", "talks"),
         *("me", "leaders", "lang", "cancel", "help"),
     ]
     assert head_menu["nominate"] == DESCRIBED[language]["nominate"]
@@ -106,8 +106,8 @@ async def test_menus_and_help_list_only_what_the_access_rules_let_each_person_do
     counsellor_menu = await menu_of(tg, counsellor, holding="apply")
     assert list(counsellor_menu) == [
         *("report", "book", "bookings", "mine", "pending", "apply", "results", "broadcast"),
-        *("meeting", "minutes", "duty", "onduty", "talks", "offertalk", "invitetalk"),
-        *("me", "leaders", "lang", "cancel", "help"),
+        *("activity", "myactivities", "meeting", "minutes", "duty", "onduty", "talks"),
+        *("offertalk", "invitetalk", "me", "leaders", "lang", "cancel", "help"),
     ]
     assert counsellor_menu["apply"] == DESCRIBED[language]["apply"]
     counsellor_help = await counsellor.say("/help")

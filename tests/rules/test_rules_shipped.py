@@ -46,6 +46,9 @@ def test_shipped_files_load(shipped: Rules) -> None:
         "talk.max_upcoming",
         "talk.remind_minutes",
         "talk.counsellor_sees",
+        "activity.window_days",
+        "activity.offer_hours",
+        "activity.checkin_open_minutes",
     }
 
 
