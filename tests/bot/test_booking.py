@@ -181,8 +181,10 @@ async def test_a_student_books_the_reading_room_and_checks_in_in_chinese(
     assert (await student.say("0")).startswith("人数应在 1–40 人之间")
     assert (await student.say("2.5")).startswith("请输入整数人数（1–40 人）。")
     summary = await student.say("12")
-    assert "房间：1号楼阅览室（阅览室）" in summary and "时段：08:00–10:00" in summary
-    assert "日期：2026-09-02" in summary and "人数：12" in summary
+    assert summary == (
+        "请确认您的预约：\n房间：1号楼阅览室（阅览室）\n日期：2026-09-02\n"
+        "时段：08:00–10:00\n用途：班会\n人数：12"
+    )
     done = await press(tg, student, last_message(tg, student), "✔ 提交")
     assert done.text is not None
     assert done.text.startswith("预约成功 B-1：1号楼阅览室，2026-09-02 08:00–10:00。")
@@ -644,6 +646,10 @@ async def test_my_bookings_cancel_and_nobody_else_may(
         "Psychological Health Studio",
         slot="09:00–10:00",
         attendees="3",
+    )
+    # A room named as its kind is not named twice.
+    assert (summary.text or "").startswith(
+        "Please confirm your booking:\nRoom: Psychological Health Studio\nDate: 2026-09-02\n"
     )
     await press(tg, student, summary, "✔ Submit")
     # The request behind booking 2 is request 1: everyone still reads B-2.

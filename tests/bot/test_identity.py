@@ -69,6 +69,21 @@ async def test_invited_user_links_and_sees_their_dorm(
     assert await accounts(campus) == 1
 
 
+@pytest.mark.parametrize(
+    ("language", "greeting"),
+    [
+        ("zh-hans", "绑定成功，朱晓雪！\n发送 /help 查看您可以使用的功能。"),
+        ("en", "You are linked, 朱晓雪!\nSend /help to see what you can do."),
+    ],
+)
+async def test_someone_without_a_dorm_is_not_pointed_to_one(
+    bot: AssistantApp, person: Person, invite: Invite, language: str, greeting: str
+) -> None:
+    # /me and /leaders are about a dorm and its floor: a counsellor has neither.
+    counsellor = person("Zhu", language_code=language)
+    assert await counsellor.say(f"/start {await invite(C1_COUNSELLOR)}") == greeting
+
+
 async def test_me_names_the_grid_by_its_building_and_floors_in_english(
     bot: AssistantApp, person: Person, invite: Invite
 ) -> None:

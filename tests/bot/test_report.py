@@ -119,7 +119,7 @@ async def test_a_student_reports_an_urgent_safety_hazard_in_chinese(
         "楼层：1号楼 1 层 · 位置：1号楼 101 室\n水房插座冒烟，有焦味\n上报人：郑博嘉"
     )
     notice = await tg.wait_for_bot_message(counsellor.user.id)
-    assert (notice.text or "").startswith("供您知悉：上报 R-1\n")
+    assert (notice.text or "").startswith("供您知悉：上报 R-1，由学生党员层长处理\n")
     [issue] = await issues(campus)
     assert (issue.category, issue.urgency, issue.routed_by) == ("safety", "high", "safety-urgent")
     assert issue.assignee_role is Role.FLOOR_LEADER and not issue.private
@@ -190,7 +190,7 @@ async def test_each_question_shows_its_answer_and_only_the_latest_has_buttons(
 @pytest.mark.parametrize(
     ("language", "given_up", "title"),
     [
-        ("zh-CN", "已放弃之前未完成的“网格问题上报”。", "预约功能房"),
+        ("zh-CN", "已放弃之前未完成的操作：网格问题上报。", "预约功能房"),
         ("en", "Your unfinished “Report a grid issue” was set aside.", "Book a room"),
     ],
 )

@@ -130,7 +130,7 @@ async def test_the_school_has_one_star_a_month_from_every_communitys_nominations
     redrawn = await tg.wait_for_bot_message(
         centre.user.id, predicate=lambda m: m.message_id == first.message_id
     )
-    assert "已评出全校“每月之星”：周娜燕（第二社区，张超天 评选）" in (redrawn.text or "")
+    assert "已评出全校“每月之星”：周娜燕（第二社区，张超天评选）" in (redrawn.text or "")
     assert redrawn.buttons == []
     [star] = await stored(campus, StarAward)
     assert isinstance(star, StarAward)
@@ -150,7 +150,7 @@ async def test_the_school_has_one_star_a_month_from_every_communitys_nominations
     )
     done = await press(tg, centre, summary, "✔ 提交")
     assert done.text == (
-        "已记录全校 2026 年 9 月“每月之星” 周娜燕（第二社区）的颁奖，发送 /stars 可查看历届"
+        "已记录周娜燕（第二社区）获得全校 2026 年 9 月“每月之星”的颁奖信息，发送 /stars 可查看历届"
         "“每月之星”。\n奖励：荣誉证书和 200 元图书券（2026 年 9 月 30 日由学生社区服务中心颁发）"
     )
 
@@ -164,7 +164,7 @@ async def test_the_school_has_one_star_a_month_from_every_communitys_nominations
     )
     for nominator in (c2, neighbour):
         assert (await prompt(tg, nominator)).text == (
-            "🌟 您提名的 周娜燕 当选全校 2026 年 9 月“每月之星”。谢谢您的提名！"
+            "🌟 您提名的周娜燕当选全校 2026 年 9 月“每月之星”。谢谢您的提名！"
         )
     assert (await prompt(tg, c1)).text == (
         "🌟 全校 2026 年 9 月“每月之星”：周娜燕（第二社区）\n"
@@ -174,7 +174,12 @@ async def test_the_school_has_one_star_a_month_from_every_communitys_nominations
     assert "每月之星提名 S-3 · 周娜燕 · 2026-09 · 已当选" in await neighbour.say("/mine")
 
     # /stars shows the Star with the award, on their board and among the Stars so far.
-    _, [first, second], history = await stars_shown(tg, centre, 2)
+    heading, [first, second], history = await stars_shown(tg, centre, 2)
+    # Nothing is left to pick, and the heading no longer asks for it.
+    assert heading.text == (
+        "2026 年 9 月全校“每月之星”评选\n"
+        "本月已评出全校“每月之星”：周娜燕（第二社区）。以下是 2 个社区的提名，供查看。"
+    )
     assert "奖励：荣誉证书和 200 元图书券（2026 年 9 月 30 日由学生社区服务中心颁发）" in (
         second.text or ""
     )
@@ -239,7 +244,7 @@ async def test_the_award_is_recorded_later_from_the_stars_so_far_in_english(
     summary = await prompt_after(tg, centre, "Ms Wang, head of the Community Service Centre")
     assert summary.text == (
         "Please check the award:\nStar: 徐梦 (Community 1)\n"
-        "Award: A certificate and a 200-yuan book voucher\nOn: 28 September 2026\n"
+        "Award: A certificate and a 200-yuan book voucher\nPresented on: 28 September 2026\n"
         "Presented by: Ms Wang, head of the Community Service Centre"
     )
     done = await press(tg, centre, summary, "✔ Submit")
@@ -291,10 +296,10 @@ async def test_with_community_scope_each_community_has_its_own_star(
         await prompt(tg, centre)  # the award's first question
 
         assert (await prompt(tg, c1)).text == (
-            "🌟 您提名的 徐梦 当选第一社区 2026 年 9 月“每月之星”。谢谢您的提名！"
+            "🌟 您提名的徐梦当选第一社区 2026 年 9 月“每月之星”。谢谢您的提名！"
         )
         assert (await prompt(tg, c2)).text == (
-            "🌟 您提名的 周娜燕 当选第二社区 2026 年 9 月“每月之星”。谢谢您的提名！"
+            "🌟 您提名的周娜燕当选第二社区 2026 年 9 月“每月之星”。谢谢您的提名！"
         )
         news = await prompt(tg, elsewhere)
         assert (news.text or "").startswith("🌟 第二社区 2026 年 9 月“每月之星”：周娜燕\n")
@@ -339,7 +344,7 @@ async def test_a_change_of_scope_mid_month_never_gives_a_month_a_second_star(
     # The school's scope from now on: this month already has its Star.
     async with running(make_application(campus, tg, clock)):
         _, [first, second], _ = await stars_shown(tg, centre, 2)
-        assert "已评出：徐梦（张超天 评选）" in (first.text or "")
+        assert "已评出：徐梦（张超天评选）" in (first.text or "")
         assert labels(second) == []
         assert len(await stored(campus, StarAward)) == 1
 

@@ -136,7 +136,7 @@ async def test_a_student_nominates_in_chinese_and_the_centre_picks_the_star(
     assert summary.text is not None
     assert "被提名人：徐梦（1号楼 102 室）" in summary.text and "义务辅导高数" in summary.text
     done = await press(tg, student, summary, "✔ 提交")
-    assert done.text == "已提名 徐梦 为 2026 年 9 月“每月之星”，谢谢！评选结果会通知您。"
+    assert done.text == "已提名徐梦为 2026 年 9 月“每月之星”，谢谢！评选结果会通知您。"
 
     member = await linked(person, invite, PARTY_MEMBER, language="en")
     assert (
@@ -161,7 +161,7 @@ async def test_a_student_nominates_in_chinese_and_the_centre_picks_the_star(
     edited = await tg.wait_for_bot_message(centre.user.id, predicate=lambda m: m.edit_date)
     assert (
         edited.text is not None
-        and "已评出全校“每月之星”：徐梦（第一社区，张超天 评选）" in edited.text
+        and "已评出全校“每月之星”：徐梦（第一社区，张超天评选）" in edited.text
     )
     # The board now only offers to record the award, which is asked for at once.
     assert labels(tg.message(centre.user.id, board.message_id)) == ["🏅 记录颁奖"]
@@ -170,7 +170,7 @@ async def test_a_student_nominates_in_chinese_and_the_centre_picks_the_star(
     won = await prompt(tg, star)
     assert won.text == "🌟 祝贺您当选全校 2026 年 9 月“每月之星”！共有 2 位同学提名了您。"
     told = await prompt(tg, student)
-    assert told.text == "🌟 您提名的 徐梦 当选全校 2026 年 9 月“每月之星”。谢谢您的提名！"
+    assert told.text == "🌟 您提名的徐梦当选全校 2026 年 9 月“每月之星”。谢谢您的提名！"
     thanked = await prompt(tg, member)
     assert "徐梦, whom you nominated, is the school's Star of September 2026" in (
         thanked.text or ""
