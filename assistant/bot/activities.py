@@ -141,11 +141,21 @@ async def pressed(update: Update, context: BotContext) -> None:
         context.actor,
         context.now(),
     )
-    answer, shown, listing = Answer.DONE, 0, False
-    toast: str | None = None
     if action == SIGN_UP:
-        answer, shown = await activities.sign_up(session, actor, number, now=now)
-    elif action == CANCEL:
+        press = await activities.sign_up(session, actor, number, now=now)
+
+        async def answer_press() -> None:
+            # Its place was taken as the unit of work settled, before the commit.
+            answer = press.answer
+            assert answer is not None
+            toast = context.text(f"activity/toast_{answer}", number=press.number)
+            await query.answer(toast, show_alert=answer not in _FINE)
+
+        context.after_commit(answer_press)
+        return
+    answer, listing = Answer.DONE, False
+    toast: str | None = None
+    if action == CANCEL:
         answer, asked = await activities.cancellable(session, actor, number, now=now)
         if asked is not None:
             context.edit(
@@ -188,8 +198,8 @@ async def pressed(update: Update, context: BotContext) -> None:
             query.message, "activity/list", keyboard=_keyboard(context, items), items=items
         )
     alert = answer not in _FINE
-    if toast is None and (alert or action == SIGN_UP):
-        toast = context.text(f"activity/toast_{answer}", number=shown)
+    if toast is None and alert:
+        toast = context.text(f"activity/toast_{answer}")
     context.after_commit(lambda: query.answer(toast, show_alert=alert))
 
 

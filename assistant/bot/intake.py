@@ -35,7 +35,7 @@ from assistant.bot.context import Deps, UpdateScope, current_scope
 from assistant.bot.sender import Handover, OutboxSender
 from assistant.bot.telegram import AssistantBot
 from assistant.storage import inbox
-from assistant.storage.db import Database
+from assistant.storage.db import Database, settle
 from assistant.storage.models import InboxStatus
 
 log = logging.getLogger(__name__)
@@ -326,6 +326,9 @@ class Dispatcher:
                     if scope.error is not None:
                         raise _HandlerFailed from scope.error
                     handled.append((update_id, scope))
+                # Work the handlers deferred (the places of every Sign up press taken here) is
+                # done now, so that the messages it queues are handed over too.
+                await settle(session)
                 # Claimed before anything is flushed, the update's messages are inserted
                 # already claimed: one statement each instead of an insert and an update.
                 handover = self._sender.claim_queued(session)

@@ -52,6 +52,7 @@ from assistant.services.booking import Bookings, Slot
 from assistant.services.broadcasts import Campus, Place, load_campus, recipients
 from assistant.services.kit import Kit, Names
 from assistant.storage import outbox
+from assistant.storage.db import defer
 from assistant.storage.models import (
     Activity,
     ActivitySignup,
@@ -112,6 +113,16 @@ async def owners(session: AsyncSession, activity: FixedActivity) -> list[int]:
     return list(found.all())
 
 
+@dataclass(frozen=True)
+class Note:
+    """What one person is told: a template, its variables, and buttons whose labels are
+    templates too ({"text", "callback_data"})."""
+
+    template: str
+    variables: dict[str, Any]
+    keyboard: list[list[dict[str, str]]] | None = None
+
+
 async def tell(
     session: AsyncSession,
     texts: Texts,
@@ -124,24 +135,46 @@ async def tell(
     keyboard: list[list[dict[str, str]]] | None = None,
     priority: Priority = Priority.BULK,
 ) -> int:
-    """Queue ``template`` to each linked, reachable one of ``people`` in their language;
-    ``keyboard`` rows hold (label template, callback data) as {"text", "callback_data"}, the
-    labels rendered too. Returns how many were queued."""
-    wanted = sorted(set(people))
+    """Queue ``template`` to each linked, reachable one of ``people`` in their language.
+    Returns how many were queued."""
+    note = Note(template, variables, keyboard)
+    return await tell_each(
+        session, texts, default, dict.fromkeys(people, note), now=now, priority=priority
+    )
+
+
+async def tell_each(
+    session: AsyncSession,
+    texts: Texts,
+    default: Language,
+    notes: dict[int, Note],
+    *,
+    now: datetime,
+    priority: Priority = Priority.BULK,
+) -> int:
+    """Queue each linked, reachable person their own note (by person id), in their language,
+    in the order of ``notes``. Returns how many were queued."""
     rows = await session.execute(
-        select(TelegramAccount.telegram_user_id, TelegramAccount.language).where(
-            TelegramAccount.person_id.in_(wanted), TelegramAccount.unreachable_since.is_(None)
+        select(
+            TelegramAccount.person_id, TelegramAccount.telegram_user_id, TelegramAccount.language
+        ).where(
+            TelegramAccount.person_id.in_(sorted(notes)),
+            TelegramAccount.unreachable_since.is_(None),
         )
     )
+    accounts = {person_id: (chat_id, chosen) for person_id, chat_id, chosen in rows.all()}
     queued = 0
-    for chat_id, chosen in rows.all():
+    for person_id, note in notes.items():
+        if person_id not in accounts:
+            continue
+        chat_id, chosen = accounts[person_id]
         language = pick_language(chosen, default)
         payload: dict[str, Any] = {
-            "text": texts.render(language, template, **variables),
+            "text": texts.render(language, note.template, **note.variables),
             "parse_mode": "HTML",
             "link_preview_options": {"is_disabled": True},
         }
-        if keyboard:
+        if note.keyboard:
             payload["reply_markup"] = {
                 "inline_keyboard": [
                     [
@@ -151,7 +184,7 @@ async def tell(
                         }
                         for button in row
                     ]
-                    for row in keyboard
+                    for row in note.keyboard
                 ]
             }
         outbox.enqueue(session, chat_id, "sendMessage", payload, priority=priority, now=now)
@@ -281,6 +314,16 @@ class Seen:
             "where": self.where,
             "organiser": self.organiser,
         }
+
+
+@dataclass
+class SignUp:
+    """A press of Sign up, and how it ended: ``answer`` and ``number`` (the place's number, or
+    the rank on the waiting list) are None and 0 until the unit of work settles."""
+
+    actor: Actor
+    answer: Answer | None = None
+    number: int = 0
 
 
 @dataclass(frozen=True)
@@ -849,54 +892,103 @@ class Activities:
 
     async def sign_up(
         self, session: AsyncSession, actor: Actor, activity_id: int, *, now: datetime
-    ) -> tuple[Answer, int]:
+    ) -> SignUp:
         """A press of Sign up: a place while there are places, else the end of the waiting
-        list; (the answer, the place's number or the rank on the waiting list).
+        list. What can be told at once (no such activity, closed, too late, not for them) is;
+        the place is taken when the unit of work settles (:func:`~assistant.storage.db.settle`),
+        with every other press of the activity handled in it, in the order they were pressed.
 
         Presses of one activity take turns on its row, so however many come at once, exactly
         its capacity get places and the rest wait in the order they were taken. Nobody signs up
         twice: a second press says where they stand (the pair is unique in the store too).
         """
+        press = SignUp(actor)
         activity = await session.get(Activity, activity_id)
         if activity is None:
-            return Answer.GONE, 0
-        if activity.status is not ActivityStatus.OPEN or activity.starts_at <= now:
-            return Answer.CLOSED, 0
-        if now > activity.signup_deadline:
-            return Answer.TOO_LATE, 0
-        if not in_audience(activity, actor):
+            press.answer = Answer.GONE
+        elif activity.status is not ActivityStatus.OPEN or activity.starts_at <= now:
+            press.answer = Answer.CLOSED
+        elif now > activity.signup_deadline:
+            press.answer = Answer.TOO_LATE
+        elif not in_audience(activity, actor):
             self._refused(session, actor, activity, SIGN_UP, now)
-            return Answer.NOT_FOR_YOU, 0
-        mine = await self._signup(session, activity_id, actor.person_id)
-        if mine is not None and mine.status is not SignupStatus.CANCELLED:
-            return await self._standing(session, mine)
-        position = await self._take_turn(session, activity_id, 1)
-        assert position is not None
-        held, waiting = await self._counts(session, activity_id)
-        placed = held < activity.capacity and not waiting
-        status = SignupStatus.SIGNED_UP if placed else SignupStatus.WAITING
-        if mine is None:
-            mine = ActivitySignup(
-                activity_id=activity_id,
-                person_id=actor.person_id,
-                created_at=now,
+            press.answer = Answer.NOT_FOR_YOU
+        else:
+
+            async def take(presses: list[SignUp]) -> None:
+                # The activity stays referenced (and so in the session) until then.
+                await self._take_places(session, activity, presses, now)
+
+            defer(session, (SIGN_UP, activity_id), take, press)
+        return press
+
+    async def _take_places(
+        self, session: AsyncSession, activity: Activity, presses: list[SignUp], now: datetime
+    ) -> None:
+        """The presses of Sign up of one activity handled in this unit of work, in press order:
+        one turn on the activity's row and one count for all of them, each new sign-up told in
+        writing. This is what lets hundreds of presses a second through."""
+        people = [press.actor.person_id for press in presses]
+        found = await session.scalars(
+            select(ActivitySignup).where(
+                ActivitySignup.activity_id == activity.id, ActivitySignup.person_id.in_(people)
             )
-            session.add(mine)
-        mine.status, mine.position, mine.updated_at = status, position, now
-        mine.offer_expires_at = mine.checked_in_at = None
-        number = held + 1 if placed else waiting + 1
-        seen = await self._seen(session, activity)
-        await tell(
-            session,
-            self.texts,
-            self.kit.default,
-            [actor.person_id],
-            "activity/signed_up" if placed else "activity/waiting",
-            {**seen.variables(), "number": number},
-            now=now,
-            keyboard=self._signup_keyboard(activity, placed),
         )
-        return (Answer.SIGNED_UP if placed else Answer.WAITING), number
+        signups = {signup.person_id: signup for signup in found.all()}
+        # A person's first press here may take a place; any other says where they stand.
+        fresh: list[SignUp] = []
+        pressed: set[int] = set()
+        for press in presses:
+            person, mine = press.actor.person_id, signups.get(press.actor.person_id)
+            if person not in pressed and (mine is None or mine.status is SignupStatus.CANCELLED):
+                fresh.append(press)
+            pressed.add(person)
+        if fresh:
+            last = await self._take_turn(session, activity.id, len(fresh))
+            assert last is not None
+            held, waiting = await self._counts(session, activity.id)
+            position = last - len(fresh)
+            for press in fresh:
+                position += 1
+                placed = held < activity.capacity and not waiting
+                mine = signups.get(press.actor.person_id)
+                if mine is None:
+                    mine = ActivitySignup(
+                        activity_id=activity.id, person_id=press.actor.person_id, created_at=now
+                    )
+                    session.add(mine)
+                    signups[press.actor.person_id] = mine
+                mine.status = SignupStatus.SIGNED_UP if placed else SignupStatus.WAITING
+                mine.position, mine.updated_at = position, now
+                mine.offer_expires_at = mine.checked_in_at = None
+                if placed:
+                    held += 1
+                    press.answer, press.number = Answer.SIGNED_UP, held
+                else:
+                    waiting += 1
+                    press.answer, press.number = Answer.WAITING, waiting
+            await self._confirm(session, activity, fresh, now)
+        for press in presses:
+            if press.answer is None:
+                press.answer, press.number = await self._standing(
+                    session, signups[press.actor.person_id]
+                )
+
+    async def _confirm(
+        self, session: AsyncSession, activity: Activity, presses: list[SignUp], now: datetime
+    ) -> None:
+        """Each new sign-up, in writing: the place or the rank, with Cancel (and the calendar
+        file for a place)."""
+        seen = (await self._seen(session, activity)).variables()
+        notes = {}
+        for press in presses:
+            placed = press.answer is Answer.SIGNED_UP
+            notes[press.actor.person_id] = Note(
+                "activity/signed_up" if placed else "activity/waiting",
+                {**seen, "number": press.number},
+                self._signup_keyboard(activity, placed),
+            )
+        await tell_each(session, self.texts, self.kit.default, notes, now=now)
 
     async def _standing(self, session: AsyncSession, signup: ActivitySignup) -> tuple[Answer, int]:
         if signup.status is SignupStatus.WAITING:

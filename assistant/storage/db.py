@@ -2,14 +2,16 @@
 
 One unit of work per update or per command: it opens a session, and commits everything the work
 did in one transaction, or nothing. Repositories only add and query; they never commit.
+Work that is cheaper done once for many (taking an activity's places for every press handled
+in one transaction) is deferred to the end of the unit of work and settled before its commit.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
@@ -20,6 +22,31 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from assistant.storage import sqlite
+
+T = TypeVar("T")
+
+_DEFERRED = "deferred"
+
+
+def defer(
+    session: AsyncSession,
+    key: Hashable,
+    settle_all: Callable[[list[T]], Awaitable[None]],
+    item: T,
+) -> None:
+    """Leave ``item`` to be settled before this unit of work commits, together with every
+    other item deferred under ``key`` in it, in the order they were deferred: ``settle_all``
+    (the first one given for ``key``) gets them all at once."""
+    pending: dict[Hashable, tuple[Any, list[Any]]] = session.info.setdefault(_DEFERRED, {})
+    pending.setdefault(key, (settle_all, []))[1].append(item)
+
+
+async def settle(session: AsyncSession) -> None:
+    """Do the work deferred in this unit of work, key by key in the order each was first
+    deferred. Settling may defer more; that is settled too."""
+    while pending := session.info.pop(_DEFERRED, None):
+        for settle_all, items in pending.values():
+            await settle_all(items)
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -71,9 +98,11 @@ class Database:
         if busy and self._turns is not None:
             async with self._turns, self._sessions() as session, session.begin():
                 yield session
+                await settle(session)
             return
         async with self._sessions() as session, session.begin():
             yield session
+            await settle(session)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

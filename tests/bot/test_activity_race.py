@@ -245,3 +245,47 @@ async def test_a_press_that_fails_in_a_lanes_batch_loses_nothing_and_keeps_the_o
             )
         ).all()
     assert [user for (user,) in rows] == [u.id for u in users]
+
+
+async def test_presses_handled_together_take_one_place_each_person(
+    fast_edge: Edge, campus: Database, tg: FakeTelegram, invite: Invite
+) -> None:
+    """Presses taken in one transaction share one turn on the activity's row: a person who
+    presses twice before the bot has handled either still holds one place, and the second
+    press says so."""
+    users = await residents(campus, tg, 3)
+    activity_id = await announced(tg, campus, invite)
+    data = ACTIVITY.pack(activity=activity_id, action=SIGN_UP)
+    await tg.wait_until(lambda: all(sign_up_button(tg, user) for user in users), timeout=30)
+    first, second, third = users
+    pressing = [first, first, second, third, second]
+    messages = {user.id: sign_up_button(tg, user) for user in users}
+    queries = await asyncio.gather(
+        *(tg.user_press(user, messages[user.id], data) for user in pressing)
+    )
+    answers = [(await tg.wait_for_callback_answer(q)).text for q in queries]
+    assert answers == [
+        "Signed up (place 1)",
+        "You have already signed up for this.",
+        "Signed up (place 2)",
+        "Signed up (place 3)",
+        "You have already signed up for this.",
+    ]
+    async with campus.unit_of_work() as session:
+        rows = (
+            await session.execute(
+                select(TelegramAccount.telegram_user_id, ActivitySignup.position)
+                .join(ActivitySignup, ActivitySignup.person_id == TelegramAccount.person_id)
+                .order_by(ActivitySignup.position)
+            )
+        ).all()
+    assert [user for user, _ in rows] == [first.id, second.id, third.id]
+
+    def confirmations() -> int:
+        return sum(
+            "You are signed up" in (m.text or "") for user in users for m in tg.messages(user.id)
+        )
+
+    # One written confirmation each, however many presses.
+    await tg.wait_until(lambda: confirmations() >= 3, timeout=10)
+    assert confirmations() == 3

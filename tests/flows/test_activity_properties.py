@@ -39,7 +39,7 @@ from assistant.services.activities import (
 )
 from assistant.services.kit import Kit
 from assistant.storage import repo
-from assistant.storage.db import Database
+from assistant.storage.db import Database, settle
 from assistant.storage.models import (
     Activity,
     ActivitySignup,
@@ -366,7 +366,9 @@ async def _press(
     before = mine.status if mine is not None else None
     refusals = await _refusals(session)
     if action == SIGN_UP:
-        answer, _ = await activities.sign_up(session, actor, number, now=now)
+        press = await activities.sign_up(session, actor, number, now=now)
+        await settle(session)
+        answer = press.answer
         if answer in (Answer.SIGNED_UP, Answer.WAITING):
             assert activity is not None and now <= activity.signup_deadline
     elif action == OPEN_CHECK_IN:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from assistant.storage import inbox
-from assistant.storage.db import Database
+from assistant.storage.db import Database, defer
 from assistant.storage.models import InboxStatus, InboxUpdate
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -39,6 +39,33 @@ async def test_rows_written_and_read_back_in_one_unit(db: Database) -> None:
     async with db.unit_of_work() as session:
         rows = await session.execute(select(InboxUpdate.update_id, InboxUpdate.attempts))
         assert dict(rows.all()) == {1: 0, 2: 2, 3: 0, 4: 4, 5: 0, 6: 0}
+
+
+async def test_deferred_work_is_done_together_before_the_commit(db: Database) -> None:
+    """Items deferred under one key are settled in one call, in order, keys in the order
+    first deferred; what settling writes commits with the rest, and a failing settle rolls
+    the whole unit back."""
+    calls: list[list[int]] = []
+
+    async def store_all(items: list[int]) -> None:
+        calls.append(items)
+        await inbox.store(session, [update_payload(n) for n in items], NOW)
+
+    async with db.unit_of_work() as session:
+        for n, key in ((3, "b"), (1, "a"), (4, "b"), (2, "a")):
+            defer(session, key, store_all, n)
+        assert calls == []
+    assert calls == [[3, 4], [1, 2]]
+    assert await stored(db) == 4
+
+    async def fail(items: list[int]) -> None:
+        await inbox.store(session, [update_payload(9)], NOW)
+        raise RuntimeError("settling failed")
+
+    with pytest.raises(RuntimeError):
+        async with db.unit_of_work() as session:
+            defer(session, "c", fail, 0)
+    assert await stored(db) == 4
 
 
 async def test_a_failed_unit_leaves_nothing_and_the_store_goes_on(db: Database) -> None:
