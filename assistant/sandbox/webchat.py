@@ -27,7 +27,9 @@ HTTP API (JSON in and out; errors are ``{"error": "..."}`` with status 400, 404 
   the user presses that inline button; returns ``{"callback_query_id"}``.
 * ``GET /api/users/{user_id}/chats/{chat_id}/commands``: ``{"commands": [BotCommand]}``, the
   command menu the user sees in that chat.
-* ``GET /api/files/{file_id}``: a stored file's bytes (photos shown in the page, documents).
+* ``GET /api/files/{file_id}``: a stored file's bytes: a photo to show in the page, or a
+  document to download under its file name (``Content-Disposition: attachment``), with its
+  ``mime_type`` (else one guessed from the name) as the Content-Type.
 * ``GET /api/users/{user_id}/events``: ``text/event-stream``. Every event's ``data`` is one JSON
   object with a ``type``: first ``ready`` (the stream is live: load state now), then
   :meth:`FakeTelegram.subscribe` events of the chats the user is in (``message``, ``edit``,
@@ -42,10 +44,12 @@ import asyncio
 import dataclasses
 import ipaddress
 import json
+import mimetypes
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
+from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -257,8 +261,11 @@ class WebChat:
             headers["Content-Type"] = _image_type(file.data)
         else:
             # Never shown inline: a document could be HTML written by anyone.
-            headers["Content-Type"] = file.mime_type or "application/octet-stream"
-            headers["Content-Disposition"] = "attachment"
+            name = file.file_name or file.file_path.rpartition("/")[2]
+            headers["Content-Type"] = (
+                file.mime_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+            )
+            headers["Content-Disposition"] = _attachment(name)
         return web.Response(body=file.data, headers=headers)
 
     # Live events ---------------------------------------------------------------------------
@@ -384,6 +391,13 @@ def _image_type(data: bytes) -> str:
     if data.startswith(b"GIF8"):
         return "image/gif"
     return "image/jpeg"
+
+
+def _attachment(name: str) -> str:
+    """A Content-Disposition that downloads as ``name`` (RFC 6266): browsers take the UTF-8
+    ``filename*``; the plain ``filename`` keeps what ASCII it can for clients that do not."""
+    plain = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in name)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _is_loopback(host: str) -> bool:

@@ -2,19 +2,22 @@
 an activity organised in /activity, its room booked with it and its announcement sent to its
 audience; sign-up in press order with a waiting list, nobody twice; a cancelled place offered to
 the first waiting; reminders; check-in inside its window only and only opened by the organiser;
-no-shows, ratings and the organiser's summary; /myactivities and its calendar file."""
+no-shows, ratings and the organiser's summary; /myactivities and its calendar file, which the
+sandbox's web chat offers for download as it was sent."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 from sqlalchemy import select
 
 from assistant.app import Edge, running
 from assistant.domain import BookingStatus, SignupStatus
 from assistant.sandbox import FakeTelegram
-from assistant.sandbox.state import FakeMessage
+from assistant.sandbox.state import FakeMessage, FakeUser
+from assistant.sandbox.webchat import SandboxPerson, Suggestion, WebChat
 from assistant.storage.db import Database
 from assistant.storage.models import Activity, ActivitySignup, Booking
 from tests.bot.conftest import Chat, Clock, make_application
@@ -369,6 +372,52 @@ async def answered(
 async def announcement_again(tg: FakeTelegram, chat: Chat) -> FakeMessage:
     """The announcement already in the person's chat, as it stands."""
     return next(m for m in tg.messages(chat.user.id) if "✋ 报名" in labels(m))
+
+
+class NobodyToPick:
+    """A web chat's people for a test that reads it as people the bot already knows."""
+
+    async def list_people(self) -> list[SandboxPerson]:
+        return []
+
+    async def suggestions(self) -> list[Suggestion]:
+        return []
+
+    async def become(self, key: str) -> FakeUser:
+        raise KeyError(key)
+
+
+async def test_the_calendar_file_downloads_from_the_web_chat_as_sent(
+    edge: Edge, person: Person_, invite: Invite, tg: FakeTelegram
+) -> None:
+    organiser = await linked(person, invite, C1_COUNSELLOR, language="en")
+    resident = await linked(person, invite, FLOOR_3[0])
+    await organise(tg, organiser)
+    await sign_up(tg, resident, await announcement(tg, resident))
+    mine = await listing(tg, resident)
+    assert await toast(tg, resident, mine, "E-1 · 📅 加入日历") == ""
+    sent = await tg.wait_for_bot_message(resident.user.id, predicate=lambda m: bool(m.document))
+    assert sent.document is not None
+    calendar = tg.state.files[sent.document["file_id"]].data
+    assert b"SUMMARY:Party-history quiz" in calendar
+
+    webchat = WebChat(tg, NobodyToPick())
+    url = await webchat.start(port=0)
+    chat = f"{url}/api/users/{resident.user.id}/chats/{resident.user.id}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{chat}/messages") as response:
+                messages = (await response.json())["messages"]
+            [document] = [m["document"] for m in messages if "document" in m]
+            assert document["file_name"] == "activity-1.ics"
+            assert document["file_size"] == len(calendar)
+            async with http.get(f"{url}/api/files/{document['file_id']}") as response:
+                assert await response.read() == calendar
+                assert response.headers["Content-Type"] == "text/calendar"
+                assert response.content_disposition is not None
+                assert response.content_disposition.filename == "activity-1.ics"
+    finally:
+        await webchat.stop()
 
 
 async def test_a_code_shown_in_the_room_checks_people_in_through_its_deep_link(

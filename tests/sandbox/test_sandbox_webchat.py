@@ -1,4 +1,5 @@
-"""The web chat's HTTP API: people, chats, sending, pressing, photos, the event stream, errors."""
+"""The web chat's HTTP API: people, chats, sending, pressing, photos, documents, the event stream,
+errors."""
 
 from __future__ import annotations
 
@@ -292,12 +293,6 @@ async def test_photos_go_both_ways_and_files_download(
         assert response.headers["Content-Type"] == "image/png"
         assert await response.read() == png(3, 3)
 
-    document = await bot.send_document(user_id, b"a,b\n", filename="rota.csv")
-    assert document.document is not None
-    async with http.get(f"/api/files/{document.document.file_id}") as response:
-        assert response.headers["Content-Disposition"] == "attachment"
-        assert await response.read() == b"a,b\n"
-
     not_an_image = aiohttp.FormData()
     not_an_image.add_field("photo", b"hello", filename="a.txt", content_type="text/plain")
     async with http.post(f"{chat}/photos", data=not_an_image) as response:
@@ -310,6 +305,57 @@ async def test_photos_go_both_ways_and_files_download(
     async with http.post(f"{chat}/photos", data=too_big) as response:
         assert response.status == 413
         assert "error" in await response.json()
+
+
+async def test_documents_show_their_name_and_size_and_download_as_sent(
+    http: aiohttp.ClientSession, bot: Bot
+) -> None:
+    user_id = (await become(http, STUDENT))["user"]["id"]
+    chat = f"/api/users/{user_id}/chats/{user_id}"
+    await post(http, f"{chat}/messages", {"text": "/start"})
+    calendar = "BEGIN:VCALENDAR\r\nSUMMARY:党史知识竞赛\r\nEND:VCALENDAR\r\n".encode()
+    sent = await bot.send_document(
+        user_id, calendar, filename="活动日历 E-1.ics", caption="加入日历 / Add to calendar"
+    )
+    assert sent.document is not None
+    assert (sent.document.file_name, sent.document.file_size) == ("活动日历 E-1.ics", len(calendar))
+    assert sent.document.mime_type == "text/calendar"
+    # Sent again by its file_id: the same file, name and all.
+    again = await bot.send_document(user_id, sent.document.file_id)
+    assert again.document == sent.document
+
+    async with http.get(f"{chat}/messages") as response:
+        shown = [m for m in (await response.json())["messages"] if "document" in m]
+    assert [m["document"] for m in shown] == [sent.document.to_dict()] * 2
+    assert shown[0]["caption"] == "加入日历 / Add to calendar" and "caption" not in shown[1]
+
+    async with http.get(f"/api/files/{sent.document.file_id}") as response:
+        assert response.status == 200
+        assert await response.read() == calendar
+        assert response.headers["Content-Type"] == "text/calendar"
+        assert response.headers["Content-Disposition"] == (
+            'attachment; filename="____ E-1.ics"; '
+            "filename*=UTF-8''%E6%B4%BB%E5%8A%A8%E6%97%A5%E5%8E%86%20E-1.ics"
+        )
+        assert response.content_disposition is not None
+        assert response.content_disposition.filename == "活动日历 E-1.ics"
+    # Bytes that are no text at all come back unchanged too, under a name with a quote in it.
+    table = bytes(range(256)) * 5
+    sheet = await bot.send_document(user_id, table, filename='值班表 "B1".xlsx')
+    assert sheet.document is not None
+    async with http.get(f"/api/files/{sheet.document.file_id}") as response:
+        assert await response.read() == table
+        assert response.headers["Content-Type"] == (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+        assert response.headers["Content-Disposition"].startswith(
+            'attachment; filename="___ _B1_.xlsx"; '
+        )
+        assert response.content_disposition is not None
+        assert response.content_disposition.filename == '值班表 "B1".xlsx'
+    async with http.get("/api/files/BQACAgIAAxkBAAI999999") as response:
+        assert response.status == 404
+        assert await response.json() == {"error": "unknown file"}
 
 
 async def test_mistakes_get_clear_json_errors(

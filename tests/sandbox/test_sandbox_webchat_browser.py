@@ -1,8 +1,9 @@
 """The web chat in a real browser (Debian's Chromium driven by Playwright).
 
 Some tests run the real sandbox (`assistant run` without a token) as a first-time visitor would,
-on a phone and on a desktop; one runs the page in-process to check how it shows what the bot
-sends. The screenshots each test saves under its tmp_path are there to be looked at.
+on a phone and on a desktop; two run the page in-process to check how it shows what the bot
+sends (documents too). The screenshots each test saves under its tmp_path are there to be looked
+at.
 """
 
 from __future__ import annotations
@@ -419,4 +420,72 @@ async def test_the_page_shows_formatting_edits_photos_and_groups(
         )
     finally:
         await page.close()
+        await webchat.stop()
+
+
+async def test_documents_show_as_cards_that_download_the_bytes_sent(
+    browser: Browser, tg: FakeTelegram, bot: Bot, tmp_path: Path
+) -> None:
+    people = OneStudent(tg)
+    webchat = WebChat(tg, people)
+    url = await webchat.start(port=0)
+    calendar = b"BEGIN:VCALENDAR\r\nSUMMARY:Party-history quiz\r\nEND:VCALENDAR\r\n" * 30
+    sheet = bytes(range(256)) * 12
+    long_name = "第一社区1号楼2026年秋季学期各楼层值班安排与党团活动室预约情况汇总表（终稿）.xlsx"
+    try:
+        desktop = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+        page = await desktop.new_page()
+        await page.goto(url)
+        await page.get_by_test_id(f"person-{STUDENT}").click()
+        assert people.user is not None
+        user_id = people.user.id
+        await page.get_by_test_id("composer").fill("/start")
+        await page.get_by_test_id("composer").press("Enter")
+        await expect(page.locator('[data-from="me"]')).to_have_count(1)
+
+        ics = await bot.send_document(
+            user_id, calendar, filename="activity-1.ics", caption="E-1 · Party-history quiz"
+        )
+        await bot.send_document(user_id, sheet, filename=long_name)
+        assert ics.document is not None
+        await bot.send_document(user_id, ics.document.file_id)  # sent again by its file_id
+        cards = page.get_by_test_id("document")
+        await expect(cards).to_have_count(3)
+        await expect(cards.get_by_test_id("document-name")).to_have_text(
+            ["activity-1.ics", long_name, "activity-1.ics"]
+        )
+        await expect(cards.get_by_test_id("document-size")).to_have_text(
+            ["1.8 KB · Download", "3 KB · Download", "1.8 KB · Download"]
+        )
+        first = page.locator(f'[data-message-id="{ics.message_id}"]')
+        await expect(first.get_by_test_id("message-text")).to_have_text("E-1 · Party-history quiz")
+        await page.screenshot(path=tmp_path / "documents-desktop.png")
+        downloads = [("activity-1.ics", calendar), (long_name, sheet), ("activity-1.ics", calendar)]
+        for index, (name, data) in enumerate(downloads):
+            async with page.expect_download() as waiting:
+                await cards.nth(index).click()
+            download = await waiting.value
+            assert download.suggested_filename == name
+            assert await asyncio.to_thread((await download.path()).read_bytes) == data
+
+        phone = await browser.new_context(
+            viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True, has_touch=True
+        )
+        page = await phone.new_page()
+        await page.goto(url)
+        await page.get_by_test_id(f"person-{STUDENT}").click()
+        cards = page.get_by_test_id("document")
+        await expect(cards.get_by_test_id("document-size")).to_have_text(
+            ["1.8 KB · 下载", "3 KB · 下载", "1.8 KB · 下载"]
+        )
+        # The long name takes at most two lines and the card stays inside the screen.
+        name = cards.nth(1).get_by_test_id("document-name")
+        box = await name.bounding_box()
+        line = await name.evaluate("node => parseFloat(getComputedStyle(node).lineHeight)")
+        card = await cards.nth(1).bounding_box()
+        assert box is not None and card is not None
+        assert box["height"] <= 2 * line + 1
+        assert card["x"] + card["width"] <= 390
+        await page.screenshot(path=tmp_path / "documents-phone.png")
+    finally:
         await webchat.stop()

@@ -48,6 +48,8 @@ const TEXTS = {
     error: "出错了：",
     edited: "已编辑",
     photo: "图片",
+    file: "文件",
+    download: "下载",
     unsupported: "沙盒不支持这种按钮",
     reveal: "点击显示",
   },
@@ -98,6 +100,8 @@ const TEXTS = {
     error: "Error: ",
     edited: "edited",
     photo: "photo",
+    file: "file",
+    download: "Download",
     unsupported: "Not supported in the sandbox",
     reveal: "Click to reveal",
   },
@@ -638,11 +642,7 @@ function messageNode(message) {
       }),
     );
   }
-  if (message.document) {
-    const name = message.document.file_name || "file";
-    const href = fileUrl(message.document.file_id);
-    bubble.append(el("a", { class: "document", href, download: name }, `📄 ${name}`));
-  }
+  if (message.document) bubble.append(documentCard(message.document));
   const isText = message.text !== undefined;
   const text = isText ? message.text : message.caption;
   if (text) {
@@ -666,12 +666,53 @@ function messageNode(message) {
 
 const fileUrl = (fileId) => `/api/files/${encodeURIComponent(fileId)}`;
 
+// A document as Telegram shows one: its kind's icon, its name, its size; a click downloads it
+// under its name (the server says so too, for a download started any other way).
+function documentCard(doc) {
+  const name = doc.file_name || t("file");
+  const size = doc.file_size === undefined ? [] : [fileSize(doc.file_size), " · "];
+  return el(
+    "a",
+    { class: "document", href: fileUrl(doc.file_id), download: name, title: name, "data-testid": "document" },
+    el("span", { class: "document-icon", "aria-hidden": "true" }, documentIcon(name)),
+    el(
+      "span",
+      { class: "document-text" },
+      el("span", { class: "document-name", "data-testid": "document-name" }, name),
+      el("span", { class: "document-size", "data-testid": "document-size" }, ...size, t("download")),
+    ),
+  );
+}
+
+function documentIcon(name) {
+  const extension = name.includes(".") ? name.split(".").pop().toLowerCase() : "";
+  if (extension === "ics") return "📅";
+  if (["xlsx", "xls", "csv", "ods"].includes(extension)) return "📊";
+  return "📄";
+}
+
+// Sizes in Telegram's units: 512 B, 1.2 KB, 3.4 MB (of 1024).
+function fileSize(bytes) {
+  const units = ["B", "KB", "MB", "GB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const shown = unit === 0 || value >= 100 ? Math.round(value) : Number(value.toFixed(1));
+  return `${shown} ${units[unit]}`;
+}
+
 function clock(date) {
   return new Date(date * 1000).toLocaleTimeString(state.lang, { hour: "2-digit", minute: "2-digit" });
 }
 
 function quote(message) {
-  const text = message.text ?? message.caption ?? (message.photo ? t("photo") : "");
+  const text =
+    message.text ??
+    message.caption ??
+    (message.photo ? t("photo") : message.document ? message.document.file_name || t("file") : "");
   return el("div", { class: "quote" }, el("div", { class: "sender" }, fullName(message.from)), text);
 }
 
