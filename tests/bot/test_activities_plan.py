@@ -82,11 +82,11 @@ async def held_with_check_in(
     edge: Edge, tg: FakeTelegram, clock: Clock, person: Person_, invite: Invite
 ) -> None:
     """C1's counsellor holds a party-history quiz for floor B1-3 on 2 September; one of the
-    two who signed up checks in, and it ends."""
+    three who signed up checks in, and it ends."""
     organiser = await linked(person, invite, C1_COUNSELLOR, language="en")
-    first, second = [await linked(person, invite, number) for number in FLOOR_3[:2]]
-    await organise(tg, organiser)
-    for chat in (first, second):
+    first, second, third = [await linked(person, invite, number) for number in FLOOR_3[:3]]
+    await organise(tg, organiser, capacity=3)
+    for chat in (first, second, third):
         await sign_up(tg, chat, await announcement(tg, chat))
     clock.now = STARTS - timedelta(minutes=20)
     mine = await listing(tg, organiser)
@@ -107,7 +107,7 @@ async def the_year(
 ) -> None:
     """The school year 2026-27 as of 5 December: the quiz held in C1 with a check-in; the badge
     ceremony held for the whole school; the Dorm Cup planned for C3; the Business School's
-    festival planned for its communities; a sharing session in C1 called off."""
+    festival planned for its communities; March's sharing session in C1 called off."""
     await held_with_check_in(edge, tg, clock, person, invite)
     clock.now = DECEMBER
     school = (ScopeKind.SCHOOL, 0)
@@ -133,9 +133,9 @@ async def the_year(
     )
     await add_activity(
         campus,
-        "transfer-sharing",
+        "exam-sharing",
         c1,
-        datetime(2026, 10, 14, 6, tzinfo=UTC),
+        datetime(2027, 3, 10, 6, tzinfo=UTC),
         ActivityStatus.CANCELLED,
     )
 
@@ -266,12 +266,12 @@ async def test_a_counsellor_sees_their_college_in_english_and_a_student_is_refus
     answer = await forged(tg, counsellor, f"apl:m{c3}")
     assert answer.show_alert and "expired" in (answer.text or "")
 
-    student = await linked(person, invite, FLOOR_3[2], language="en")
+    student = await linked(person, invite, FLOOR_3[3], language="en")
     assert await student.say("/activities plan") == (
         "The year's activity plan is for the owners of the fixed activities, college party "
         "organisation leaders and the Organisation Department."
     )
-    zh_student = await linked(person, invite, FLOOR_3[3])
+    zh_student = await linked(person, invite, FLOOR_3[4])
     assert await zh_student.say("/activities") == (
         "年度活动计划由各项固定活动的负责单位、二级学院党组织负责人和党委组织部查看。"
     )
