@@ -1,4 +1,5 @@
-"""/myactivities, and every button of an activity: Sign up, Cancel (which only asks), the
+"""/myactivities, /activities plan (the year's fixed activities per community, page by page),
+and every button of an activity: Sign up, Cancel (which only asks), the
 calendar file, confirming an offered place, checking in, opening check-in, rating, summarising;
 and the check-in deep link a room's QR code holds.
 
@@ -17,6 +18,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from assistant import callbacks
 from assistant.bot import conversations
 from assistant.bot.context import BotContext, current_scope
+from assistant.callbacks import CallbackCodec
 from assistant.domain import Attendance, SignupStatus
 from assistant.services.activities import (
     ACTIONS,
@@ -38,10 +40,17 @@ from assistant.services.activities import (
     Mine,
     qr_png,
 )
+from assistant.services.activity_plan import OVERVIEW, SHOWN, ActivityPlan, Plan, UnitPlan
 from assistant.services.approvals import Approvals
 from assistant.services.kit import Kit
 from assistant.storage import outbox
 from assistant.storage.models import Activity, Priority
+
+# A page of the plan: the overview or one community's; whether the presser may see it is decided
+# again on the server, among the pages of their own plan.
+PLAN_PAGE = CallbackCodec("apl", ("page",))
+PLAN_WORD = "plan"
+_PAGE_ROW = 2
 
 _FINE = (Answer.DONE, Answer.SIGNED_UP, Answer.WAITING)
 _ASKING = {RATE: "activity_feedback", SUMMARISE: "activity_summary"}
@@ -102,6 +111,112 @@ async def my_activities(update: Update, context: BotContext) -> None:
         return
     items = await _activities(context).mine(context.session, context.actor, context.now())
     context.reply(update, "activity/list", keyboard=_keyboard(context, items), items=items)
+
+
+def _plan(context: BotContext) -> ActivityPlan:
+    return ActivityPlan(context.application.bot_data["rules"], context.deps.settings.tz)
+
+
+def _plan_keyboard(context: BotContext, plan: Plan, shown: UnitPlan | None) -> InlineKeyboardMarkup:
+    """On the overview a button per community; on a community's page the ones before and after
+    it, and the way back to the overview."""
+    units = plan.units
+    if shown is None:
+        buttons = [
+            InlineKeyboardButton(
+                context.text("activity/plan_button_unit", unit=unit),
+                callback_data=PLAN_PAGE.pack(page=unit.key),
+            )
+            for unit in units
+        ]
+        return InlineKeyboardMarkup(
+            [buttons[i : i + _PAGE_ROW] for i in range(0, len(buttons), _PAGE_ROW)]
+        )
+    at = units.index(shown)
+    row = []
+    if at > 0:
+        row.append(
+            InlineKeyboardButton(
+                context.text("activity/plan_button_previous", unit=units[at - 1]),
+                callback_data=PLAN_PAGE.pack(page=units[at - 1].key),
+            )
+        )
+    if at + 1 < len(units):
+        row.append(
+            InlineKeyboardButton(
+                context.text("activity/plan_button_next", unit=units[at + 1]),
+                callback_data=PLAN_PAGE.pack(page=units[at + 1].key),
+            )
+        )
+    back = InlineKeyboardButton(
+        context.text("activity/plan_button_overview"), callback_data=PLAN_PAGE.pack(page=OVERVIEW)
+    )
+    return InlineKeyboardMarkup([row, [back]] if row else [[back]])
+
+
+async def activities_command(update: Update, context: BotContext) -> None:
+    """/activities [plan]: the year's plan of fixed activities, first its overview (what a
+    first-time reader expects of the bare command too); anything else says how to ask."""
+    chat = update.effective_chat
+    if chat is None or context.actor is None:
+        return
+    if chat.type != Chat.PRIVATE:
+        context.reply(update, "flow_private_only")
+        return
+    if context.args and context.args[0].lower() != PLAN_WORD:
+        context.reply(update, "activity/plan_usage")
+        return
+    plan = await _plan(context).plan(
+        context.session, context.actor, now=context.now(), language=context.language
+    )
+    if not plan.allowed:
+        context.reply(update, "activity/plan_not_allowed", reason=plan.reason)
+        return
+    context.reply(
+        update,
+        "activity/plan_overview",
+        keyboard=_plan_keyboard(context, plan, None),
+        plan=plan,
+    )
+
+
+async def plan_pressed(update: Update, context: BotContext) -> None:
+    """A page of the plan, in the plan's own message: the reader's right to it checked again."""
+    query = update.callback_query
+    if query is None or context.actor is None:
+        return
+    fields = PLAN_PAGE.unpack(query.data)
+    assert fields is not None, "routed here by the codec's pattern"
+    plan = await _plan(context).plan(
+        context.session, context.actor, now=context.now(), language=context.language
+    )
+    if not plan.allowed:
+        refused = context.text("activity/plan_not_allowed", reason=plan.reason)
+        context.after_commit(lambda: query.answer(refused, show_alert=True))
+        return
+    page = fields["page"]
+    shown = plan.unit(page)
+    if shown is None and page != OVERVIEW:
+        expired = context.text("button_expired")
+        context.after_commit(lambda: query.answer(expired, show_alert=True))
+        return
+    if shown is None:
+        context.edit(
+            query.message,
+            "activity/plan_overview",
+            keyboard=_plan_keyboard(context, plan, None),
+            plan=plan,
+        )
+    else:
+        context.edit(
+            query.message,
+            "activity/plan_unit",
+            keyboard=_plan_keyboard(context, plan, shown),
+            plan=plan,
+            unit=shown,
+            shown=SHOWN,
+        )
+    context.after_commit(lambda: query.answer())
 
 
 def _question(context: BotContext, activity_id: int) -> InlineKeyboardMarkup:
@@ -292,4 +407,6 @@ def is_check_in_link(payload: str) -> bool:
 HANDLERS: list[BaseHandler[Update, BotContext, None]] = [
     CallbackQueryHandler(pressed, pattern=ACTIVITY.matches),
     CommandHandler("myactivities", my_activities),
+    CommandHandler("activities", activities_command),
+    CallbackQueryHandler(plan_pressed, pattern=PLAN_PAGE.matches),
 ]

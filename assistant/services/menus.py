@@ -3,12 +3,13 @@
 A command is offered to whoever the access rules let do what it does: a conversation's command
 asks the conversation's ``access`` (conversations/*.yaml), /bookings what /book asks, /stars
 ``star.select``, /meetings ``meeting.read``, /onduty ``duty.see``, /duty whether a room's duty
-pool (rules/duty.yaml) has the person, /talks whether they may book, give, arrange or count
-talks, and /pending whether anything can wait for the person at all (a request kind they
-approve, projects they score, a role reports are routed or climb to). Rules that read the
-day (the call for projects, the nomination days) say when, not who, and are passed over
-(``Rules.allowed(..., any_day=True)``): the command stays while the window is shut, and its
-refusal says when it opens.
+pool (rules/duty.yaml) has the person, /activities whether they own a fixed activity
+(rules/activities.yaml) or may read the plan (``activity.plan``), /talks whether they may
+book, give, arrange or count talks, and /pending whether anything can wait for the person at
+all (a request kind they approve, projects they score, a role reports are routed or climb
+to). Rules that read the day (the call for projects, the nomination days) say when, not
+who, and are passed over (``Rules.allowed(..., any_day=True)``): the command stays while the
+window is shut, and its refusal says when it opens.
 
 A person's menu is a Bot API call in the outbox (``setMyCommands`` for their private chat),
 queued in the transaction of what changed it: linking, /lang, an import that changed their
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.domain import Actor, Language, RequestKind
 from assistant.rules import Rules
-from assistant.services import grid, identity, onduty, people
+from assistant.services import activity_plan, grid, identity, onduty, people
 from assistant.storage import outbox
 from assistant.storage.models import Person, Priority, TelegramAccount
 from assistant.texts import Texts, pick_language
@@ -43,6 +44,7 @@ ORDER = (
     "broadcast",
     "activity",
     "myactivities",
+    "activities",
     "stars",
     "meeting",
     "minutes",
@@ -63,6 +65,7 @@ ORDER = (
 
 PENDING = "pending"
 DUTY = "duty"
+PLAN = "activities"
 # What the commands that are no conversation of their own ask the rules.
 _ASKS = {
     "bookings": "booking.create",
@@ -91,6 +94,9 @@ class Menus:
         if command == DUTY:
             # Whoever takes turns in a room's duty: the rooms' pools say who.
             return onduty.in_a_pool(self.rules, actor)
+        if command == PLAN:
+            # The owners of the fixed activities (rules/activities.yaml), and activity.plan.
+            return activity_plan.may_read(self.rules, actor)
         subject = people.rule_subject(actor)
         if command in _ANY_OF:
             return any(

@@ -102,11 +102,13 @@ async def test_menus_and_help_list_only_what_the_access_rules_let_each_person_do
     # A counsellor applies, broadcasts and decides, but nominates no Star and picks none; living
     # in no community, they ask no Red Service Team for help; this one also heads a building
     # sub-station, whose meetings they call and minute; a teacher, they take turns on duty, and
-    # they give talks and invite students to them.
+    # they give talks and invite students to them; holding the badge ceremony, they read the
+    # year's activity plan.
     counsellor_menu = await menu_of(tg, counsellor, holding="apply")
     assert list(counsellor_menu) == [
         *("report", "book", "bookings", "mine", "pending", "apply", "results", "broadcast"),
-        *("activity", "myactivities", "meeting", "minutes", "duty", "onduty", "talks"),
+        *("activity", "myactivities", "activities", "meeting", "minutes", "duty", "onduty"),
+        "talks",
         *("offertalk", "invitetalk", "me", "leaders", "lang", "cancel", "help"),
     ]
     assert counsellor_menu["apply"] == DESCRIBED[language]["apply"]
