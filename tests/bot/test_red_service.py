@@ -380,7 +380,10 @@ async def test_forged_presses_take_and_finish_nothing(
     assert (await forged(tg, li, done)).text == refused
     thanks = await press(tg, student, coming, "Done, thank you")
     summary = await press(tg, student, thanks, "Skip")
-    assert summary.text == "Please confirm that request H-1 is done:\nVolunteer: 李辉刚\nYour thanks: none"
+    assert (
+        summary.text
+        == "Please confirm that request H-1 is done:\nVolunteer: 李辉刚\nYour thanks: none"
+    )
     finished = await press(tg, student, summary, "✔ Submit")
     assert (
         finished.text
