@@ -170,7 +170,7 @@ async def test_an_activity_is_organised_announced_and_signed_up_for_in_press_ord
     confirmation = await tg.wait_for_bot_message(
         residents[0].user.id, predicate=lambda m: (m.text or "").startswith("✅")
     )
-    assert labels(confirmation) == ["Cancel", "📅 Add to calendar"]
+    assert labels(confirmation) == ["Cancel my sign-up", "📅 Add to calendar"]
     waiting = await tg.wait_for_bot_message(
         residents[2].user.id, predicate=lambda m: (m.text or "").startswith("⏳")
     )

@@ -197,7 +197,7 @@ async def test_the_first_of_two_volunteers_takes_it_and_the_student_thanks_them(
     await tg.user_send(student.user, "谢谢您，手机修好了！")
     summary = await prompt(tg, student)
     assert summary.text == (
-        f"确认求助 H-1 已完成？\n帮忙的志愿者：{taker.name}\n感谢的话：谢谢您，手机修好了！"
+        f"请确认求助 H-1 已完成：\n帮忙的志愿者：{taker.name}\n感谢的话：谢谢您，手机修好了！"
     )
     done = await press(tg, student, summary, "✔ 提交")
     assert done.text == (
@@ -380,7 +380,10 @@ async def test_forged_presses_take_and_finish_nothing(
     assert (await forged(tg, li, done)).text == refused
     thanks = await press(tg, student, coming, "Done, thank you")
     summary = await press(tg, student, thanks, "Skip")
-    assert summary.text == "Is request H-1 done?\nVolunteer: 李辉刚\nYour thanks: none"
+    assert (
+        summary.text
+        == "Please confirm that request H-1 is done:\nVolunteer: 李辉刚\nYour thanks: none"
+    )
     finished = await press(tg, student, summary, "✔ Submit")
     assert (
         finished.text
@@ -389,7 +392,7 @@ async def test_forged_presses_take_and_finish_nothing(
     thanked = await prompt(tg, li)
     assert thanked.text == (
         "🌟 郑博嘉 marked help request H-1 (fix a phone) done. Thank you!\n"
-        "1 volunteer hour recorded; 1 in all."
+        "1 volunteer hour recorded; you have 1 volunteer hour in all."
     )
     twice = await forged(tg, student, done)
     assert twice.text == "This request has already been dealt with."
