@@ -26,7 +26,23 @@ T = TypeVar("T")
 APOLOGIES = ("something went wrong", "出了问题")
 # The commands that take an argument, and some that take none (their argument is ignored). The
 # conversations' commands are left out: they answer with more than one message.
-COMMANDS = ("/start", "/leaders", "/lang", "/bind", "/help", "/me", "/mine", "/pending", "/stars")
+COMMANDS = (
+    "/start",
+    "/leaders",
+    "/lang",
+    "/bind",
+    "/help",
+    "/me",
+    "/mine",
+    "/pending",
+    "/stars",
+    "/activities",
+    "/myactivities",
+    "/duty",
+    "/onduty",
+    "/talks",
+    "/meetings",
+)
 
 
 async def test_any_argument_to_any_command_gets_an_answer(
