@@ -4,12 +4,18 @@ for the award given with the Star (conversations/star_award.yaml)."""
 
 from __future__ import annotations
 
-from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from collections.abc import Awaitable
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from assistant.bot import conversations
 from assistant.bot.context import BotContext
 from assistant.callbacks import CallbackCodec
+from assistant.domain import Actor, Language
 from assistant.services import stars
 from assistant.services.stars import Board, History, Picked, Picking
 
@@ -137,57 +143,41 @@ async def list_nominations(update: Update, context: BotContext) -> None:
 async def pick_pressed(update: Update, context: BotContext) -> None:
     """A Pick button only asks: the board's message becomes "make X the Star?" if the presser
     may pick; nothing is chosen yet."""
-    query = update.callback_query
-    if query is None or context.actor is None:
+    asked = await _ask(update, context, stars.Selector.considered, STAR_PICK, "nomination")
+    if asked is None:
         return
-    considered = await _selector(context).considered(
-        context.session,
-        context.actor,
-        nomination_of(STAR_PICK, query.data),
-        now=context.now(),
-        language=context.language,
+    query, considered = asked
+    assert considered.board is not None and considered.entry is not None
+    nomination = considered.entry.nomination_id
+    keyboard = InlineKeyboardMarkup.from_row(
+        [
+            InlineKeyboardButton(
+                context.text("star_button_sure"),
+                callback_data=STAR_SURE.pack(nomination=nomination),
+            ),
+            InlineKeyboardButton(
+                context.text("confirm_back"),
+                callback_data=STAR_BACK.pack(nomination=nomination),
+            ),
+        ]
     )
-    if considered.handling is Picking.DONE:
-        assert considered.board is not None and considered.entry is not None
-        nomination = considered.entry.nomination_id
-        keyboard = InlineKeyboardMarkup.from_row(
-            [
-                InlineKeyboardButton(
-                    context.text("star_button_sure"),
-                    callback_data=STAR_SURE.pack(nomination=nomination),
-                ),
-                InlineKeyboardButton(
-                    context.text("confirm_back"),
-                    callback_data=STAR_BACK.pack(nomination=nomination),
-                ),
-            ]
-        )
-        context.edit(
-            query.message,
-            "star_pick_confirm",
-            keyboard=keyboard,
-            board=considered.board,
-            entry=considered.entry,
-        )
+    context.edit(
+        query.message,
+        "star_pick_confirm",
+        keyboard=keyboard,
+        board=considered.board,
+        entry=considered.entry,
+    )
     _answer(update, context, considered)
 
 
 async def sure_pressed(update: Update, context: BotContext) -> None:
     """The question's "yes": make that nominee the Star, checked again in full; then the award
     given with the Star is asked for."""
-    query = update.callback_query
-    if query is None or context.actor is None:
+    asked = await _ask(update, context, stars.Selector.pick, STAR_SURE, "nomination")
+    if asked is None:
         return
-    picked = await _selector(context).pick(
-        context.session,
-        context.actor,
-        nomination_of(STAR_SURE, query.data),
-        now=context.now(),
-        language=context.language,
-    )
-    if picked.handling is not Picking.DONE:
-        _answer(update, context, picked)
-        return
+    query, picked = asked
     assert picked.board is not None and picked.star is not None
     board = picked.board
     context.edit(query.message, "star_board", keyboard=_keyboard(context, board), board=board)
@@ -199,38 +189,22 @@ async def sure_pressed(update: Update, context: BotContext) -> None:
 
 async def back_pressed(update: Update, context: BotContext) -> None:
     """The question's "back": the board again, as it now stands."""
-    query = update.callback_query
-    if query is None or context.actor is None:
+    asked = await _ask(update, context, stars.Selector.considered, STAR_BACK, "nomination")
+    if asked is None:
         return
-    considered = await _selector(context).considered(
-        context.session,
-        context.actor,
-        nomination_of(STAR_BACK, query.data),
-        now=context.now(),
-        language=context.language,
-    )
-    if considered.handling is Picking.DONE:
-        assert considered.board is not None
-        board = considered.board
-        context.edit(query.message, "star_board", keyboard=_keyboard(context, board), board=board)
+    query, considered = asked
+    assert considered.board is not None
+    board = considered.board
+    context.edit(query.message, "star_board", keyboard=_keyboard(context, board), board=board)
     _answer(update, context, considered)
 
 
 async def award_pressed(update: Update, context: BotContext) -> None:
     """A Star's award button: the award's questions, for someone who may pick."""
-    query = update.callback_query
-    if query is None or context.actor is None:
+    asked = await _ask(update, context, stars.Selector.awarding, STAR_AWARD, "award")
+    if asked is None:
         return
-    awarding = await _selector(context).awarding(
-        context.session,
-        context.actor,
-        number_of(STAR_AWARD, query.data, "award"),
-        now=context.now(),
-        language=context.language,
-    )
-    if awarding.handling is not Picking.DONE:
-        _answer(update, context, awarding)
-        return
+    _, awarding = asked
     assert awarding.star is not None
     await conversations.begin(
         update, context, AWARD_CONVERSATION, preset=stars.award_preset(awarding.star)
@@ -239,23 +213,63 @@ async def award_pressed(update: Update, context: BotContext) -> None:
 
 async def page_pressed(update: Update, context: BotContext) -> None:
     """A page of the Stars so far, in the history's own message."""
-    query = update.callback_query
-    if query is None or context.actor is None:
+    asked = await _ask(update, context, stars.Selector.history, STAR_PAGE, "page")
+    if asked is None:
         return
-    found = await _selector(context).history(
-        context.session,
-        context.actor,
-        number_of(STAR_PAGE, query.data, "page"),
-        now=context.now(),
-        language=context.language,
-    )
-    if isinstance(found, Picked):
-        _answer(update, context, found)
-        return
+    query, found = asked
+    assert isinstance(found, History), "the history refuses or shows a page"
     context.edit(
         query.message, "star_history", keyboard=_history_keyboard(context, found), history=found
     )
     context.after_commit(lambda: query.answer())
+
+
+_Outcome = TypeVar("_Outcome", bound=Picked | History)
+_Told = TypeVar("_Told", bound=Picked | History, covariant=True)
+
+
+class _Question(Protocol[_Told]):
+    """What a press asks the selector about the number its button carries."""
+
+    def __call__(
+        self,
+        selector: stars.Selector,
+        session: AsyncSession,
+        actor: Actor,
+        number: int,
+        /,
+        *,
+        now: datetime,
+        language: Language,
+    ) -> Awaitable[_Told]: ...
+
+
+async def _ask(
+    update: Update,
+    context: BotContext,
+    question: _Question[_Outcome],
+    codec: CallbackCodec,
+    field: str,
+) -> tuple[CallbackQuery, _Outcome] | None:
+    """Ask ``question`` about the number the pressed button of ``codec`` carries in ``field``,
+    for the presser now. A press that was not done (refused, or about something gone) is
+    answered here and gives None; otherwise the press and what it did, for the handler to show
+    and answer."""
+    query = update.callback_query
+    if query is None or context.actor is None:
+        return None
+    outcome = await question(
+        _selector(context),
+        context.session,
+        context.actor,
+        number_of(codec, query.data, field),
+        now=context.now(),
+        language=context.language,
+    )
+    if isinstance(outcome, Picked) and outcome.handling is not Picking.DONE:
+        _answer(update, context, outcome)
+        return None
+    return query, outcome
 
 
 def _answer(update: Update, context: BotContext, outcome: Picked) -> None:

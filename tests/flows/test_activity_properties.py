@@ -15,9 +15,6 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant import directory
-from assistant.app import load_files
-from assistant.config import load_settings
 from assistant.domain import (
     HOLDING_PLACE,
     ActivityStatus,
@@ -27,8 +24,6 @@ from assistant.domain import (
     SignupStatus,
 )
 from assistant.flows.engine import Engine, FlowContext, Outcome, Refused
-from assistant.runner import DEMO_CAMPUS
-from assistant.services import identity
 from assistant.services.activities import (
     ACTIONS,
     CHECK_IN,
@@ -37,9 +32,8 @@ from assistant.services.activities import (
     Activities,
     Answer,
 )
-from assistant.services.kit import Kit
 from assistant.storage import repo
-from assistant.storage.db import Database, settle
+from assistant.storage.db import settle
 from assistant.storage.models import (
     Activity,
     ActivitySignup,
@@ -48,10 +42,9 @@ from assistant.storage.models import (
     ConversationState,
     ConversationStatus,
     OutboxMessage,
-    TelegramAccount,
 )
-from assistant.texts import Texts
 from assistant.wellformed import well_formed
+from tests.flows import campus
 from tests.flows.test_engine_properties import forged_data, human_text
 
 NOW = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
@@ -65,39 +58,9 @@ IN_C1 = {COUNSELLOR, *C1_RESIDENTS, 6004}
 CODES = ["B1-1", "B1-3", "B2-1", "B1", "B2", "C1", "C2", "BUS", "B1-G1", "", "B9-9", "x:y"]
 
 
-class _Discard(Exception):
-    """Leaves an example's unit of work without committing."""
-
-
-async def _setup(url: str) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            await directory.import_org(session, directory.load_org(DEMO_CAMPUS))
-            for telegram_id, number in PEOPLE.items():
-                person = await repo.person_by_number(session, number)
-                assert person is not None
-                session.add(
-                    TelegramAccount(
-                        person_id=person.id, telegram_user_id=telegram_id, linked_at=NOW
-                    )
-                )
-    finally:
-        await db.dispose()
-
-
 def _files(url: str) -> tuple[Engine, Activities]:
-    base = load_settings(database_url=url)
-    texts = Texts(base.conversations_dir)
-    files = load_files(base, texts)
-    kit = Kit(files.rules, texts, base.language, base.tz, files.approvals)
-    return files.engine, Activities(kit)
-
-
-async def _actor(session: AsyncSession, telegram_id: int) -> Actor:
-    actor = await identity.actor_for(session, telegram_id)
-    assert actor is not None
-    return actor
+    loaded = campus.load(url)
+    return loaded.engine, Activities(loaded.kit())
 
 
 async def _announced_to(session: AsyncSession) -> set[int]:
@@ -113,7 +76,7 @@ async def _announced_to(session: AsyncSession) -> set[int]:
 async def _walk_to(engine: Engine, session: AsyncSession, steps: int) -> tuple[Outcome, Actor]:
     """Start /activity as the counsellor and give ``steps`` valid answers (13: the summary):
     the first item of every list, a date typed on a date step, ten places on the number."""
-    actor = await _actor(session, COUNSELLOR)
+    actor = await campus.actor(session, COUNSELLOR)
     conversation = engine.for_command("activity")
     assert conversation is not None
     outcome = await engine.start(session, actor, COUNSELLOR, conversation, now=NOW, language="en")
@@ -140,7 +103,7 @@ async def _walk_to(engine: Engine, session: AsyncSession, steps: int) -> tuple[O
 def test_any_text_and_any_button_data_at_any_step_of_organising(
     empty_database_url: str,
 ) -> None:
-    asyncio.run(_setup(empty_database_url))
+    asyncio.run(campus.set_up(empty_database_url, PEOPLE, NOW))
     engine, _ = _files(empty_database_url)
 
     @given(steps=st.integers(0, 13), text=human_text, data=forged_data, submit=st.booleans())
@@ -154,47 +117,28 @@ def test_any_text_and_any_button_data_at_any_step_of_organising(
 async def _organising(
     engine: Engine, url: str, steps: int, text: str, data: str, submit: bool
 ) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            _, actor = await _walk_to(engine, session, steps)
-            typed = await engine.text(session, actor, COUNSELLOR, text, now=NOW, language="en")
-            assert typed is not None and typed.send, "a typed answer always gets an answer"
-            assert all(screen.text.strip() for screen in typed.send)
-            pressed = await engine.press(session, actor, COUNSELLOR, data, now=NOW, language="en")
-            assert pressed.send or pressed.toast is not None or pressed.edit is not None
-            if submit:
-                screen = (pressed.send or typed.send)[-1]
-                buttons = [b for row in screen.buttons for b in row if b.data.endswith(":s:")]
-                for button in buttons:
-                    done = await engine.press(
-                        session, actor, COUNSELLOR, button.data, now=NOW, language="en"
-                    )
-                    assert done.send and all(s.text.strip() for s in done.send)
-            states = (await session.scalars(select(ConversationState.status))).all()
-            assert states.count(ConversationStatus.ACTIVE) <= 1
-            activities = await session.scalar(select(func.count()).select_from(Activity))
-            bookings = await session.scalar(select(func.count()).select_from(Booking))
-            # A room is booked with its activity and never without one.
-            assert (activities or 0) <= 1 and bookings == (
-                await session.scalar(
-                    select(func.count())
-                    .select_from(Activity)
-                    .where(Activity.booking_id.is_not(None))
-                )
+    async with campus.discarded(url) as session:
+        _, actor = await _walk_to(engine, session, steps)
+        screen = await campus.type_and_press(engine, session, actor, COUNSELLOR, text, data, NOW)
+        if submit:
+            await campus.submit_all(engine, session, actor, COUNSELLOR, screen, NOW)
+        states = (await session.scalars(select(ConversationState.status))).all()
+        assert states.count(ConversationStatus.ACTIVE) <= 1
+        activities = await session.scalar(select(func.count()).select_from(Activity))
+        bookings = await session.scalar(select(func.count()).select_from(Booking))
+        # A room is booked with its activity and never without one.
+        assert (activities or 0) <= 1 and bookings == (
+            await session.scalar(
+                select(func.count()).select_from(Activity).where(Activity.booking_id.is_not(None))
             )
-            assert await _announced_to(session) <= IN_C1
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+        )
+        assert await _announced_to(session) <= IN_C1
 
 
 def test_forged_answers_never_announce_beyond_the_organisers_places(
     empty_database_url: str,
 ) -> None:
-    asyncio.run(_setup(empty_database_url))
+    asyncio.run(campus.set_up(empty_database_url, PEOPLE, NOW))
     engine, activities = _files(empty_database_url)
     conversation = engine.conversations["create_activity"]
 
@@ -225,27 +169,20 @@ def test_forged_answers_never_announce_beyond_the_organisers_places(
 async def _submit(
     activities: Activities, conversation: Any, url: str, answers: dict[str, Any]
 ) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            actor = await _actor(session, COUNSELLOR)
-            context = FlowContext(session, actor, COUNSELLOR, answers, NOW, "en", conversation)
-            try:
-                created = await activities.submit(context)
-            except Refused:
-                assert await session.scalar(select(func.count()).select_from(Activity)) == 0
-                assert await session.scalar(select(func.count()).select_from(Booking)) == 0
-            else:
-                assert created.template in ("activity/created", "activity/created_pending")
-                [activity] = (await session.scalars(select(Activity))).all()
-                assert 1 <= activity.capacity <= 5000
-                assert activity.signup_deadline < activity.starts_at
-            assert await _announced_to(session) <= IN_C1
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+    async with campus.discarded(url) as session:
+        actor = await campus.actor(session, COUNSELLOR)
+        context = FlowContext(session, actor, COUNSELLOR, answers, NOW, "en", conversation)
+        try:
+            created = await activities.submit(context)
+        except Refused:
+            assert await session.scalar(select(func.count()).select_from(Activity)) == 0
+            assert await session.scalar(select(func.count()).select_from(Booking)) == 0
+        else:
+            assert created.template in ("activity/created", "activity/created_pending")
+            [activity] = (await session.scalars(select(Activity))).all()
+            assert 1 <= activity.capacity <= 5000
+            assert activity.signup_deadline < activity.starts_at
+        assert await _announced_to(session) <= IN_C1
 
 
 # The buttons of an activity -------------------------------------------------------------------
@@ -266,41 +203,37 @@ async def _activity(url: str) -> int:
     """An activity of the counsellor's on the basketball court for building B1, two places,
     attendance by button; two residents already signed up (one with a place, one waiting
     behind a place someone else holds)."""
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            organiser = await _actor(session, COUNSELLOR)
-            building = await repo.building_by_code(session, "B1")
-            assert building is not None
-            activity = Activity(
-                kind="sports",
-                title="3-on-3",
-                organiser_person_id=organiser.person_id,
-                starts_at=STARTS,
-                ends_at=STARTS + timedelta(hours=2),
-                place="Court 2",
-                capacity=2,
-                scope_kind=ScopeKind.BUILDING,
-                scope_id=building.id,
-                audience={"scope_kind": "building", "scope": "B1", "roles": [], "status": []},
-                signup_deadline=STARTS - timedelta(hours=3),
-                attendance=Attendance.BUTTON,
-                status=ActivityStatus.OPEN,
-                positions=0,
-                created_at=NOW,
-                updated_at=NOW,
-            )
-            session.add(activity)
-            await session.flush()
-            return activity.id
-    finally:
-        await db.dispose()
+    async with campus.committed(url) as session:
+        organiser = await campus.actor(session, COUNSELLOR)
+        building = await repo.building_by_code(session, "B1")
+        assert building is not None
+        activity = Activity(
+            kind="sports",
+            title="3-on-3",
+            organiser_person_id=organiser.person_id,
+            starts_at=STARTS,
+            ends_at=STARTS + timedelta(hours=2),
+            place="Court 2",
+            capacity=2,
+            scope_kind=ScopeKind.BUILDING,
+            scope_id=building.id,
+            audience={"scope_kind": "building", "scope": "B1", "roles": [], "status": []},
+            signup_deadline=STARTS - timedelta(hours=3),
+            attendance=Attendance.BUTTON,
+            status=ActivityStatus.OPEN,
+            positions=0,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+        session.add(activity)
+        await session.flush()
+        return activity.id
 
 
 def test_any_press_of_an_activitys_buttons_is_checked_on_the_server(
     empty_database_url: str,
 ) -> None:
-    asyncio.run(_setup(empty_database_url))
+    asyncio.run(campus.set_up(empty_database_url, PEOPLE, NOW))
     _, activities = _files(empty_database_url)
     activity_id = asyncio.run(_activity(empty_database_url))
 
@@ -330,18 +263,11 @@ async def _pressing(
     activity_id: int,
     presses: list[tuple[int, str, datetime, int]],
 ) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            for presser, action, now, number in sorted(presses, key=lambda p: p[2]):
-                actor = await _actor(session, presser)
-                await _press(activities, session, actor, action, number, now)
-                await _holds(session, activity_id)
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+    async with campus.discarded(url) as session:
+        for presser, action, now, number in sorted(presses, key=lambda p: p[2]):
+            actor = await campus.actor(session, presser)
+            await _press(activities, session, actor, action, number, now)
+            await _holds(session, activity_id)
 
 
 async def _press(
@@ -427,33 +353,29 @@ async def _holds(session: AsyncSession, activity_id: int) -> None:
 async def _ended(url: str) -> int:
     """An activity that is over: one resident came, one did not."""
     activity_id = await _activity(url)
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            activity = await session.get(Activity, activity_id)
-            assert activity is not None
-            activity.status = ActivityStatus.ENDED
-            for position, (telegram_id, status) in enumerate(
-                [(6101, SignupStatus.ATTENDED), (6102, SignupStatus.NO_SHOW)], start=1
-            ):
-                actor = await _actor(session, telegram_id)
-                session.add(
-                    ActivitySignup(
-                        activity_id=activity_id,
-                        person_id=actor.person_id,
-                        status=status,
-                        position=position,
-                        created_at=NOW,
-                        updated_at=NOW,
-                    )
+    async with campus.committed(url) as session:
+        activity = await session.get(Activity, activity_id)
+        assert activity is not None
+        activity.status = ActivityStatus.ENDED
+        for position, (telegram_id, status) in enumerate(
+            [(6101, SignupStatus.ATTENDED), (6102, SignupStatus.NO_SHOW)], start=1
+        ):
+            actor = await campus.actor(session, telegram_id)
+            session.add(
+                ActivitySignup(
+                    activity_id=activity_id,
+                    person_id=actor.person_id,
+                    status=status,
+                    position=position,
+                    created_at=NOW,
+                    updated_at=NOW,
                 )
-        return activity_id
-    finally:
-        await db.dispose()
+            )
+    return activity_id
 
 
 def test_any_text_and_button_data_while_rating_or_summarising(empty_database_url: str) -> None:
-    asyncio.run(_setup(empty_database_url))
+    asyncio.run(campus.set_up(empty_database_url, PEOPLE, NOW))
     engine, _ = _files(empty_database_url)
     activity_id = asyncio.run(_ended(empty_database_url))
 
@@ -486,49 +408,38 @@ async def _feedback(
     data: str,
     submit: bool,
 ) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            actor = await _actor(session, who)
-            outcome = await engine.start(
-                session,
-                actor,
-                who,
-                engine.conversations[conversation],
-                now=NOW,
-                language="zh-CN",
-                preset={"activity": preset},
+    async with campus.discarded(url) as session:
+        actor = await campus.actor(session, who)
+        outcome = await engine.start(
+            session,
+            actor,
+            who,
+            engine.conversations[conversation],
+            now=NOW,
+            language="zh-CN",
+            preset={"activity": preset},
+        )
+        assert outcome.send and all(s.text.strip() for s in outcome.send)
+        for _ in range(steps):
+            buttons = [b for row in outcome.send[-1].buttons for b in row]
+            choices = [b for b in buttons if b.data.split(":")[3] in ("o", "k")]
+            if not choices:
+                break
+            outcome = await engine.press(
+                session, actor, who, choices[0].data, now=NOW, language="zh-CN"
             )
-            assert outcome.send and all(s.text.strip() for s in outcome.send)
-            for _ in range(steps):
-                buttons = [b for row in outcome.send[-1].buttons for b in row]
-                choices = [b for b in buttons if b.data.split(":")[3] in ("o", "k")]
-                if not choices:
-                    break
-                outcome = await engine.press(
-                    session, actor, who, choices[0].data, now=NOW, language="zh-CN"
-                )
-            typed = await engine.text(session, actor, who, text, now=NOW, language="zh-CN")
-            pressed = await engine.press(session, actor, who, data, now=NOW, language="zh-CN")
-            assert pressed.send or pressed.toast is not None or pressed.edit is not None
-            if submit and typed is not None and typed.send:
-                screen = (pressed.send or typed.send)[-1]
-                for button in [b for row in screen.buttons for b in row if b.data.endswith(":s:")]:
-                    done = await engine.press(
-                        session, actor, who, button.data, now=NOW, language="zh-CN"
-                    )
-                    assert done.send and all(s.text.strip() for s in done.send)
-            signups = (await session.scalars(select(ActivitySignup))).all()
-            for signup in signups:
-                # Only one who came rates, once, from 1 to 5.
-                if signup.rating is not None:
-                    assert signup.status is SignupStatus.ATTENDED and 1 <= signup.rating <= 5
-            activity = await session.get(Activity, activity_id)
-            assert activity is not None
-            if activity.summary is not None:
-                assert who == COUNSELLOR
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+        typed = await engine.text(session, actor, who, text, now=NOW, language="zh-CN")
+        pressed = await engine.press(session, actor, who, data, now=NOW, language="zh-CN")
+        assert pressed.send or pressed.toast is not None or pressed.edit is not None
+        if submit and typed is not None and typed.send:
+            screen = (pressed.send or typed.send)[-1]
+            await campus.submit_all(engine, session, actor, who, screen, NOW, "zh-CN")
+        signups = (await session.scalars(select(ActivitySignup))).all()
+        for signup in signups:
+            # Only one who came rates, once, from 1 to 5.
+            if signup.rating is not None:
+                assert signup.status is SignupStatus.ATTENDED and 1 <= signup.rating <= 5
+        activity = await session.get(Activity, activity_id)
+        assert activity is not None
+        if activity.summary is not None:
+            assert who == COUNSELLOR

@@ -10,19 +10,14 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.app import load_files
-from assistant.config import load_settings
 from assistant.domain import Actor
 from assistant.flows.engine import Engine, Outcome
-from assistant.services import identity
-from assistant.storage.db import Database
 from assistant.storage.models import ConversationState, ConversationStatus
-from assistant.texts import Texts
+from tests.flows import campus
 from tests.flows.test_engine_properties import (
     NOW,
+    PEOPLE,
     TELEGRAM_ID,
-    _Discard,
-    _setup,
     forged_data,
     human_text,
 )
@@ -51,8 +46,7 @@ async def _walk(
 ) -> tuple[Outcome, Actor]:
     """Start /book and give ``steps`` answers, pressing the ``pick``-th button where there are
     buttons and typing the day ``day`` days from now at the date."""
-    actor = await identity.actor_for(session, TELEGRAM_ID)
-    assert actor is not None
+    actor = await campus.actor(session, TELEGRAM_ID)
     conversation = engine.for_command("book")
     assert conversation is not None
     outcome = await engine.start(session, actor, TELEGRAM_ID, conversation, now=NOW, language="en")
@@ -73,9 +67,8 @@ async def _walk(
 
 
 def test_any_text_and_any_button_data_at_any_step_of_booking(empty_database_url: str) -> None:
-    asyncio.run(_setup(empty_database_url))
-    base = load_settings(database_url=empty_database_url)
-    engine = load_files(base, Texts(base.conversations_dir)).engine
+    asyncio.run(campus.set_up(empty_database_url, PEOPLE, NOW))
+    engine = campus.load(empty_database_url).engine
 
     @given(
         steps=st.integers(0, len(WALK)),
@@ -102,32 +95,25 @@ async def _exercise(
     text: str,
     data: str,
 ) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            outcome, actor = await _walk(engine, session, steps, pick, day)
-            submits = [b for row in outcome.send[-1].buttons for b in row if b.data[-3:] == ":s:"]
-            if submit and submits:
-                done = await engine.press(
-                    session, actor, TELEGRAM_ID, submits[0].data, now=NOW, language="en"
-                )
-                assert done.send and all(screen.text.strip() for screen in done.send)
-            typed = await engine.text(session, actor, TELEGRAM_ID, text, now=NOW, language="en")
-            active = await session.scalar(
-                select(ConversationState.id).where(
-                    ConversationState.status == ConversationStatus.ACTIVE
-                )
+    async with campus.discarded(url) as session:
+        outcome, actor = await _walk(engine, session, steps, pick, day)
+        submits = [b for row in outcome.send[-1].buttons for b in row if b.data[-3:] == ":s:"]
+        if submit and submits:
+            done = await engine.press(
+                session, actor, TELEGRAM_ID, submits[0].data, now=NOW, language="en"
             )
-            if typed is None:
-                assert active is None, "a running conversation always answers"
-            else:
-                assert typed.send and all(screen.text.strip() for screen in typed.send)
-            pressed = await engine.press(session, actor, TELEGRAM_ID, data, now=NOW, language="en")
-            assert pressed.send or pressed.toast is not None or pressed.edit is not None
-            states = (await session.scalars(select(ConversationState.status))).all()
-            assert states.count(ConversationStatus.ACTIVE) <= 1
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+            assert done.send and all(screen.text.strip() for screen in done.send)
+        typed = await engine.text(session, actor, TELEGRAM_ID, text, now=NOW, language="en")
+        active = await session.scalar(
+            select(ConversationState.id).where(
+                ConversationState.status == ConversationStatus.ACTIVE
+            )
+        )
+        if typed is None:
+            assert active is None, "a running conversation always answers"
+        else:
+            assert typed.send and all(screen.text.strip() for screen in typed.send)
+        pressed = await engine.press(session, actor, TELEGRAM_ID, data, now=NOW, language="en")
+        assert pressed.send or pressed.toast is not None or pressed.edit is not None
+        states = (await session.scalars(select(ConversationState.status))).all()
+        assert states.count(ConversationStatus.ACTIVE) <= 1

@@ -12,18 +12,12 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant import directory
-from assistant.app import load_files
 from assistant.bot.broadcasts import pressed_broadcast
-from assistant.config import load_settings
 from assistant.domain import Actor, BroadcastStatus, ScopeKind
 from assistant.flows.engine import Engine, FlowContext, Outcome, Refused
 from assistant.flows.spec import Conversation
-from assistant.runner import DEMO_CAMPUS
-from assistant.services import identity
 from assistant.services.broadcasts import CANCEL_SURE, Broadcaster, Cancelling
 from assistant.storage import repo
-from assistant.storage.db import Database
 from assistant.storage.models import (
     AuditEntry,
     Broadcast,
@@ -31,10 +25,9 @@ from assistant.storage.models import (
     ConversationStatus,
     GroupChat,
     OutboxMessage,
-    TelegramAccount,
 )
-from assistant.texts import Texts
 from assistant.wellformed import well_formed
+from tests.flows import campus
 from tests.flows.test_engine_properties import forged_data, human_text
 
 NOW = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
@@ -51,60 +44,34 @@ IN_C1 = {*C1_RESIDENTS, 5004, -100, COUNSELLOR}  # 5004 lives in B1-101
 CODES = ["B1-3", "B2-1", "B1", "B2", "C1", "C2", "BUS", "B1-G1", "B2-G1", "", "B9-9", "x:y"]
 
 
-class _Discard(Exception):
-    """Leaves an example's unit of work without committing."""
-
-
 async def _setup(url: str) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            await directory.import_org(session, directory.load_org(DEMO_CAMPUS))
-            people = {}
-            for telegram_id, number in PEOPLE.items():
-                person = await repo.person_by_number(session, number)
-                assert person is not None
-                people[number] = person.id
-                session.add(
-                    TelegramAccount(
-                        person_id=person.id, telegram_user_id=telegram_id, linked_at=NOW
-                    )
+    async with campus.committed(url) as session:
+        ids = await campus.link(session, PEOPLE, NOW)
+        for chat_id, (building_code, number) in GROUPS.items():
+            building = await repo.building_by_code(session, building_code)
+            assert building is not None
+            floor = await repo.floor_by_number(session, building.id, number)
+            assert floor is not None
+            session.add(
+                GroupChat(
+                    chat_id=chat_id,
+                    title=f"{building_code}-{number}",
+                    scope_kind=ScopeKind.FLOOR,
+                    scope_id=floor.id,
+                    bound_by_person_id=ids[COUNSELLOR],
+                    bound_at=NOW,
                 )
-            for chat_id, (building_code, number) in GROUPS.items():
-                building = await repo.building_by_code(session, building_code)
-                assert building is not None
-                floor = await repo.floor_by_number(session, building.id, number)
-                assert floor is not None
-                session.add(
-                    GroupChat(
-                        chat_id=chat_id,
-                        title=f"{building_code}-{number}",
-                        scope_kind=ScopeKind.FLOOR,
-                        scope_id=floor.id,
-                        bound_by_person_id=people["T0005"],
-                        bound_at=NOW,
-                    )
-                )
-    finally:
-        await db.dispose()
+            )
 
 
 def _files(url: str) -> tuple[Engine, Broadcaster]:
-    base = load_settings(database_url=url)
-    texts = Texts(base.conversations_dir)
-    files = load_files(base, texts)
-    return files.engine, Broadcaster(files.rules, texts, base.language, base.tz)
-
-
-async def _actor(session: AsyncSession, telegram_id: int) -> Actor:
-    actor = await identity.actor_for(session, telegram_id)
-    assert actor is not None
-    return actor
+    loaded = campus.load(url)
+    return loaded.engine, loaded.service(Broadcaster)
 
 
 async def _walk_to(engine: Engine, session: AsyncSession, steps: int) -> tuple[Outcome, Actor]:
     """Start /broadcast as the counsellor and give ``steps`` valid answers (5: at the summary)."""
-    actor = await _actor(session, COUNSELLOR)
+    actor = await campus.actor(session, COUNSELLOR)
     conversation = engine.for_command("broadcast")
     assert conversation is not None
     outcome = await engine.start(session, actor, COUNSELLOR, conversation, now=NOW, language="en")
@@ -148,33 +115,16 @@ def test_any_text_and_any_button_data_at_any_step_of_a_broadcast(
 async def _exercise(
     engine: Engine, url: str, steps: int, text: str, data: str, submit: bool
 ) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            _, actor = await _walk_to(engine, session, steps)
-            typed = await engine.text(session, actor, COUNSELLOR, text, now=NOW, language="en")
-            assert typed is not None and typed.send, "a typed answer always gets an answer"
-            assert all(screen.text.strip() for screen in typed.send)
-            pressed = await engine.press(session, actor, COUNSELLOR, data, now=NOW, language="en")
-            assert pressed.send or pressed.toast is not None or pressed.edit is not None
-            if submit:
-                screen = (pressed.send or typed.send)[-1]
-                buttons = [b for row in screen.buttons for b in row if b.data.endswith(":s:")]
-                for button in buttons:
-                    done = await engine.press(
-                        session, actor, COUNSELLOR, button.data, now=NOW, language="en"
-                    )
-                    assert done.send and all(s.text.strip() for s in done.send)
-            states = (await session.scalars(select(ConversationState.status))).all()
-            assert states.count(ConversationStatus.ACTIVE) <= 1
-            count = await session.scalar(select(func.count()).select_from(Broadcast))
-            assert (count or 0) <= 1
-            assert await _recipients(session) <= IN_C1
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+    async with campus.discarded(url) as session:
+        _, actor = await _walk_to(engine, session, steps)
+        screen = await campus.type_and_press(engine, session, actor, COUNSELLOR, text, data, NOW)
+        if submit:
+            await campus.submit_all(engine, session, actor, COUNSELLOR, screen, NOW)
+        states = (await session.scalars(select(ConversationState.status))).all()
+        assert states.count(ConversationStatus.ACTIVE) <= 1
+        count = await session.scalar(select(func.count()).select_from(Broadcast))
+        assert (count or 0) <= 1
+        assert await _recipients(session) <= IN_C1
 
 
 def test_forged_answers_never_reach_beyond_the_senders_places(empty_database_url: str) -> None:
@@ -203,30 +153,23 @@ def test_forged_answers_never_reach_beyond_the_senders_places(empty_database_url
 async def _submit(
     broadcaster: Broadcaster, conversation: Conversation, url: str, answers: dict[str, str]
 ) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            actor = await _actor(session, COUNSELLOR)
-            context = FlowContext(session, actor, COUNSELLOR, answers, NOW, "en", conversation)
-            try:
-                sent = await broadcaster.submit(context)
-            except Refused as refusal:
-                assert refusal.template in (
-                    "broadcast/not_yours",
-                    "broadcast/nobody",
-                    "broadcast/incomplete",
-                )
-                assert await session.scalar(select(func.count()).select_from(Broadcast)) == 0
-            else:
-                assert sent.template == "broadcast/sent"
-                [broadcast] = (await session.scalars(select(Broadcast))).all()
-                assert broadcast.total >= 1 and broadcast.status is BroadcastStatus.SENDING
-            assert await _recipients(session) <= IN_C1
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+    async with campus.discarded(url) as session:
+        actor = await campus.actor(session, COUNSELLOR)
+        context = FlowContext(session, actor, COUNSELLOR, answers, NOW, "en", conversation)
+        try:
+            sent = await broadcaster.submit(context)
+        except Refused as refusal:
+            assert refusal.template in (
+                "broadcast/not_yours",
+                "broadcast/nobody",
+                "broadcast/incomplete",
+            )
+            assert await session.scalar(select(func.count()).select_from(Broadcast)) == 0
+        else:
+            assert sent.template == "broadcast/sent"
+            [broadcast] = (await session.scalars(select(Broadcast))).all()
+            assert broadcast.total >= 1 and broadcast.status is BroadcastStatus.SENDING
+        assert await _recipients(session) <= IN_C1
 
 
 def cancel_data(broadcast_id: int) -> st.SearchStrategy[str]:
@@ -255,51 +198,38 @@ def test_any_cancel_data_from_anyone_is_checked_on_the_server(empty_database_url
 
 async def _sent(engine: Engine, url: str) -> int:
     """The counsellor's broadcast, committed, for presses to name; returns its id."""
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            outcome, actor = await _walk_to(engine, session, 5)
-            [submit] = [
-                b for row in outcome.send[-1].buttons for b in row if b.data.endswith(":s:")
-            ]
-            await engine.press(session, actor, COUNSELLOR, submit.data, now=NOW, language="en")
-            [broadcast] = (await session.scalars(select(Broadcast))).all()
-            return broadcast.id
-    finally:
-        await db.dispose()
+    async with campus.committed(url) as session:
+        outcome, actor = await _walk_to(engine, session, 5)
+        [submit] = [b for row in outcome.send[-1].buttons for b in row if b.data.endswith(":s:")]
+        await engine.press(session, actor, COUNSELLOR, submit.data, now=NOW, language="en")
+        [broadcast] = (await session.scalars(select(Broadcast))).all()
+        return broadcast.id
 
 
 async def _cancel(
     broadcaster: Broadcaster, url: str, presser: int, data: str, broadcast_id: int
 ) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            actor = await _actor(session, presser)
-            named = pressed_broadcast(CANCEL_SURE, data)
-            result = (
-                Cancelling.GONE
-                if named is None
-                else await broadcaster.cancel(session, actor, named, now=NOW)
+    async with campus.discarded(url) as session:
+        actor = await campus.actor(session, presser)
+        named = pressed_broadcast(CANCEL_SURE, data)
+        result = (
+            Cancelling.GONE
+            if named is None
+            else await broadcaster.cancel(session, actor, named, now=NOW)
+        )
+        broadcast = await session.get(Broadcast, broadcast_id)
+        assert broadcast is not None
+        refusals = (
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "broadcast.refused")
             )
-            broadcast = await session.get(Broadcast, broadcast_id)
-            assert broadcast is not None
-            refusals = (
-                await session.scalars(
-                    select(AuditEntry).where(AuditEntry.action == "broadcast.refused")
-                )
-            ).all()
-            if named != broadcast_id:
-                assert result is Cancelling.GONE
-                assert broadcast.status is BroadcastStatus.SENDING and refusals == []
-            elif presser == COUNSELLOR:
-                assert result is Cancelling.DONE and refusals == []
-                assert broadcast.status is BroadcastStatus.CANCELLED
-            else:
-                assert result is Cancelling.NOT_ALLOWED and len(refusals) == 1
-                assert broadcast.status is BroadcastStatus.SENDING
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+        ).all()
+        if named != broadcast_id:
+            assert result is Cancelling.GONE
+            assert broadcast.status is BroadcastStatus.SENDING and refusals == []
+        elif presser == COUNSELLOR:
+            assert result is Cancelling.DONE and refusals == []
+            assert broadcast.status is BroadcastStatus.CANCELLED
+        else:
+            assert result is Cancelling.NOT_ALLOWED and len(refusals) == 1
+            assert broadcast.status is BroadcastStatus.SENDING

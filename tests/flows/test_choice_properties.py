@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.app import load_files
 from assistant.callbacks import fits
 from assistant.config import load_settings
 from assistant.domain import Actor
@@ -33,11 +32,10 @@ from assistant.flows.engine import (
 from assistant.flows.spec import Option, read_conversation
 from assistant.services import identity
 from assistant.services.booking import Bookings
-from assistant.services.kit import Kit
-from assistant.storage.db import Database
 from assistant.storage.models import ConversationState, ConversationStatus, Person
 from assistant.texts import Texts
-from tests.flows.test_engine_properties import NOW, TELEGRAM_ID, _Discard, _setup, human_text
+from tests.flows import campus
+from tests.flows.test_engine_properties import NOW, PEOPLE, TELEGRAM_ID, human_text
 
 GONE = "That choice is no longer available"
 PICK_ONE = """\
@@ -111,7 +109,7 @@ async def answers(session: AsyncSession) -> tuple[str, dict[str, object]]:
 def test_a_press_means_its_item_whatever_the_list_became(
     empty_database_url: str, tmp_path: Path
 ) -> None:
-    asyncio.run(_setup(empty_database_url))
+    asyncio.run(campus.set_up(empty_database_url, PEOPLE, NOW))
     offered: list[str] = []
 
     async def provide(context: FlowContext) -> list[Option]:
@@ -153,57 +151,49 @@ async def _press(
     after: Sequence[str],
     gone: bool,
 ) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            actor = await identity.actor_for(session, TELEGRAM_ID)
-            assert actor is not None
-            conversation = engine.conversations["pick_one"]
-            outcome = await engine.start(
-                session, actor, TELEGRAM_ID, conversation, now=NOW, language="en"
-            )
-            screen = outcome.send[-1]
+    async with campus.discarded(url) as session:
+        actor = await campus.actor(session, TELEGRAM_ID)
+        conversation = engine.conversations["pick_one"]
+        outcome = await engine.start(
+            session, actor, TELEGRAM_ID, conversation, now=NOW, language="en"
+        )
+        screen = outcome.send[-1]
+        shown = items(screen)
+        # Every page shows its items in order, each button within Telegram's limit.
+        for _ in range(chosen // PAGE_SIZE):
+            paged = await _go(engine, session, actor, paging(screen, "›"))
+            assert paged.edit is not None
+            screen = paged.edit
             shown = items(screen)
-            # Every page shows its items in order, each button within Telegram's limit.
-            for _ in range(chosen // PAGE_SIZE):
-                paged = await _go(engine, session, actor, paging(screen, "›"))
-                assert paged.edit is not None
-                screen = paged.edit
-                shown = items(screen)
-            start = chosen // PAGE_SIZE * PAGE_SIZE
-            expected = [f"item {v!r}" for v in values[start : start + PAGE_SIZE]]
-            assert [label for label, _ in shown] == expected
-            assert all(fits(data) for _, data in shown)
-            label, data = shown[chosen - start]
-            # Between showing and pressing, the list changes under the person's finger.
-            offered[:] = after
-            pressed = await _go(engine, session, actor, data)
-            step, given_answers = await answers(session)
-            if gone:
-                assert (step, given_answers) == ("pick", {})
-                # Said in place, on the same message, the list as it is now.
-                assert pressed.edit is not None and not pressed.send
-                assert pressed.edit.text.startswith(GONE)
-                now_shown = [label for label, _ in items(pressed.edit)]
-                assert label not in now_shown
-                assert set(now_shown) <= {f"item {v!r}" for v in after}
-                # Every place keeps its item, or shows it struck through once it is gone; a
-                # newcomer only ever takes a place nobody had.
-                redrawn = places(pressed.edit)
-                for (before, _), (now, op) in zip(shown, redrawn, strict=False):
-                    assert (now, op) in ((before, "o"), (before, "h"), (struck(before), "g"))
-                still = {f"item {v!r}" for v in after if v in values}
-                for before, _ in shown:
-                    assert (before in still) == (before in now_shown)
-                newcomers = {f"item {v!r}" for v in after if v not in values}
-                assert {now for now, _ in redrawn[len(shown) :]} <= newcomers
-            else:
-                assert (step, given_answers) == ("purpose", {"pick": values[chosen]})
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+        start = chosen // PAGE_SIZE * PAGE_SIZE
+        expected = [f"item {v!r}" for v in values[start : start + PAGE_SIZE]]
+        assert [label for label, _ in shown] == expected
+        assert all(fits(data) for _, data in shown)
+        label, data = shown[chosen - start]
+        # Between showing and pressing, the list changes under the person's finger.
+        offered[:] = after
+        pressed = await _go(engine, session, actor, data)
+        step, given_answers = await answers(session)
+        if gone:
+            assert (step, given_answers) == ("pick", {})
+            # Said in place, on the same message, the list as it is now.
+            assert pressed.edit is not None and not pressed.send
+            assert pressed.edit.text.startswith(GONE)
+            now_shown = [label for label, _ in items(pressed.edit)]
+            assert label not in now_shown
+            assert set(now_shown) <= {f"item {v!r}" for v in after}
+            # Every place keeps its item, or shows it struck through once it is gone; a
+            # newcomer only ever takes a place nobody had.
+            redrawn = places(pressed.edit)
+            for (before, _), (now, op) in zip(shown, redrawn, strict=False):
+                assert (now, op) in ((before, "o"), (before, "h"), (struck(before), "g"))
+            still = {f"item {v!r}" for v in after if v in values}
+            for before, _ in shown:
+                assert (before in still) == (before in now_shown)
+            newcomers = {f"item {v!r}" for v in after if v not in values}
+            assert {now for now, _ in redrawn[len(shown) :]} <= newcomers
+        else:
+            assert (step, given_answers) == ("purpose", {"pick": values[chosen]})
 
 
 async def _go(engine: Engine, session: AsyncSession, actor: Actor, data: str) -> Outcome:
@@ -218,11 +208,9 @@ LABELS = [f"{h:02}:00–{h + 2:02}:00" for h in range(8, 22, 2)]
 def test_a_slot_taken_between_showing_and_answering_is_never_swapped(
     empty_database_url: str,
 ) -> None:
-    asyncio.run(_setup(empty_database_url))
-    base = load_settings(database_url=empty_database_url)
-    texts = Texts(base.conversations_dir)
-    files = load_files(base, texts)
-    bookings = Bookings(Kit(files.rules, texts, base.language, base.tz, files.approvals))
+    asyncio.run(campus.set_up(empty_database_url, PEOPLE, NOW))
+    loaded = campus.load(empty_database_url)
+    engine, bookings = loaded.engine, Bookings(loaded.kit())
 
     @given(
         taken=st.sets(st.sampled_from(SLOTS)),
@@ -231,7 +219,7 @@ def test_a_slot_taken_between_showing_and_answering_is_never_swapped(
     )
     @settings(max_examples=60, deadline=None)
     def example(taken: set[str], chosen: int, typed: str | None) -> None:
-        asyncio.run(_book(files.engine, bookings, empty_database_url, sorted(taken), chosen, typed))
+        asyncio.run(_book(engine, bookings, empty_database_url, sorted(taken), chosen, typed))
 
     example()
 
@@ -244,73 +232,59 @@ async def _book(
     chosen: int,
     typed: str | None,
 ) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            actor = await identity.actor_for(session, TELEGRAM_ID)
-            assert actor is not None
-            conversation = engine.for_command("book")
-            assert conversation is not None
-            outcome = await engine.start(
-                session, actor, TELEGRAM_ID, conversation, now=NOW, language="en"
+    async with campus.discarded(url) as session:
+        actor = await campus.actor(session, TELEGRAM_ID)
+        conversation = engine.for_command("book")
+        assert conversation is not None
+        outcome = await engine.start(
+            session, actor, TELEGRAM_ID, conversation, now=NOW, language="en"
+        )
+        for label in ("Growth service centre", "Growth Service Centre"):
+            [data] = [d for shown, d in items(outcome.send[-1]) if shown == label]
+            outcome = await _go(engine, session, actor, data)
+        day = (NOW + timedelta(days=1)).date().isoformat()
+        said = await engine.text(session, actor, TELEGRAM_ID, day, now=NOW, language="en")
+        assert said is not None
+        shown = items(said.send[-1])
+        assert [label for label, _ in shown] == LABELS
+        # Others book some slots, each a person of their own, while the list is shown.
+        others = (await session.scalars(select(Person).where(Person.id != actor.person_id))).all()
+        for slot, other in zip(taken, others, strict=False):
+            await bookings.create(
+                session,
+                await identity.person_actor(session, other),
+                room_code="GROWTH",
+                day=date(2026, 9, 2),
+                slot=slot,
+                purpose="Study",
+                attendees=1,
+                now=NOW,
             )
-            for label in ("Growth service centre", "Growth Service Centre"):
-                [data] = [d for shown, d in items(outcome.send[-1]) if shown == label]
-                outcome = await _go(engine, session, actor, data)
-            day = (NOW + timedelta(days=1)).date().isoformat()
-            said = await engine.text(session, actor, TELEGRAM_ID, day, now=NOW, language="en")
-            assert said is not None
-            shown = items(said.send[-1])
-            assert [label for label, _ in shown] == LABELS
-            # Others book some slots, each a person of their own, while the list is shown.
-            others = (
-                await session.scalars(select(Person).where(Person.id != actor.person_id))
-            ).all()
-            for slot, other in zip(taken, others, strict=False):
-                await bookings.create(
-                    session,
-                    await identity.person_actor(session, other),
-                    room_code="GROWTH",
-                    day=date(2026, 9, 2),
-                    slot=slot,
-                    purpose="Study",
-                    attendees=1,
-                    now=NOW,
-                )
+        if typed is None:
+            answered = await _go(engine, session, actor, shown[chosen][1])
+            wanted: str | None = SLOTS[chosen]
+        else:
+            reply = await engine.text(session, actor, TELEGRAM_ID, typed, now=NOW, language="en")
+            assert reply is not None
+            answered = reply
+            said_now = typed.strip().casefold()
+            named = [s for s, label in zip(SLOTS, LABELS, strict=True) if said_now in (s, label)]
+            wanted = named[0] if named else None
+        step, given_answers = await answers(session)
+        if wanted is not None and wanted not in taken:
+            assert (step, given_answers.get("slot")) == ("purpose", wanted)
+        else:
+            assert step == "slot" and "slot" not in given_answers
+            # Pressed: the same message, redrawn; typed: a new one. Either way every slot
+            # keeps its place, a taken one struck through.
+            again = answered.edit if typed is None else answered.send[-1]
+            assert again is not None
+            fresh = [label for label, _ in items(again)]
+            free = [label for s, label in zip(SLOTS, LABELS, strict=True) if s not in taken]
+            assert fresh == free
+            assert places(again) == [
+                (struck(label), "g") if s in taken else (label, "o")
+                for s, label in zip(SLOTS, LABELS, strict=True)
+            ]
             if typed is None:
-                answered = await _go(engine, session, actor, shown[chosen][1])
-                wanted: str | None = SLOTS[chosen]
-            else:
-                reply = await engine.text(
-                    session, actor, TELEGRAM_ID, typed, now=NOW, language="en"
-                )
-                assert reply is not None
-                answered = reply
-                said_now = typed.strip().casefold()
-                named = [
-                    s for s, label in zip(SLOTS, LABELS, strict=True) if said_now in (s, label)
-                ]
-                wanted = named[0] if named else None
-            step, given_answers = await answers(session)
-            if wanted is not None and wanted not in taken:
-                assert (step, given_answers.get("slot")) == ("purpose", wanted)
-            else:
-                assert step == "slot" and "slot" not in given_answers
-                # Pressed: the same message, redrawn; typed: a new one. Either way every slot
-                # keeps its place, a taken one struck through.
-                again = answered.edit if typed is None else answered.send[-1]
-                assert again is not None
-                fresh = [label for label, _ in items(again)]
-                free = [label for s, label in zip(SLOTS, LABELS, strict=True) if s not in taken]
-                assert fresh == free
-                assert places(again) == [
-                    (struck(label), "g") if s in taken else (label, "o")
-                    for s, label in zip(SLOTS, LABELS, strict=True)
-                ]
-                if typed is None:
-                    assert again.text.startswith(GONE)
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+                assert again.text.startswith(GONE)

@@ -12,15 +12,11 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.app import load_files
-from assistant.config import load_settings
 from assistant.flows.dates import parse_day
 from assistant.flows.engine import Engine
-from assistant.services import identity
-from assistant.storage.db import Database
 from assistant.storage.models import ConversationState, ConversationStatus
-from assistant.texts import Texts
-from tests.flows.test_engine_properties import NOW, TELEGRAM_ID, _Discard, _setup, human_text
+from tests.flows import campus
+from tests.flows.test_engine_properties import NOW, PEOPLE, TELEGRAM_ID, human_text
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 WEEKDAYS_ZH = "一二三四五六日"
@@ -131,9 +127,8 @@ typed_dates = st.one_of(
 def test_whatever_is_typed_at_the_date_is_a_day_in_the_window_or_a_clear_reprompt(
     empty_database_url: str,
 ) -> None:
-    asyncio.run(_setup(empty_database_url))
-    base = load_settings(database_url=empty_database_url)
-    engine = load_files(base, Texts(base.conversations_dir)).engine
+    asyncio.run(campus.set_up(empty_database_url, PEOPLE, NOW))
+    engine = campus.load(empty_database_url).engine
 
     @given(
         typed=typed_dates,
@@ -152,41 +147,31 @@ def test_whatever_is_typed_at_the_date_is_a_day_in_the_window_or_a_clear_repromp
 
 
 async def _type(engine: Engine, url: str, typed: str, room: tuple[str, str]) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            actor = await identity.actor_for(session, TELEGRAM_ID)
-            assert actor is not None
-            conversation = engine.for_command("book")
-            assert conversation is not None
-            outcome = await engine.start(
-                session, actor, TELEGRAM_ID, conversation, now=NOW, language="en"
-            )
-            for label in room:
-                buttons = [b for row in outcome.send[-1].buttons for b in row]
-                [data] = [b.data for b in buttons if b.label == label]
-                outcome = await engine.press(
-                    session, actor, TELEGRAM_ID, data, now=NOW, language="en"
-                )
-            answered = await engine.text(session, actor, TELEGRAM_ID, typed, now=NOW, language="en")
-            assert answered is not None and len(answered.send) == 1
-            state = await _state(session)
-            screen = answered.send[0]
-            today = NOW.date()
-            if state.step == "slot":
-                day = date.fromisoformat(state.answers["date"])
-                assert today <= day <= today + timedelta(days=14)
-                assert parse_day(typed, today) == day
-            else:
-                assert state.step == "date" and "date" not in state.answers
-                assert screen.text.startswith(REPROMPTS)
-                assert "Which day?" in screen.text
-                assert any(b.data.split(":")[3] == "d" for row in screen.buttons for b in row)
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+    async with campus.discarded(url) as session:
+        actor = await campus.actor(session, TELEGRAM_ID)
+        conversation = engine.for_command("book")
+        assert conversation is not None
+        outcome = await engine.start(
+            session, actor, TELEGRAM_ID, conversation, now=NOW, language="en"
+        )
+        for label in room:
+            buttons = [b for row in outcome.send[-1].buttons for b in row]
+            [data] = [b.data for b in buttons if b.label == label]
+            outcome = await engine.press(session, actor, TELEGRAM_ID, data, now=NOW, language="en")
+        answered = await engine.text(session, actor, TELEGRAM_ID, typed, now=NOW, language="en")
+        assert answered is not None and len(answered.send) == 1
+        state = await _state(session)
+        screen = answered.send[0]
+        today = NOW.date()
+        if state.step == "slot":
+            day = date.fromisoformat(state.answers["date"])
+            assert today <= day <= today + timedelta(days=14)
+            assert parse_day(typed, today) == day
+        else:
+            assert state.step == "date" and "date" not in state.answers
+            assert screen.text.startswith(REPROMPTS)
+            assert "Which day?" in screen.text
+            assert any(b.data.split(":")[3] == "d" for row in screen.buttons for b in row)
 
 
 async def _state(session: AsyncSession) -> ConversationState:

@@ -12,26 +12,18 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant import directory
-from assistant.app import load_files
 from assistant.bot.duty import parsed
-from assistant.config import load_settings
 from assistant.domain import Actor, ShiftStatus
 from assistant.flows.engine import Engine, Outcome
-from assistant.runner import DEMO_CAMPUS
-from assistant.services import identity
 from assistant.services.duty import CANT, TAKE, Duty, Handling
-from assistant.storage import repo
-from assistant.storage.db import Database
 from assistant.storage.models import (
     ConversationState,
     ConversationStatus,
     DutyLog,
     DutyShift,
     FunctionalRoom,
-    TelegramAccount,
 )
-from assistant.texts import Texts
+from tests.flows import campus
 from tests.flows.test_engine_properties import forged_data, human_text
 
 NOW = datetime(2026, 9, 14, 14, 0, tzinfo=UTC)
@@ -44,58 +36,35 @@ ANSWERS = ("12", "A study session on party history", "The lamp by the door is br
 
 
 async def _setup(url: str) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            await directory.import_org(session, directory.load_org(DEMO_CAMPUS))
-            for telegram_id, number in PEOPLE.items():
-                person = await repo.person_by_number(session, number)
-                assert person is not None
-                session.add(
-                    TelegramAccount(
-                        person_id=person.id, telegram_user_id=telegram_id, linked_at=NOW
-                    )
+    async with campus.committed(url) as session:
+        ids = await campus.link(session, PEOPLE, NOW)
+        room = await session.scalar(select(FunctionalRoom).where(FunctionalRoom.code == "BUS-ACT"))
+        assert room is not None
+        # One shift that ended an hour ago (its log is due), one tomorrow (it may be swapped).
+        for starts_at in (NOW - timedelta(hours=4), NOW + timedelta(days=1)):
+            session.add(
+                DutyShift(
+                    room_id=room.id,
+                    person_id=ids[HOLDER],
+                    starts_at=starts_at,
+                    ends_at=starts_at + timedelta(hours=3),
+                    status=ShiftStatus.PLANNED,
+                    planned_at=NOW,
+                    updated_at=NOW,
                 )
-            room = await session.scalar(
-                select(FunctionalRoom).where(FunctionalRoom.code == "BUS-ACT")
             )
-            holder = await repo.person_by_number(session, PEOPLE[HOLDER])
-            assert room is not None and holder is not None
-            # One shift that ended an hour ago (its log is due), one tomorrow (it may be swapped).
-            for starts_at in (NOW - timedelta(hours=4), NOW + timedelta(days=1)):
-                session.add(
-                    DutyShift(
-                        room_id=room.id,
-                        person_id=holder.id,
-                        starts_at=starts_at,
-                        ends_at=starts_at + timedelta(hours=3),
-                        status=ShiftStatus.PLANNED,
-                        planned_at=NOW,
-                        updated_at=NOW,
-                    )
-                )
-    finally:
-        await db.dispose()
 
 
 def _files(url: str) -> tuple[Engine, Duty]:
-    base = load_settings(database_url=url)
-    texts = Texts(base.conversations_dir)
-    files = load_files(base, texts)
-    return files.engine, Duty(files.rules, texts, base.language, base.tz)
-
-
-async def _actor(session: AsyncSession, telegram_id: int) -> Actor:
-    actor = await identity.actor_for(session, telegram_id)
-    assert actor is not None
-    return actor
+    loaded = campus.load(url)
+    return loaded.engine, loaded.service(Duty)
 
 
 async def _walk_to(
     engine: Engine, duty: Duty, session: AsyncSession, steps: int
 ) -> tuple[Outcome, Actor]:
     """Open the log of the shift that ended and give ``steps`` valid answers (4: the summary)."""
-    actor = await _actor(session, HOLDER)
+    actor = await campus.actor(session, HOLDER)
     handling, preset = await duty.log_preset(session, actor, 1, NOW)
     assert handling is Handling.DONE
     conversation = engine.conversations["duty_log"]
@@ -111,10 +80,6 @@ async def _walk_to(
         yes = next(b for row in screen.buttons for b in row if b.data.split(":")[3] == "y")
         outcome = await engine.press(session, actor, HOLDER, yes.data, now=NOW, language="en")
     return outcome, actor
-
-
-class _Discard(Exception):
-    """Leaves an example's unit of work without committing."""
 
 
 def test_any_text_and_any_button_data_at_any_step_of_a_work_log(
@@ -134,34 +99,18 @@ def test_any_text_and_any_button_data_at_any_step_of_a_work_log(
 async def _exercise(
     engine: Engine, duty: Duty, url: str, steps: int, text: str, data: str, submit: bool
 ) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            _, actor = await _walk_to(engine, duty, session, steps)
-            typed = await engine.text(session, actor, HOLDER, text, now=NOW, language="en")
-            assert typed is not None and typed.send, "a typed answer always gets an answer"
-            assert all(screen.text.strip() for screen in typed.send)
-            pressed = await engine.press(session, actor, HOLDER, data, now=NOW, language="en")
-            assert pressed.send or pressed.toast is not None or pressed.edit is not None
-            if submit:
-                screen = (pressed.send or typed.send)[-1]
-                buttons = [b for row in screen.buttons for b in row if b.data.endswith(":s:")]
-                if buttons:
-                    await engine.press(
-                        session, actor, HOLDER, buttons[0].data, now=NOW, language="en"
-                    )
-                    await engine.press(
-                        session, actor, HOLDER, buttons[0].data, now=NOW, language="en"
-                    )
-            logs = await session.scalar(select(func.count()).select_from(DutyLog))
-            assert (logs or 0) <= 1
-            states = (await session.scalars(select(ConversationState.status))).all()
-            assert states.count(ConversationStatus.ACTIVE) <= 1
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+    async with campus.discarded(url) as session:
+        _, actor = await _walk_to(engine, duty, session, steps)
+        screen = await campus.type_and_press(engine, session, actor, HOLDER, text, data, NOW)
+        if submit:
+            buttons = [b for row in screen.buttons for b in row if b.data.endswith(":s:")]
+            if buttons:
+                await engine.press(session, actor, HOLDER, buttons[0].data, now=NOW, language="en")
+                await engine.press(session, actor, HOLDER, buttons[0].data, now=NOW, language="en")
+        logs = await session.scalar(select(func.count()).select_from(DutyLog))
+        assert (logs or 0) <= 1
+        states = (await session.scalars(select(ConversationState.status))).all()
+        assert states.count(ConversationStatus.ACTIVE) <= 1
 
 
 def duty_data() -> st.SearchStrategy[str]:
@@ -194,34 +143,27 @@ def test_any_duty_button_from_anyone(empty_database_url: str) -> None:
 
 
 async def _press(duty: Duty, url: str, presses: list[tuple[int, str]]) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            holder = (await _actor(session, HOLDER)).person_id
-            pool = (await _actor(session, POOL)).person_id
-            for telegram_id, data in presses:
-                actor = await _actor(session, telegram_id)
-                shift_id, op = parsed(data)
-                if shift_id is None:
-                    continue
-                if op == CANT:
-                    handling = await duty.cant_make_it(session, actor, shift_id, NOW)
-                elif op == TAKE:
-                    handling = await duty.take(session, actor, shift_id, NOW)
-                else:
-                    handling, _ = await duty.log_preset(session, actor, shift_id, NOW)
-                assert handling in Handling
-            shifts = (await session.scalars(select(DutyShift).order_by(DutyShift.id))).all()
-            # The shift that ended is neither given away nor taken: it is the holder's.
-            assert (shifts[0].person_id, shifts[0].status) == (holder, ShiftStatus.PLANNED)
-            tomorrow = shifts[1]
-            assert tomorrow.person_id in (holder, pool)
-            if tomorrow.person_id == pool:
-                assert tomorrow.swapped_from_person_id == holder
+    async with campus.discarded(url) as session:
+        holder = (await campus.actor(session, HOLDER)).person_id
+        pool = (await campus.actor(session, POOL)).person_id
+        for telegram_id, data in presses:
+            actor = await campus.actor(session, telegram_id)
+            shift_id, op = parsed(data)
+            if shift_id is None:
+                continue
+            if op == CANT:
+                handling = await duty.cant_make_it(session, actor, shift_id, NOW)
+            elif op == TAKE:
+                handling = await duty.take(session, actor, shift_id, NOW)
             else:
-                assert tomorrow.status in (ShiftStatus.PLANNED, ShiftStatus.OFFERED)
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+                handling, _ = await duty.log_preset(session, actor, shift_id, NOW)
+            assert handling in Handling
+        shifts = (await session.scalars(select(DutyShift).order_by(DutyShift.id))).all()
+        # The shift that ended is neither given away nor taken: it is the holder's.
+        assert (shifts[0].person_id, shifts[0].status) == (holder, ShiftStatus.PLANNED)
+        tomorrow = shifts[1]
+        assert tomorrow.person_id in (holder, pool)
+        if tomorrow.person_id == pool:
+            assert tomorrow.swapped_from_person_id == holder
+        else:
+            assert tomorrow.status in (ShiftStatus.PLANNED, ShiftStatus.OFFERED)

@@ -10,21 +10,15 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant import directory
-from assistant.app import load_files
-from assistant.config import load_settings
 from assistant.domain import Actor
 from assistant.flows.engine import Engine, Outcome
-from assistant.runner import DEMO_CAMPUS
-from assistant.services import identity
-from assistant.storage import repo
-from assistant.storage.db import Database
-from assistant.storage.models import ConversationState, ConversationStatus, TelegramAccount
-from assistant.texts import Texts
+from assistant.storage.models import ConversationState, ConversationStatus
+from tests.flows import campus
 
 NOW = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 TELEGRAM_ID = 4242
-STUDENT = "2023010001"
+# The one person linked: a student.
+PEOPLE = {TELEGRAM_ID: "2023010001"}
 
 human_text = st.one_of(
     st.text(max_size=300),
@@ -50,28 +44,9 @@ forged_data = st.one_of(
 )
 
 
-class _Discard(Exception):
-    """Leaves an example's unit of work without committing."""
-
-
-async def _setup(url: str) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            await directory.import_org(session, directory.load_org(DEMO_CAMPUS))
-            person = await repo.person_by_number(session, STUDENT)
-            assert person is not None
-            session.add(
-                TelegramAccount(person_id=person.id, telegram_user_id=TELEGRAM_ID, linked_at=NOW)
-            )
-    finally:
-        await db.dispose()
-
-
 async def _walk_to(engine: Engine, session: AsyncSession, steps: int) -> tuple[Outcome, Actor]:
     """Start /report and give ``steps`` valid answers; returns the last outcome and the actor."""
-    actor = await identity.actor_for(session, TELEGRAM_ID)
-    assert actor is not None
+    actor = await campus.actor(session, TELEGRAM_ID)
     conversation = engine.for_command("report")
     assert conversation is not None
     outcome = await engine.start(session, actor, TELEGRAM_ID, conversation, now=NOW, language="en")
@@ -96,9 +71,8 @@ async def _walk_to(engine: Engine, session: AsyncSession, steps: int) -> tuple[O
 
 
 def test_any_text_and_any_button_data_at_any_step(empty_database_url: str) -> None:
-    asyncio.run(_setup(empty_database_url))
-    base = load_settings(database_url=empty_database_url)
-    engine = load_files(base, Texts(base.conversations_dir)).engine
+    asyncio.run(campus.set_up(empty_database_url, PEOPLE, NOW))
+    engine = campus.load(empty_database_url).engine
 
     @given(steps=st.integers(0, 6), text=human_text, data=forged_data)
     @settings(max_examples=60, deadline=None)
@@ -109,19 +83,8 @@ def test_any_text_and_any_button_data_at_any_step(empty_database_url: str) -> No
 
 
 async def _exercise(engine: Engine, url: str, steps: int, text: str, data: str) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            _, actor = await _walk_to(engine, session, steps)
-            typed = await engine.text(session, actor, TELEGRAM_ID, text, now=NOW, language="en")
-            assert typed is not None and typed.send, "a typed answer always gets an answer"
-            assert all(screen.text.strip() for screen in typed.send)
-            pressed = await engine.press(session, actor, TELEGRAM_ID, data, now=NOW, language="en")
-            assert pressed.send or pressed.toast is not None or pressed.edit is not None
-            states = (await session.scalars(select(ConversationState.status))).all()
-            assert states.count(ConversationStatus.ACTIVE) <= 1
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+    async with campus.discarded(url) as session:
+        _, actor = await _walk_to(engine, session, steps)
+        await campus.type_and_press(engine, session, actor, TELEGRAM_ID, text, data, NOW)
+        states = (await session.scalars(select(ConversationState.status))).all()
+        assert states.count(ConversationStatus.ACTIVE) <= 1

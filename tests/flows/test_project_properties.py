@@ -12,36 +12,30 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant import directory
-from assistant.app import Files, load_files
-from assistant.config import load_settings
+from assistant.app import Files
 from assistant.domain import Actor, RequestKind, RequestStatus
 from assistant.flows.engine import Outcome
-from assistant.runner import DEMO_CAMPUS
-from assistant.services import identity, projects
+from assistant.services import projects
 from assistant.services.approvals import asking
-from assistant.storage import repo
-from assistant.storage.db import Database
 from assistant.storage.models import (
     AuditEntry,
     ConversationState,
     ConversationStatus,
     ProjectScore,
     Request,
-    TelegramAccount,
 )
-from assistant.texts import Texts
+from tests.flows import campus
 from tests.flows.test_engine_properties import forged_data, human_text
 
 NOW = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 # Telegram ids of the people acting, by their staff or student number.
 PEOPLE = {
-    "T0005": 5005,  # counsellor of C1: applies
-    "T0016": 5016,  # Organisation Department
-    "T0001": 5001,  # college party leader of the Business School
-    "T0022": 5022,  # expert
-    "T0023": 5023,  # expert
-    "2023010001": 5100,  # student
+    5005: "T0005",  # counsellor of C1: applies
+    5016: "T0016",  # Organisation Department
+    5001: "T0001",  # college party leader of the Business School
+    5022: "T0022",  # expert
+    5023: "T0023",  # expert
+    5100: "2023010001",  # student
 }
 APPLICANT, ORG, EXPERTS = 5005, 5016, (5022, 5023)
 VALID = [
@@ -69,31 +63,9 @@ numbers = st.one_of(
 )
 
 
-class _Discard(Exception):
-    """Leaves an example's unit of work without committing."""
-
-
-async def _setup(url: str) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            await directory.import_org(session, directory.load_org(DEMO_CAMPUS))
-            for number, telegram_id in PEOPLE.items():
-                person = await repo.person_by_number(session, number)
-                assert person is not None
-                session.add(
-                    TelegramAccount(
-                        person_id=person.id, telegram_user_id=telegram_id, linked_at=NOW
-                    )
-                )
-    finally:
-        await db.dispose()
-
-
 def _files(url: str) -> Files:
-    asyncio.run(_setup(url))
-    base = load_settings(database_url=url)
-    return load_files(base, Texts(base.conversations_dir))
+    asyncio.run(campus.set_up(url, PEOPLE, NOW))
+    return campus.load(url).files
 
 
 def _review(files: Files) -> projects.Review:
@@ -102,22 +74,9 @@ def _review(files: Files) -> projects.Review:
     return review
 
 
-async def _actor(session: AsyncSession, telegram_id: int) -> Actor:
-    actor = await identity.actor_for(session, telegram_id)
-    assert actor is not None
-    return actor
-
-
 async def _discarded(url: str, body: Callable[[AsyncSession], Awaitable[None]]) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            await body(session)
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+    async with campus.discarded(url) as session:
+        await body(session)
 
 
 async def _current(session: AsyncSession, actor: Actor) -> ConversationState | None:
@@ -148,7 +107,7 @@ def test_any_input_at_any_step_of_an_application(empty_database_url: str) -> Non
     @settings(max_examples=60, deadline=None)
     def example(steps: int, text: str, data: str, op: str, arg: str) -> None:
         async def body(session: AsyncSession) -> None:
-            actor = await _actor(session, APPLICANT)
+            actor = await campus.actor(session, APPLICANT)
             conversation = engine.for_command("apply")
             assert conversation is not None
             outcome = await engine.start(
@@ -200,7 +159,10 @@ def test_any_granted_budget_and_any_press_in_the_grant_conversation(
     @settings(max_examples=60, deadline=None)
     def example(budget: str, data: str, op: str) -> None:
         async def body(session: AsyncSession) -> None:
-            applicant, org = await _actor(session, APPLICANT), await _actor(session, ORG)
+            applicant, org = (
+                await campus.actor(session, APPLICANT),
+                await campus.actor(session, ORG),
+            )
             request = await approvals.open(
                 session,
                 kind=RequestKind.PROJECT,
@@ -235,7 +197,7 @@ def test_any_granted_budget_and_any_press_in_the_grant_conversation(
 
 presses = st.lists(
     st.tuples(
-        st.sampled_from(sorted(PEOPLE.values())),
+        st.sampled_from(sorted(PEOPLE)),
         st.integers(-1, 4),
         st.integers(-1, 7),
         st.booleans(),
@@ -257,7 +219,10 @@ def test_any_presses_of_score_buttons_by_anyone(empty_database_url: str) -> None
     @settings(max_examples=40, deadline=None)
     def example(presses: list[tuple[int, int, int, bool]]) -> None:
         async def body(session: AsyncSession) -> None:
-            applicant, org = await _actor(session, APPLICANT), await _actor(session, ORG)
+            applicant, org = (
+                await campus.actor(session, APPLICANT),
+                await campus.actor(session, ORG),
+            )
             request = await approvals.open(
                 session,
                 kind=RequestKind.PROJECT,
@@ -270,7 +235,7 @@ def test_any_presses_of_score_buttons_by_anyone(empty_database_url: str) -> None
             await approvals.decide(session, org, request.id, 1, approve=True, now=NOW)
             assert request.stage == "experts"
             for telegram_id, criterion, value, other_request in presses:
-                actor = await _actor(session, telegram_id)
+                actor = await campus.actor(session, telegram_id)
                 target = request.id + 1 if other_request else request.id
                 result = await review.score(
                     session, actor, target, criterion, value, language="zh-CN", now=NOW

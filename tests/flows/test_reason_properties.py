@@ -9,45 +9,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from assistant import directory
-from assistant.app import load_files
-from assistant.config import load_settings
 from assistant.domain import reference
 from assistant.flows.engine import Engine
-from assistant.runner import DEMO_CAMPUS
-from assistant.services import identity
-from assistant.storage import repo
-from assistant.storage.db import Database
-from assistant.storage.models import RequestDecision, TelegramAccount
-from assistant.texts import Texts
+from assistant.storage.models import RequestDecision
+from tests.flows import campus
 from tests.flows.test_engine_properties import NOW, forged_data, human_text
 
 TELEGRAM_ID = 4343
-COUNSELLOR = "T0005"
-
-
-class _Discard(Exception):
-    """Leaves an example's unit of work without committing."""
-
-
-async def _setup(url: str) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            await directory.import_org(session, directory.load_org(DEMO_CAMPUS))
-            person = await repo.person_by_number(session, COUNSELLOR)
-            assert person is not None
-            session.add(
-                TelegramAccount(person_id=person.id, telegram_user_id=TELEGRAM_ID, linked_at=NOW)
-            )
-    finally:
-        await db.dispose()
+# The one person linked: a counsellor.
+PEOPLE = {TELEGRAM_ID: "T0005"}
 
 
 def test_any_reason_and_any_button_data(empty_database_url: str) -> None:
-    asyncio.run(_setup(empty_database_url))
-    base = load_settings(database_url=empty_database_url)
-    engine = load_files(base, Texts(base.conversations_dir)).engine
+    asyncio.run(campus.set_up(empty_database_url, PEOPLE, NOW))
+    engine = campus.load(empty_database_url).engine
 
     @given(
         request=st.integers(0, 2**31 - 1),
@@ -65,42 +40,34 @@ def test_any_reason_and_any_button_data(empty_database_url: str) -> None:
 async def _exercise(
     engine: Engine, url: str, request: int, reason: str, data: str, submit: bool
 ) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            actor = await identity.actor_for(session, TELEGRAM_ID)
-            assert actor is not None
-            conversation = engine.conversations["approval_reason"]
-            started = await engine.start(
-                session,
-                actor,
-                TELEGRAM_ID,
-                conversation,
-                now=NOW,
-                language="en",
-                preset={
-                    "request": request,
-                    "stage_no": 1,
-                    "kind": "project",
-                    "reference": reference("project", request),
-                },
+    async with campus.discarded(url) as session:
+        actor = await campus.actor(session, TELEGRAM_ID)
+        conversation = engine.conversations["approval_reason"]
+        started = await engine.start(
+            session,
+            actor,
+            TELEGRAM_ID,
+            conversation,
+            now=NOW,
+            language="en",
+            preset={
+                "request": request,
+                "stage_no": 1,
+                "kind": "project",
+                "reference": reference("project", request),
+            },
+        )
+        assert started.send
+        typed = await engine.text(session, actor, TELEGRAM_ID, reason, now=NOW, language="en")
+        assert typed is not None and all(screen.text.strip() for screen in typed.send)
+        screen = typed.send[-1]
+        submits = [b for row in screen.buttons for b in row if b.data.split(":")[3] == "s"]
+        if submit and submits:
+            done = await engine.press(
+                session, actor, TELEGRAM_ID, submits[0].data, now=NOW, language="en"
             )
-            assert started.send
-            typed = await engine.text(session, actor, TELEGRAM_ID, reason, now=NOW, language="en")
-            assert typed is not None and all(screen.text.strip() for screen in typed.send)
-            screen = typed.send[-1]
-            submits = [b for row in screen.buttons for b in row if b.data.split(":")[3] == "s"]
-            if submit and submits:
-                done = await engine.press(
-                    session, actor, TELEGRAM_ID, submits[0].data, now=NOW, language="en"
-                )
-                # No such request: a clear refusal, and nothing decided.
-                assert done.send and "already been decided" in done.send[-1].text
-            pressed = await engine.press(session, actor, TELEGRAM_ID, data, now=NOW, language="en")
-            assert pressed.send or pressed.toast is not None or pressed.edit is not None
-            assert await session.scalar(select(func.count()).select_from(RequestDecision)) == 0
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+            # No such request: a clear refusal, and nothing decided.
+            assert done.send and "already been decided" in done.send[-1].text
+        pressed = await engine.press(session, actor, TELEGRAM_ID, data, now=NOW, language="en")
+        assert pressed.send or pressed.toast is not None or pressed.edit is not None
+        assert await session.scalar(select(func.count()).select_from(RequestDecision)) == 0

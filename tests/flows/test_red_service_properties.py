@@ -13,26 +13,19 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant import directory
-from assistant.app import load_files
 from assistant.bot.red_service import parsed
-from assistant.config import load_settings
 from assistant.domain import Actor, ServiceStatus
 from assistant.flows.engine import Engine, Outcome
-from assistant.runner import DEMO_CAMPUS
-from assistant.services import identity
 from assistant.services.red_service import TAKE, THANKS, Handling, Team
 from assistant.storage import repo
-from assistant.storage.db import Database
 from assistant.storage.models import (
     ConversationState,
     ConversationStatus,
     OutboxMessage,
     Person,
     ServiceRequest,
-    TelegramAccount,
 )
-from assistant.texts import Texts
+from tests.flows import campus
 from tests.flows.test_engine_properties import forged_data, human_text
 
 # Monday 14 September 2026, 09:00 on campus.
@@ -56,69 +49,43 @@ TYPED = ("My phone will not start", "tomorrow", "Building 1, room 101")
 async def _setup(url: str) -> None:
     """The campus, everyone linked, two requests of the student (one open, one taken by the
     first volunteer) and one open request the first volunteer made themselves."""
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            await directory.import_org(session, directory.load_org(DEMO_CAMPUS))
-            ids = {}
-            for telegram_id, number in PEOPLE.items():
-                person = await repo.person_by_number(session, number)
-                assert person is not None
-                ids[telegram_id] = person.id
-                session.add(
-                    TelegramAccount(
-                        person_id=person.id, telegram_user_id=telegram_id, linked_at=NOW
-                    )
+    async with campus.committed(url) as session:
+        ids = await campus.link(session, PEOPLE, NOW)
+        student = await session.get(Person, ids[STUDENT])
+        assert student is not None
+        home = await repo.place_of_room(session, student.dorm_room_id)
+        assert home is not None
+        starts_at = NOW + timedelta(days=1, hours=3)
+        for requester, volunteer in ((STUDENT, None), (STUDENT, ids[LI]), (LI, None)):
+            session.add(
+                ServiceRequest(
+                    requester_person_id=ids[requester],
+                    community_id=home.community.id,
+                    kind="phone",
+                    detail="My phone will not start",
+                    place="B1-101",
+                    window="noon",
+                    starts_at=starts_at,
+                    ends_at=starts_at + timedelta(hours=1, minutes=30),
+                    status=ServiceStatus.TAKEN if volunteer else ServiceStatus.OPEN,
+                    routed_by="default",
+                    offered_to=["service_volunteer"],
+                    volunteer_person_id=volunteer,
+                    taken_at=NOW if volunteer else None,
+                    created_at=NOW,
+                    updated_at=NOW,
                 )
-            student = await session.get(Person, ids[STUDENT])
-            assert student is not None
-            home = await repo.place_of_room(session, student.dorm_room_id)
-            assert home is not None
-            starts_at = NOW + timedelta(days=1, hours=3)
-            for requester, volunteer in ((STUDENT, None), (STUDENT, ids[LI]), (LI, None)):
-                session.add(
-                    ServiceRequest(
-                        requester_person_id=ids[requester],
-                        community_id=home.community.id,
-                        kind="phone",
-                        detail="My phone will not start",
-                        place="B1-101",
-                        window="noon",
-                        starts_at=starts_at,
-                        ends_at=starts_at + timedelta(hours=1, minutes=30),
-                        status=ServiceStatus.TAKEN if volunteer else ServiceStatus.OPEN,
-                        routed_by="default",
-                        offered_to=["service_volunteer"],
-                        volunteer_person_id=volunteer,
-                        taken_at=NOW if volunteer else None,
-                        created_at=NOW,
-                        updated_at=NOW,
-                    )
-                )
-    finally:
-        await db.dispose()
+            )
 
 
 def _files(url: str) -> tuple[Engine, Team]:
-    base = load_settings(database_url=url)
-    texts = Texts(base.conversations_dir)
-    files = load_files(base, texts)
-    return files.engine, Team(files.rules, texts, base.language, base.tz)
-
-
-async def _actor(session: AsyncSession, telegram_id: int) -> Actor:
-    actor = await identity.actor_for(session, telegram_id)
-    assert actor is not None
-    return actor
-
-
-class _Discard(Exception):
-    """Leaves an example's unit of work without committing."""
+    loaded = campus.load(url)
+    return loaded.engine, loaded.service(Team)
 
 
 async def _walk_to(engine: Engine, session: AsyncSession, steps: int) -> tuple[Outcome, Actor]:
     """Start /service as the student and give ``steps`` valid answers (5: at the summary)."""
-    actor = await _actor(session, STUDENT)
+    actor = await campus.actor(session, STUDENT)
     conversation = engine.for_command("service")
     assert conversation is not None
     outcome = await engine.start(session, actor, STUDENT, conversation, now=NOW, language="en")
@@ -167,39 +134,25 @@ def test_any_text_and_any_button_data_at_any_step_of_asking_for_help(
 
 
 async def _ask(engine: Engine, url: str, steps: int, text: str, data: str, submit: bool) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            _, actor = await _walk_to(engine, session, steps)
-            typed = await engine.text(session, actor, STUDENT, text, now=NOW, language="en")
-            assert typed is not None and typed.send, "a typed answer always gets an answer"
-            assert all(screen.text.strip() for screen in typed.send)
-            pressed = await engine.press(session, actor, STUDENT, data, now=NOW, language="en")
-            assert pressed.send or pressed.toast is not None or pressed.edit is not None
-            if submit:
-                screen = (pressed.send or typed.send)[-1]
-                for row in screen.buttons:
-                    for button in row:
-                        if button.data.endswith(":s:"):
-                            await engine.press(
-                                session, actor, STUDENT, button.data, now=NOW, language="en"
-                            )
-            states = (await session.scalars(select(ConversationState.status))).all()
-            assert states.count(ConversationStatus.ACTIVE) <= 1
-            asked = (
-                await session.scalars(select(ServiceRequest).where(ServiceRequest.id > 3))
-            ).all()
-            assert len(asked) <= 1
-            for request in asked:
-                assert request.kind in ("phone", "computer", "waste_sorting", "other")
-                assert request.window in ("noon", "afternoon", "evening")
-                assert request.ends_at > NOW
-            assert await _carded(session) <= VOLUNTEERS
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+    async with campus.discarded(url) as session:
+        _, actor = await _walk_to(engine, session, steps)
+        screen = await campus.type_and_press(engine, session, actor, STUDENT, text, data, NOW)
+        if submit:
+            for row in screen.buttons:
+                for button in row:
+                    if button.data.endswith(":s:"):
+                        await engine.press(
+                            session, actor, STUDENT, button.data, now=NOW, language="en"
+                        )
+        states = (await session.scalars(select(ConversationState.status))).all()
+        assert states.count(ConversationStatus.ACTIVE) <= 1
+        asked = (await session.scalars(select(ServiceRequest).where(ServiceRequest.id > 3))).all()
+        assert len(asked) <= 1
+        for request in asked:
+            assert request.kind in ("phone", "computer", "waste_sorting", "other")
+            assert request.window in ("noon", "afternoon", "evening")
+            assert request.ends_at > NOW
+        assert await _carded(session) <= VOLUNTEERS
 
 
 def test_any_text_and_any_button_data_thanking_a_volunteer(empty_database_url: str) -> None:
@@ -217,57 +170,48 @@ def test_any_text_and_any_button_data_thanking_a_volunteer(empty_database_url: s
 async def _thank(
     engine: Engine, team: Team, url: str, text: str, data: str, skip: bool, twice: bool
 ) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            actor = await _actor(session, STUDENT)
-            pressed, preset = await team.done_preset(session, actor, 2, NOW)
-            assert pressed.handling is Handling.DONE
-            conversation = engine.conversations[THANKS]
-            outcome = await engine.start(
-                session, actor, STUDENT, conversation, now=NOW, language="en", preset=preset
+    async with campus.discarded(url) as session:
+        actor = await campus.actor(session, STUDENT)
+        pressed, preset = await team.done_preset(session, actor, 2, NOW)
+        assert pressed.handling is Handling.DONE
+        conversation = engine.conversations[THANKS]
+        outcome = await engine.start(
+            session, actor, STUDENT, conversation, now=NOW, language="en", preset=preset
+        )
+        if skip:
+            skipper = [b for row in outcome.send[-1].buttons for b in row if ":k:" in b.data]
+            outcome = await engine.press(
+                session, actor, STUDENT, skipper[0].data, now=NOW, language="en"
             )
-            if skip:
-                skipper = [b for row in outcome.send[-1].buttons for b in row if ":k:" in b.data]
-                outcome = await engine.press(
-                    session, actor, STUDENT, skipper[0].data, now=NOW, language="en"
-                )
-            else:
-                typed = await engine.text(session, actor, STUDENT, text, now=NOW, language="en")
-                assert typed is not None and typed.send
-                assert all(screen.text.strip() for screen in typed.send)
-                outcome = typed
-            forged = await engine.press(session, actor, STUDENT, data, now=NOW, language="en")
-            assert forged.send or forged.toast is not None or forged.edit is not None
-            submit = [
-                b
-                for screen in (*outcome.send, *forged.send)
-                for row in screen.buttons
-                for b in row
-                if b.data.endswith(":s:")
-            ]
-            for button in submit[: 2 if twice else 1]:
-                done = await engine.press(
-                    session, actor, STUDENT, button.data, now=NOW, language="en"
-                )
-                assert done.send or done.toast is not None
-            request = await session.get(ServiceRequest, 2)
-            assert request is not None
-            if request.status is ServiceStatus.DONE:
-                assert request.hours == 1.0 and request.done_at == NOW
-            else:
-                assert request.status is ServiceStatus.TAKEN and request.hours is None
-            thanked = await session.scalar(
-                select(func.count())
-                .select_from(OutboxMessage)
-                .where(OutboxMessage.chat_id == LI, OutboxMessage.method == "sendMessage")
-            )
-            assert (thanked or 0) <= 1, "the volunteer is thanked once at most"
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+        else:
+            typed = await engine.text(session, actor, STUDENT, text, now=NOW, language="en")
+            assert typed is not None and typed.send
+            assert all(screen.text.strip() for screen in typed.send)
+            outcome = typed
+        forged = await engine.press(session, actor, STUDENT, data, now=NOW, language="en")
+        assert forged.send or forged.toast is not None or forged.edit is not None
+        submit = [
+            b
+            for screen in (*outcome.send, *forged.send)
+            for row in screen.buttons
+            for b in row
+            if b.data.endswith(":s:")
+        ]
+        for button in submit[: 2 if twice else 1]:
+            done = await engine.press(session, actor, STUDENT, button.data, now=NOW, language="en")
+            assert done.send or done.toast is not None
+        request = await session.get(ServiceRequest, 2)
+        assert request is not None
+        if request.status is ServiceStatus.DONE:
+            assert request.hours == 1.0 and request.done_at == NOW
+        else:
+            assert request.status is ServiceStatus.TAKEN and request.hours is None
+        thanked = await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.chat_id == LI, OutboxMessage.method == "sendMessage")
+        )
+        assert (thanked or 0) <= 1, "the volunteer is thanked once at most"
 
 
 def service_data() -> st.SearchStrategy[str]:
@@ -302,40 +246,33 @@ def test_any_red_service_button_from_anyone(empty_database_url: str) -> None:
 
 
 async def _press(team: Team, url: str, presses: list[tuple[int, str]]) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            volunteers = {(await _actor(session, t)).person_id for t in VOLUNTEERS}
-            for telegram_id, data in presses:
-                actor = await _actor(session, telegram_id)
-                request_id, op = parsed(data)
-                if request_id is None:
-                    continue
-                if op == TAKE:
-                    outcome = await team.take(session, actor, request_id, NOW)
-                else:
-                    outcome, preset = await team.done_preset(session, actor, request_id, NOW)
-                    # Done only asks (the thanks conversation); it never finishes anything.
-                    assert bool(preset) == (outcome.handling is Handling.DONE)
-                assert outcome.handling in Handling
-            open_one = await session.get(ServiceRequest, 1)
-            taken_one = await session.get(ServiceRequest, 2)
-            assert open_one is not None and taken_one is not None
-            # The open request is taken by one volunteer of its community, or by nobody.
-            if open_one.status is ServiceStatus.TAKEN:
-                assert open_one.volunteer_person_id in volunteers
+    async with campus.discarded(url) as session:
+        volunteers = {(await campus.actor(session, t)).person_id for t in VOLUNTEERS}
+        for telegram_id, data in presses:
+            actor = await campus.actor(session, telegram_id)
+            request_id, op = parsed(data)
+            if request_id is None:
+                continue
+            if op == TAKE:
+                outcome = await team.take(session, actor, request_id, NOW)
             else:
-                assert open_one.status is ServiceStatus.OPEN
-                assert open_one.volunteer_person_id is None
-            # The one already taken stays with the volunteer who took it.
-            li = (await _actor(session, LI)).person_id
-            assert taken_one.status is ServiceStatus.TAKEN
-            assert taken_one.volunteer_person_id == li
-            # A volunteer who asked never takes their own request.
-            own = await session.get(ServiceRequest, 3)
-            assert own is not None and own.volunteer_person_id != li
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+                outcome, preset = await team.done_preset(session, actor, request_id, NOW)
+                # Done only asks (the thanks conversation); it never finishes anything.
+                assert bool(preset) == (outcome.handling is Handling.DONE)
+            assert outcome.handling in Handling
+        open_one = await session.get(ServiceRequest, 1)
+        taken_one = await session.get(ServiceRequest, 2)
+        assert open_one is not None and taken_one is not None
+        # The open request is taken by one volunteer of its community, or by nobody.
+        if open_one.status is ServiceStatus.TAKEN:
+            assert open_one.volunteer_person_id in volunteers
+        else:
+            assert open_one.status is ServiceStatus.OPEN
+            assert open_one.volunteer_person_id is None
+        # The one already taken stays with the volunteer who took it.
+        li = (await campus.actor(session, LI)).person_id
+        assert taken_one.status is ServiceStatus.TAKEN
+        assert taken_one.volunteer_person_id == li
+        # A volunteer who asked never takes their own request.
+        own = await session.get(ServiceRequest, 3)
+        assert own is not None and own.volunteer_person_id != li

@@ -11,26 +11,18 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant import directory
-from assistant.app import load_files
 from assistant.bot.stars import STAR_SURE, nomination_of
-from assistant.config import Settings, load_settings
 from assistant.domain import Actor
 from assistant.flows.engine import Engine, Outcome
-from assistant.runner import DEMO_CAMPUS
-from assistant.services import identity
 from assistant.services.stars import Picking, Selector
-from assistant.storage import repo
-from assistant.storage.db import Database
 from assistant.storage.models import (
     AuditEntry,
     ConversationState,
     ConversationStatus,
     StarAward,
     StarNomination,
-    TelegramAccount,
 )
-from assistant.texts import Texts
+from tests.flows import campus
 from tests.flows.test_engine_properties import forged_data, human_text
 
 NOW = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
@@ -52,43 +44,9 @@ def pick_data(nomination_id: int) -> st.SearchStrategy[str]:
     )
 
 
-class _Discard(Exception):
-    """Leaves an example's unit of work without committing."""
-
-
-async def _setup(url: str) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            await directory.import_org(session, directory.load_org(DEMO_CAMPUS))
-            for telegram_id, number in PEOPLE.items():
-                person = await repo.person_by_number(session, number)
-                assert person is not None
-                session.add(
-                    TelegramAccount(
-                        person_id=person.id, telegram_user_id=telegram_id, linked_at=NOW
-                    )
-                )
-    finally:
-        await db.dispose()
-
-
-def _files(url: str) -> tuple[Settings, Engine, Selector]:
-    base = load_settings(database_url=url)
-    texts = Texts(base.conversations_dir)
-    files = load_files(base, texts)
-    return base, files.engine, Selector(files.rules, texts, base.language, base.tz)
-
-
-async def _actor(session: AsyncSession, telegram_id: int) -> Actor:
-    actor = await identity.actor_for(session, telegram_id)
-    assert actor is not None
-    return actor
-
-
 async def _walk_to(engine: Engine, session: AsyncSession, steps: int) -> tuple[Outcome, Actor]:
     """Start /nominate and give ``steps`` valid answers (2: at the summary)."""
-    actor = await _actor(session, STUDENT)
+    actor = await campus.actor(session, STUDENT)
     conversation = engine.for_command("nominate")
     assert conversation is not None
     outcome = await engine.start(session, actor, STUDENT, conversation, now=NOW, language="en")
@@ -111,8 +69,8 @@ async def _walk_to(engine: Engine, session: AsyncSession, steps: int) -> tuple[O
 def test_any_text_and_any_button_data_at_any_step_of_a_nomination(
     empty_database_url: str,
 ) -> None:
-    asyncio.run(_setup(empty_database_url))
-    _, engine, _ = _files(empty_database_url)
+    asyncio.run(campus.set_up(empty_database_url, PEOPLE, NOW))
+    engine = campus.load(empty_database_url).engine
 
     @given(steps=st.integers(0, 2), text=human_text, data=forged_data, submit=st.booleans())
     @settings(max_examples=60, deadline=None)
@@ -125,38 +83,22 @@ def test_any_text_and_any_button_data_at_any_step_of_a_nomination(
 async def _exercise(
     engine: Engine, url: str, steps: int, text: str, data: str, submit: bool
 ) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            _, actor = await _walk_to(engine, session, steps)
-            typed = await engine.text(session, actor, STUDENT, text, now=NOW, language="en")
-            assert typed is not None and typed.send, "a typed answer always gets an answer"
-            assert all(screen.text.strip() for screen in typed.send)
-            pressed = await engine.press(session, actor, STUDENT, data, now=NOW, language="en")
-            assert pressed.send or pressed.toast is not None or pressed.edit is not None
-            if submit:
-                # Whatever was typed, Submit on the screen now shown stores at most one.
-                screen = (pressed.send or typed.send)[-1]
-                buttons = [b for row in screen.buttons for b in row if b.data.endswith(":s:")]
-                for button in buttons:
-                    done = await engine.press(
-                        session, actor, STUDENT, button.data, now=NOW, language="en"
-                    )
-                    assert done.send and all(s.text.strip() for s in done.send)
-            states = (await session.scalars(select(ConversationState.status))).all()
-            assert states.count(ConversationStatus.ACTIVE) <= 1
-            count = await session.scalar(select(func.count()).select_from(StarNomination))
-            assert (count or 0) <= 1
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+    async with campus.discarded(url) as session:
+        _, actor = await _walk_to(engine, session, steps)
+        screen = await campus.type_and_press(engine, session, actor, STUDENT, text, data, NOW)
+        if submit:
+            # Whatever was typed, Submit on the screen now shown stores at most one.
+            await campus.submit_all(engine, session, actor, STUDENT, screen, NOW)
+        states = (await session.scalars(select(ConversationState.status))).all()
+        assert states.count(ConversationStatus.ACTIVE) <= 1
+        count = await session.scalar(select(func.count()).select_from(StarNomination))
+        assert (count or 0) <= 1
 
 
 def test_any_pick_data_from_anyone_is_checked_on_the_server(empty_database_url: str) -> None:
-    asyncio.run(_setup(empty_database_url))
-    _, engine, selector = _files(empty_database_url)
+    asyncio.run(campus.set_up(empty_database_url, PEOPLE, NOW))
+    loaded = campus.load(empty_database_url)
+    engine, selector = loaded.engine, loaded.service(Selector)
     nomination_id = asyncio.run(_nominated(engine, empty_database_url))
 
     @given(presser=st.sampled_from(sorted(PEOPLE)), data=pick_data(nomination_id))
@@ -169,41 +111,28 @@ def test_any_pick_data_from_anyone_is_checked_on_the_server(empty_database_url: 
 
 async def _nominated(engine: Engine, url: str) -> int:
     """The student's nomination, committed, for picks to name; returns its id."""
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            outcome, actor = await _walk_to(engine, session, 2)
-            [submit] = [
-                b for row in outcome.send[-1].buttons for b in row if b.data.endswith(":s:")
-            ]
-            await engine.press(session, actor, STUDENT, submit.data, now=NOW, language="en")
-            [nomination] = (await session.scalars(select(StarNomination))).all()
-            return nomination.id
-    finally:
-        await db.dispose()
+    async with campus.committed(url) as session:
+        outcome, actor = await _walk_to(engine, session, 2)
+        [submit] = [b for row in outcome.send[-1].buttons for b in row if b.data.endswith(":s:")]
+        await engine.press(session, actor, STUDENT, submit.data, now=NOW, language="en")
+        [nomination] = (await session.scalars(select(StarNomination))).all()
+        return nomination.id
 
 
 async def _pick(selector: Selector, url: str, presser: int, data: str) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            actor = await _actor(session, presser)
-            picked = await selector.pick(
-                session, actor, nomination_of(STAR_SURE, data), now=NOW, language="en"
-            )
-            awards = (await session.scalars(select(StarAward))).all()
-            refusals = (
-                await session.scalars(select(AuditEntry).where(AuditEntry.action == "star.refused"))
-            ).all()
-            if presser == CENTRE:
-                assert picked.handling in (Picking.DONE, Picking.GONE)
-                assert len(awards) == (picked.handling is Picking.DONE)
-                assert refusals == []
-            else:
-                assert picked.handling is Picking.NOT_ALLOWED and picked.reason
-                assert awards == [] and len(refusals) == 1
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+    async with campus.discarded(url) as session:
+        actor = await campus.actor(session, presser)
+        picked = await selector.pick(
+            session, actor, nomination_of(STAR_SURE, data), now=NOW, language="en"
+        )
+        awards = (await session.scalars(select(StarAward))).all()
+        refusals = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "star.refused"))
+        ).all()
+        if presser == CENTRE:
+            assert picked.handling in (Picking.DONE, Picking.GONE)
+            assert len(awards) == (picked.handling is Picking.DONE)
+            assert refusals == []
+        else:
+            assert picked.handling is Picking.NOT_ALLOWED and picked.reason
+            assert awards == [] and len(refusals) == 1

@@ -13,28 +13,19 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant import directory
-from assistant.app import load_files
 from assistant.callbacks import number
-from assistant.config import load_settings
 from assistant.domain import Actor, TalkOrigin, TalkSlotStatus, TalkStatus
 from assistant.flows.engine import Engine, Outcome
-from assistant.runner import DEMO_CAMPUS
-from assistant.services import identity
 from assistant.services.approvals import Approvals
-from assistant.services.kit import Kit
 from assistant.services.talks import ABSENT, CANCEL, HELD, NOTE, OPS, TALK, Handling, Talks
-from assistant.storage import repo
-from assistant.storage.db import Database
 from assistant.storage.models import (
     ConversationState,
     ConversationStatus,
     FunctionalRoom,
     Talk,
     TalkSlot,
-    TelegramAccount,
 )
-from assistant.texts import Texts
+from tests.flows import campus
 from tests.flows.test_engine_properties import forged_data, human_text
 
 # Monday 14 September 2026, 10:00 on campus.
@@ -61,71 +52,47 @@ WALKS: dict[str, tuple[int, tuple[str, ...]]] = {
 
 
 async def _setup(url: str) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            await directory.import_org(session, directory.load_org(DEMO_CAMPUS))
-            ids = {}
-            for telegram_id, number in PEOPLE.items():
-                person = await repo.person_by_number(session, number)
-                assert person is not None
-                ids[telegram_id] = person.id
-                session.add(
-                    TelegramAccount(
-                        person_id=person.id, telegram_user_id=telegram_id, linked_at=NOW
-                    )
+    async with campus.committed(url) as session:
+        ids = await campus.link(session, PEOPLE, NOW)
+        room = await session.scalar(select(FunctionalRoom).where(FunctionalRoom.code == "PSYCH"))
+        assert room is not None
+        for starts_at in (
+            NOW - timedelta(hours=2),
+            NOW + timedelta(days=1),
+            NOW + timedelta(days=2),
+        ):
+            session.add(
+                TalkSlot(
+                    teacher_person_id=ids[TEACHER],
+                    starts_at=starts_at,
+                    ends_at=starts_at + timedelta(hours=1),
+                    room_id=room.id,
+                    status=TalkSlotStatus.OPEN,
+                    created_at=NOW,
+                    updated_at=NOW,
                 )
-            room = await session.scalar(
-                select(FunctionalRoom).where(FunctionalRoom.code == "PSYCH")
             )
-            assert room is not None
-            for starts_at in (
-                NOW - timedelta(hours=2),
-                NOW + timedelta(days=1),
-                NOW + timedelta(days=2),
-            ):
-                session.add(
-                    TalkSlot(
-                        teacher_person_id=ids[TEACHER],
-                        starts_at=starts_at,
-                        ends_at=starts_at + timedelta(hours=1),
-                        room_id=room.id,
-                        status=TalkSlotStatus.OPEN,
-                        created_at=NOW,
-                        updated_at=NOW,
-                    )
+        await session.flush()
+        for slot in (PAST, TOMORROW):
+            session.add(
+                Talk(
+                    slot_id=slot,
+                    teacher_person_id=ids[TEACHER],
+                    student_person_id=ids[STUDENT],
+                    community_id=1,
+                    college_id=1,
+                    origin=TalkOrigin.BOOKED,
+                    status=TalkStatus.BOOKED,
+                    created_at=NOW,
+                    updated_at=NOW,
                 )
-            await session.flush()
-            for slot in (PAST, TOMORROW):
-                session.add(
-                    Talk(
-                        slot_id=slot,
-                        teacher_person_id=ids[TEACHER],
-                        student_person_id=ids[STUDENT],
-                        community_id=1,
-                        college_id=1,
-                        origin=TalkOrigin.BOOKED,
-                        status=TalkStatus.BOOKED,
-                        created_at=NOW,
-                        updated_at=NOW,
-                    )
-                )
-    finally:
-        await db.dispose()
+            )
 
 
 def _files(url: str) -> tuple[Engine, Talks]:
-    base = load_settings(database_url=url)
-    texts = Texts(base.conversations_dir)
-    files = load_files(base, texts)
-    approvals = Approvals(files.rules, texts, base.language, {})
-    return files.engine, Talks(Kit(files.rules, texts, base.language, base.tz, approvals))
-
-
-async def _actor(session: AsyncSession, telegram_id: int) -> Actor:
-    actor = await identity.actor_for(session, telegram_id)
-    assert actor is not None
-    return actor
+    loaded = campus.load(url)
+    approvals = Approvals(loaded.files.rules, loaded.texts, loaded.settings.language, {})
+    return loaded.engine, Talks(loaded.kit(approvals))
 
 
 async def _walk_to(
@@ -133,7 +100,7 @@ async def _walk_to(
 ) -> tuple[Outcome, Actor, int]:
     """Open the conversation of ``walk`` and give ``steps`` of its valid answers."""
     chat, answers = WALKS[walk]
-    actor = await _actor(session, chat)
+    actor = await campus.actor(session, chat)
     preset = None
     name = "offer_talk" if walk == "offer_online" else walk
     if walk == "talk_cancel":
@@ -151,10 +118,6 @@ async def _walk_to(
         assert typed is not None
         outcome = typed
     return outcome, actor, chat
-
-
-class _Discard(Exception):
-    """Leaves an example's unit of work without committing."""
 
 
 def test_any_text_and_any_button_data_at_any_step_of_the_talks_conversations(
@@ -194,40 +157,24 @@ async def _exercise(
     data: str,
     submit: bool,
 ) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            _, actor, chat = await _walk_to(engine, talks, session, walk, steps)
-            typed = await engine.text(session, actor, chat, text, now=NOW, language="en")
-            assert typed is not None and typed.send, "a typed answer always gets an answer"
-            assert all(screen.text.strip() for screen in typed.send)
-            pressed = await engine.press(session, actor, chat, data, now=NOW, language="en")
-            assert pressed.send or pressed.toast is not None or pressed.edit is not None
-            if submit:
-                screen = (pressed.send or typed.send)[-1]
-                buttons = [b for row in screen.buttons for b in row if b.data.endswith(":s:")]
-                for _ in range(2 if buttons else 0):
-                    await engine.press(
-                        session, actor, chat, buttons[0].data, now=NOW, language="en"
-                    )
-            holding = await session.execute(
-                select(Talk.slot_id, func.count())
-                .where(Talk.status.in_([TalkStatus.BOOKED, TalkStatus.HELD, TalkStatus.NO_SHOW]))
-                .group_by(Talk.slot_id)
-            )
-            assert all(count == 1 for _, count in holding), "a slot holds one talk at most"
-            teacher = (await _actor(session, TEACHER)).person_id
-            noted = await session.scalars(
-                select(Talk.teacher_person_id).where(Talk.note.is_not(None))
-            )
-            assert set(noted) <= {teacher}
-            states = (await session.scalars(select(ConversationState.status))).all()
-            assert states.count(ConversationStatus.ACTIVE) <= 1
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+    async with campus.discarded(url) as session:
+        _, actor, chat = await _walk_to(engine, talks, session, walk, steps)
+        screen = await campus.type_and_press(engine, session, actor, chat, text, data, NOW)
+        if submit:
+            buttons = [b for row in screen.buttons for b in row if b.data.endswith(":s:")]
+            for _ in range(2 if buttons else 0):
+                await engine.press(session, actor, chat, buttons[0].data, now=NOW, language="en")
+        holding = await session.execute(
+            select(Talk.slot_id, func.count())
+            .where(Talk.status.in_([TalkStatus.BOOKED, TalkStatus.HELD, TalkStatus.NO_SHOW]))
+            .group_by(Talk.slot_id)
+        )
+        assert all(count == 1 for _, count in holding), "a slot holds one talk at most"
+        teacher = (await campus.actor(session, TEACHER)).person_id
+        noted = await session.scalars(select(Talk.teacher_person_id).where(Talk.note.is_not(None)))
+        assert set(noted) <= {teacher}
+        states = (await session.scalars(select(ConversationState.status))).all()
+        assert states.count(ConversationStatus.ACTIVE) <= 1
 
 
 def talk_data() -> st.SearchStrategy[str]:
@@ -260,38 +207,31 @@ def test_any_talk_button_from_anyone(empty_database_url: str) -> None:
 
 
 async def _press(talks: Talks, url: str, presses: list[tuple[int, str]]) -> None:
-    db = Database(url)
-    try:
-        async with db.unit_of_work() as session:
-            for telegram_id, data in presses:
-                actor = await _actor(session, telegram_id)
-                fields = TALK.unpack(data)
-                if fields is None or fields["op"] not in OPS:
-                    continue
-                talk_id = number(fields["talk"])
-                op = fields["op"]
-                outsider = telegram_id in (LEADER, STRANGER)
-                if op in (HELD, ABSENT):
-                    handling = await talks.record(session, actor, talk_id, op == HELD, NOW)
-                elif op == CANCEL:
-                    handling, _ = await talks.cancel_preset(session, actor, talk_id, NOW)
-                elif op == NOTE:
-                    handling, _ = await talks.note_preset(session, actor, talk_id, NOW)
-                else:
-                    handling, view, _ = await talks.card(session, actor, talk_id, NOW)
-                    assert (view is None) == (handling is not Handling.DONE)
-                assert handling in Handling
-                if outsider:
-                    assert handling is Handling.NOT_ALLOWED, "nothing of a talk for outsiders"
-            past, tomorrow = (await session.scalars(select(Talk).order_by(Talk.id))).all()
-            # Only the teacher records the talk that has begun; nobody records one to come.
-            assert past.status in (TalkStatus.BOOKED, TalkStatus.HELD, TalkStatus.NO_SHOW)
-            assert tomorrow.status is TalkStatus.BOOKED
-            raise _Discard
-    except _Discard:
-        pass
-    finally:
-        await db.dispose()
+    async with campus.discarded(url) as session:
+        for telegram_id, data in presses:
+            actor = await campus.actor(session, telegram_id)
+            fields = TALK.unpack(data)
+            if fields is None or fields["op"] not in OPS:
+                continue
+            talk_id = number(fields["talk"])
+            op = fields["op"]
+            outsider = telegram_id in (LEADER, STRANGER)
+            if op in (HELD, ABSENT):
+                handling = await talks.record(session, actor, talk_id, op == HELD, NOW)
+            elif op == CANCEL:
+                handling, _ = await talks.cancel_preset(session, actor, talk_id, NOW)
+            elif op == NOTE:
+                handling, _ = await talks.note_preset(session, actor, talk_id, NOW)
+            else:
+                handling, view, _ = await talks.card(session, actor, talk_id, NOW)
+                assert (view is None) == (handling is not Handling.DONE)
+            assert handling in Handling
+            if outsider:
+                assert handling is Handling.NOT_ALLOWED, "nothing of a talk for outsiders"
+        past, tomorrow = (await session.scalars(select(Talk).order_by(Talk.id))).all()
+        # Only the teacher records the talk that has begun; nobody records one to come.
+        assert past.status in (TalkStatus.BOOKED, TalkStatus.HELD, TalkStatus.NO_SHOW)
+        assert tomorrow.status is TalkStatus.BOOKED
 
 
 SUBMITTED = {
@@ -311,20 +251,14 @@ def test_the_walks_reach_each_summary_and_submit(empty_database_url: str) -> Non
     engine, talks = _files(empty_database_url)
 
     async def run(walk: str) -> str:
-        db = Database(empty_database_url)
-        try:
-            async with db.unit_of_work() as session:
-                outcome, actor, chat = await _walk_to(
-                    engine, talks, session, walk, len(WALKS[walk][1])
-                )
-                [submit] = [
-                    b for row in outcome.send[-1].buttons for b in row if b.data.endswith(":s:")
-                ]
-                done = await engine.press(session, actor, chat, submit.data, now=NOW, language="en")
-                await session.rollback()
-                return done.send[-1].text
-        finally:
-            await db.dispose()
+        async with campus.committed(empty_database_url) as session:
+            outcome, actor, chat = await _walk_to(engine, talks, session, walk, len(WALKS[walk][1]))
+            [submit] = [
+                b for row in outcome.send[-1].buttons for b in row if b.data.endswith(":s:")
+            ]
+            done = await engine.press(session, actor, chat, submit.data, now=NOW, language="en")
+            await session.rollback()
+            return done.send[-1].text
 
     for walk, expected in SUBMITTED.items():
         assert asyncio.run(run(walk)).startswith(expected), walk
