@@ -42,11 +42,6 @@ def number_of(codec: CallbackCodec, data: object, field: str) -> int:
     return 0
 
 
-def nomination_of(codec: CallbackCodec, data: object) -> int:
-    """The nomination a button of ``codec`` names; 0 for anything forged."""
-    return number_of(codec, data, "nomination")
-
-
 def _selector(context: BotContext) -> stars.Selector:
     settings = context.deps.settings
     return stars.Selector(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assistant.bot.stars import STAR_SURE, nomination_of
+from assistant.bot.stars import STAR_SURE, number_of
 from assistant.domain import Actor
 from assistant.flows.engine import Engine, Outcome
 from assistant.services.stars import Picking, Selector
@@ -123,7 +123,7 @@ async def _pick(selector: Selector, url: str, presser: int, data: str) -> None:
     async with campus.discarded(url) as session:
         actor = await campus.actor(session, presser)
         picked = await selector.pick(
-            session, actor, nomination_of(STAR_SURE, data), now=NOW, language="en"
+            session, actor, number_of(STAR_SURE, data, "nomination"), now=NOW, language="en"
         )
         awards = (await session.scalars(select(StarAward))).all()
         refusals = (
