@@ -309,8 +309,9 @@ class Dispatcher:
         handled: list[tuple[int, UpdateScope]] = []
         try:
             async with self._db.unit_of_work(busy=True) as session:
+                payloads = await inbox.take(session, update_ids, now=self._clock())
                 for update_id in update_ids:
-                    payload = await inbox.take(session, update_id, now=self._clock())
+                    payload = payloads.get(update_id)
                     if payload is None:
                         continue
                     try:

@@ -117,36 +117,40 @@ async def pending(session: AsyncSession, *, limit: int) -> Sequence[Stored]:
     return [Stored(uid, chat, retry_at) for uid, chat, retry_at in result.all()]
 
 
-# Run for every update: built once. The row is marked done as it is read, in the transaction
-# that handles it: if handling fails, the rollback leaves it pending. On PostgreSQL the inner
-# SELECT skips a row another process is handling (SQLite has one writer and no row locks).
+# Run for every transaction of updates: built once. The rows are marked done as they are read,
+# in the transaction that handles them: if handling fails, the rollback leaves them pending. On
+# PostgreSQL the inner SELECT skips a row another process is handling (SQLite has one writer and
+# no row locks).
 _TAKE = (
     update(InboxUpdate)
     .where(
         InboxUpdate.update_id.in_(
             select(InboxUpdate.update_id)
             .where(
-                InboxUpdate.update_id == bindparam("take_id"),
+                InboxUpdate.update_id.in_(bindparam("take_ids", expanding=True)),
                 InboxUpdate.status == InboxStatus.PENDING,
             )
             .with_for_update(skip_locked=True)
         )
     )
     .values(status=InboxStatus.DONE, handled_at=bindparam("now"))
-    .returning(InboxUpdate.payload)
+    .returning(InboxUpdate.update_id, InboxUpdate.payload)
     # No InboxUpdate objects are loaded in the session to keep in step.
     .execution_options(synchronize_session=False)
 )
 
 
-async def take(session: AsyncSession, update_id: int, *, now: datetime) -> dict[str, Any] | None:
-    """The pending update's payload, marked done as of ``now`` in the caller's transaction;
-    None if it is handled already or another process has it.
+async def take(
+    session: AsyncSession, update_ids: Sequence[int], *, now: datetime
+) -> dict[int, dict[str, Any]]:
+    """The payloads of those of the pending updates not handled already nor held by another
+    process, by id, marked done as of ``now`` in the caller's transaction (one statement for
+    all of them).
 
     The mark commits with what the handlers did, or is rolled back with it.
     """
-    payload: dict[str, Any] | None = await session.scalar(_TAKE, {"take_id": update_id, "now": now})
-    return payload
+    rows = await session.execute(_TAKE, {"take_ids": list(update_ids), "now": now})
+    return {update_id: payload for update_id, payload in rows.all()}
 
 
 async def record_failure(
