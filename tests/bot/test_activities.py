@@ -289,7 +289,9 @@ async def test_a_place_given_up_goes_down_the_waiting_list_then_check_in_and_rat
     mine = await listing(tg, organiser)
     assert labels(mine) == ["E-1 · Open check-in"]
     assert "organised by you: 2/2 signed up, 0 waiting" in (mine.text or "")
-    assert await toast(tg, organiser, mine, "E-1 · Open check-in") == "Check-in has not opened yet."
+    assert await toast(tg, organiser, mine, "E-1 · Open check-in") == (
+        "Too early: check-in opens shortly before the activity starts."
+    )
     clock.now = STARTS - timedelta(minutes=20)
     assert await toast(tg, organiser, mine, "E-1 · Open check-in") == "Check-in is open."
     buttons = [
