@@ -267,8 +267,8 @@ DEEP_LINK = "ci"
 """The start of a check-in deep link's payload: ``ci-<activity>-<code>``."""
 
 _PLACE_KINDS = {
-    "room": {"zh-CN": "功能房（在这里预约）", "en": "A functional room (booked here)"},
-    "outside": {"zh-CN": "其他地点（自己填写）", "en": "Somewhere else (typed)"},
+    "room": {"zh-CN": "功能房（在这里预约）", "en": "A room (booked here)"},
+    "outside": {"zh-CN": "其他地点（自己填写）", "en": "Somewhere else (type it)"},
 }
 _DEADLINE_LABELS = {
     1: {"zh-CN": "开始前 1 小时", "en": "1 hour before"},

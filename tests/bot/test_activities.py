@@ -83,7 +83,7 @@ async def organise(
     title = await press(tg, organiser, kind, "Party-history quiz")
     assert "✔ Party-history quiz" in labels(title)
     place_kind = await press(tg, organiser, title, "✔ Party-history quiz")
-    room = await press(tg, organiser, place_kind, "A functional room (booked here)")
+    room = await press(tg, organiser, place_kind, "A room (booked here)")
     assert where in labels(room)
     date = await press(tg, organiser, room, where)
     assert (date.text or "").startswith("Which day? Up to 14 days ahead")
@@ -104,7 +104,9 @@ async def organise(
     summary = await press(tg, organiser, attendance_step, attendance)
     assert summary.text is not None and summary.text.startswith("Please confirm the activity:")
     assert f"Where: {where}" in summary.text
-    assert "For: Building 1, floor 3 · Everyone living there (To each person)" in summary.text
+    assert "For: Building 1, floor 3 · Everyone living there\nAnnounced: To each person" in (
+        summary.text
+    )
     return await press(tg, organiser, summary, "✔ Submit")
 
 
@@ -287,7 +289,9 @@ async def test_a_place_given_up_goes_down_the_waiting_list_then_check_in_and_rat
     mine = await listing(tg, organiser)
     assert labels(mine) == ["E-1 · Open check-in"]
     assert "organised by you: 2/2 signed up, 0 waiting" in (mine.text or "")
-    assert await toast(tg, organiser, mine, "E-1 · Open check-in") == "Check-in has not opened yet."
+    assert await toast(tg, organiser, mine, "E-1 · Open check-in") == (
+        "Too early: check-in opens shortly before the activity starts."
+    )
     clock.now = STARTS - timedelta(minutes=20)
     assert await toast(tg, organiser, mine, "E-1 · Open check-in") == "Check-in is open."
     buttons = [

@@ -181,7 +181,7 @@ async def test_the_organisation_department_sees_every_college_held_planned_and_m
         "机电学院：已举办 2 / 计划中 0 / 未安排 18 / 时间未到 4\n"
         "· 第五社区：已举办 1 / 计划中 0 / 未安排 9 / 时间未到 2\n"
         "· 第六社区：已举办 1 / 计划中 0 / 未安排 9 / 时间未到 2\n\n"
-        "请按下面的按钮查看一个社区每项活动的情况。"
+        "请按下面的按钮查看一个社区每项活动的情况（按钮上 ⚠️ 后的数字是未安排的项数）。"
     )
     assert labels(overview) == [
         "第一社区 · ⚠️7",
@@ -242,7 +242,8 @@ async def test_a_counsellor_sees_their_college_in_english_and_a_student_is_refus
         "Business School: held 4 / planned 2 / missing 16 / not yet due 4\n"
         "· Community 1: held 3 / planned 1 / missing 7 / not yet due 2\n"
         "· Community 2: held 1 / planned 1 / missing 9 / not yet due 2\n\n"
-        "Press a community below to see each of its activities."
+        "Press a community below to see each of its activities (the number after ⚠️ is how "
+        "many are missing)."
     )
     assert labels(overview) == ["Community 1 · ⚠️7", "Community 2 · ⚠️9"]
     second = await page(tg, counsellor, overview, "Community 2 · ⚠️9")
@@ -269,11 +270,13 @@ async def test_a_counsellor_sees_their_college_in_english_and_a_student_is_refus
     student = await linked(person, invite, FLOOR_3[3], language="en")
     assert await student.say("/activities plan") == (
         "The year's activity plan is for the owners of the fixed activities, college party "
-        "organisation leaders and the Organisation Department."
+        "organisation leaders and the Organisation Department.\n"
+        "To see the activities you signed up for, send /myactivities."
     )
     zh_student = await linked(person, invite, FLOOR_3[4])
     assert await zh_student.say("/activities") == (
-        "年度活动计划由各项固定活动的负责单位、二级学院党组织负责人和党委组织部查看。"
+        "年度活动计划由各项固定活动的负责单位、二级学院党组织负责人和党委组织部查看。\n"
+        "您报名的活动请发送 /myactivities 查看。"
     )
     # Its page's button, forged, is refused on the server too.
     answer = await forged(tg, student, "apl:0")

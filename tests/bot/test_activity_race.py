@@ -106,7 +106,7 @@ async def announced(tg: FakeTelegram, campus: Database, invite: Invite) -> int:
     await chat.say(f"/start {await invite('T0005')}")
     await tg.user_send(organiser, "/activity")
     step = await prompt(tg, chat)
-    for label in ("3-on-3 basketball", "✔ 3-on-3 basketball", "Somewhere else (typed)"):
+    for label in ("3-on-3 basketball", "✔ 3-on-3 basketball", "Somewhere else (type it)"):
         step = await press(tg, chat, step, label)
     for typed in ("Basketball court 2", "2026-09-03"):
         await tg.user_send(organiser, typed)

@@ -156,7 +156,7 @@ async def test_the_first_of_two_volunteers_takes_it_and_the_student_thanks_them(
     async with campus.unit_of_work() as session:
         taker = await session.get(Person, request.volunteer_person_id)
     assert taker is not None and taker.number in (LI, ZHOU)
-    assert answers == {"已接单，谢谢您！请按时前往。", f"这个求助已由 {taker.name} 接单。"}
+    assert answers == {"已接单，谢谢您！请按时前往。", f"这个求助已由{taker.name}接单。"}
     (winner, winner_card), (loser, loser_card) = sorted(
         [(li, li_card), (zhou, zhou_card)], key=lambda pair: pair[0].user.first_name != taker.number
     )
@@ -172,15 +172,15 @@ async def test_the_first_of_two_volunteers_takes_it_and_the_student_thanks_them(
     assert mine.buttons == []
     theirs = await edited(tg, loser, loser_card.message_id, "已由")
     assert theirs.text == (
-        f"✅ 求助 H-1 已由 {taker.name} 接单\n"
+        f"✅ 求助 H-1 已由{taker.name}接单\n"
         "手机维修 · 2026-09-14（周一）晚上 18:30–21:30 · 1号楼\n"
         "说明：手机屏幕碎了，无法开机"
     )
     assert theirs.buttons == []
     coming = await prompt(tg, student)
     assert coming.text == (
-        f"✅ {taker.name} 会来帮您\n"
-        f"求助 H-1（手机维修）已由红色服务队志愿者 {taker.name} 接单："
+        f"✅ {taker.name}会来帮您\n"
+        f"求助 H-1（手机维修）已由红色服务队志愿者{taker.name}接单："
         "2026-09-14（周一）晚上 18:30–21:30，1号楼 101 室。\n"
         "完成后请点“已完成，谢谢”。"
     )
@@ -191,8 +191,8 @@ async def test_the_first_of_two_volunteers_takes_it_and_the_student_thanks_them(
     thanks = await press(tg, student, coming, "已完成，谢谢")
     assert thanks.text == (
         "确认完成\n\n"
-        f"{taker.name} 帮您处理了求助 H-1（手机维修）。想说几句感谢的话吗？"
-        f"会转给 {taker.name}；不写请按“跳过”。"
+        f"{taker.name}帮您处理了求助 H-1（手机维修）。想说几句感谢的话吗？"
+        f"会转给{taker.name}；不写请按“跳过”。"
     )
     await tg.user_send(student.user, "谢谢您，手机修好了！")
     summary = await prompt(tg, student)
@@ -201,17 +201,15 @@ async def test_the_first_of_two_volunteers_takes_it_and_the_student_thanks_them(
     )
     done = await press(tg, student, summary, "✔ 提交")
     assert done.text == (
-        f"已确认求助 H-1 完成，您的感谢已转给 {taker.name}。谢谢您对红色服务队的支持！"
+        f"已确认求助 H-1 完成，您的感谢已转给{taker.name}。谢谢您对红色服务队的支持！"
     )
     thanked = await prompt(tg, winner)
     assert thanked.text == (
-        "🌟 郑博嘉 确认求助 H-1（手机维修）已完成，并向您致谢：“谢谢您，手机修好了！”\n"
+        "🌟 郑博嘉确认求助 H-1（手机维修）已完成，并向您致谢：“谢谢您，手机修好了！”\n"
         "本次记入志愿服务 1 小时，您累计志愿服务 1 小时。"
     )
     news = await edited(tg, student, coming.message_id, "已完成")
-    assert (
-        news.text == f"☑️ 求助 H-1 已完成\n感谢 {taker.name} 的帮助，本次为其记入志愿服务 1 小时。"
-    )
+    assert news.text == f"☑️ 求助 H-1 已完成\n感谢{taker.name}的帮助，本次为其记入志愿服务 1 小时。"
     assert news.buttons == []
     await edited(tg, loser, loser_card.message_id, "已完成")
 
@@ -332,7 +330,7 @@ async def test_a_team_whose_volunteers_cannot_be_reached_sends_it_to_the_leader_
     assert (card.text or "").startswith("⚠️ 求助 H-1 仍无人接单\n")
     await tg.user_press(leader.user, card, card.button_data("我来帮忙"))
     coming = await prompt(tg, student)
-    assert (coming.text or "").startswith("✅ 蒋敏鸣 会来帮您\n")
+    assert (coming.text or "").startswith("✅ 蒋敏鸣会来帮您\n")
     [request] = await requests(campus)
     assert request.status is ServiceStatus.TAKEN
 

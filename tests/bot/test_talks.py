@@ -123,6 +123,8 @@ async def test_a_talk_is_booked_noted_reminded_and_cancelled_and_a_floor_leader_
             "已发布 2 个谈心谈话时段：9月15日至9月22日，每周 19:00。\n"
             "同学预约后会通知您。发送 /talks 查看，也可在那里撤回未被预约的时段。"
         )
+        # Nothing booked yet: the only button withdraws, so no talk is offered to press.
+        assert await counsellor.say("/talks") == "与我谈心谈话的同学\n还有 2 个时段可供预约。"
 
         # The student books the first, with a topic.
         question = await typed(tg, student, "/talk")
