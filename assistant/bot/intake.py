@@ -85,7 +85,7 @@ class Dispatcher:
     update, so that a restart keeps to it. ``lane`` may name, from a just-stored update, a queue
     other than its chat's: updates of one lane are handled in the order they came, whatever
     their chats, up to ``lane_batch`` of them in one transaction (those read back from the
-    inbox, after a restart, queue by chat). After
+    inbox too). After
     ``max_attempts`` it is parked with its error, and ``on_parked`` tells the chat and the
     admins; an update PTB cannot read is parked at once, as waiting cannot mend it.
     """
@@ -192,7 +192,12 @@ class Dispatcher:
     async def _fetch(self) -> None:
         async with self._db.unit_of_work() as session:
             rows = await inbox.pending(session, limit=self._batch + len(self._known))
-        for row in rows:
+            new = [row for row in rows if row.update_id not in self._known]
+            if self._lane is not None:
+                # Read back with what they are about, so that those a lane names keep to it:
+                # stored before a restart, or by an intake that has not handed them over yet.
+                new = await inbox.with_payloads(session, new)
+        for row in new:
             self._add(row)
 
     def _add(self, update: inbox.Stored) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -115,6 +115,19 @@ async def pending(session: AsyncSession, *, limit: int) -> Sequence[Stored]:
         .limit(limit)
     )
     return [Stored(uid, chat, retry_at) for uid, chat, retry_at in result.all()]
+
+
+async def with_payloads(session: AsyncSession, rows: Sequence[Stored]) -> list[Stored]:
+    """``rows`` with their payloads, read in one statement."""
+    if not rows:
+        return []
+    found = await session.execute(
+        select(InboxUpdate.update_id, InboxUpdate.payload).where(
+            InboxUpdate.update_id.in_([row.update_id for row in rows])
+        )
+    )
+    payloads = {update_id: payload for update_id, payload in found.all()}
+    return [replace(row, payload=payloads.get(row.update_id)) for row in rows]
 
 
 # Run for every transaction of updates: built once. The rows are marked done as they are read,

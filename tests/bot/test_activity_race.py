@@ -23,9 +23,9 @@ from assistant.domain import (
     SignupStatus,
 )
 from assistant.sandbox import FakeRequest, FakeTelegram
-from assistant.sandbox.state import FakeMessage, FakeUser
+from assistant.sandbox.state import FakeCallbackQuery, FakeMessage, FakeUser
 from assistant.services.activities import ACTIVITY, SIGN_UP
-from assistant.storage import repo
+from assistant.storage import inbox, repo
 from assistant.storage.db import Database
 from assistant.storage.models import ActivitySignup, DormRoom, Person, TelegramAccount
 from assistant.texts import Texts
@@ -289,3 +289,59 @@ async def test_presses_handled_together_take_one_place_each_person(
     # One written confirmation each, however many presses.
     await tg.wait_until(lambda: confirmations() >= 3, timeout=10)
     assert confirmations() == 3
+
+
+def stored_press(
+    tg: FakeTelegram, user: FakeUser, message: FakeMessage, data: str
+) -> dict[str, object]:
+    """A press of ``message``'s button as Telegram delivers it, known to the fake (so the bot
+    can answer it) but not queued for getUpdates: the caller stores it in the inbox itself."""
+    query = FakeCallbackQuery(
+        id=f"stored-{user.id}",
+        user=user,
+        message=message.snapshot(),
+        data=data,
+        created_at=tg.state.clock(),
+    )
+    tg.state.callback_queries[query.id] = query
+    return {
+        "update_id": 10_000_000 + tg.state.unique_number(),
+        "callback_query": {
+            "id": query.id,
+            "from": user.to_json(),
+            "message": message.to_json(),
+            "chat_instance": message.chat.instance,
+            "data": data,
+        },
+    }
+
+
+async def test_presses_read_back_from_the_inbox_keep_press_order(
+    fast_edge: Edge, campus: Database, tg: FakeTelegram, invite: Invite, clock: Clock
+) -> None:
+    """Presses the dispatcher was not handed but finds in the inbox (stored before a restart,
+    or by an intake that has not handed them over yet) keep to their activity's lane."""
+    users = await residents(campus, tg, 40)
+    activity_id = await announced(tg, campus, invite)
+    data = ACTIVITY.pack(activity=activity_id, action=SIGN_UP)
+    await tg.wait_until(lambda: all(sign_up_button(tg, user) for user in users), timeout=30)
+    updates = []
+    for user in users:
+        message = sign_up_button(tg, user)
+        assert message is not None
+        updates.append(stored_press(tg, user, message, data))
+    async with campus.unit_of_work() as session:
+        await inbox.store(session, updates, clock())
+    fast_edge.dispatcher.kick()
+    for update in updates:
+        await tg.wait_for_callback_answer(update["callback_query"]["id"], timeout=60)
+    async with campus.unit_of_work() as session:
+        rows = (
+            await session.execute(
+                select(TelegramAccount.telegram_user_id)
+                .join(ActivitySignup, ActivitySignup.person_id == TelegramAccount.person_id)
+                .where(ActivitySignup.activity_id == activity_id)
+                .order_by(ActivitySignup.position)
+            )
+        ).all()
+    assert [user for (user,) in rows] == [user.id for user in users]
