@@ -349,7 +349,7 @@ def _move(entry: AuditEntry, zh: bool, settings: Settings) -> str:
 
 
 async def _duty(settings: Settings) -> tuple[Duty, Database]:
-    texts = Texts(settings.conversations_dir)
+    texts = Texts(settings.conversations_dir, campus=settings.tz)
     try:
         rules = load_files(settings, texts).rules
     except StartupError as exc:
