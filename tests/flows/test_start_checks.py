@@ -22,7 +22,7 @@ HEAD = "T0004"  # workstation head of community C1
 HEAD_TELEGRAM_ID = 4343
 CLOSED = (
     "The call for community party-building projects is not open now. This year's call closed "
-    "on 15 December. The next call runs from 1 September 2027 to 15 December."
+    "on Tue 15 Dec. The next call runs from Wed 1 Sep 2027 to Wed 15 Dec 2027."
 )
 
 
@@ -35,7 +35,9 @@ def test_apply_outside_the_call_is_refused_before_its_first_question(
 
 async def _refused(url: str) -> None:
     base = load_settings(database_url=url)
-    engine = load_files(base, Texts(base.conversations_dir)).engine
+    engine = load_files(
+        base, Texts(base.conversations_dir, campus=base.tz, clock=lambda: NOW)
+    ).engine
     db = Database(url)
     try:
         async with db.unit_of_work() as session:
