@@ -71,12 +71,12 @@ def _language(context: Context) -> Language:
     """The language of the template a filter runs in: its folder. A macro imported from another
     template does not see the caller's ``lang``, but its own template is in the same language."""
     folder = (context.name or "").partition("/")[0]
+    # A template made from a string (no folder) says it with ``lang``.
+    wanted = folder if context.name else context["lang"]
     for language in LANGUAGES:
-        if folder == language:
+        if wanted == language:
             return language
-    language = context["lang"]
-    assert language in LANGUAGES
-    return language
+    raise ValueError(f"no language for template {context.name!r}")
 
 
 class Texts:
