@@ -78,7 +78,7 @@ async def cmd_org_import(settings: Settings, args: argparse.Namespace, out: Text
             print(problem, file=out)
         raise CommandError(f"{len(exc.problems)} problem(s) found; nothing was imported") from None
     try:
-        menus = load_files(settings, Texts(settings.conversations_dir)).menus
+        menus = load_files(settings, Texts(settings.conversations_dir, campus=settings.tz)).menus
     except StartupError as exc:
         raise CommandError("the rule files have problems; run `assistant check`") from exc
     db = await _migrated(settings)
@@ -244,7 +244,7 @@ async def cmd_firings(settings: Settings, args: argparse.Namespace, out: TextIO)
 async def cmd_check(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
     """Check every rule and conversation file; list all problems."""
     try:
-        files = load_files(settings, Texts(settings.conversations_dir))
+        files = load_files(settings, Texts(settings.conversations_dir, campus=settings.tz))
     except StartupError as exc:
         for problem in exc.problems:
             print(problem, file=out)
@@ -265,7 +265,7 @@ async def cmd_check(settings: Settings, args: argparse.Namespace, out: TextIO) -
 async def cmd_graph(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
     """Print a conversation as a Mermaid flowchart."""
     try:
-        engine = load_files(settings, Texts(settings.conversations_dir)).engine
+        engine = load_files(settings, Texts(settings.conversations_dir, campus=settings.tz)).engine
     except StartupError as exc:
         raise CommandError("the files have problems; run `assistant check`") from exc
     conversation = engine.conversations.get(args.name)
@@ -280,7 +280,7 @@ async def cmd_explain(settings: Settings, args: argparse.Namespace, out: TextIO)
     escalation rule that gives its chain, and each move up it so far: to whom, by which rule,
     and which tiers were skipped and why."""
     try:
-        rules = load_files(settings, Texts(settings.conversations_dir)).rules
+        rules = load_files(settings, Texts(settings.conversations_dir, campus=settings.tz)).rules
     except StartupError as exc:
         raise CommandError("the files have problems; run `assistant check`") from exc
     db = await _migrated(settings)
@@ -349,7 +349,7 @@ def _move(entry: AuditEntry, zh: bool, settings: Settings) -> str:
 
 
 async def _duty(settings: Settings) -> tuple[Duty, Database]:
-    texts = Texts(settings.conversations_dir)
+    texts = Texts(settings.conversations_dir, campus=settings.tz)
     try:
         rules = load_files(settings, texts).rules
     except StartupError as exc:

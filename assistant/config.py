@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from assistant.domain import Language
+from assistant.domain import CAMPUS_TIMEZONE, Language
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     telegram_api_file_url: str = Field(
         default="https://api.telegram.org/file/bot", validation_alias="TELEGRAM_API_FILE_URL"
     )
-    timezone: str = Field(default="Asia/Shanghai", validation_alias="ASSISTANT_TIMEZONE")
+    timezone: str = Field(default=CAMPUS_TIMEZONE, validation_alias="ASSISTANT_TIMEZONE")
     language: Language = Field(default="zh-CN", validation_alias="ASSISTANT_LANGUAGE")
     rules_dir: Path = Field(default=REPO_ROOT / "rules", validation_alias="ASSISTANT_RULES_DIR")
     conversations_dir: Path = Field(

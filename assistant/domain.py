@@ -13,6 +13,8 @@ from typing import Literal
 
 Language = Literal["zh-CN", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh-CN", "en")
+# The campus clock unless ASSISTANT_TIMEZONE says otherwise: every time a person reads is on it.
+CAMPUS_TIMEZONE = "Asia/Shanghai"
 
 
 class PersonStatus(enum.StrEnum):

@@ -72,7 +72,9 @@ async def run_bot(settings: Settings, out: TextIO, *, ready: str = "") -> None:
     assert settings.telegram_bot_token, "run_bot needs a token"
     db = Database(settings.database_url)
     await upgrade(db)
-    deps = Deps(settings=settings, db=db, texts=Texts(settings.conversations_dir))
+    deps = Deps(
+        settings=settings, db=db, texts=Texts(settings.conversations_dir, campus=settings.tz)
+    )
     application = build_application(deps, token=settings.telegram_bot_token)
     refused = application.bot.token_refused
     webhook = webhook_from(settings)

@@ -1039,7 +1039,7 @@ class _Run:
         elif step.kind is Kind.NUMBER:
             answer = f"{value:,.2f}".rstrip("0").rstrip(".")
         elif step.kind is Kind.DATE and (day := _day(value)) is not None:
-            answer = render(self.language, "flow_day", day=day)
+            answer = self.texts.day(self.language, day)
         else:
             text = str(value)
             answer = text if len(text) <= SHOWN_ANSWER else text[: SHOWN_ANSWER - 1] + "…"

@@ -92,7 +92,7 @@ class ShiftView:
     code: str
     room_zh: str
     room_en: str
-    day: str
+    day: date
     weekday: int
     start: str
     end: str
@@ -439,7 +439,7 @@ class Duty:
             code=room.code,
             room_zh=room.name_zh,
             room_en=room.name_en,
-            day=starts.date().isoformat(),
+            day=starts.date(),
             weekday=starts.isoweekday(),
             start=f"{starts:%H:%M}",
             end=f"{ends:%H:%M}",
@@ -716,7 +716,9 @@ class Duty:
             "shift": shift.id,
             "room_zh": view.room_zh,
             "room_en": view.room_en,
-            "when": f"{view.day} {view.start}–{view.end}",
+            # Answers are stored as JSON: the moment as ISO, shown by the ``day_time`` filter.
+            "starts": view.starts_at.isoformat(),
+            "end": view.end,
         }
 
     def file_log(self) -> Action:

@@ -65,7 +65,7 @@ def names(kit: Kit) -> Names:
             "grid.not_resolvable": moves.not_resolvable,
             "grid.pass_on": moves.pass_on,
         },
-        firings={"grid.escalate": escalate(kit.rules, kit.texts, kit.default, kit.campus)},
+        firings={"grid.escalate": escalate(kit.rules, kit.texts, kit.default)},
     )
 
 
@@ -113,7 +113,7 @@ async def plan_deadline(
     return deadline
 
 
-def escalate(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Handler:
+def escalate(rules: Rules, texts: Texts, default: Language) -> Handler:
     """At a report's deadline, if it is still open, it climbs its chain to the next tier with
     someone who can be reached (:func:`escalation.climb`).
 
@@ -199,7 +199,7 @@ def escalate(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> H
                             issue=issue,
                             place=place,
                             role=str(taken.role),
-                            deadline=f"{deadline.astimezone(campus):%Y-%m-%d %H:%M}",
+                            deadline=deadline,
                         ),
                         "parse_mode": "HTML",
                     },
@@ -348,7 +348,7 @@ def report(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Act
                 "rerouted_from": str(routed) if role is not routed else None,
                 "reachable": taken.reachable,
                 "assignees": [h.name for h in taken.holders if h.reachable or not taken.reachable],
-                "deadline": f"{deadline.astimezone(campus):%Y-%m-%d %H:%M}",
+                "deadline": deadline,
             },
         )
 

@@ -116,9 +116,8 @@ class MeetingView:
     unit: Unit
     topic: str
     place: str
-    day: str
-    weekday: int
-    time: str
+    # On the campus clock; templates show it with the ``day_time`` filter.
+    starts: datetime
     called_by: str
     attendees: str | None
     decisions: str | None
@@ -586,9 +585,7 @@ class Meetings:
             unit=unit or Unit(meeting.scope_kind, meeting.scope_id),
             topic=meeting.topic,
             place=meeting.place,
-            day=starts.date().isoformat(),
-            weekday=starts.isoweekday(),
-            time=f"{starts:%H:%M}",
+            starts=starts,
             called_by=caller.name if caller else "",
             attendees=meeting.attendees,
             decisions=meeting.decisions,

@@ -9,7 +9,7 @@ already hold (routed to them before they could be reached) in the same transacti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,9 +61,12 @@ class Item:
     stage: str = ""
     # Who a request of mine still waits for (a role), for "mine" lines.
     waiting: str = ""
-    # A booking's room in both languages, and its time (a nomination's month) as people read it.
+    # A booking's room in both languages, its campus day (shown by the ``day`` filter) and hours.
     room_zh: str = ""
     room_en: str = ""
+    day: date | None = None
+    hours: str = ""
+    # A nomination's month ("2026-11").
     when: str = ""
 
 
@@ -88,7 +91,8 @@ def _request(request: Request, stage: str = "") -> Item:
         _waiting(request),
         room_zh=str(detail.get("room_zh", "")) if booking else "",
         room_en=str(detail.get("room_en", "")) if booking else "",
-        when=f"{detail.get('date', '')} {detail.get('slot', '')}" if booking else "",
+        day=date.fromisoformat(str(detail["date"])) if booking else None,
+        hours=str(detail.get("slot", "")) if booking else "",
     )
 
 
@@ -130,8 +134,8 @@ async def started_by(session: AsyncSession, person_id: int, campus: tzinfo) -> l
             waiting=_waiting(request),
             room_zh=room.name_zh,
             room_en=room.name_en,
-            when=f"{b.starts_at.astimezone(campus):%Y-%m-%d %H:%M}"
-            f"–{b.ends_at.astimezone(campus):%H:%M}",
+            day=b.starts_at.astimezone(campus).date(),
+            hours=f"{b.starts_at.astimezone(campus):%H:%M}–{b.ends_at.astimezone(campus):%H:%M}",
         )
         for b, room, request in bookings
     ]

@@ -86,8 +86,7 @@ class RequestView:
     kind_zh: str
     kind_en: str
     detail: str
-    day: str
-    weekday: int
+    day: date
     start: str
     end: str
     window_zh: str
@@ -314,7 +313,7 @@ class Team:
                     "volunteers": len(volunteers),
                     "escalated_to": str(went_up[0]) if went_up else None,
                     "leaders": [h.name for h in went_up[1]] if went_up else [],
-                    "deadline": f"{deadline.astimezone(self.campus):%Y-%m-%d %H:%M}",
+                    "deadline": deadline,
                     "escalate_role": str(route.escalate_to[0]) if route.escalate_to else None,
                 },
             )
@@ -777,8 +776,7 @@ class Team:
             kind_zh=kind.name["zh-CN"] if kind is not None else request.kind,
             kind_en=kind.name["en"] if kind is not None else request.kind,
             detail=request.detail,
-            day=starts.date().isoformat(),
-            weekday=starts.isoweekday(),
+            day=starts.date(),
             start=f"{starts:%H:%M}",
             end=f"{ends:%H:%M}",
             window_zh=window.name["zh-CN"] if window is not None else "",

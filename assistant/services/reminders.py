@@ -56,8 +56,9 @@ def names(kit: Kit) -> Names:
 
 def remind(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Handler:
     """Send each due reminder to its audience as it stands now; its template is told what it
-    reminds of (``event``: its day, weekday and time on campus; ``days_ahead``: 7 a week
-    before, 0 on the day; ``period``: the yearly period its ``at`` counts from, if any)."""
+    reminds of (``event``: the moment on the campus clock, for the ``day_time`` filter;
+    ``days_ahead``: 7 a week before, 0 on the day; ``period``: the yearly period its ``at``
+    counts from, if any)."""
 
     async def fire(session: AsyncSession, due: Sequence[Firing], now: datetime) -> None:
         for firing in due:
@@ -72,11 +73,7 @@ def remind(rules: Rules, texts: Texts, default: Language, campus: tzinfo) -> Han
             variables = {
                 "title": reminder.name,
                 "due_at": firing.due_at,
-                "event": {
-                    "day": event.date().isoformat(),
-                    "weekday": event.isoweekday(),
-                    "time": f"{event:%H:%M}",
-                },
+                "event": event,
                 "days_ahead": (event.date() - firing.due_at.astimezone(campus).date()).days,
                 "period": _period(rules, reminder, event.date()),
             }

@@ -770,7 +770,7 @@ class Talks:
             return Handling.TOO_LATE, {}
         view = await self.view(session, talk, viewer)
         other = view.student if viewer is Viewer.TEACHER else view.teacher
-        return Handling.DONE, {"talk": talk.id, "when": _when(view), "other": other}
+        return Handling.DONE, {"talk": talk.id, **_when(view), "other": other}
 
     async def cancel(self, context: FlowContext) -> Submitted:
         """``talk.cancel``: either of the two cancels before it starts; the other is told why,
@@ -844,7 +844,7 @@ class Talks:
         view = await self.view(session, talk, Viewer.TEACHER)
         return Handling.DONE, {
             "talk": talk.id,
-            "when": _when(view),
+            **_when(view),
             "other": view.student,
             "counsellors": await self.counsellors_see(session, talk.student_person_id),
             "earlier": talk.note,
@@ -1156,6 +1156,7 @@ def _clock(value: object) -> time | None:
         return None
 
 
-def _when(view: TalkView) -> str:
-    """A talk's day and hours as the questions about it name them (both languages read it)."""
-    return f"{view.starts:%Y-%m-%d %H:%M}–{view.ends:%H:%M}"
+def _when(view: TalkView) -> dict[str, str]:
+    """A talk's start and end as answers keep them (JSON): the start as ISO, which the
+    templates show with the ``day_time`` filter, and the end's hour."""
+    return {"starts": view.starts.isoformat(), "end": f"{view.ends:%H:%M}"}

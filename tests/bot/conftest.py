@@ -69,7 +69,12 @@ def make_application(
 ) -> AssistantApp:
     """The real Application on ``db``, talking to ``tg`` in-process (settings may be overridden)."""
     settings = load_settings(database_url=db.url, **overrides)
-    deps = Deps(settings=settings, db=db, texts=Texts(settings.conversations_dir), clock=clock)
+    deps = Deps(
+        settings=settings,
+        db=db,
+        texts=Texts(settings.conversations_dir, campus=settings.tz, clock=clock),
+        clock=clock,
+    )
     return build_application(
         deps,
         token=tg.token,

@@ -132,17 +132,17 @@ async def test_an_activity_is_organised_announced_and_signed_up_for_in_press_ord
     elsewhere = await linked(person, invite, "2023010001", language="en")  # B1-101
     done = await organise(tg, organiser)
     assert done.text == (
-        "Announced activity E-1 “Party-history quiz”: Wed 2 Sep, 10:00–12:00, Growth Service "
+        "Announced activity E-1 “Party-history quiz”: Wed 2 Sep 10:00–12:00, Growth Service "
         "Centre. The invitation is going out to Building 1, floor 3 (5 messages).\n"
         "Send /myactivities to see who signed up, and to open check-in when it starts."
     )
     invitations = [await announcement(tg, chat) for chat in residents]
     assert invitations[0].text == (
         "📣 Party-history quiz (activity E-1)\n"
-        "When: Wed 2 Sep, 10:00–12:00\n"
+        "When: Wed 2 Sep 10:00–12:00\n"
         "Where: Growth Service Centre\n"
         "Places: 2, then a waiting list\n"
-        "Sign-up closes: 2 Sep 07:00\n"
+        "Sign-up closes: Wed 2 Sep 07:00\n"
         "Organiser: 朱晓雪\n\n"
         "Press the button below to sign up: first come, first served."
     )
@@ -242,13 +242,13 @@ async def test_a_place_given_up_goes_down_the_waiting_list_then_check_in_and_rat
     offer = await tg.wait_for_bot_message(
         third.user.id, predicate=lambda m: (m.text or "").startswith("🎉")
     )
-    assert "请在 9月2日 04:00 前点“确认参加”" in (offer.text or "")
+    assert "请在 9月2日（周三）04:00 前点“确认参加”" in (offer.text or "")
     assert await toast(tg, third, offer, "不参加了") == "已放弃名额，将递补给下一位。"
     offer = await tg.wait_for_bot_message(
         fourth.user.id, predicate=lambda m: (m.text or "").startswith("🎉")
     )
     # Twelve hours, but never past the start: 10:00 tomorrow.
-    assert "请在 9月2日 04:00 前" in (offer.text or "")
+    assert "请在 9月2日（周三）04:00 前" in (offer.text or "")
     # Nobody confirms in time: the offer lapses and nobody is left waiting.
     clock.now = datetime(2026, 9, 1, 20, 30, tzinfo=UTC)
     await edge.scheduler.run_due()

@@ -169,7 +169,7 @@ async def test_the_organisation_department_sees_every_college_held_planned_and_m
     office = await linked(person, invite, ORG_DEPARTMENT)
     overview = await plan(tg, office)
     assert overview.text == (
-        "📋 2026—2027 学年固定活动（共 13 项，截至12月5日）\n"
+        "📋 2026—2027 学年固定活动（共 13 项，截至12月5日（周六））\n"
         "每个社区的每项固定活动：已举办、计划中（已发起，尚未结束）、未安排（时间已到，还没有发起）"
         "或时间未到。\n\n"
         "商学院：已举办 4 / 计划中 2 / 未安排 16 / 时间未到 4\n"
@@ -198,23 +198,23 @@ async def test_the_organisation_department_sees_every_college_held_planned_and_m
     assert first.text == (
         "📋 第一社区（商学院） · 2026—2027 学年固定活动\n"
         "已举办 3 / 计划中 1 / 未安排 7 / 时间未到 2\n\n"
-        "✅ 9月 · 挂牌仪式：已举办 E-2（9月10日）\n"
+        "✅ 9月 · 挂牌仪式：已举办 E-2（9月10日（周四））\n"
         "⚠️ 9月 · 新生入学答疑解惑：未安排\n"
-        "✅ 10、11、12月 · 学习“二十大”精神进社区：已举办 E-1（9月2日，签到 1 人）\n"
+        "✅ 10、11、12月 · 学习“二十大”精神进社区：已举办 E-1（9月2日（周三），签到 1 人）\n"
         "　└ ⚠️ 10月 · 音乐党课：未安排\n"
         "　└ ⚠️ 10月 · 三人篮球：未安排\n"
         "　└ ⚠️ 11月 · 红歌赛：未安排\n"
-        "　└ ✅ 11月 · 党史知识竞赛：已举办 E-1（9月2日，签到 1 人）\n"
+        "　└ ✅ 11月 · 党史知识竞赛：已举办 E-1（9月2日（周三），签到 1 人）\n"
         "　└ ⚠️ 12月 · 演讲比赛：未安排\n"
         "⚠️ 10月 · 插班生学习经验分享座谈会：未安排\n"
         "⚠️ 11月 · “宿舍杯”篮球赛：未安排\n"
         "⏳ 3月 · 考研经验分享座谈会：时间未到\n"
         "⏳ 4月 · 社区文化月：时间未到\n"
-        "🗓 5月 · 社区文化节：计划中 E-4（5月14日）"
+        "🗓 5月 · 社区文化节：计划中 E-4（2027年5月14日（周五））"
     )
     assert labels(first) == ["第二社区 ›", "« 总览"]
     third = await page(tg, office, await page(tg, office, first, "第二社区 ›"), "第三社区 ›")
-    assert "🗓 11月 · “宿舍杯”篮球赛：计划中 E-3（12月12日）" in (third.text or "")
+    assert "🗓 11月 · “宿舍杯”篮球赛：计划中 E-3（12月12日（周六））" in (third.text or "")
     # A college's own fixed activity is not expected of the other colleges' communities.
     assert "社区文化节" not in (third.text or "")
     assert labels(third) == ["‹ 第二社区", "第四社区 ›", "« 总览"]
@@ -236,7 +236,7 @@ async def test_a_counsellor_sees_their_college_in_english_and_a_student_is_refus
     counsellor = await linked(person, invite, "T0007", language="en")  # C2's counsellor
     overview = await plan(tg, counsellor)
     assert overview.text == (
-        "📋 Fixed activities, school year 2026–27 (13 in all, as of 5 Dec)\n"
+        "📋 Fixed activities, school year 2026–27 (13 in all, as of Sat 5 Dec)\n"
         "Each fixed activity of each community is held, planned (set up, not over yet), missing "
         "(its time has come and nobody has set it up) or not yet due.\n\n"
         "Business School: held 4 / planned 2 / missing 16 / not yet due 4\n"
@@ -251,7 +251,7 @@ async def test_a_counsellor_sees_their_college_in_english_and_a_student_is_refus
     assert text.startswith(
         "📋 Community 2 (Business School) · fixed activities, school year 2026–27\n"
         "held 1 / planned 1 / missing 9 / not yet due 2\n\n"
-        "✅ September · Badge ceremony: held E-2 (10 Sep)\n"
+        "✅ September · Badge ceremony: held E-2 (Thu 10 Sep)\n"
         "⚠️ September · Questions answered for freshmen: missing\n"
         "⚠️ October, November, December · Studying the 20th Party Congress in the "
         "communities: missing\n"
@@ -260,7 +260,7 @@ async def test_a_counsellor_sees_their_college_in_english_and_a_student_is_refus
     assert text.endswith(
         "⏳ March · Sharing session for graduate-exam candidates: not yet due\n"
         "⏳ April · Community Culture Month: not yet due\n"
-        "🗓 May · Community Culture Festival: planned E-4 (14 May)"
+        "🗓 May · Community Culture Festival: planned E-4 (Fri 14 May 2027)"
     )
     # Another college's page, forged, is not theirs.
     c3 = await unit_id(campus, Community, "C3")

@@ -86,7 +86,12 @@ async def fast_edge(campus: Database, tg: FakeTelegram, clock: Clock) -> AsyncIt
     """The bot with Telegram's flood limits raised: the race is about the store, not the
     pace of the written confirmations (bench/signup.py measures those under the real limits)."""
     settings = load_settings(database_url=campus.url)
-    deps = Deps(settings=settings, db=campus, texts=Texts(settings.conversations_dir), clock=clock)
+    deps = Deps(
+        settings=settings,
+        db=campus,
+        texts=Texts(settings.conversations_dir, campus=settings.tz, clock=clock),
+        clock=clock,
+    )
     application = build_application(
         deps,
         token=tg.token,

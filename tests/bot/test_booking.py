@@ -127,7 +127,7 @@ async def shows_lapsed(tg: FakeTelegram, approver: Chat, card: FakeMessage) -> N
         "Lapsed: booking B-1\n"
         "From: 郑博嘉\n"
         "Room: Business School Party & League Activity Room\n"
-        "Time: 2026-09-02 08:00–10:00\n"
+        "Time: Wed 2 Sep 08:00–10:00\n"
         "Purpose: Class meeting\n"
         "Attendees: 12\n"
         "Nobody decided it before it began, so it lapsed and the slot is free again."
@@ -168,7 +168,7 @@ async def test_a_student_books_the_reading_room_and_checks_in_in_chinese(
     assert [b["text"] for b in rooms.buttons[0]] == ["1号楼阅览室"]  # only my building's
     days = await press(tg, student, rooms, "1号楼阅览室")
     # Each question says the limit it is about before it is reached.
-    assert "哪一天？可预约今天起 14 天内的日期（最晚 9月15日）。" in (days.text or "")
+    assert "哪一天？可预约今天起 14 天内的日期（最晚 9月15日（周二））。" in (days.text or "")
     slots = await press(tg, student, days, "2")
     assert slots.text == "请选择一个空闲时段。预约开始后 15 分钟内须签到，否则预约将自动取消。"
     assert slots.button_data("08:00–10:00") and slots.button_data("20:00–22:00")
@@ -182,12 +182,12 @@ async def test_a_student_books_the_reading_room_and_checks_in_in_chinese(
     assert (await student.say("2.5")).startswith("请输入整数人数（1–40 人）。")
     summary = await student.say("12")
     assert summary == (
-        "请确认您的预约：\n房间：1号楼阅览室（阅览室）\n日期：2026-09-02\n"
+        "请确认您的预约：\n房间：1号楼阅览室（阅览室）\n日期：9月2日（周三）\n"
         "时段：08:00–10:00\n用途：班会\n人数：12"
     )
     done = await press(tg, student, last_message(tg, student), "✔ 提交")
     assert done.text is not None
-    assert done.text.startswith("预约成功 B-1：1号楼阅览室，2026-09-02 08:00–10:00。")
+    assert done.text.startswith("预约成功 B-1：1号楼阅览室，9月2日（周三）08:00–10:00。")
 
     [booking] = await bookings_in(campus)
     assert booking.status is BookingStatus.CONFIRMED and booking.request_id is None
@@ -248,7 +248,7 @@ async def test_an_activity_room_waits_for_the_counsellor_in_english(
     card = await tg.wait_for_bot_message(counsellor.user.id)
     assert card.text is not None and "For your approval: booking B-1" in card.text
     assert "Room: Business School Party" in card.text
-    assert "Time: 2026-09-02 08:00–10:00" in card.text and "Purpose: Class meeting" in card.text
+    assert "Time: Wed 2 Sep 08:00–10:00" in card.text and "Purpose: Class meeting" in card.text
     await tg.user_press(counsellor.user, card, card.button_data("✅ Approve"))
     news = await prompt(tg, student)
     assert news.text is not None and "Your booking B-1 is approved." in news.text
@@ -285,7 +285,7 @@ async def test_back_cancel_and_the_rules_checks_on_the_way(
     assert (await student.say("51")).startswith(capacity)
     assert (await student.say("0")).startswith(capacity)
     summary = await student.say("50")
-    assert "Slot: 10:00–12:00" in summary and "Date: 2026-09-03" in summary
+    assert "Slot: 10:00–12:00" in summary and "Date: Thu 3 Sep" in summary
     back = await press(tg, student, last_message(tg, student), "« Back")
     assert back.text == (
         "How many people do you expect? This room holds up to 50; type a whole number from 1 to 50."
@@ -332,7 +332,7 @@ async def test_a_reading_room_is_open_at_weekends(
 ) -> None:
     student = await linked(person, invite, STUDENT, language="en")
     summary = await to_summary(tg, student, "Reading room", "Building 1 Reading Room", day="5")
-    assert "Date: 2026-09-05" in (summary.text or "")
+    assert "Date: Sat 5 Sep" in (summary.text or "")
     done = await press(tg, student, summary, "✔ Submit")
     assert (done.text or "").startswith("Booked B-1")
 
@@ -423,7 +423,7 @@ async def test_the_weekly_quota_and_a_taken_slot(
     mine = await to_summary(tg, student, "Reading room", "Building 1 Reading Room", day="8")
     theirs = await to_summary(tg, other, "Reading room", "Building 1 Reading Room", day="8")
     assert (await press(tg, student, mine, "✔ Submit")).text == (
-        "Booked B-4: Building 1 Reading Room, 2026-09-08 08:00–10:00.\n"
+        "Booked B-4: Building 1 Reading Room, Tue 8 Sep 08:00–10:00.\n"
         "Once it starts, press “I'm here” within the check-in time or the booking is released. "
         "/bookings shows or cancels it."
     )
@@ -457,7 +457,7 @@ async def test_a_shorter_slot_inside_a_booked_one_is_just_taken(
         mine = await to_summary(tg, student, *growth, slot="08:00–10:00")
         booked = await press(tg, student, mine, "✔ Submit")
         assert (booked.text or "").startswith(
-            "Booked B-1: Growth Service Centre, 2026-09-02 08:00–10:00."
+            "Booked B-1: Growth Service Centre, Wed 2 Sep 08:00–10:00."
         )
         # ...and the teacher's Submit finds the hour inside the student's booking.
         taken = await press(tg, teacher, theirs, "✔ Submit")
@@ -549,9 +549,7 @@ async def test_a_slot_taken_while_shown_is_refused_and_never_swapped_for_another
     summary = await late.say("12")
     assert "Slot: 12:00–14:00" in summary
     done = await press(tg, late, last_message(tg, late), "✔ Submit")
-    assert (done.text or "").startswith(
-        "Booked B-2: Growth Service Centre, 2026-09-02 12:00–14:00."
-    )
+    assert (done.text or "").startswith("Booked B-2: Growth Service Centre, Wed 2 Sep 12:00–14:00.")
     starts = [(b.person_id, b.starts_at) for b in await bookings_in(campus)]
     assert starts == [
         (starts[0][0], WEDNESDAY_8),
@@ -649,7 +647,7 @@ async def test_my_bookings_cancel_and_nobody_else_may(
     )
     # A room named as its kind is not named twice.
     assert (summary.text or "").startswith(
-        "Please confirm your booking:\nRoom: Psychological Health Studio\nDate: 2026-09-02\n"
+        "Please confirm your booking:\nRoom: Psychological Health Studio\nDate: Wed 2 Sep\n"
     )
     await press(tg, student, summary, "✔ Submit")
     # The request behind booking 2 is request 1: everyone still reads B-2.
@@ -659,8 +657,8 @@ async def test_my_bookings_cancel_and_nobody_else_may(
     listing = await student.say("/bookings")
     assert listing == (
         "My bookings\n"
-        "B-1 · Building 1 Reading Room · 2026-09-02 08:00–10:00 · confirmed\n"
-        "B-2 · Psychological Health Studio · 2026-09-02 09:00–10:00 · waiting for approval"
+        "B-1 · Building 1 Reading Room · Wed 2 Sep 08:00–10:00 · confirmed\n"
+        "B-2 · Psychological Health Studio · Wed 2 Sep 09:00–10:00 · waiting for approval"
     )
     shown = last_message(tg, student)
     assert [b["text"] for row in shown.buttons for b in row] == ["Cancel B-1", "Cancel B-2"]
@@ -679,7 +677,7 @@ async def test_my_bookings_cancel_and_nobody_else_may(
         student.user.id, predicate=lambda m: m.message_id == shown.message_id
     )
     assert edited.text == (
-        "My bookings\nB-1 · Building 1 Reading Room · 2026-09-02 08:00–10:00 · confirmed"
+        "My bookings\nB-1 · Building 1 Reading Room · Wed 2 Sep 08:00–10:00 · confirmed"
     )
     withdrawn = await tg.wait_for_bot_message(
         head.user.id, predicate=lambda m: m.message_id == card.message_id
@@ -688,7 +686,7 @@ async def test_my_bookings_cancel_and_nobody_else_may(
         "Withdrawn: booking B-2\n"
         "From: 郑博嘉\n"
         "Room: Psychological Health Studio\n"
-        "Time: 2026-09-02 09:00–10:00\n"
+        "Time: Wed 2 Sep 09:00–10:00\n"
         "Purpose: Class meeting\n"
         "Attendees: 3\n"
         "The applicant withdrew it; nothing more to decide."
@@ -739,7 +737,7 @@ async def asked_to_cancel(
             "zh",
             {
                 "cancel": "取消 B-1",
-                "question": "确定取消 1号楼阅览室 9月2日 08:00–10:00 的预约吗？",
+                "question": "确定取消 1号楼阅览室 9月2日（周三）08:00–10:00 的预约吗？",
                 "sure": "确定取消",
                 "back": "返回",
                 "cancelled": "预约 B-1 已取消。",
@@ -751,7 +749,9 @@ async def asked_to_cancel(
             "en",
             {
                 "cancel": "Cancel B-1",
-                "question": "Cancel your booking of Building 1 Reading Room on 2 Sep, 08:00–10:00?",
+                "question": (
+                    "Cancel your booking of Building 1 Reading Room on Wed 2 Sep 08:00–10:00?"
+                ),
                 "sure": "Yes, cancel it",
                 "back": "Back",
                 "cancelled": "Booking B-1 is cancelled.",

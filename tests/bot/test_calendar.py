@@ -75,14 +75,14 @@ WHY = {
     "zh-CN": {
         "full": "这个房间这一天已经没有空闲时段了，请换一天。",
         "closed": "这类房间在这一天不开放预约，请换一天。",
-        "window": "这一天超出了可预约的范围：最多可提前 14 天预约，最晚 9月15日。"
+        "window": "这一天超出了可预约的范围：最多可提前 14 天预约，最晚 9月15日（周二）。"
         "请选择更近的日期。",
     },
     "en": {
         "full": "This room has no free slot left that day; please choose another day.",
         "closed": "Rooms of this kind cannot be booked on that day; please choose another.",
         "window": "That day is beyond the booking window: rooms can be booked up to 14 days "
-        "ahead, until Sep 15. Please choose an earlier day.",
+        "ahead, until Tue 15 Sep. Please choose an earlier day.",
     },
 }
 
@@ -249,9 +249,9 @@ async def test_the_example_of_a_typed_date_is_a_day_ahead_and_the_same_when_refu
     student = await linked(person, invite, STUDENT, language=language)
     days = await calendar(tg, student, *READING[language])
     window = (
-        "可预约今天起 14 天内的日期（最晚 12月19日）"
+        "可预约今天起 14 天内的日期（最晚 12月19日（周六））"
         if language == "zh-CN"
-        else "Rooms can be booked up to 14 days ahead (until Dec 19)"
+        else "Rooms can be booked up to 14 days ahead (until Sat 19 Dec)"
     )
     assert asked in (days.text or "")
     assert window in (days.text or "") or now != SATURDAY

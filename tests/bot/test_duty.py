@@ -201,7 +201,7 @@ async def test_a_swap_goes_to_the_first_who_takes_it(
         assert "you are on duty in Business School Party & League Activity Room" in (
             reminder.text or ""
         )
-        assert "Mon 2026-09-14, 18:30–21:30" in (reminder.text or "")
+        assert "Mon 14 Sep 18:30–21:30" in (reminder.text or "")
         assert labels(reminder) == ["I can't make it"]
 
         # Only the holder may give the shift away.
@@ -218,7 +218,7 @@ async def test_a_swap_goes_to_the_first_who_takes_it(
         for card in (yang_card, wang_card):
             assert card.text == (
                 "🔁 A duty shift needs someone\n"
-                "Business School Party & League Activity Room, Mon 2026-09-14, 18:30–21:30 "
+                "Business School Party & League Activity Room, Mon 14 Sep 18:30–21:30 "
                 "(徐梦 cannot make it).\n"
                 "The first to press “Take it” gets the shift."
             )
@@ -254,7 +254,7 @@ async def test_a_swap_goes_to_the_first_who_takes_it(
         # The card's heading says the shift is taken, and by whom.
         assert edited.text == (
             f"✅ Shift taken by {holder.name}\n"
-            "Business School Party & League Activity Room, Mon 2026-09-14, 18:30–21:30."
+            "Business School Party & League Activity Room, Mon 14 Sep 18:30–21:30."
         )
         assert edited.buttons == []
         assert taken.status is ShiftStatus.PLANNED
@@ -306,7 +306,7 @@ async def test_an_untaken_shift_goes_to_the_rooms_owner(
         )
         assert edited.text == (
             "⚠️ 这个班次仍然需要人接\n"
-            "商学院党团活动室，2026-09-14（周一）18:30–21:30（徐梦 去不了）。\n"
+            "商学院党团活动室，9月14日（周一）18:30–21:30（徐梦 去不了）。\n"
             "暂时无人接班，已告知活动室负责人；您仍可以接下这个班次。"
         )
         assert (await shift_on(campus, "2026-09-14")).status is ShiftStatus.ESCALATED
@@ -351,7 +351,7 @@ async def test_the_work_log_is_asked_at_the_end_of_the_shift_and_filed(
         assert "is over. Thank you!" in (ask.text or "")
         question = await press(tg, xu, ask, "Write the work log")
         assert (question.text or "").startswith("Duty work log\n\n")
-        assert "2026-09-14 18:30–21:30" in (question.text or "")
+        assert "Mon 14 Sep 18:30–21:30" in (question.text or "")
         assert "How many people came" in (question.text or "")
         assert "number" in await xu.say("many")
         assert "whole number" in await xu.say("12.5")
@@ -402,7 +402,7 @@ async def test_reminders_due_while_down_are_handled_by_policy(
     assert "is over" in (ask.text or "")
     # Yang's reminder was due at 18:30; the shift is tomorrow: late, but once.
     late = await prompt(tg, yang)
-    assert "Tue 2026-09-15, 18:30–21:30" in (late.text or "")
+    assert "Tue 15 Sep 18:30–21:30" in (late.text or "")
     assert tg.state.bot_outbox.get(xu.user.id, []) == []
     assert tg.state.bot_outbox.get(yang.user.id, []) == []
 

@@ -111,7 +111,7 @@ async def test_a_report_climbs_the_plans_grid_chain_and_never_down_to_a_floor(
     student = await linked(person, invite, STUDENT, language="en")
     done = await report_hygiene(tg, student, "Other")
     assert "It is with the grid party member, 杨兰. " in done
-    assert "If it is not resolved by 2026-09-02 16:00" in done
+    assert "If it is not resolved by Wed 2 Sep 16:00" in done
     first = await card_of(tg, member)
 
     # 24 hours (normal urgency): up to the party group of the grid, floors 1 and 2.
@@ -119,7 +119,7 @@ async def test_a_report_climbs_the_plans_grid_chain_and_never_down_to_a_floor(
     news = await prompt(tg, student)
     assert news.text == (
         "Your report R-1 (Other · Building 1, room 101) was not resolved in time, so it now "
-        "goes to the grid party group leader. Next deadline: 2026-09-03 16:00."
+        "goes to the grid party group leader. Next deadline: Thu 3 Sep 16:00."
     )
     second = await card_of(tg, group)
     assert (second.text or "").startswith("For you to handle: report R-1\n")
@@ -250,7 +250,7 @@ async def test_a_report_of_a_floor_leader_joins_the_grid_chain_in_chinese(
     await climbed(edge, clock, 24)
     assert (await prompt(tg, student)).text == (
         "您的上报 R-1（卫生问题 · 1号楼 101 室）未在时限内解决，已上报给网格党员。"
-        "下一个处理时限：2026-09-03 16:00。"
+        "下一个处理时限：9月3日（周四）16:00。"
     )
     assert ((await card_of(tg, member)).text or "").startswith("请您处理：上报 R-1\n")
     assert ((await edited(tg, leader, first)).text or "").startswith("已上报给网格党员：上报 R-1\n")

@@ -152,10 +152,10 @@ async def test_a_workstation_meeting_is_told_reminded_minuted_and_read_by_the_gr
             tg, head, "第一社区党建工作站", "本学期工作部署", "2026-09-10", "14:30"
         )
         assert "会议：第一社区党建工作站\n" in (summary.text or "")
-        assert "时间：2026-09-10 14:30" in (summary.text or "")
+        assert "时间：9月10日（周四）14:30" in (summary.text or "")
         done = await press(tg, head, summary, "✔ 提交")
         text = done.text or ""
-        assert "已召集会议 M-1：第一社区党建工作站，2026-09-10（周四）14:30" in text
+        assert "已召集会议 M-1：第一社区党建工作站，9月10日（周四）14:30" in text
         # Its counsellor (also a sub-station head), committee secretary and B1's centre head.
         assert "会议通知已发给 3 位参会人员" in text
 
@@ -163,7 +163,7 @@ async def test_a_workstation_meeting_is_told_reminded_minuted_and_read_by_the_gr
             counsellor.user.id, predicate=lambda m: "Meeting notice" in (m.text or "")
         )
         assert "Meeting of: Community 1 party-building workstation" in (notice.text or "")
-        assert "When: Thu 2026-09-10 14:30" in (notice.text or "")
+        assert "When: Thu 10 Sep 14:30" in (notice.text or "")
         await tg.wait_for_bot_message(
             secretary.user.id, predicate=lambda m: "会议通知" in (m.text or "")
         )
@@ -204,7 +204,7 @@ async def test_a_workstation_meeting_is_told_reminded_minuted_and_read_by_the_gr
         question = await tg.wait_for_bot_message(
             head.user.id, predicate=lambda m: "哪些人出席" in (m.text or "")
         )
-        assert "M-1 · 本学期工作部署（2026-09-10 14:30）" in (question.text or "")
+        assert "M-1 · 本学期工作部署（9月10日（周四）14:30）" in (question.text or "")
         assert "哪些人出席" in (question.text or "")
         assert "会议做出了哪些决定" in await head.say("王老师、刘老师、杨同学等 9 人")
         assert "发现或提出了哪些问题" in await head.say("分站下周起每周三开展党史学习")
@@ -218,7 +218,7 @@ async def test_a_workstation_meeting_is_told_reminded_minuted_and_read_by_the_gr
         listing = await org.say("/meetings")
         assert "(the latest 1 of 1)" in listing
         assert (
-            "M-1 · 2026-09-10 · Community 1 party-building workstation · 本学期工作部署"
+            "M-1 · Thu 10 Sep · Community 1 party-building workstation · 本学期工作部署"
             " · ⚠️ problems found"
         ) in listing
         full = await org.say("/meetings M-1")
@@ -327,8 +327,16 @@ async def test_the_coordination_groups_meeting_is_called_minuted_and_not_reminde
         at(clock, campus_time("2026-09-14", "12:00"))
         await edge.scheduler.run_due()
         # The bot was down all week: the rules' reminders of it come late, once each.
-        await read(tg, org, "should be over", "a week from today", "tomorrow (Monday")
-        await read(tg, league, "下周一（2026-09-14）", "明天（2026-09-14，周一）")
+        await read(
+            tg,
+            org,
+            "should be over",
+            "a week from today (Mon 14 Sep 10:00)",
+            "tomorrow (Mon 14 Sep 10:00)",
+        )
+        await read(
+            tg, league, "一周后，即9月14日（周一）10:00召开", "明天，即9月14日（周一）10:00召开"
+        )
         await tg.user_send(org.user, "/minutes")
         choose = await tg.wait_for_bot_message(
             org.user.id, predicate=lambda m: "Which meeting are the minutes" in (m.text or "")
@@ -336,9 +344,9 @@ async def test_the_coordination_groups_meeting_is_called_minuted_and_not_reminde
         assert "Which meeting" in (choose.text or "")
         # Only the meeting that has begun.
         assert [b["text"] for row in choose.buttons[:-1] for b in row] == [
-            "M-1 · 2026-09-14 · Work plan and experience"
+            "M-1 · Mon 14 Sep · Work plan and experience"
         ]
-        question = await press(tg, org, choose, "M-1 · 2026-09-14 · Work plan and experience")
+        question = await press(tg, org, choose, "M-1 · Mon 14 Sep · Work plan and experience")
         assert "Who attended?" in (question.text or "")
         await org.say("All six offices")
         problems = await org.say("Each office names a contact for the communities")
@@ -349,5 +357,5 @@ async def test_the_coordination_groups_meeting_is_called_minuted_and_not_reminde
         saved = await press(tg, org, summary, "✔ Submit")
         assert "minutes of meeting M-1 are saved" in (saved.text or "")
         listing = await league.say("/meetings")
-        assert "M-1 · 2026-09-14 · 党建进社区协调小组 · Work plan and experience" in listing
+        assert "M-1 · 9月14日（周一） · 党建进社区协调小组 · Work plan and experience" in listing
         assert "发现问题" not in listing

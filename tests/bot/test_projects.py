@@ -415,7 +415,7 @@ async def test_the_call_is_open_only_within_the_dates_of_the_rules_file(
     async with running(make_application(campus, tg, clock)):
         member = await linked(person, invite, MEMBER)
         assert await member.say("/apply") == (
-            "现在不在社区党建课题申报期内。下一次申报期为 2026 年 9 月 1 日至 12 月 15 日。"
+            "现在不在社区党建课题申报期内。下一次申报期为9月1日（周二）至12月15日（周二）。"
         )
         clock.advance(timedelta(minutes=1))  # midnight: the call opens
         assert await member.say("/apply") == "申报社区党建课题\n\n课题名称是什么？（4–100 个字）"
@@ -425,8 +425,8 @@ async def test_the_call_is_open_only_within_the_dates_of_the_rules_file(
         await member.say("/cancel")
         clock.advance(timedelta(minutes=1))
         assert await member.say("/apply") == (
-            "现在不在社区党建课题申报期内。本年度申报已于 12 月 15 日截止。"
-            "下一次申报期为 2027 年 9 月 1 日至 12 月 15 日。"
+            "现在不在社区党建课题申报期内。本年度申报已于12月15日（周二）截止。"
+            "下一次申报期为2027年9月1日（周三）至2027年12月15日（周三）。"
         )
 
     # The school moves the call in the rules file: the bot follows it, with nothing else changed.
@@ -444,12 +444,12 @@ async def test_the_call_is_open_only_within_the_dates_of_the_rules_file(
         # Still 16 December 2026: this year's call (in March) is over, next year's to come.
         assert await english.say("/apply") == (
             "The call for community party-building projects is not open now. This year's call "
-            "closed on 31 March. The next call runs from 1 March 2027 to 31 March."
+            "closed on Tue 31 Mar. The next call runs from Mon 1 Mar 2027 to Wed 31 Mar 2027."
         )
         clock.now = datetime(2027, 2, 28, 15, 59, tzinfo=UTC)  # 23:59 on campus, 28 February
         assert await english.say("/apply") == (
             "The call for community party-building projects is not open now. The next call runs "
-            "from 1 March 2027 to 31 March."
+            "from Mon 1 Mar to Wed 31 Mar."
         )
         clock.now = datetime(2027, 3, 10, 2, 0, tzinfo=UTC)
         assert (await english.say("/apply")).startswith("Apply for a community party-building")
@@ -457,7 +457,7 @@ async def test_the_call_is_open_only_within_the_dates_of_the_rules_file(
         clock.now = datetime(2027, 4, 1, 2, 0, tzinfo=UTC)
         assert await english.say("/apply") == (
             "The call for community party-building projects is not open now. This year's call "
-            "closed on 31 March. The next call runs from 1 March 2028 to 31 March."
+            "closed on Wed 31 Mar. The next call runs from Wed 1 Mar 2028 to Fri 31 Mar 2028."
         )
 
 
@@ -499,10 +499,10 @@ async def test_the_call_reminders_follow_the_dates_every_year_to_whoever_may_app
         told = await card_of(tg, member, "closes soon")
         assert told.text == (
             "📋 The call for community party-building projects closes soon: this year's call for "
-            "community party-building projects closes on 15 December. Send /apply to apply."
+            "community party-building projects closes on Tue 15 Dec. Send /apply to apply."
         )
         zh = await card_of(tg, counsellor, "社区党建课题申报即将截止")
-        assert "将于 12 月 15 日截止" in (zh.text or "")
+        assert "将于12月15日（周二）截止" in (zh.text or "")
         # Queued for whoever may apply, with the firing: a student who may not hears nothing.
         assert await reminded(campus) == {member.user.id, counsellor.user.id}
 
@@ -512,7 +512,7 @@ async def test_the_call_reminders_follow_the_dates_every_year_to_whoever_may_app
         clock.now = datetime(2027, 9, 1, 1, 0, tzinfo=UTC)
         await edge.scheduler.run_due()
         opened = await card_of(tg, member, "is open")
-        assert "open from 1 September to 15 December" in (opened.text or "")
+        assert "open from Wed 1 Sep to Wed 15 Dec" in (opened.text or "")
         await edge.ticker.run_once()
     assert await call_firings(campus) == {
         "project-call-closing 2026-12-08T01": FiringStatus.FIRED,
@@ -536,7 +536,7 @@ async def test_the_call_reminders_follow_the_dates_every_year_to_whoever_may_app
         clock.now = datetime(2027, 11, 23, 1, 0, tzinfo=UTC)
         await edge.scheduler.run_due()
         moved = await card_of(tg, member, "closes soon")
-        assert "closes on 30 November" in (moved.text or "")
+        assert "closes on Tue 30 Nov" in (moved.text or "")
 
 
 async def test_the_call_closing_mid_application_refuses_the_submission(

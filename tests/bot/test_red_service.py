@@ -103,7 +103,7 @@ ZH = {
     "dorm": "✔ 1号楼 101 室",
     "summary": (
         "请确认您的求助：\n事项：手机维修\n说明：手机屏幕碎了，无法开机\n"
-        "时间：2026-09-14 晚上 18:30–21:30\n地点：1号楼 101 室"
+        "时间：9月14日（周一）晚上 18:30–21:30\n地点：1号楼 101 室"
     ),
     "submit": "✔ 提交",
 }
@@ -127,16 +127,16 @@ async def test_the_first_of_two_volunteers_takes_it_and_the_student_thanks_them(
     receipt = await ask(tg, student, ZH, "今天", "晚上 18:30–21:30")
     # Asked for today: the same-day route gives the volunteers two hours.
     assert receipt.text == (
-        "已提交求助 H-1（手机维修，2026-09-14（周一）晚上 18:30–21:30）。\n"
+        "已提交求助 H-1（手机维修，9月14日（周一）晚上 18:30–21:30）。\n"
         "已发给第一社区红色服务队的 2 位志愿者，先接单的志愿者会来帮您，有人接单后会通知您。\n"
-        "如 2026-09-14 11:00 前无人接单，将转给红色服务队队长。"
+        "如 9月14日（周一）11:00 前无人接单，将转给红色服务队队长。"
     )
     li_card, zhou_card = await prompt(tg, li), await prompt(tg, zhou)
     for card in (li_card, zhou_card):
         # Before anyone takes it, nobody reads who asked or their room.
         assert card.text == (
             "🔧 红色服务队求助 H-1\n"
-            "手机维修 · 2026-09-14（周一）晚上 18:30–21:30 · 1号楼\n"
+            "手机维修 · 9月14日（周一）晚上 18:30–21:30 · 1号楼\n"
             "说明：手机屏幕碎了，无法开机\n"
             "先点“我来帮忙”的人接单。"
         )
@@ -164,7 +164,7 @@ async def test_the_first_of_two_volunteers_takes_it_and_the_student_thanks_them(
     # Only the volunteer who took it reads who asked and where.
     assert mine.text == (
         "✅ 您已接下求助 H-1\n"
-        "手机维修 · 2026-09-14（周一）晚上 18:30–21:30 · 1号楼\n"
+        "手机维修 · 9月14日（周一）晚上 18:30–21:30 · 1号楼\n"
         "说明：手机屏幕碎了，无法开机\n"
         "求助同学：郑博嘉\n地点：1号楼 101 室\n"
         "请按时前往；同学确认完成后，记入您的志愿服务时长。"
@@ -173,7 +173,7 @@ async def test_the_first_of_two_volunteers_takes_it_and_the_student_thanks_them(
     theirs = await edited(tg, loser, loser_card.message_id, "已由")
     assert theirs.text == (
         f"✅ 求助 H-1 已由{taker.name}接单\n"
-        "手机维修 · 2026-09-14（周一）晚上 18:30–21:30 · 1号楼\n"
+        "手机维修 · 9月14日（周一）晚上 18:30–21:30 · 1号楼\n"
         "说明：手机屏幕碎了，无法开机"
     )
     assert theirs.buttons == []
@@ -181,7 +181,7 @@ async def test_the_first_of_two_volunteers_takes_it_and_the_student_thanks_them(
     assert coming.text == (
         f"✅ {taker.name}会来帮您\n"
         f"求助 H-1（手机维修）已由红色服务队志愿者{taker.name}接单："
-        "2026-09-14（周一）晚上 18:30–21:30，1号楼 101 室。\n"
+        "9月14日（周一）晚上 18:30–21:30，1号楼 101 室。\n"
         "完成后请点“已完成，谢谢”。"
     )
     assert await pending_firings(campus) == [], "taken: nothing left to escalate or lapse"
@@ -231,7 +231,7 @@ EN = {
     "dorm": "✔ Building 1, room 101",
     "summary": (
         "Please confirm your request:\nHelp with: Fix a phone\nDetails: My phone will not start\n"
-        "When: 2026-09-15, Noon 12:00–13:30\nPlace: Building 1, room 101"
+        "When: Tue 15 Sep, Noon 12:00–13:30\nPlace: Building 1, room 101"
     ),
     "submit": "✔ Submit",
 }
@@ -253,10 +253,10 @@ async def test_an_untaken_request_goes_to_the_team_leader_then_lapses(
     receipt = await ask(tg, student, EN, "tomorrow", "Noon 12:00–13:30")
     # Tomorrow: the default route, twelve hours.
     assert receipt.text == (
-        "Submitted as help request H-1 (fix a phone, Tue 2026-09-15, noon 12:00–13:30).\n"
+        "Submitted as help request H-1 (fix a phone, Tue 15 Sep, noon 12:00–13:30).\n"
         "It went to the 1 volunteer of the Community 1 Red Service Team; the first to take it "
         "will come and help. You will hear when someone takes it.\n"
-        "If nobody has taken it by 2026-09-14 21:00, it goes to the Red Service Team leader."
+        "If nobody has taken it by Mon 14 Sep 21:00, it goes to the Red Service Team leader."
     )
     card = await prompt(tg, li)
     assert labels(card) == ["I'll help"]
@@ -268,7 +268,7 @@ async def test_an_untaken_request_goes_to_the_team_leader_then_lapses(
     offered = await prompt(tg, leader)
     assert offered.text == (
         "⚠️ Nobody has taken help request H-1 yet\n"
-        "Fix a phone · Tue 2026-09-15, noon 12:00–13:30 · Building 1\n"
+        "Fix a phone · Tue 15 Sep, noon 12:00–13:30 · Building 1\n"
         "Details: My phone will not start\n"
         "No volunteer has taken it, so it went to the Red Service Team leader; the first to "
         "press “I'll help” takes it."
@@ -278,7 +278,7 @@ async def test_an_untaken_request_goes_to_the_team_leader_then_lapses(
     assert labels(again) == ["I'll help"], "the volunteer may still take it"
     news = await prompt(tg, student)
     assert news.text == (
-        "Nobody has taken your help request H-1 (fix a phone, Tue 2026-09-15, noon 12:00–13:30) "
+        "Nobody has taken your help request H-1 (fix a phone, Tue 15 Sep, noon 12:00–13:30) "
         "yet, so it went to the Red Service Team leader, 王强鹏. You will hear when someone "
         "takes it."
     )
@@ -291,7 +291,7 @@ async def test_an_untaken_request_goes_to_the_team_leader_then_lapses(
     await edge.scheduler.run_due()
     lapsed = await prompt(tg, student)
     assert lapsed.text == (
-        "Sorry: nobody took your help request H-1 (fix a phone, Tue 2026-09-15, noon "
+        "Sorry: nobody took your help request H-1 (fix a phone, Tue 15 Sep, noon "
         "12:00–13:30) in time, so it has ended. If you still need help, send /service again or "
         "contact your community counsellor."
     )
@@ -322,7 +322,7 @@ async def test_a_team_whose_volunteers_cannot_be_reached_sends_it_to_the_leader_
     }
     receipt = await ask(tg, student, said, "今天", "晚上 18:30–21:30")
     assert receipt.text == (
-        "已提交求助 H-1（手机维修，2026-09-14（周一）晚上 18:30–21:30）。\n"
+        "已提交求助 H-1（手机维修，9月14日（周一）晚上 18:30–21:30）。\n"
         "目前联系不上第二社区红色服务队的志愿者，已直接转给红色服务队队长 蒋敏鸣。"
         "有人接单后会通知您。"
     )

@@ -110,7 +110,7 @@ async def test_a_student_reports_an_urgent_safety_hazard_in_chinese(
     assert done.text == (
         "已提交上报 R-1（安全隐患 · 1号楼 101 室）。\n"
         "负责处理的是学生党员层长 徐梦。处理进展会通知您。\n"
-        "如 2026-09-01 18:00 前仍未解决，将上报给上一级负责人。"
+        "如 9月1日（周二）18:00 前仍未解决，将上报给上一级负责人。"
     )
 
     card = await tg.wait_for_bot_message(leader.user.id)
@@ -252,7 +252,7 @@ async def test_a_private_report_goes_to_counsellors_only_and_may_be_anonymous(
         "Submitted as report R-1 (A student needs help · Building 1, floor 2).\n"
         "It is with the community counsellor, 朱晓雪. You will hear how it goes.\n"
         "Reports like this stay with the counsellors; if nobody has dealt with it by "
-        "2026-09-02 16:00, they are reminded."
+        "Wed 2 Sep 16:00, they are reminded."
     )
     card = await tg.wait_for_bot_message(counsellor.user.id)
     assert card.text is not None and "Reported by: anonymous" in card.text
@@ -609,5 +609,5 @@ async def test_a_private_reports_receipt_in_chinese_promises_a_reminder_not_a_cl
     assert done.text == (
         "已提交上报 R-1（同学需要帮助 · 1号楼 101 室）。\n"
         "负责处理的是社区辅导员 朱晓雪。处理进展会通知您。\n"
-        "这类问题只由辅导员处理；如 2026-09-02 16:00 前仍未处理，会再次提醒辅导员。"
+        "这类问题只由辅导员处理；如 9月2日（周三）16:00 前仍未处理，会再次提醒辅导员。"
     )

@@ -51,12 +51,12 @@ async def test_mine_and_pending_follow_a_request_to_its_decision(
     assert await student.say("/mine") == (
         "My requests\n"
         "Report R-1 · Hygiene · open\n"
-        "Booking B-1 · Business School Party & League Activity Room · 2026-09-02 08:00–10:00"
+        "Booking B-1 · Business School Party & League Activity Room · Wed 2 Sep 08:00–10:00"
         " · waiting for approval · with the community counsellor"
     )
     assert await counsellor.say("/pending") == (
         "Waiting for me\n"
-        "Booking B-1 · Business School Party & League Activity Room · 2026-09-02 08:00–10:00"
+        "Booking B-1 · Business School Party & League Activity Room · Wed 2 Sep 08:00–10:00"
         " · waiting for approval\n"
         "The card of each follows in our private chat, with its buttons."
     )
@@ -85,7 +85,7 @@ async def test_mine_and_pending_follow_a_request_to_its_decision(
         assert decided.buttons == []
         assert (decided.text or "").startswith("Approved by 朱晓雪: booking B-1\n")
     assert (
-        "Booking B-1 · Business School Party & League Activity Room · 2026-09-02 08:00–10:00"
+        "Booking B-1 · Business School Party & League Activity Room · Wed 2 Sep 08:00–10:00"
         " · confirmed"
     ) in await student.say("/mine")
     assert await counsellor.say("/pending") == "Nothing is waiting for you."
@@ -152,55 +152,56 @@ ONE_NUMBER = {
     "zh-hans": {
         "kinds": ("阅览室", "1号楼阅览室", "党团活动室", "商学院党团活动室"),
         "buttons": ("✔ 提交", "❌ 驳回"),
-        "sent": "已提交预约申请 B-2：商学院党团活动室，2026-09-02 10:00–12:00。\n"
+        "sent": "已提交预约申请 B-2：商学院党团活动室，9月2日（周三）10:00–12:00。\n"
         "这个时段已为您保留，等待社区辅导员审批，结果会通知您。可用 /bookings 查看或取消。",
         "card": "待您审批：预约 B-2\n申请人：郑博嘉\n功能房：商学院党团活动室\n"
-        "时间：2026-09-02 10:00–12:00\n用途：Class meeting\n人数：12",
-        "pending": "待我处理\n预约 B-2 · 商学院党团活动室 · 2026-09-02 10:00–12:00 · 待审批\n"
+        "时间：9月2日（周三）10:00–12:00\n用途：Class meeting\n人数：12",
+        "pending": "待我处理\n预约 B-2 · 商学院党团活动室 · 9月2日（周三）10:00–12:00 · 待审批\n"
         "每一项的卡片随后发到您的私聊，可直接在卡片上处理。",
         "ask": "驳回申请\n\n请输入驳回预约 B-2 的理由，申请人会看到这段说明。",
         "reason": "这间活动室当天在粉刷",
         "confirm": "确认驳回预约 B-2？\n理由：这间活动室当天在粉刷",
-        "rejected": "已驳回预约 B-2（商学院党团活动室，2026-09-02 10:00–12:00），"
+        "rejected": "已驳回预约 B-2（商学院党团活动室，9月2日（周三）10:00–12:00），"
         "已将理由告知申请人。",
         "decided": "朱晓雪已驳回：预约 B-2\n申请人：郑博嘉\n功能房：商学院党团活动室\n"
-        "时间：2026-09-02 10:00–12:00\n用途：Class meeting\n人数：12\n理由：这间活动室当天在粉刷",
-        "news": "您的预约 B-2 未通过。\n功能房：商学院党团活动室\n时间：2026-09-02 10:00–12:00\n"
+        "时间：9月2日（周三）10:00–12:00\n用途：Class meeting\n人数：12\n"
+        "理由：这间活动室当天在粉刷",
+        "news": "您的预约 B-2 未通过。\n功能房：商学院党团活动室\n时间：9月2日（周三）10:00–12:00\n"
         "用途：Class meeting\n人数：12\n理由：这间活动室当天在粉刷",
-        "bookings": "我的预约\nB-1 · 1号楼阅览室 · 2026-09-02 08:00–10:00 · 已确认",
-        "mine": "我的事项\n预约 B-2 · 商学院党团活动室 · 2026-09-02 10:00–12:00 · 未通过\n"
-        "预约 B-1 · 1号楼阅览室 · 2026-09-02 08:00–10:00 · 已确认",
+        "bookings": "我的预约\nB-1 · 1号楼阅览室 · 9月2日（周三）08:00–10:00 · 已确认",
+        "mine": "我的事项\n预约 B-2 · 商学院党团活动室 · 9月2日（周三）10:00–12:00 · 未通过\n"
+        "预约 B-1 · 1号楼阅览室 · 9月2日（周三）08:00–10:00 · 已确认",
     },
     "en": {
         "kinds": ("Reading room", "Building 1 Reading Room", *ACTIVITY_ROOM),
         "buttons": ("✔ Submit", "❌ Reject"),
         "sent": "Booking request B-2 sent: Business School Party & League Activity Room, "
-        "2026-09-02 10:00–12:00.\nThe slot is held for you while the community counsellor "
+        "Wed 2 Sep 10:00–12:00.\nThe slot is held for you while the community counsellor "
         "decides; you will be told. /bookings shows or cancels it.",
         "card": "For your approval: booking B-2\nFrom: 郑博嘉\n"
-        "Room: Business School Party & League Activity Room\nTime: 2026-09-02 10:00–12:00\n"
+        "Room: Business School Party & League Activity Room\nTime: Wed 2 Sep 10:00–12:00\n"
         "Purpose: Class meeting\nAttendees: 12",
         "pending": "Waiting for me\nBooking B-2 · Business School Party & League Activity Room"
-        " · 2026-09-02 10:00–12:00 · waiting for approval\n"
+        " · Wed 2 Sep 10:00–12:00 · waiting for approval\n"
         "The card of each follows in our private chat, with its buttons.",
         "ask": "Reject a request\n\n"
         "Why reject booking B-2? Type the reason; the applicant will see it.",
         "reason": "The room is being painted that day",
         "confirm": "Reject booking B-2?\nReason: The room is being painted that day",
-        "rejected": "Booking B-2 (Business School Party & League Activity Room, 2026-09-02 "
+        "rejected": "Booking B-2 (Business School Party & League Activity Room, Wed 2 Sep "
         "10:00–12:00) was declined; the applicant has been told why.",
         "decided": "Rejected by 朱晓雪: booking B-2\nFrom: 郑博嘉\n"
-        "Room: Business School Party & League Activity Room\nTime: 2026-09-02 10:00–12:00\n"
+        "Room: Business School Party & League Activity Room\nTime: Wed 2 Sep 10:00–12:00\n"
         "Purpose: Class meeting\nAttendees: 12\nReason: The room is being painted that day",
         "news": "Your booking B-2 was declined.\n"
-        "Room: Business School Party & League Activity Room\nTime: 2026-09-02 10:00–12:00\n"
+        "Room: Business School Party & League Activity Room\nTime: Wed 2 Sep 10:00–12:00\n"
         "Purpose: Class meeting\nAttendees: 12\nReason: The room is being painted that day",
         "bookings": "My bookings\n"
-        "B-1 · Building 1 Reading Room · 2026-09-02 08:00–10:00 · confirmed",
+        "B-1 · Building 1 Reading Room · Wed 2 Sep 08:00–10:00 · confirmed",
         "mine": "My requests\n"
-        "Booking B-2 · Business School Party & League Activity Room · 2026-09-02 10:00–12:00"
+        "Booking B-2 · Business School Party & League Activity Room · Wed 2 Sep 10:00–12:00"
         " · declined\n"
-        "Booking B-1 · Building 1 Reading Room · 2026-09-02 08:00–10:00 · confirmed",
+        "Booking B-1 · Building 1 Reading Room · Wed 2 Sep 08:00–10:00 · confirmed",
     },
 }
 

@@ -138,7 +138,7 @@ async def test_the_school_has_one_star_a_month_from_every_communitys_nominations
 
     # The award: what, on which day (typed), by whom (the Centre, suggested).
     on = await prompt_after(tg, centre, "荣誉证书和 200 元图书券")
-    assert "哪天颁发（或已经颁发）？可以是 2026 年 9 月 1 日至 2026 年 12 月 30 日之间的日期。" in (
+    assert "哪天颁发（或已经颁发）？可以是9月1日（周二）至12月30日（周三）之间的日期。" in (
         on.text or ""
     )
     by = await prompt_after(tg, centre, "9月30日")
@@ -146,12 +146,12 @@ async def test_the_school_has_one_star_a_month_from_every_communitys_nominations
     summary = await press(tg, centre, by, "✔ 学生社区服务中心")
     assert summary.text == (
         "请确认颁奖信息：\n获奖人：周娜燕（第二社区）\n奖励：荣誉证书和 200 元图书券\n"
-        "颁奖日期：2026 年 9 月 30 日\n颁发人：学生社区服务中心"
+        "颁奖日期：9月30日（周三）\n颁发人：学生社区服务中心"
     )
     done = await press(tg, centre, summary, "✔ 提交")
     assert done.text == (
         "已记录周娜燕（第二社区）获得全校 2026 年 9 月“每月之星”的颁奖信息，发送 /stars 可查看历届"
-        "“每月之星”。\n奖励：荣誉证书和 200 元图书券（2026 年 9 月 30 日由学生社区服务中心颁发）"
+        "“每月之星”。\n奖励：荣誉证书和 200 元图书券（9月30日（周三）由学生社区服务中心颁发）"
     )
 
     # The Star, those who nominated them, and everyone else, in every community.
@@ -160,7 +160,7 @@ async def test_the_school_has_one_star_a_month_from_every_communitys_nominations
     )
     assert (await prompt(tg, zhou)).text == (
         "🏅 您的全校 2026 年 9 月“每月之星”奖励：荣誉证书和 200 元图书券，"
-        "2026 年 9 月 30 日由学生社区服务中心颁发。"
+        "9月30日（周三）由学生社区服务中心颁发。"
     )
     for nominator in (c2, neighbour):
         assert (await prompt(tg, nominator)).text == (
@@ -180,13 +180,13 @@ async def test_the_school_has_one_star_a_month_from_every_communitys_nominations
         "2026 年 9 月全校“每月之星”评选\n"
         "本月已评出全校“每月之星”：周娜燕（第二社区）。以下是 2 个社区的提名，供查看。"
     )
-    assert "奖励：荣誉证书和 200 元图书券（2026 年 9 月 30 日由学生社区服务中心颁发）" in (
+    assert "奖励：荣誉证书和 200 元图书券（9月30日（周三）由学生社区服务中心颁发）" in (
         second.text or ""
     )
     assert labels(second) == ["🏅 修改颁奖信息"] and labels(first) == []
     assert history.text == (
         "历届“每月之星”\n\n2026 年 9 月：周娜燕（第二社区）\n"
-        "奖励：荣誉证书和 200 元图书券（2026 年 9 月 30 日由学生社区服务中心颁发）"
+        "奖励：荣誉证书和 200 元图书券（9月30日（周三）由学生社区服务中心颁发）"
     )
     assert history.buttons == []
     [star] = await stored(campus, StarAward)
@@ -233,35 +233,35 @@ async def test_the_award_is_recorded_later_from_the_stars_so_far_in_english(
         "Star: 徐梦 (Community 1), the school's Star of September 2026.\nWhat is the award?"
     )
     on = await prompt_after(tg, centre, "A certificate and a 200-yuan book voucher")
-    assert "Any day from 1 September 2026 to 30 December 2026." in (on.text or "")
+    assert "Any day from Tue 1 Sep to Wed 30 Dec." in (on.text or "")
     # A day before the Star's month is refused, with the days it may be.
     refused = await prompt_after(tg, centre, "Aug 30")
     assert (refused.text or "").startswith(
-        "The day of the award must be between 1 September 2026 and 30 December 2026."
+        "The day of the award must be between Tue 1 Sep and Wed 30 Dec."
     )
     by = await prompt_after(tg, centre, "Sep 28")
     assert labels(by)[0] == "✔ the Community Service Centre"
     summary = await prompt_after(tg, centre, "Ms Wang, head of the Community Service Centre")
     assert summary.text == (
         "Please check the award:\nStar: 徐梦 (Community 1)\n"
-        "Award: A certificate and a 200-yuan book voucher\nPresented on: 28 September 2026\n"
+        "Award: A certificate and a 200-yuan book voucher\nPresented on: Mon 28 Sep\n"
         "Presented by: Ms Wang, head of the Community Service Centre"
     )
     done = await press(tg, centre, summary, "✔ Submit")
     assert done.text == (
         "The award of 徐梦 (Community 1), the school's Star of September 2026, is recorded; "
         "send /stars to see every Star so far.\nAward: A certificate and a 200-yuan book "
-        "voucher, presented by Ms Wang, head of the Community Service Centre on 28 September 2026"
+        "voucher, presented by Ms Wang, head of the Community Service Centre on Mon 28 Sep"
     )
     assert (await prompt(tg, star)).text == (
         "🏅 Your award as the school's Star of September 2026: A certificate and a 200-yuan "
         "book voucher, presented by Ms Wang, head of the Community Service Centre on "
-        "28 September 2026."
+        "Mon 28 Sep."
     )
     _, _, history = await stars_shown(tg, centre, 1)
     assert (history.text or "").endswith(
         "Award: A certificate and a 200-yuan book voucher, presented by Ms Wang, head of the "
-        "Community Service Centre on 28 September 2026"
+        "Community Service Centre on Mon 28 Sep"
     )
     assert history.buttons == []
     [recorded] = await audit(campus, "star.award_recorded")
@@ -433,8 +433,8 @@ async def test_the_stars_so_far_newest_first_ten_a_page(
     assert shown == [f"{m[:4]} 年 {int(m[5:])} 月" for m in reversed(months)][:10]
     assert "2025 年 12 月：杨兰（第一社区）\n奖励：尚未记录" in text
     assert (
-        "2025 年 11 月：徐梦（第一社区）\n奖励：证书（2025 年 11 月 28 日由学生社区服务中心颁发）"
-        in text
+        "2025 年 11 月：徐梦（第一社区）\n"
+        "奖励：证书（2025年11月28日（周五）由学生社区服务中心颁发）" in text
     )
     # A button for each Star of the page whose award is not recorded, then the next page.
     assert labels(history) == [
@@ -453,7 +453,7 @@ async def test_the_stars_so_far_newest_first_ten_a_page(
     assert older.text == (
         "历届“每月之星”（第 2 页）\n\n"
         "2025 年 10 月：杨兰（第一社区）\n奖励：尚未记录\n\n"
-        "2025 年 9 月：徐梦（第一社区）\n奖励：证书（2025 年 9 月 28 日由学生社区服务中心颁发）"
+        "2025 年 9 月：徐梦（第一社区）\n奖励：证书（2025年9月28日（周日）由学生社区服务中心颁发）"
     )
     assert labels(older) == ["🏅 记录颁奖：杨兰（2025 年 10 月）", "‹ 较新"]
     await tg.user_press(centre.user, older, older.button_data("‹ 较新"))

@@ -120,7 +120,7 @@ async def test_a_talk_is_booked_noted_reminded_and_cancelled_and_a_floor_leader_
 
         # The counsellor offers Tuesday evenings in the psychological health studio.
         assert await publish(tg, counsellor, "心理健康工作室", "明天", "45 分钟", "19:00", "2") == (
-            "已发布 2 个谈心谈话时段：9月15日至9月22日，每周 19:00。\n"
+            "已发布 2 个谈心谈话时段：9月15日（周二）至9月22日（周二），每周 19:00。\n"
             "同学预约后会通知您。发送 /talks 查看，也可在那里撤回未被预约的时段。"
         )
         # Nothing booked yet: the only button withdraws, so no talk is offered to press.
@@ -129,10 +129,10 @@ async def test_a_talk_is_booked_noted_reminded_and_cancelled_and_a_floor_leader_
         # The student books the first, with a topic.
         question = await typed(tg, student, "/talk")
         assert "请选择一个时段" in (question.text or "")
-        first = "9月15日 周二 19:00–19:45 朱晓雪 · 心理健康工作室"
+        first = "9月15日（周二）19:00–19:45 朱晓雪 · 心理健康工作室"
         assert [b["text"] for b in question.buttons[0]] == [
             first,
-            "9月22日 周二 19:00–19:45 朱晓雪 · 心理健康工作室",
+            "9月22日（周二）19:00–19:45 朱晓雪 · 心理健康工作室",
         ]
         question = await press(tg, student, question, first)
         question = await typed(tg, student, "最近学习压力有点大")
@@ -192,7 +192,7 @@ async def test_a_talk_is_booked_noted_reminded_and_cancelled_and_a_floor_leader_
         assert "话题：最近学习压力有点大" in card and "备注" not in card and "学业规划" not in card
         card_message = tg.message(student.user.id, reminded.message_id)
         question = await press(tg, student, card_message, "取消谈话")
-        assert "取消与朱晓雪 2026-09-15 19:00–19:45 的谈心谈话" in (question.text or "")
+        assert "取消与朱晓雪 9月15日（周二）19:00–19:45 的谈心谈话" in (question.text or "")
         question = await typed(tg, student, "临时要补课")
         done = await press(tg, student, question, "✔ 提交")
         assert done.text == "已取消 9月15日（周二）19:00–19:45 的谈心谈话，已告知对方。"
@@ -242,12 +242,12 @@ async def test_an_invited_student_does_not_come_and_the_counts_show_numbers_only
         assert "Student: 郑博嘉 (2023010001)" in (question.text or "")
         sent = await press(tg, counsellor, question, "✔ Submit")
         assert sent.text == (
-            "✅ 郑博嘉 is invited to a talk: Wed 16 Sep, 14:00–14:30, online (Tencent Meeting "
+            "✅ 郑博嘉 is invited to a talk: Wed 16 Sep 14:00–14:30, online (Tencent Meeting "
             "123 456 789). If they cannot come, they will say why."
         )
         invitation = await prompt(tg, student)
         assert (invitation.text or "").startswith(
-            "🗓 An invitation to a heart-to-heart talk\n朱晓雪 invites you to a talk: Wed 16 Sep, "
+            "🗓 An invitation to a heart-to-heart talk\n朱晓雪 invites you to a talk: Wed 16 Sep "
             "14:00–14:30, online (Tencent Meeting 123 456 789)."
         )
         assert [b["text"] for row in invitation.buttons for b in row] == ["View", "Cancel the talk"]
@@ -256,7 +256,7 @@ async def test_an_invited_student_does_not_come_and_the_counts_show_numbers_only
         at(clock, campus_time("2026-09-16", "12:00"))
         await edge.scheduler.run_due()
         assert (await prompt(tg, student)).text == (
-            "⏰ Talk reminder: your heart-to-heart talk with 朱晓雪 is on Wed 16 Sep, "
+            "⏰ Talk reminder: your heart-to-heart talk with 朱晓雪 is on Wed 16 Sep "
             "14:00–14:30, online (Tencent Meeting 123 456 789)."
         )
         assert "with 郑博嘉 is on" in ((await prompt(tg, counsellor)).text or "")
@@ -272,7 +272,7 @@ async def test_an_invited_student_does_not_come_and_the_counts_show_numbers_only
         # The Organisation Department reads numbers, never who or what.
         counts = await office.say("/talks")
         assert counts == (
-            "Talks in numbers (since 7 Sep)\n"
+            "Talks in numbers (since Mon 7 Sep)\n"
             "Community 1: 0 held, 1 did not come, 0 to record, 0 to come, 0 cancelled"
         )
 
@@ -287,7 +287,7 @@ async def test_a_counsellor_reads_the_note_of_another_teachers_talk_with_their_s
         student = await linked(person, invite, STUDENT)
         assert (
             await publish(tg, leader, "商学院党团活动室", "明天", "1 小时", "10:00", "1")
-        ).startswith("已发布谈心谈话时段：9月15日 10:00。")
+        ).startswith("已发布谈心谈话时段：9月15日（周二）10:00。")
         question = await typed(tg, student, "/talk")
         question = await press(tg, student, question, question.buttons[0][0]["text"])
         question = await press(tg, student, question, "跳过")
@@ -310,7 +310,7 @@ async def test_a_counsellor_reads_the_note_of_another_teachers_talk_with_their_s
             "本社区同学的谈心谈话\n9月15日（周二）10:00–11:00 · 王春浩 与 郑博嘉 · 已谈" in listing
         )
         shown = next(m for m in reversed(tg.messages(counsellor.user.id)) if m.from_bot)
-        card = await pressed(tg, counsellor, shown, "9月15日 10:00 · 郑博嘉")
+        card = await pressed(tg, counsellor, shown, "9月15日（周二）10:00 · 郑博嘉")
         assert "备注（仅老师和社区辅导员可见）：同学想入党，已介绍积极分子培养" in card
         assert [
             b["text"]

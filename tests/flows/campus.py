@@ -152,8 +152,10 @@ class Loaded:
         )
 
 
-def load(url: str) -> Loaded:
-    """Load the rule and conversation files as the bot does, for the database at ``url``."""
+def load(url: str, now: datetime | None = None) -> Loaded:
+    """Load the rule and conversation files as the bot does, for the database at ``url``;
+    messages read the campus clock as of ``now`` (the real clock without it)."""
     settings = load_settings(database_url=url)
-    texts = Texts(settings.conversations_dir)
+    clock = (lambda: now) if now is not None else None
+    texts = Texts(settings.conversations_dir, campus=settings.tz, clock=clock)
     return Loaded(settings, texts, load_files(settings, texts))

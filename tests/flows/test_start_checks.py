@@ -17,7 +17,7 @@ HEAD = "T0004"  # workstation head of community C1
 HEAD_TELEGRAM_ID = 4343
 CLOSED = (
     "The call for community party-building projects is not open now. This year's call closed "
-    "on 15 December. The next call runs from 1 September 2027 to 15 December."
+    "on Tue 15 Dec. The next call runs from Wed 1 Sep 2027 to Wed 15 Dec 2027."
 )
 
 
@@ -29,7 +29,7 @@ def test_apply_outside_the_call_is_refused_before_its_first_question(
 
 
 async def _refused(url: str) -> None:
-    engine = campus.load(url).engine
+    engine = campus.load(url, now=NOW).engine
     async with campus.committed(url) as session:
         head = await campus.actor(session, HEAD_TELEGRAM_ID)
         report, apply = engine.for_command("report"), engine.for_command("apply")
