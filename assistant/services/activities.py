@@ -1168,6 +1168,20 @@ class Activities:
         signup.updated_at, signup.offer_expires_at = now, None
         if take:
             signup.status = SignupStatus.SIGNED_UP
+            # In writing too, as a sign-up is: the place's number and the calendar file.
+            held, _ = await self._counts(session, activity_id)
+            seen = await self._seen(session, activity)
+            await tell(
+                session,
+                self.texts,
+                self.kit.default,
+                [actor.person_id],
+                "activity/signed_up",
+                {**seen.variables(), "number": held},
+                now=now,
+                keyboard=self._signup_keyboard(activity, True),
+                priority=Priority.INTERACTIVE,
+            )
             return Answer.SIGNED_UP
         signup.status = SignupStatus.CANCELLED
         await self._offer_next(session, activity, now)

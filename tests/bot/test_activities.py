@@ -212,6 +212,32 @@ async def listing(tg: FakeTelegram, chat: Chat) -> FakeMessage:
     )
 
 
+async def test_a_confirmed_offer_is_confirmed_in_writing_with_the_place_and_calendar(
+    edge: Edge, person: Person_, invite: Invite, tg: FakeTelegram
+) -> None:
+    organiser = await linked(person, invite, C1_COUNSELLOR, language="en")
+    first, second = [await linked(person, invite, number) for number in FLOOR_3[:2]]
+    await organise(tg, organiser, capacity=1)
+    for chat in (first, second):
+        await sign_up(tg, chat, await announcement(tg, chat))
+    mine = await listing(tg, first)
+    await tg.user_press(first.user, mine, mine.button_data("E-1 · 取消报名"))
+    asked = await tg.wait_for_bot_message(
+        first.user.id, predicate=lambda m: m.message_id == mine.message_id
+    )
+    assert await toast(tg, first, asked, "确定取消") == "已取消报名。"
+    offer = await tg.wait_for_bot_message(
+        second.user.id, predicate=lambda m: (m.text or "").startswith("🎉")
+    )
+    assert await toast(tg, second, offer, "✔ 确认参加") == "已确认，名额保留给您。"
+    confirmed = await tg.wait_for_bot_message(
+        second.user.id,
+        predicate=lambda m: (m.text or "").startswith("✅") and m.message_id > offer.message_id,
+    )
+    assert "第 1 个名额（共 1 个）" in (confirmed.text or "")
+    assert labels(confirmed) == ["取消报名", "📅 加入日历"]
+
+
 async def test_a_place_given_up_goes_down_the_waiting_list_then_check_in_and_ratings(
     edge: Edge,
     person: Person_,
