@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from assistant import callbacks
@@ -103,11 +103,7 @@ def _keyboard(context: BotContext, items: list[Mine]) -> InlineKeyboardMarkup | 
 
 async def my_activities(update: Update, context: BotContext) -> None:
     """/myactivities: what I signed up for and what I organise, with their buttons."""
-    chat = update.effective_chat
-    if chat is None or context.actor is None:
-        return
-    if chat.type != Chat.PRIVATE:
-        context.reply(update, "flow_private_only")
+    if context.actor is None or not context.private_only(update):
         return
     items = await _activities(context).mine(context.session, context.actor, context.now())
     context.reply(update, "activity/list", keyboard=_keyboard(context, items), items=items)
@@ -157,11 +153,7 @@ def _plan_keyboard(context: BotContext, plan: Plan, shown: UnitPlan | None) -> I
 async def activities_command(update: Update, context: BotContext) -> None:
     """/activities [plan]: the year's plan of fixed activities, first its overview (what a
     first-time reader expects of the bare command too); anything else says how to ask."""
-    chat = update.effective_chat
-    if chat is None or context.actor is None:
-        return
-    if chat.type != Chat.PRIVATE:
-        context.reply(update, "flow_private_only")
+    if context.actor is None or not context.private_only(update):
         return
     if context.args and context.args[0].lower() != PLAN_WORD:
         context.reply(update, "activity/plan_usage")

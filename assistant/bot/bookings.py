@@ -8,7 +8,7 @@ the server, again at the second press.
 
 from __future__ import annotations
 
-from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from assistant.bot.context import BotContext
@@ -72,11 +72,7 @@ def _question(context: BotContext, booking_id: int) -> InlineKeyboardMarkup:
 
 async def my_bookings(update: Update, context: BotContext) -> None:
     """/bookings: my upcoming bookings, each with Cancel while it can be withdrawn."""
-    chat = update.effective_chat
-    if chat is None or context.actor is None:
-        return
-    if chat.type != Chat.PRIVATE:
-        context.reply(update, "flow_private_only")
+    if context.actor is None or not context.private_only(update):
         return
     items = await _bookings(context).upcoming(context.session, context.actor, context.now())
     context.reply(update, "booking_list", keyboard=_keyboard(context, items), items=items)

@@ -165,6 +165,15 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
             reply_to=quote,
         )
 
+    def private_only(self, update: Update) -> bool:
+        """Whether the update comes from a private chat; from anywhere else the person is told
+        to write to the bot privately (what the command shows is not for a group to read)."""
+        chat = update.effective_chat
+        if chat is not None and chat.type == Chat.PRIVATE:
+            return True
+        self.reply(update, "flow_private_only")
+        return False
+
     def edit(
         self,
         message: MaybeInaccessibleMessage | None,

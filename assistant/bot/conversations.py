@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from assistant.bot.context import BotContext, current_scope
 from assistant.flows.engine import PREFIX, Engine, Outcome, Screen
@@ -83,20 +83,12 @@ async def show(update: Update, context: BotContext, outcome: Outcome) -> None:
         context.after_commit(lambda: query.answer(toast, show_alert=alert))
 
 
-def _private(update: Update, context: BotContext) -> bool:
-    chat = update.effective_chat
-    if chat is not None and chat.type == Chat.PRIVATE:
-        return True
-    context.reply(update, "flow_private_only")
-    return False
-
-
 async def start(update: Update, context: BotContext) -> None:
     """A conversation's command, e.g. /report."""
     message, chat = update.effective_message, update.effective_chat
     if message is None or chat is None or context.actor is None or not message.text:
         return
-    if not _private(update, context):
+    if not context.private_only(update):
         return
     command = message.text.split()[0][1:].split("@")[0].lower()
     engine = _engine(context)
@@ -131,7 +123,7 @@ async def begin(
 ) -> None:
     """Start a conversation a service asks for (a rejection's reason), with what it knows."""
     chat = update.effective_chat
-    if chat is None or context.actor is None or not _private(update, context):
+    if chat is None or context.actor is None or not context.private_only(update):
         return
     outcome = await _engine(context).start(
         context.session,

@@ -7,7 +7,7 @@ minutes, and who may read them, is decided by :mod:`assistant.services.meetings`
 
 from __future__ import annotations
 
-from telegram import Chat, Update
+from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from assistant.bot import conversations
@@ -25,12 +25,8 @@ def _meetings(context: BotContext) -> Meetings:
 
 async def list_minutes(update: Update, context: BotContext) -> None:
     """/meetings [M-3]: the latest minutes of every unit, or one in full (coordination group)."""
-    chat = update.effective_chat
-    if context.actor is None or chat is None:
-        return
-    if chat.type != Chat.PRIVATE:
-        # The problems minutes record may name students: not for a group.
-        context.reply(update, "flow_private_only")
+    # The problems minutes record may name students: not for a group.
+    if context.actor is None or not context.private_only(update):
         return
     asked = " ".join(context.args or [])
     wanted = meeting_number(asked) if asked else None

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from assistant.bot import conversations
@@ -105,12 +105,8 @@ def _history_keyboard(context: BotContext, history: History) -> InlineKeyboardMa
 async def list_nominations(update: Update, context: BotContext) -> None:
     """/stars: this month's nominations by community, with a Pick button per nominee, then the
     Stars so far."""
-    chat = update.effective_chat
-    if context.actor is None or chat is None:
-        return
-    if chat.type != Chat.PRIVATE:
-        # The reasons people gave are for the selector, not for a group.
-        context.reply(update, "flow_private_only")
+    # The reasons people gave are for the selector, not for a group.
+    if context.actor is None or not context.private_only(update):
         return
     selector = _selector(context)
     now = context.now()

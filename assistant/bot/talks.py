@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from assistant.bot import conversations
@@ -88,12 +88,8 @@ async def _listing(context: BotContext) -> tuple[Listing, InlineKeyboardMarkup |
 
 async def my_talks(update: Update, context: BotContext) -> None:
     """/talks: the talks I booked or give, my students' (a counsellor), and the counts."""
-    chat = update.effective_chat
-    if chat is None or context.actor is None:
-        return
-    if chat.type != Chat.PRIVATE:
-        # A talk is private: never listed where others read.
-        context.reply(update, "flow_private_only")
+    # A talk is private: never listed where others read.
+    if context.actor is None or not context.private_only(update):
         return
     listing, keyboard, may_book = await _listing(context)
     context.reply(
